@@ -1,0 +1,586 @@
+/* The guest shim: the only code that touches the Lua C API.
+ *
+ * It owns one Lua state per wasm instance, opens the sandbox's library subset,
+ * installs the global `bext` table, and exports the plugin ABI that the host's
+ * `abi` module (host/src/abi.rs) drives. Every entry point runs Lua under
+ * lua_pcall and leaves the Lua stack as documented: the value the host reads
+ * through `bext_output` stays anchored on the stack until the next entry.
+ *
+ * ABI, all integers little-endian wasm32:
+ *
+ *   u32  bext_abi_version(void)
+ *   i32  bext_init(void)                      -> status; create state + libs
+ *   ptr  bext_input(u32 len)                  -> input buffer of >= len bytes (0: no memory)
+ *   i32  bext_load(u32 name_len, u32 config_len, u32 source_len)
+ *        input = name | config JSON | source text      -> status
+ *   i32  bext_call(u32 method_len, u32 args_len)
+ *        input = method name | encoded arguments       -> status
+ *   i32  bext_describe(void)                  -> status; output = plugin table summary
+ *   ptr  bext_output(void)                    -> struct bext_output (below)
+ *
+ * Arguments: a sequence of records, each a tag byte and its payload:
+ *   'n' nil | 'b' u8 | 'i' i64 | 'f' f64 | 's' u32 length + bytes
+ *
+ * Host imports (module "bext"), see host/src/imports.rs:
+ *   log(level, ptr, len); metric(name_ptr, name_len, value, tags_ptr, tags_len) -> i32;
+ *   event(kind, a_ptr, a_len, b_ptr, b_len); heap_exhausted(requested) (never returns)
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lauxlib.h"
+#include "lua.h"
+#include "lualib.h"
+
+#define EXPORT(name) __attribute__((export_name(#name))) name
+#define IMPORT(name) __attribute__((import_module("bext"), import_name(name)))
+
+IMPORT("log") extern void host_log(int32_t level, const char *ptr, size_t len);
+IMPORT("metric")
+extern int32_t host_metric(const char *name, size_t name_len, double value, const char *tags, size_t tags_len);
+IMPORT("event") extern void host_event(int32_t kind, const char *a, size_t a_len, const char *b, size_t b_len);
+IMPORT("heap_exhausted") __attribute__((noreturn)) extern void host_heap_exhausted(size_t requested);
+
+/* ---- status codes (mirrored by host/src/abi.rs) ---- */
+enum {
+    ST_OK = 0,
+    ST_RUNTIME = 1,      /* Lua error while running; output = message + traceback */
+    ST_SYNTAX = 2,       /* the script does not compile; output = message */
+    ST_MEMORY = 3,       /* Lua ran out of memory (LUA_ERRMEM) */
+    ST_NOT_TABLE = 4,    /* the script did not evaluate to a table; output = its type */
+    ST_NO_METHOD = 5,    /* the plugin table has no such method; output = the name */
+    ST_NOT_READY = 6,    /* bext_init / bext_load not done */
+    ST_BAD_INPUT = 7,    /* the host's argument encoding is malformed */
+};
+
+enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+enum { EVENT_CACHE = 1, EVENT_LIFECYCLE = 2 };
+
+/* ---- output slot: the host reads this struct after every entry ---- */
+enum { OUT_NIL = 0, OUT_BOOL = 1, OUT_INT = 2, OUT_FLOAT = 3, OUT_STRING = 4, OUT_OTHER = 5 };
+struct bext_output {
+    uint32_t kind;
+    uint32_t ptr; /* OUT_STRING: bytes; OUT_OTHER: the Lua type name */
+    uint32_t len;
+    uint32_t pad;
+    int64_t i; /* OUT_BOOL (0/1), OUT_INT */
+    double f;  /* OUT_FLOAT */
+};
+_Static_assert(sizeof(struct bext_output) == 32, "host/src/abi.rs reads 32 bytes");
+
+static struct {
+    lua_State *L;
+    int plugin_ref; /* registry ref of the plugin table */
+    int config_ref; /* registry ref of this plugin's config JSON */
+    int action_ref; /* last middleware action made during this call, or LUA_NOREF */
+    uint8_t *in;    /* host -> guest input buffer */
+    size_t in_cap;
+    size_t method_len;   /* bext_call: the method name is at `in` */
+    const uint8_t *args; /* bext_call: the encoded arguments */
+    size_t args_len;
+    int missing_method; /* set by call_entry when the method is absent */
+    int syntax_error;   /* set by load_entry when the source does not compile */
+    struct timespec started; /* os.clock counts from here */
+    struct bext_output out;
+} S = {.plugin_ref = LUA_NOREF, .config_ref = LUA_NOREF, .action_ref = LUA_NOREF};
+
+/* ---- allocator ----
+ * Lua answers a failed allocation with an emergency full GC and one retry of
+ * the same request. The heap limit is the instance's linear memory limit: when
+ * the retry fails too the heap is exhausted, and we trap through the host so
+ * that `pcall` cannot catch it (host/src/imports.rs). */
+static void *alloc(void *ud, void *block, size_t osize, size_t nsize) {
+    static void *failed_block;
+    static size_t failed_size;
+    static int failed;
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(block);
+        return NULL;
+    }
+    void *p = realloc(block, nsize);
+    if (p) {
+        failed = 0;
+        return p;
+    }
+    if (failed && failed_block == block && failed_size == nsize) host_heap_exhausted(nsize);
+    failed = 1;
+    failed_block = block;
+    failed_size = nsize;
+    return NULL;
+}
+
+static int panic(lua_State *L) {
+    const char *msg = lua_tostring(L, -1);
+    if (!msg) msg = "error object is not a string";
+    host_log(LOG_ERROR, msg, strlen(msg));
+    __builtin_trap(); /* the host discards the instance */
+}
+
+static void warnf(void *ud, const char *msg, int tocont) {
+    (void)ud;
+    (void)tocont;
+    if (msg[0] == '@') return; /* control messages ("@on"/"@off") */
+    host_log(LOG_WARN, msg, strlen(msg));
+}
+
+/* ---- output helpers ---- */
+static void out_string(const char *p, size_t n) {
+    S.out = (struct bext_output){.kind = OUT_STRING, .ptr = (uint32_t)(uintptr_t)p, .len = (uint32_t)n};
+}
+
+static void out_literal(const char *s) { out_string(s, strlen(s)); }
+
+/* Describes the value at `idx` in the output slot; strings stay anchored on the
+ * stack, which the caller leaves in place until the next entry. */
+static void out_value(lua_State *L, int idx) {
+    S.out = (struct bext_output){.kind = OUT_NIL};
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+    case LUA_TNONE:
+        break;
+    case LUA_TBOOLEAN:
+        S.out.kind = OUT_BOOL;
+        S.out.i = lua_toboolean(L, idx);
+        break;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            S.out.kind = OUT_INT;
+            S.out.i = lua_tointeger(L, idx);
+        } else {
+            S.out.kind = OUT_FLOAT;
+            S.out.f = lua_tonumber(L, idx);
+        }
+        break;
+    case LUA_TSTRING: {
+        size_t n;
+        const char *p = lua_tolstring(L, idx, &n);
+        out_string(p, n);
+        break;
+    }
+    default: {
+        const char *t = luaL_typename(L, idx);
+        S.out = (struct bext_output){.kind = OUT_OTHER, .ptr = (uint32_t)(uintptr_t)t, .len = (uint32_t)strlen(t)};
+    }
+    }
+}
+
+/* Error message at the top of the stack -> output; returns `status`. */
+static int out_error(lua_State *L, int status) {
+    size_t n;
+    const char *msg = lua_tolstring(L, -1, &n);
+    if (msg)
+        out_string(msg, n);
+    else
+        out_literal("(error object is not a string)");
+    return status;
+}
+
+static int status_of(int lua_status) {
+    switch (lua_status) {
+    case LUA_OK: return ST_OK;
+    case LUA_ERRMEM: return ST_MEMORY;
+    case LUA_ERRSYNTAX: return ST_SYNTAX;
+    default: return ST_RUNTIME;
+    }
+}
+
+/* Message handler: the message plus a traceback, as the `lua` interpreter does. */
+static int msgh(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* ---- the sandbox's standard library subset ---- */
+
+/* load(chunk [, chunkname [, mode [, env]]]) that only ever accepts text. */
+static int sandbox_load(lua_State *L) {
+    const char *mode = luaL_optstring(L, 3, "t");
+    if (strchr(mode, 'b') != NULL) return luaL_error(L, "load: binary chunks are not allowed in the sandbox");
+    int nargs = lua_gettop(L);
+    if (nargs < 3) lua_settop(L, 3), nargs = 3;
+    lua_pushliteral(L, "t");
+    lua_replace(L, 3);
+    lua_pushvalue(L, lua_upvalueindex(1)); /* the base library's load */
+    lua_insert(L, 1);
+    lua_call(L, nargs, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* os.clock: seconds since this state started (WASI has no CPU-time clock). */
+static int sandbox_clock(lua_State *L) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    lua_pushnumber(L, (lua_Number)(now.tv_sec - S.started.tv_sec) + (now.tv_nsec - S.started.tv_nsec) / 1e9);
+    return 1;
+}
+
+/* print(...) goes to the host's log (never to the host's stdout). */
+static int sandbox_print(lua_State *L) {
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1) luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    host_log(LOG_INFO, s, len);
+    return 0;
+}
+
+static void open_sandbox_libs(lua_State *L) {
+    static const luaL_Reg libs[] = {
+        {LUA_GNAME, luaopen_base},       {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
+        {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},     {LUA_UTF8LIBNAME, luaopen_utf8},
+        {NULL, NULL}};
+    for (const luaL_Reg *lib = libs; lib->func; lib++) {
+        luaL_requiref(L, lib->name, lib->func, 1);
+        lua_pop(L, 1);
+    }
+    /* base: no file access, text-only load, print to the host log */
+    lua_pushnil(L), lua_setglobal(L, "dofile");
+    lua_pushnil(L), lua_setglobal(L, "loadfile");
+    lua_getglobal(L, "load");
+    lua_pushcclosure(L, sandbox_load, 1);
+    lua_setglobal(L, "load");
+    lua_pushcfunction(L, sandbox_print);
+    lua_setglobal(L, "print");
+    /* string.dump makes binary chunks, which nothing here can load */
+    lua_getglobal(L, LUA_STRLIBNAME);
+    lua_pushnil(L), lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+    /* os: time, date and difftime from the stock library, our clock */
+    luaopen_os(L);
+    lua_createtable(L, 0, 4);
+    static const char *const os_keep[] = {"time", "date", "difftime"};
+    for (size_t i = 0; i < sizeof os_keep / sizeof *os_keep; i++) {
+        lua_getfield(L, -2, os_keep[i]);
+        lua_setfield(L, -2, os_keep[i]);
+    }
+    lua_pushcfunction(L, sandbox_clock);
+    lua_setfield(L, -2, "clock");
+    lua_setglobal(L, "os");
+    lua_pop(L, 1);
+    /* Every instance made from one image starts with the same PRNG state. */
+    uint64_t seed[2] = {0, 0};
+    (void)getentropy(seed, sizeof seed);
+    lua_getglobal(L, LUA_MATHLIBNAME);
+    lua_getfield(L, -1, "randomseed");
+    lua_pushinteger(L, (lua_Integer)seed[0]);
+    lua_pushinteger(L, (lua_Integer)seed[1]);
+    lua_call(L, 2, 0);
+    lua_pop(L, 1);
+}
+
+/* ---- the `bext` table ---- */
+
+static int bext_log(lua_State *L) {
+    static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+    int level = luaL_checkoption(L, 1, NULL, levels);
+    size_t n;
+    const char *msg = luaL_checklstring(L, 2, &n);
+    host_log(level, msg, n);
+    return 0;
+}
+
+static int bext_emit_metric(lua_State *L) {
+    size_t name_len, tags_len = 0;
+    const char *name = luaL_checklstring(L, 1, &name_len);
+    lua_Number value = luaL_checknumber(L, 2);
+    const char *tags = luaL_optlstring(L, 3, NULL, &tags_len);
+    if (host_metric(name, name_len, value, tags, tags ? tags_len : 0) != 0)
+        return luaL_error(L, "bext.emit_metric: tags_json must be a JSON object of string values");
+    return 0;
+}
+
+static int bext_get_config(lua_State *L) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, S.config_ref);
+    if (lua_isnil(L, -1)) lua_pushliteral(L, "{}");
+    return 1;
+}
+
+/* Remembers the action string at the top of the stack (and returns it), so a
+ * script that calls a middleware helper without returning its value still
+ * gets that action. */
+static int remember_action(lua_State *L) {
+    lua_pushvalue(L, -1);
+    luaL_unref(L, LUA_REGISTRYINDEX, S.action_ref);
+    S.action_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 1;
+}
+
+static int bext_middleware_continue(lua_State *L) {
+    if (lua_isnoneornil(L, 1)) {
+        lua_pushliteral(L, "{\"action\":\"continue\"}");
+    } else {
+        luaL_checkstring(L, 1);
+        lua_pushliteral(L, "{\"action\":\"continue\",\"extensions\":");
+        lua_pushvalue(L, 1);
+        lua_pushliteral(L, "}");
+        lua_concat(L, 3);
+    }
+    return remember_action(L);
+}
+
+static int bext_middleware_respond(lua_State *L) {
+    luaL_checkstring(L, 1);
+    lua_pushliteral(L, "{\"action\":\"respond\",\"response\":");
+    lua_pushvalue(L, 1);
+    lua_pushliteral(L, "}");
+    lua_concat(L, 3);
+    return remember_action(L);
+}
+
+static int bext_event(lua_State *L, int kind) {
+    size_t a_len, b_len;
+    const char *a = luaL_checklstring(L, 1, &a_len);
+    const char *b = luaL_optlstring(L, 2, "", &b_len);
+    host_event(kind, a, a_len, b, b_len);
+    return 0;
+}
+
+static int bext_cache_event(lua_State *L) { return bext_event(L, EVENT_CACHE); }
+static int bext_lifecycle_event(lua_State *L) { return bext_event(L, EVENT_LIFECYCLE); }
+
+/* transform returns nil for "unchanged"; the helper makes that readable. */
+static int bext_transform_unchanged(lua_State *L) {
+    lua_pushnil(L);
+    return 1;
+}
+
+static const luaL_Reg bext_funcs[] = {
+    {"log", bext_log},
+    {"emit_metric", bext_emit_metric},
+    {"get_config", bext_get_config},
+    {"middleware_respond", bext_middleware_respond},
+    {"middleware_continue", bext_middleware_continue},
+    {"cache_event", bext_cache_event},
+    {"lifecycle_event", bext_lifecycle_event},
+    {"transform_unchanged", bext_transform_unchanged},
+    {NULL, NULL},
+};
+
+/* ---- entry points ---- */
+
+static int init_entry(lua_State *L) {
+    open_sandbox_libs(L);
+    luaL_newlib(L, bext_funcs);
+    lua_setglobal(L, "bext");
+    return 0;
+}
+
+uint32_t EXPORT(bext_abi_version)(void) { return 1; }
+
+int32_t EXPORT(bext_init)(void) {
+    if (S.L) return ST_OK;
+    clock_gettime(CLOCK_MONOTONIC, &S.started);
+    lua_State *L = lua_newstate(alloc, NULL);
+    if (!L) {
+        out_literal("not enough memory to create a Lua state");
+        return ST_MEMORY;
+    }
+    lua_atpanic(L, panic);
+    lua_setwarnf(L, warnf, NULL);
+    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, init_entry);
+    int status = lua_pcall(L, 0, 0, 1);
+    if (status != LUA_OK) {
+        out_error(L, status);
+        return status_of(status); /* the host discards this instance */
+    }
+    lua_settop(L, 0);
+    S.L = L;
+    return ST_OK;
+}
+
+uint8_t *EXPORT(bext_input)(uint32_t len) {
+    /* Keep a small buffer between calls; give a large one back. */
+    if (S.in_cap > (1u << 20) && len < (64u << 10)) {
+        free(S.in);
+        S.in = NULL;
+        S.in_cap = 0;
+    }
+    if (len > S.in_cap || S.in == NULL) {
+        size_t cap = len < 4096 ? 4096 : len;
+        uint8_t *p = realloc(S.in, cap);
+        if (!p) return NULL;
+        S.in = p;
+        S.in_cap = cap;
+    }
+    return S.in;
+}
+
+static int load_entry(lua_State *L) {
+    size_t name_len = (size_t)lua_tointeger(L, 1), config_len = (size_t)lua_tointeger(L, 2);
+    size_t source_len = (size_t)lua_tointeger(L, 3);
+    const char *name = (const char *)S.in, *config = name + name_len, *source = config + config_len;
+    lua_settop(L, 0);
+    lua_pushlstring(L, config, config_len);
+    S.config_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "=");
+    lua_pushlstring(L, name, name_len);
+    lua_concat(L, 2); /* chunk name: errors read "name:LINE: message" */
+    int status = luaL_loadbufferx(L, source, source_len, lua_tostring(L, -1), "t");
+    if (status != LUA_OK) {
+        S.syntax_error = 1;
+        return 1; /* the message */
+    }
+    lua_call(L, 0, 1);
+    if (!lua_istable(L, -1)) {
+        lua_pushstring(L, luaL_typename(L, -1));
+        return 1;
+    }
+    lua_pushvalue(L, -1);
+    S.plugin_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 1;
+}
+
+int32_t EXPORT(bext_load)(uint32_t name_len, uint32_t config_len, uint32_t source_len) {
+    lua_State *L = S.L;
+    if (!L) return out_literal("bext_init has not run"), ST_NOT_READY;
+    if (S.plugin_ref != LUA_NOREF) return out_literal("a plugin is already loaded"), ST_NOT_READY;
+    if ((size_t)name_len + config_len + source_len > S.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
+    lua_settop(L, 0);
+    S.syntax_error = 0;
+    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, load_entry);
+    lua_pushinteger(L, name_len);
+    lua_pushinteger(L, config_len);
+    lua_pushinteger(L, source_len);
+    int status = lua_pcall(L, 3, 1, 1);
+    if (status != LUA_OK) return out_error(L, status_of(status));
+    if (S.syntax_error) return out_error(L, ST_SYNTAX);
+    if (S.plugin_ref == LUA_NOREF) return out_error(L, ST_NOT_TABLE);
+    S.out = (struct bext_output){.kind = OUT_NIL};
+    return ST_OK;
+}
+
+/* Pushes the encoded arguments; raises a Lua error on malformed input. */
+static int push_args(lua_State *L, const uint8_t *p, size_t n) {
+    int count = 0;
+    const uint8_t *end = p + n;
+    while (p < end) {
+        uint8_t tag = *p++;
+        size_t need = tag == 'n' ? 0 : tag == 'b' ? 1 : (tag == 'i' || tag == 'f') ? 8 : tag == 's' ? 4 : SIZE_MAX;
+        if (need == SIZE_MAX || (size_t)(end - p) < need) return luaL_error(L, "bad argument encoding");
+        luaL_checkstack(L, 1, "too many arguments");
+        switch (tag) {
+        case 'n': lua_pushnil(L); break;
+        case 'b': lua_pushboolean(L, *p != 0); break;
+        case 'i': {
+            int64_t v;
+            memcpy(&v, p, 8);
+            lua_pushinteger(L, (lua_Integer)v);
+            break;
+        }
+        case 'f': {
+            double v;
+            memcpy(&v, p, 8);
+            lua_pushnumber(L, v);
+            break;
+        }
+        case 's': {
+            uint32_t len;
+            memcpy(&len, p, 4);
+            if ((size_t)(end - p) - 4 < len) return luaL_error(L, "bad argument encoding");
+            lua_pushlstring(L, (const char *)p + 4, len);
+            need += len;
+            break;
+        }
+        }
+        p += need;
+        count++;
+    }
+    return count;
+}
+
+/* Calls plugin[method](plugin, args...) and returns its first result. */
+static int call_entry(lua_State *L) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, S.plugin_ref); /* 1: self */
+    lua_pushlstring(L, (const char *)S.in, S.method_len);
+    lua_gettable(L, 1); /* 2: the method (may run __index) */
+    if (lua_isnil(L, 2)) {
+        S.missing_method = 1;
+        return 0;
+    }
+    lua_insert(L, 1);
+    int nargs = push_args(L, S.args, S.args_len);
+    lua_call(L, nargs + 1, 1);
+    if (lua_isnil(L, -1) && S.action_ref != LUA_NOREF) lua_rawgeti(L, LUA_REGISTRYINDEX, S.action_ref);
+    return 1;
+}
+
+int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
+    lua_State *L = S.L;
+    if (!L || S.plugin_ref == LUA_NOREF) return out_literal("no plugin is loaded"), ST_NOT_READY;
+    if ((size_t)method_len + args_len > S.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
+    lua_settop(L, 0);
+    luaL_unref(L, LUA_REGISTRYINDEX, S.action_ref);
+    S.action_ref = LUA_NOREF;
+    S.missing_method = 0;
+    S.method_len = method_len;
+    S.args = S.in + method_len;
+    S.args_len = args_len;
+    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, call_entry);
+    int status = lua_pcall(L, 0, 1, 1);
+    if (status != LUA_OK) return out_error(L, status_of(status));
+    if (S.missing_method) {
+        out_string((const char *)S.in, method_len);
+        return ST_NO_METHOD;
+    }
+    out_value(L, -1);
+    return ST_OK;
+}
+
+/* Output: the integer `priority` field (or nothing), then one line per
+ * function-valued string key of the plugin table. */
+static int describe_entry(lua_State *L) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, S.plugin_ref); /* 1: plugin table */
+    lua_getfield(L, 1, "priority");
+    if (lua_isinteger(L, 2))
+        lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, 2));
+    else
+        lua_pushliteral(L, "");
+    lua_replace(L, 2); /* 2: the summary so far */
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) { /* 3: key, 4: value */
+        if (lua_type(L, 3) == LUA_TSTRING && lua_isfunction(L, 4)) {
+            lua_pushvalue(L, 2);
+            lua_pushliteral(L, "\n");
+            lua_pushvalue(L, 3);
+            lua_concat(L, 3);
+            lua_replace(L, 2);
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, 2);
+    return 1;
+}
+
+int32_t EXPORT(bext_describe)(void) {
+    lua_State *L = S.L;
+    if (!L || S.plugin_ref == LUA_NOREF) return out_literal("no plugin is loaded"), ST_NOT_READY;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, describe_entry);
+    int status = lua_pcall(L, 0, 1, 1);
+    if (status != LUA_OK) return out_error(L, status_of(status));
+    out_value(L, -1);
+    return ST_OK;
+}
+
+struct bext_output *EXPORT(bext_output)(void) { return &S.out; }

@@ -1,0 +1,306 @@
+//! The plugin ABI between the host and the guest shim (`guest/c/shim.c`).
+//!
+//! This module is the only code that knows guest pointers, lengths and the
+//! layout of the output slot, and it trusts none of them: every read is
+//! bounds-checked against the guest's memory, so a compromised guest can make
+//! a call fail with [`AbiViolation`] but never make the host read outside
+//! that memory or panic.
+//!
+//! Guest exports (all integers little-endian wasm32):
+//!
+//! | export | signature | does |
+//! |---|---|---|
+//! | `bext_abi_version` | `() -> u32` | [`ABI_VERSION`] |
+//! | `bext_init` | `() -> i32 status` | create the Lua state, open the sandbox libraries, install `bext` |
+//! | `bext_input` | `(len: u32) -> ptr` | an input buffer of at least `len` bytes, 0 when out of memory |
+//! | `bext_load` | `(name_len, config_len, source_len) -> status` | input = name, config JSON, source; runs the script, keeps its table |
+//! | `bext_call` | `(method_len, args_len) -> status` | input = method name, [encoded arguments](encode_args); calls `plugin:method(args...)` |
+//! | `bext_describe` | `() -> status` | output = the `priority` field, then one line per method name |
+//! | `bext_output` | `() -> ptr` | address of the 32-byte [output slot](Output) |
+//!
+//! Host imports (module `bext`) are in [`crate::imports`].
+
+use wasmtime::{AsContextMut, Instance, Memory, TypedFunc};
+
+/// The ABI version this host speaks; the guest reports its own.
+pub(crate) const ABI_VERSION: u32 = 1;
+
+/// Size of the output slot in guest memory.
+const OUTPUT_SLOT_BYTES: usize = 32;
+
+/// What a guest entry point reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Ok,
+    /// Uncaught Lua error; output = message and traceback.
+    Runtime,
+    /// The script does not compile; output = message.
+    Syntax,
+    /// `LUA_ERRMEM` reached the top.
+    Memory,
+    /// The script evaluated to a non-table; output = its type.
+    NotATable,
+    /// The method is absent; output = its name.
+    NoMethod,
+    /// The guest was not initialised or no plugin is loaded.
+    NotReady,
+    /// The argument encoding was rejected.
+    BadInput,
+}
+
+impl Status {
+    fn from_code(code: i32) -> Result<Status, AbiViolation> {
+        Ok(match code {
+            0 => Status::Ok,
+            1 => Status::Runtime,
+            2 => Status::Syntax,
+            3 => Status::Memory,
+            4 => Status::NotATable,
+            5 => Status::NoMethod,
+            6 => Status::NotReady,
+            7 => Status::BadInput,
+            other => return Err(AbiViolation(format!("unknown status code {other}"))),
+        })
+    }
+}
+
+/// A Lua value as the output slot describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Output {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// A Lua string: arbitrary bytes.
+    Str(Vec<u8>),
+    /// A value of another type, by its Lua type name (`table`, `function`, ...).
+    Other(String),
+}
+
+impl Output {
+    /// The Lua type name, for error messages.
+    pub(crate) fn type_name(&self) -> String {
+        match self {
+            Output::Nil => "nil".into(),
+            Output::Bool(_) => "a boolean".into(),
+            Output::Int(_) | Output::Float(_) => "a number".into(),
+            Output::Str(_) => "a string".into(),
+            Output::Other(t) => format!("a {t}"),
+        }
+    }
+
+    /// The bytes of a string output (messages on error statuses).
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Output::Str(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            other => other.type_name(),
+        }
+    }
+}
+
+/// One argument of a call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Arg<'a> {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a [u8]),
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Arg::Str(s.as_bytes())
+    }
+}
+
+/// Appends `method` and the encoded `args` to `buf`: a sequence of records,
+/// each a tag byte and its payload: `n` nil, `b` u8, `i` i64, `f` f64,
+/// `s` u32 length and the bytes.
+pub(crate) fn encode_call(buf: &mut Vec<u8>, method: &str, args: &[Arg<'_>]) {
+    buf.clear();
+    buf.extend_from_slice(method.as_bytes());
+    for arg in args {
+        match *arg {
+            Arg::Nil => buf.push(b'n'),
+            Arg::Bool(b) => buf.extend_from_slice(&[b'b', b as u8]),
+            Arg::Int(i) => {
+                buf.push(b'i');
+                buf.extend_from_slice(&i.to_le_bytes());
+            }
+            Arg::Float(x) => {
+                buf.push(b'f');
+                buf.extend_from_slice(&x.to_le_bytes());
+            }
+            Arg::Str(bytes) => {
+                buf.push(b's');
+                // Callers bound payloads far below 4 GiB (max_payload_bytes).
+                buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                buf.extend_from_slice(bytes);
+            }
+        }
+    }
+}
+
+/// The guest broke the ABI: out-of-bounds pointers, unknown codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AbiViolation(pub(crate) String);
+
+impl std::fmt::Display for AbiViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AbiViolation {}
+
+/// `len` bytes at guest address `ptr`, bounds-checked.
+pub(crate) fn guest_bytes(memory: &[u8], ptr: u32, len: u32) -> Result<&[u8], AbiViolation> {
+    let start = ptr as usize;
+    start
+        .checked_add(len as usize)
+        .and_then(|end| memory.get(start..end))
+        .ok_or_else(|| {
+            AbiViolation(format!(
+                "guest buffer {ptr:#x}+{len} lies outside its {} bytes of memory",
+                memory.len()
+            ))
+        })
+}
+
+/// The guest's exports, resolved once per instance.
+#[derive(Clone)]
+pub(crate) struct GuestExports {
+    pub(crate) memory: Memory,
+    init: TypedFunc<(), i32>,
+    input: TypedFunc<u32, u32>,
+    load: TypedFunc<(u32, u32, u32), i32>,
+    call: TypedFunc<(u32, u32), i32>,
+    describe: TypedFunc<(), i32>,
+    output: TypedFunc<(), u32>,
+}
+
+/// A failed guest entry: the trap or host error that stopped it.
+pub(crate) type CallError = wasmtime::Error;
+
+impl GuestExports {
+    /// Resolves the exports and checks the guest's ABI version.
+    pub(crate) fn new(mut store: impl AsContextMut, instance: &Instance) -> wasmtime::Result<Self> {
+        let mut store = store.as_context_mut();
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| wasmtime::Error::msg("the guest exports no memory"))?;
+        let version: TypedFunc<(), u32> = instance.get_typed_func(&mut store, "bext_abi_version")?;
+        let guest_version = version.call(&mut store, ())?;
+        if guest_version != ABI_VERSION {
+            return Err(wasmtime::Error::msg(format!(
+                "guest speaks ABI version {guest_version}, host speaks {ABI_VERSION}"
+            )));
+        }
+        Ok(GuestExports {
+            memory,
+            init: instance.get_typed_func(&mut store, "bext_init")?,
+            input: instance.get_typed_func(&mut store, "bext_input")?,
+            load: instance.get_typed_func(&mut store, "bext_load")?,
+            call: instance.get_typed_func(&mut store, "bext_call")?,
+            describe: instance.get_typed_func(&mut store, "bext_describe")?,
+            output: instance.get_typed_func(&mut store, "bext_output")?,
+        })
+    }
+
+    /// `bext_init`.
+    pub(crate) fn init(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
+        let code = self.init.call(&mut store, ())?;
+        self.finish(store, code)
+    }
+
+    /// `bext_load(name, config, source)`.
+    pub(crate) fn load(
+        &self,
+        mut store: impl AsContextMut,
+        name: &str,
+        config: &str,
+        source: &str,
+    ) -> Result<(Status, Output), CallError> {
+        let parts = [name.as_bytes(), config.as_bytes(), source.as_bytes()];
+        self.write_input(&mut store, &parts)?;
+        let code = self.load.call(&mut store, (name.len() as u32, config.len() as u32, source.len() as u32))?;
+        self.finish(store, code)
+    }
+
+    /// `bext_call` with `encoded` from [`encode_call`] (`method_len` bytes of
+    /// method name first).
+    pub(crate) fn call(
+        &self,
+        mut store: impl AsContextMut,
+        encoded: &[u8],
+        method_len: usize,
+    ) -> Result<(Status, Output), CallError> {
+        self.write_input(&mut store, &[encoded])?;
+        let args_len = encoded.len() - method_len;
+        let code = self.call.call(&mut store, (method_len as u32, args_len as u32))?;
+        self.finish(store, code)
+    }
+
+    /// `bext_describe`.
+    pub(crate) fn describe(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
+        let code = self.describe.call(&mut store, ())?;
+        self.finish(store, code)
+    }
+
+    /// Copies `parts` back to back into the guest's input buffer.
+    fn write_input(&self, mut store: impl AsContextMut, parts: &[&[u8]]) -> Result<(), CallError> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let total32 = u32::try_from(total).map_err(|_| AbiViolation(format!("input of {total} bytes")))?;
+        let ptr = self.input.call(&mut store, total32)?;
+        if ptr == 0 {
+            return Err(GuestOutOfMemory { requested: total }.into());
+        }
+        let memory = self.memory.data_mut(&mut store);
+        let mut at = ptr as usize;
+        let end = at.checked_add(total).filter(|&end| end <= memory.len());
+        if end.is_none() {
+            return Err(AbiViolation(format!("input buffer {ptr:#x}+{total} lies outside guest memory")).into());
+        }
+        for part in parts {
+            memory[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        Ok(())
+    }
+
+    /// Reads the status and the output slot after an entry returned.
+    fn finish(&self, mut store: impl AsContextMut, code: i32) -> Result<(Status, Output), CallError> {
+        let status = Status::from_code(code)?;
+        let slot = self.output.call(&mut store, ())?;
+        let memory = self.memory.data(&store);
+        let raw = guest_bytes(memory, slot, OUTPUT_SLOT_BYTES as u32)?;
+        let word = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
+        let long = |at: usize| raw[at..at + 8].try_into().expect("8 bytes");
+        let (kind, ptr, len) = (word(0), word(4), word(8));
+        let output = match kind {
+            0 => Output::Nil,
+            1 => Output::Bool(i64::from_le_bytes(long(16)) != 0),
+            2 => Output::Int(i64::from_le_bytes(long(16))),
+            3 => Output::Float(f64::from_le_bytes(long(24))),
+            4 => Output::Str(guest_bytes(memory, ptr, len)?.to_vec()),
+            5 => Output::Other(String::from_utf8_lossy(guest_bytes(memory, ptr, len.min(64))?).into_owned()),
+            other => return Err(AbiViolation(format!("unknown output kind {other}")).into()),
+        };
+        Ok((status, output))
+    }
+}
+
+/// The guest could not allocate an input buffer (its heap is at the limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GuestOutOfMemory {
+    pub(crate) requested: usize,
+}
+
+impl std::fmt::Display for GuestOutOfMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the guest heap is exhausted (requested {} bytes)", self.requested)
+    }
+}
+
+impl std::error::Error for GuestOutOfMemory {}

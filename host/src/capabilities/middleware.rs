@@ -1,0 +1,190 @@
+//! `MiddlewarePlugin`: `on_request(self, ctx_json)` and
+//! `on_response(self, arg_json)`.
+//!
+//! * `ctx_json` carries the `RequestContext` fields: `method`, `path`,
+//!   `hostname`, `headers` (`[[name, value], ...]`, order and duplicates
+//!   kept), `query_string`, `peer_ip`, `tenant_id`, `site_id` (string or
+//!   null) and `extensions` (object of strings).
+//! * `on_request` returns an action: the string `bext.middleware_continue()`
+//!   or `bext.middleware_respond(envelope_json)` made, nil (continue), or
+//!   nothing after calling one of them. Actions are JSON:
+//!   `{"action":"continue","extensions":{...}?}` or
+//!   `{"action":"respond","response":{"status":429,"headers":[["retry-after","60"]],"body":"slow down"}}`.
+//!   Extensions of a continue action are merged into
+//!   `RequestContext.extensions` (non-string values as JSON text).
+//! * `on_response` gets `{"status":N,"headers":[[k,v],...],"request":ctx}`
+//!   and returns nil (unchanged) or a JSON object whose `status` and/or
+//!   `headers` replace the response's. A script without `on_response` leaves
+//!   responses unchanged.
+
+use super::{json_kind, parse_headers};
+use crate::abi::{Arg, Output};
+use crate::error::Error;
+use crate::plugin::LuaPlugin;
+use bext_plugin_api::middleware::{PluginResponse, RequestAction, RequestContext, ResponseHeaders};
+use bext_plugin_api::types::priority;
+use bext_plugin_api::MiddlewarePlugin;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+
+const ON_REQUEST: &str = "on_request";
+const ON_RESPONSE: &str = "on_response";
+
+/// `RequestContext` as the script sees it.
+#[derive(Serialize)]
+struct ContextJson<'a> {
+    method: &'a str,
+    path: &'a str,
+    hostname: &'a str,
+    headers: &'a [(String, String)],
+    query_string: &'a str,
+    peer_ip: Option<&'a str>,
+    tenant_id: Option<&'a str>,
+    site_id: Option<&'a str>,
+    extensions: &'a HashMap<String, String>,
+}
+
+impl<'a> From<&'a RequestContext> for ContextJson<'a> {
+    fn from(ctx: &'a RequestContext) -> Self {
+        ContextJson {
+            method: &ctx.method,
+            path: &ctx.path,
+            hostname: &ctx.hostname,
+            headers: &ctx.headers,
+            query_string: &ctx.query_string,
+            peer_ip: ctx.peer_ip.as_deref(),
+            tenant_id: ctx.tenant_id.as_deref(),
+            site_id: ctx.site_id.as_deref(),
+            extensions: &ctx.extensions,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ResponseJson<'a> {
+    status: u16,
+    headers: &'a [(String, String)],
+    request: ContextJson<'a>,
+}
+
+impl LuaPlugin {
+    /// `on_request` with the typed [`Error`]; the trait method returns its
+    /// text.
+    pub fn try_on_request(&self, ctx: &mut RequestContext) -> Result<RequestAction, Error> {
+        let ctx_json = self.to_json(ON_REQUEST, &ContextJson::from(&*ctx))?;
+        let out = self.call(ON_REQUEST, &[Arg::from(ctx_json.as_str())])?;
+        self.apply_action(ctx, out)
+    }
+
+    /// `on_response` with the typed [`Error`].
+    pub fn try_on_response(&self, ctx: &RequestContext, response: &mut ResponseHeaders) -> Result<(), Error> {
+        if !self.has_method(ON_RESPONSE) {
+            return Ok(());
+        }
+        let arg = ResponseJson { status: response.status, headers: &response.headers, request: ctx.into() };
+        let arg_json = self.to_json(ON_RESPONSE, &arg)?;
+        let out = self.call(ON_RESPONSE, &[Arg::from(arg_json.as_str())])?;
+        let Some(change) = self.expect_optional_json_object(ON_RESPONSE, out)? else {
+            return Ok(());
+        };
+        let status = match change.get("status") {
+            None | Some(Value::Null) => None,
+            Some(status) => Some(parse_status(status).map_err(|m| self.bad_envelope(ON_RESPONSE, m))?),
+        };
+        let headers = match change.get("headers") {
+            None | Some(Value::Null) => None,
+            Some(headers) => Some(parse_headers(headers).map_err(|m| self.bad_envelope(ON_RESPONSE, m))?),
+        };
+        // Validate everything before changing anything.
+        if let Some(status) = status {
+            response.status = status;
+        }
+        if let Some(headers) = headers {
+            response.headers = headers;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn to_json(&self, method: &str, value: &impl Serialize) -> Result<String, Error> {
+        serde_json::to_string(value).map_err(|e| self.bad_input(method, e.to_string()))
+    }
+
+    fn apply_action(&self, ctx: &mut RequestContext, out: Output) -> Result<RequestAction, Error> {
+        let Some(action) = self.expect_optional_json_object(ON_REQUEST, out)? else {
+            return Ok(RequestAction::Continue);
+        };
+        let bad = |message: String| self.bad_envelope(ON_REQUEST, message);
+        match action.get("action").and_then(Value::as_str) {
+            Some("continue") => {
+                match action.get("extensions") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Object(extensions)) => {
+                        for (key, value) in extensions {
+                            let value = match value {
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            };
+                            ctx.extensions.insert(key.clone(), value);
+                        }
+                    }
+                    Some(other) => return Err(bad(format!("extensions must be a JSON object, got {}", json_kind(other)))),
+                }
+                Ok(RequestAction::Continue)
+            }
+            Some("respond") => {
+                let envelope = action.get("response").ok_or_else(|| bad("a respond action needs a response".into()))?;
+                Ok(RequestAction::Respond(parse_envelope(envelope).map_err(bad)?))
+            }
+            Some(other) => Err(bad(format!("unknown action `{other}` (expected continue or respond)"))),
+            None => Err(bad("the action object needs an \"action\" field".into())),
+        }
+    }
+}
+
+/// `{"status":429,"headers":[["retry-after","60"]],"body":"slow down"}`.
+fn parse_envelope(envelope: &Value) -> Result<PluginResponse, String> {
+    let Value::Object(map) = envelope else {
+        return Err(format!("the response envelope must be a JSON object, got {}", json_kind(envelope)));
+    };
+    let status = parse_status(map.get("status").ok_or("the response envelope needs a status")?)?;
+    let headers = match map.get("headers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(headers) => parse_headers(headers)?,
+    };
+    let body = match map.get("body") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(body)) => body.as_bytes().to_vec(),
+        Some(other) => return Err(format!("body must be a string, got {}", json_kind(other))),
+    };
+    Ok(PluginResponse { status, headers, body })
+}
+
+fn parse_status(value: &Value) -> Result<u16, String> {
+    value
+        .as_u64()
+        .filter(|s| (100..=999).contains(s))
+        .map(|s| s as u16)
+        .ok_or_else(|| format!("status must be an integer from 100 to 999, got {value}"))
+}
+
+impl MiddlewarePlugin for LuaPlugin {
+    fn name(&self) -> &str {
+        LuaPlugin::name(self)
+    }
+
+    /// The script's `priority` field, else 600 (after the built-ins).
+    fn priority(&self) -> u32 {
+        self.script_priority()
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or(priority::PLUGIN_DEFAULT)
+    }
+
+    fn on_request(&self, ctx: &mut RequestContext) -> Result<RequestAction, String> {
+        self.try_on_request(ctx).map_err(|e| e.to_string())
+    }
+
+    fn on_response(&self, ctx: &RequestContext, headers: &mut ResponseHeaders) -> Result<(), String> {
+        self.try_on_response(ctx, headers).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,113 @@
+//! What users hand the runtime: engine-wide settings ([`LuaRuntimeConfig`])
+//! and one plugin's description ([`LuaPluginConfig`]).
+
+use crate::limits::LuaSandboxLimits;
+use crate::metrics::{MetricsSink, TracingMetrics};
+use bext_plugin_api::types::PluginManifest;
+use std::sync::Arc;
+
+/// Engine-wide settings, fixed when the runtime is created.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct LuaRuntimeConfig {
+    /// Count wasm fuel so each call gets a deterministic budget
+    /// ([`LuaSandboxLimits::fuel_per_call`]). Costs about 15-25% on CPU-bound
+    /// code. Default: `true`.
+    pub fuel_metering: bool,
+    /// Interrupt calls at their wall-clock deadline
+    /// ([`LuaSandboxLimits::timeout_ms`]) with epoch interruption; one ticker
+    /// thread per runtime. Costs about 10%. Default: `true`.
+    pub epoch_deadlines: bool,
+    /// Epoch tick in milliseconds: the granularity of deadlines. Default: 1.
+    pub epoch_tick_ms: u64,
+    /// Largest wasm call stack in bytes (host-side native stack used by wasm
+    /// frames). Default: 512 KiB, above what Lua's own C-stack limit reaches.
+    pub max_wasm_stack_bytes: usize,
+    /// Where `bext.emit_metric` goes. Default: [`TracingMetrics`].
+    pub metrics: Arc<dyn MetricsSink>,
+}
+
+impl Default for LuaRuntimeConfig {
+    fn default() -> Self {
+        LuaRuntimeConfig {
+            fuel_metering: true,
+            epoch_deadlines: true,
+            epoch_tick_ms: 1,
+            max_wasm_stack_bytes: 512 << 10,
+            metrics: Arc::new(TracingMetrics),
+        }
+    }
+}
+
+impl std::fmt::Debug for LuaRuntimeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LuaRuntimeConfig")
+            .field("fuel_metering", &self.fuel_metering)
+            .field("epoch_deadlines", &self.epoch_deadlines)
+            .field("epoch_tick_ms", &self.epoch_tick_ms)
+            .field("max_wasm_stack_bytes", &self.max_wasm_stack_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LuaRuntimeConfig {
+    /// Sets [`fuel_metering`](Self::fuel_metering).
+    pub fn fuel_metering(mut self, on: bool) -> Self {
+        self.fuel_metering = on;
+        self
+    }
+
+    /// Sets [`epoch_deadlines`](Self::epoch_deadlines).
+    pub fn epoch_deadlines(mut self, on: bool) -> Self {
+        self.epoch_deadlines = on;
+        self
+    }
+
+    /// Sets [`metrics`](Self::metrics).
+    pub fn metrics(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = sink;
+        self
+    }
+}
+
+/// One plugin: its name, manifest, Lua source, config section and limits.
+#[derive(Debug, Clone)]
+pub struct LuaPluginConfig {
+    pub(crate) name: String,
+    pub(crate) manifest: PluginManifest,
+    pub(crate) source: Arc<str>,
+    pub(crate) config_json: String,
+    pub(crate) limits: LuaSandboxLimits,
+}
+
+impl LuaPluginConfig {
+    /// A plugin named `name` (the name the server and errors use) running
+    /// `source`, a script that evaluates to a table of methods.
+    pub fn new(name: impl Into<String>, manifest: PluginManifest, source: impl Into<Arc<str>>) -> Self {
+        LuaPluginConfig {
+            name: name.into(),
+            manifest,
+            source: source.into(),
+            config_json: "{}".into(),
+            limits: LuaSandboxLimits::default(),
+        }
+    }
+
+    /// The sandbox limits. Default: [`LuaSandboxLimits::default`].
+    pub fn limits(mut self, limits: LuaSandboxLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// This plugin's config section as JSON: what `bext.get_config()` returns.
+    /// Default: `{}`.
+    pub fn config_json(mut self, json: impl Into<String>) -> Self {
+        self.config_json = json.into();
+        self
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}

@@ -1,0 +1,164 @@
+//! The library's one error type.
+
+use std::fmt;
+
+/// Everything that can go wrong loading or calling a Lua plugin.
+///
+/// Every variant names the plugin; call-time variants also name the method.
+/// Budget and memory exhaustion and traps are classified from wasmtime's
+/// error *types* (`Trap::OutOfFuel`, `Trap::Interrupt`, our own
+/// heap-exhaustion error), never by matching message text. After any variant
+/// for which [`Error::is_trap`] is true the plugin's instance was discarded;
+/// the next call gets a fresh one.
+///
+/// Fields: `plugin` is the plugin's configured name, `method` the script
+/// method that was running (`load` while creating a sandbox), `message` the
+/// Lua error or the problem, `traceback` Lua's stack traceback.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the fields are described once, above
+pub enum Error {
+    /// The script does not compile (Lua `LUA_ERRSYNTAX`). `message` carries
+    /// the chunk name and line: `my-plugin:3: unexpected symbol near 'x'`.
+    Syntax { plugin: String, message: String },
+    /// Running the script's top level raised an error.
+    ScriptInit { plugin: String, message: String, traceback: String },
+    /// The script did not evaluate to a table of methods.
+    NotATable { plugin: String, found: String },
+    /// The manifest claims a capability the script does not implement.
+    CapabilityMismatch { plugin: String, message: String },
+    /// A method raised a Lua error (`LUA_ERRRUN`) that the script did not catch.
+    Lua { plugin: String, method: String, message: String, traceback: String },
+    /// The plugin table has no such method and the trait has no default.
+    MissingMethod { plugin: String, method: String },
+    /// The plugin does not provide the capability the host called.
+    CapabilityNotProvided { plugin: String, capability: String },
+    /// A method returned a value of the wrong Lua type.
+    WrongReturnType { plugin: String, method: String, expected: &'static str, found: String },
+    /// A method returned JSON (or an envelope) that is malformed or of the
+    /// wrong shape.
+    BadEnvelope { plugin: String, method: String, message: String },
+    /// Host data could not be handed to the script (for example it would not
+    /// serialise to JSON).
+    BadInput { plugin: String, method: String, message: String },
+    /// A payload in either direction is larger than
+    /// [`LuaSandboxLimits::max_payload_bytes`](crate::LuaSandboxLimits::max_payload_bytes).
+    PayloadTooLarge { plugin: String, method: String, bytes: usize, limit: usize },
+    /// The call used up its fuel budget (uncatchable by `pcall`).
+    OutOfFuel { plugin: String, method: String, fuel_limit: u64 },
+    /// The call ran past its wall-clock deadline (uncatchable by `pcall`).
+    Timeout { plugin: String, method: String, timeout_ms: u64, elapsed_ms: u64 },
+    /// The sandbox's heap reached
+    /// [`LuaSandboxLimits::max_heap_bytes`](crate::LuaSandboxLimits::max_heap_bytes)
+    /// even after an emergency garbage collection (uncatchable by `pcall`).
+    MemoryLimit { plugin: String, method: String, limit_bytes: usize },
+    /// The wasm call stack overflowed (deep recursion through C).
+    StackOverflow { plugin: String, method: String },
+    /// Any other trap inside the sandbox: a guest bug or a compromised guest.
+    Trap { plugin: String, method: String, message: String },
+    /// The guest broke the host ABI (pointers out of bounds, bad status).
+    Abi { plugin: String, method: String, message: String },
+    /// No plugin of that name is loaded.
+    UnknownPlugin { plugin: String },
+    /// The wasm engine could not be set up (configuration or resources).
+    Engine { message: String },
+}
+
+impl Error {
+    /// The plugin this error is about, if any.
+    pub fn plugin(&self) -> Option<&str> {
+        use Error::*;
+        match self {
+            Syntax { plugin, .. }
+            | ScriptInit { plugin, .. }
+            | NotATable { plugin, .. }
+            | CapabilityMismatch { plugin, .. }
+            | Lua { plugin, .. }
+            | MissingMethod { plugin, .. }
+            | CapabilityNotProvided { plugin, .. }
+            | WrongReturnType { plugin, .. }
+            | BadEnvelope { plugin, .. }
+            | BadInput { plugin, .. }
+            | PayloadTooLarge { plugin, .. }
+            | OutOfFuel { plugin, .. }
+            | Timeout { plugin, .. }
+            | MemoryLimit { plugin, .. }
+            | StackOverflow { plugin, .. }
+            | Trap { plugin, .. }
+            | Abi { plugin, .. }
+            | UnknownPlugin { plugin } => Some(plugin),
+            Engine { .. } => None,
+        }
+    }
+
+    /// True when the sandbox trapped and its instance was discarded: budget,
+    /// memory and stack exhaustion, other traps and ABI violations.
+    pub fn is_trap(&self) -> bool {
+        matches!(
+            self,
+            Error::OutOfFuel { .. }
+                | Error::Timeout { .. }
+                | Error::MemoryLimit { .. }
+                | Error::StackOverflow { .. }
+                | Error::Trap { .. }
+                | Error::Abi { .. }
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Error::*;
+        match self {
+            Syntax { plugin, message } => write!(f, "lua plugin `{plugin}`: syntax error: {message}"),
+            ScriptInit { plugin, message, .. } => {
+                write!(f, "lua plugin `{plugin}`: error while loading the script: {message}")
+            }
+            NotATable { plugin, found } => {
+                write!(f, "lua plugin `{plugin}`: the script must return a table of methods, it returned {found}")
+            }
+            CapabilityMismatch { plugin, message } => write!(f, "lua plugin `{plugin}`: {message}"),
+            Lua { plugin, method, message, .. } => write!(f, "lua plugin `{plugin}`: {method}: {message}"),
+            MissingMethod { plugin, method } => write!(f, "lua plugin `{plugin}`: the script defines no method `{method}`"),
+            CapabilityNotProvided { plugin, capability } => {
+                write!(f, "lua plugin `{plugin}`: the plugin does not provide the {capability} capability")
+            }
+            WrongReturnType { plugin, method, expected, found } => {
+                write!(f, "lua plugin `{plugin}`: {method} must return {expected}, it returned {found}")
+            }
+            BadEnvelope { plugin, method, message } => {
+                write!(f, "lua plugin `{plugin}`: {method} returned malformed data: {message}")
+            }
+            BadInput { plugin, method, message } => {
+                write!(f, "lua plugin `{plugin}`: cannot pass the arguments of {method}: {message}")
+            }
+            PayloadTooLarge { plugin, method, bytes, limit } => write!(
+                f,
+                "lua plugin `{plugin}`: {method}: payload of {bytes} bytes exceeds the limit of {limit} bytes"
+            ),
+            OutOfFuel { plugin, method, fuel_limit } => {
+                write!(f, "lua plugin `{plugin}`: {method} ran out of fuel (budget {fuel_limit})")
+            }
+            Timeout { plugin, method, timeout_ms, elapsed_ms } => write!(
+                f,
+                "lua plugin `{plugin}`: {method} exceeded its deadline of {timeout_ms} ms (stopped after {elapsed_ms} ms)"
+            ),
+            MemoryLimit { plugin, method, limit_bytes } => write!(
+                f,
+                "lua plugin `{plugin}`: {method} exhausted the sandbox memory limit of {limit_bytes} bytes"
+            ),
+            StackOverflow { plugin, method } => write!(f, "lua plugin `{plugin}`: {method} overflowed the wasm stack"),
+            Trap { plugin, method, message } => write!(f, "lua plugin `{plugin}`: {method} trapped: {message}"),
+            Abi { plugin, method, message } => {
+                write!(f, "lua plugin `{plugin}`: {method}: the guest broke the host ABI: {message}")
+            }
+            UnknownPlugin { plugin } => write!(f, "no lua plugin named `{plugin}` is loaded"),
+            Engine { message } => write!(f, "wasm engine: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Crate-wide result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,143 @@
+//! What the guest may call: WASI preview 1 with nothing granted, and the
+//! `bext.*` functions behind the script's `bext` table.
+//!
+//! | import | from the script | here |
+//! |---|---|---|
+//! | `bext.log(level, ptr, len)` | `bext.log`, `print`, Lua warnings | a `tracing` event with the plugin's name |
+//! | `bext.metric(name, len, value, tags, len) -> i32` | `bext.emit_metric` | the runtime's [`MetricsSink`]; 1 = malformed tags |
+//! | `bext.event(kind, a, len, b, len)` | `bext.cache_event` (1), `bext.lifecycle_event` (2) | a structured `tracing` event |
+//! | `bext.heap_exhausted(requested)` | the guest allocator, after Lua's emergency GC | a trap classified as [`Error::MemoryLimit`](crate::Error::MemoryLimit) |
+//!
+//! Guest pointers are read through [`abi::guest_bytes`], so garbage arguments
+//! make the call fail with an ABI error instead of reading out of bounds.
+
+use crate::abi::{self, AbiViolation};
+use crate::metrics::MetricsSink;
+use std::sync::Arc;
+use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+/// Per-instance host state, the data of each wasmtime `Store`.
+pub(crate) struct HostState {
+    pub(crate) wasi: WasiP1Ctx,
+    pub(crate) limiter: HeapLimiter,
+    pub(crate) plugin: Arc<PluginIdentity>,
+    /// Set once the instance is created; host functions read guest memory through it.
+    pub(crate) memory: Option<Memory>,
+}
+
+/// Who the instance belongs to, for logs, metrics and events.
+pub(crate) struct PluginIdentity {
+    pub(crate) name: String,
+    pub(crate) metrics: Arc<dyn MetricsSink>,
+}
+
+/// Caps the linear memory at `max_heap_bytes`. Growth past the cap fails
+/// (the guest's `malloc` returns NULL and Lua runs its emergency GC); the
+/// guest allocator then reports real exhaustion through `heap_exhausted`.
+pub(crate) struct HeapLimiter {
+    pub(crate) max_bytes: usize,
+}
+
+impl ResourceLimiter for HeapLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= self.max_bytes)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // The guest's only table holds its function pointers and never grows.
+        Ok(desired <= 4096)
+    }
+}
+
+/// The trap `bext.heap_exhausted` raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeapExhausted {
+    pub(crate) requested: u32,
+}
+
+impl std::fmt::Display for HeapExhausted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "heap exhausted allocating {} bytes", self.requested)
+    }
+}
+
+impl std::error::Error for HeapExhausted {}
+
+/// Log levels of `bext.log`, in the shim's numbering.
+fn log(plugin: &str, level: i32, msg: &str) {
+    match level {
+        0 => tracing::error!(target: "bext_lua", plugin, "{msg}"),
+        1 => tracing::warn!(target: "bext_lua", plugin, "{msg}"),
+        2 => tracing::info!(target: "bext_lua", plugin, "{msg}"),
+        _ => tracing::debug!(target: "bext_lua", plugin, "{msg}"),
+    }
+}
+
+/// Guest bytes as text; invalid UTF-8 is replaced, never trusted.
+fn guest_text(caller: &Caller<'_, HostState>, ptr: u32, len: u32) -> wasmtime::Result<String> {
+    let memory = caller.data().memory.ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
+    let bytes = abi::guest_bytes(memory.data(caller), ptr, len)?;
+    Ok(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Parses `bext.emit_metric`'s tags: a JSON object; string values as they are,
+/// other values in their JSON form. `None` when malformed.
+fn parse_tags(json: &str) -> Option<Vec<(String, String)>> {
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).ok()?;
+    Some(
+        map.into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+    )
+}
+
+/// A linker with WASI preview 1 and the `bext` imports.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)?;
+    linker.func_wrap("bext", "log", |caller: Caller<'_, HostState>, level: i32, ptr: u32, len: u32| {
+        let msg = guest_text(&caller, ptr, len)?;
+        log(&caller.data().plugin.name, level, &msg);
+        Ok(())
+    })?;
+    linker.func_wrap(
+        "bext",
+        "metric",
+        |caller: Caller<'_, HostState>, name: u32, name_len: u32, value: f64, tags: u32, tags_len: u32| {
+            let metric = guest_text(&caller, name, name_len)?;
+            let tags = if tags_len == 0 {
+                Vec::new()
+            } else {
+                match parse_tags(&guest_text(&caller, tags, tags_len)?) {
+                    Some(tags) => tags,
+                    None => return Ok(1),
+                }
+            };
+            let plugin = &caller.data().plugin;
+            plugin.metrics.emit(&plugin.name, &metric, value, &tags);
+            Ok(0i32)
+        },
+    )?;
+    linker.func_wrap(
+        "bext",
+        "event",
+        |caller: Caller<'_, HostState>, kind: i32, a: u32, a_len: u32, b: u32, b_len: u32| {
+            let (a, b) = (guest_text(&caller, a, a_len)?, guest_text(&caller, b, b_len)?);
+            let plugin = caller.data().plugin.name.as_str();
+            match kind {
+                1 => tracing::info!(target: "bext_lua::cache", plugin, kind = %a, key = %b, "cache event"),
+                2 => tracing::info!(target: "bext_lua::lifecycle", plugin, event = %a, data = %b, "lifecycle event"),
+                other => return Err(AbiViolation(format!("unknown event kind {other}")).into()),
+            }
+            Ok(())
+        },
+    )?;
+    linker.func_wrap("bext", "heap_exhausted", |_caller: Caller<'_, HostState>, requested: u32| -> wasmtime::Result<()> {
+        Err(HeapExhausted { requested }.into())
+    })?;
+    Ok(linker)
+}

@@ -1,0 +1,108 @@
+//! Lua 5.4 plugins for bext servers, each in its own WebAssembly sandbox.
+//!
+//! Stock Lua 5.4 runs inside a wasm32-wasip1 module (built and embedded by
+//! this crate's build script) under wasmtime. Every plugin gets its own
+//! instance, bounded by fuel, a wall-clock deadline and a memory limit, and
+//! is used by the server through the capability traits of
+//! [`bext-plugin-api`](bext_plugin_api), exactly like a native plugin. Scripts
+//! written for bext's native (mlua) Lua tier run unchanged.
+//!
+//! # Quick start
+//!
+//! ```
+//! use bext_plugin_api::middleware::{RequestAction, RequestContext};
+//! use bext_plugin_api::types::PluginManifest;
+//! use bext_plugin_api::MiddlewarePlugin;
+//! use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime, LuaSandboxLimits};
+//! use std::sync::Arc;
+//!
+//! let script = r#"
+//!     return {
+//!       on_request = function(self, ctx_json)
+//!         if ctx_json:find('"path":"/admin', 1, true) then
+//!           return bext.middleware_respond('{"status":403,"body":"forbidden"}')
+//!         end
+//!         return bext.middleware_continue()
+//!       end,
+//!     }"#;
+//! let manifest: PluginManifest = serde_json::from_str(r#"{"name":"guard","version":"1.0.0"}"#).unwrap();
+//!
+//! let rt = LuaPluginRuntime::new(); // one engine per process; the guest is compiled once
+//! let plugin = rt.load_plugin(
+//!     LuaPluginConfig::new("guard", manifest, script)
+//!         .limits(LuaSandboxLimits::default().timeout_ms(50))
+//!         .config_json(r#"{"limit": 100}"#),
+//! )?;
+//! let mw: Arc<dyn MiddlewarePlugin> = Arc::new(plugin);
+//!
+//! let mut ctx = RequestContext {
+//!     method: "GET".into(),
+//!     path: "/admin/users".into(),
+//!     hostname: "example.com".into(),
+//!     headers: vec![("accept".into(), "text/html".into())],
+//!     query_string: String::new(),
+//!     peer_ip: Some("203.0.113.7".into()),
+//!     tenant_id: None,
+//!     site_id: None,
+//!     extensions: Default::default(),
+//! };
+//! match mw.on_request(&mut ctx).unwrap() {
+//!     RequestAction::Respond(response) => assert_eq!(response.status, 403),
+//!     RequestAction::Continue => unreachable!(),
+//! }
+//! # Ok::<(), bext_plugin_lua_wasm::Error>(())
+//! ```
+//!
+//! # Core concepts
+//!
+//! * [`LuaPluginRuntime`]: owns the wasmtime engine (the guest is compiled
+//!   once per process) and a registry of plugins by name.
+//! * [`LuaPluginConfig`]: one plugin: name, manifest, Lua source, its config
+//!   section (what `bext.get_config()` returns) and [`LuaSandboxLimits`].
+//! * [`LuaPlugin`]: a loaded plugin, a cheap handle that implements the
+//!   capability traits. Its sandbox is one wasm instance holding one Lua
+//!   state; after a trap the instance is discarded and the next call gets a
+//!   fresh one.
+//! * [`Error`]: one enum for everything; the trait methods return its text,
+//!   which names the plugin.
+//!
+//! # Sandboxing and limits
+//!
+//! A sandbox has the Lua libraries `base` (without `dofile`/`loadfile`, with a
+//! text-only `load`, `print` going to the log), `string` (without `dump`),
+//! `table`, `math`, `utf8`, `coroutine`, and `os.time`/`os.clock`/`os.date`/
+//! `os.difftime`. No `io`, `debug`, `package` or `require`; WASI grants no
+//! files, environment, arguments or stdio. Each call runs with its fuel and
+//! deadline reset; running out of either, or of memory, stops the call with
+//! [`Error::OutOfFuel`], [`Error::Timeout`] or [`Error::MemoryLimit`], which
+//! `pcall` inside the script cannot catch. See [`LuaSandboxLimits`] for the
+//! defaults and the fuel unit.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod abi;
+mod capabilities;
+mod config;
+mod engine;
+mod error;
+mod imports;
+mod limits;
+mod metrics;
+mod plugin;
+mod runtime;
+mod sandbox;
+
+pub use config::{LuaPluginConfig, LuaRuntimeConfig};
+pub use error::{Error, Result};
+pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};
+pub use metrics::{MetricsSink, TracingMetrics};
+pub use plugin::{LuaPlugin, PluginStats};
+pub use runtime::LuaPluginRuntime;
+
+/// The embedded guest module (stock Lua 5.4 and the shim), for inspection.
+pub fn guest_wasm() -> &'static [u8] {
+    engine::GUEST_WASM
+}
+
+/// SHA-256 (hex) of [`guest_wasm`]: identifies the guest build.
+pub const GUEST_SHA256: &str = engine::GUEST_SHA256;

@@ -1,0 +1,79 @@
+//! Per-plugin sandbox limits: the one place that defines budgets and their
+//! defaults.
+
+/// Fuel that wasm spends, on average, running 1000 Lua VM instructions of
+/// typical plugin code (a mix of table access, string operations, calls and
+/// arithmetic), measured with `tests/limits.rs::fuel_per_lua_instruction`.
+///
+/// Wasm fuel counts wasm operators (roughly one unit each), not Lua
+/// instructions: one Lua instruction of the interpreter loop costs a few
+/// dozen wasm operators, and C library functions (`string.rep`, `table.sort`,
+/// pattern matching) cost fuel in proportion to the work they do, where an
+/// instruction-count hook counts them as one instruction.
+pub const FUEL_PER_KILO_INSTRUCTIONS: u64 = 40_000;
+
+/// bext's native (mlua) tier allows 200 hook ticks of 1000 VM instructions.
+pub const BEXT_TICKS_PER_CALL: u64 = 200;
+
+/// Limits applied to one plugin's sandbox.
+///
+/// Budgets are **reset, not topped up**, before every call (and before
+/// loading the script): an expensive call cannot borrow from the next one.
+/// Exhausting any of them stops the call with a typed [`Error`](crate::Error)
+/// that Lua's `pcall` cannot catch, and the instance is replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LuaSandboxLimits {
+    /// Upper bound of the instance's linear memory in bytes: the Lua heap plus
+    /// about 0.5 MiB of fixed guest memory (C stack, static data).
+    /// Default: 64 MiB.
+    pub max_heap_bytes: usize,
+    /// Fuel (wasm operators) per call. Default: the equivalent of bext's
+    /// mlua budget, 200 ticks x 1000 Lua instructions, that is
+    /// `200 * FUEL_PER_KILO_INSTRUCTIONS` = 8,000,000. `0` disables fuel for
+    /// this plugin (the deadline still applies) when the runtime meters fuel.
+    pub fuel_per_call: u64,
+    /// Wall-clock deadline per call in milliseconds, enforced by epoch
+    /// interruption at the runtime's tick granularity. Default: 1000 ms.
+    pub timeout_ms: u64,
+    /// Largest payload accepted in either direction (arguments, returned
+    /// strings and JSON) in bytes. Default: 16 MiB.
+    pub max_payload_bytes: usize,
+}
+
+impl Default for LuaSandboxLimits {
+    fn default() -> Self {
+        LuaSandboxLimits {
+            max_heap_bytes: 64 << 20,
+            fuel_per_call: BEXT_TICKS_PER_CALL * FUEL_PER_KILO_INSTRUCTIONS,
+            timeout_ms: 1000,
+            max_payload_bytes: 16 << 20,
+        }
+    }
+}
+
+impl LuaSandboxLimits {
+    /// Sets [`max_heap_bytes`](Self::max_heap_bytes).
+    pub fn max_heap_bytes(mut self, bytes: usize) -> Self {
+        self.max_heap_bytes = bytes;
+        self
+    }
+
+    /// Sets [`fuel_per_call`](Self::fuel_per_call).
+    pub fn fuel_per_call(mut self, fuel: u64) -> Self {
+        self.fuel_per_call = fuel;
+        self
+    }
+
+    /// Sets [`timeout_ms`](Self::timeout_ms).
+    pub fn timeout_ms(mut self, ms: u64) -> Self {
+        self.timeout_ms = ms;
+        self
+    }
+
+    /// Sets [`max_payload_bytes`](Self::max_payload_bytes).
+    pub fn max_payload_bytes(mut self, bytes: usize) -> Self {
+        self.max_payload_bytes = bytes;
+        self
+    }
+}

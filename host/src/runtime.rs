@@ -1,0 +1,97 @@
+//! [`LuaPluginRuntime`]: one per process (or per server), owns the engine and
+//! the registry of loaded plugins.
+
+use crate::config::{LuaPluginConfig, LuaRuntimeConfig};
+use crate::engine::EngineShared;
+use crate::error::Error;
+use crate::imports::PluginIdentity;
+use crate::plugin::LuaPlugin;
+use crate::sandbox::PluginSpec;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Compiles the guest once and loads plugins, each into its own sandbox.
+///
+/// Cheap to share (`Send + Sync`); plugins keep the engine alive on their own,
+/// so dropping the runtime only empties its registry.
+pub struct LuaPluginRuntime {
+    engine: Arc<EngineShared>,
+    plugins: RwLock<HashMap<String, LuaPlugin>>,
+}
+
+impl std::fmt::Debug for LuaPluginRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LuaPluginRuntime")
+            .field("config", &self.engine.config)
+            .field("plugins", &self.plugin_names())
+            .finish()
+    }
+}
+
+impl Default for LuaPluginRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LuaPluginRuntime {
+    /// A runtime with [`LuaRuntimeConfig::default`]: fuel and deadlines on.
+    ///
+    /// # Panics
+    ///
+    /// If the embedded guest does not compile with the default configuration,
+    /// which would be a bug in this crate. [`with_config`](Self::with_config)
+    /// returns that as an error instead.
+    pub fn new() -> Self {
+        Self::with_config(LuaRuntimeConfig::default()).unwrap_or_else(|e| panic!("bext-plugin-lua-wasm: {e}"))
+    }
+
+    /// A runtime with engine-wide settings.
+    pub fn with_config(config: LuaRuntimeConfig) -> Result<Self, Error> {
+        Ok(LuaPluginRuntime { engine: Arc::new(EngineShared::new(config)?), plugins: RwLock::default() })
+    }
+
+    /// The engine-wide settings.
+    pub fn config(&self) -> &LuaRuntimeConfig {
+        &self.engine.config
+    }
+
+    /// Loads a plugin into a fresh sandbox and registers it under its name,
+    /// replacing a plugin of the same name. If the script fails to load the
+    /// error is returned and the registry is unchanged.
+    pub fn load_plugin(&self, config: LuaPluginConfig) -> Result<LuaPlugin, Error> {
+        let LuaPluginConfig { name, manifest, source, config_json, limits } = config;
+        let identity = Arc::new(PluginIdentity { name: name.clone(), metrics: self.engine.config.metrics.clone() });
+        let spec = PluginSpec { identity, source, config_json, limits };
+        let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest)?;
+        self.write_registry().insert(name, plugin.clone());
+        Ok(plugin)
+    }
+
+    /// The plugin registered under `name`.
+    pub fn plugin(&self, name: &str) -> Option<LuaPlugin> {
+        self.read_registry().get(name).cloned()
+    }
+
+    /// Removes a plugin from the registry; its sandbox is freed once the last
+    /// handle to it is dropped.
+    pub fn unload_plugin(&self, name: &str) -> Option<LuaPlugin> {
+        self.write_registry().remove(name)
+    }
+
+    /// Names of the registered plugins, sorted.
+    pub fn plugin_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.read_registry().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    fn read_registry(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, LuaPlugin>> {
+        // The registry holds plain handles; a panic elsewhere cannot leave it torn.
+        self.plugins.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_registry(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, LuaPlugin>> {
+        self.plugins.write().unwrap_or_else(|e| e.into_inner())
+    }
+}

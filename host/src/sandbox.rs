@@ -1,0 +1,220 @@
+//! One sandbox: a wasmtime store and instance holding one Lua state with one
+//! plugin loaded. Budgets are armed here before every entry into the guest,
+//! and every failure is classified into an [`Error`] here.
+
+use crate::abi::{self, AbiViolation, Arg, GuestExports, GuestOutOfMemory, Output, Status};
+use crate::engine::EngineShared;
+use crate::error::Error;
+use crate::imports::{HeapExhausted, HeapLimiter, HostState, PluginIdentity};
+use crate::limits::LuaSandboxLimits;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::WasiCtxBuilder;
+
+/// What a sandbox is made from: the plugin's script and settings.
+pub(crate) struct PluginSpec {
+    pub(crate) identity: Arc<PluginIdentity>,
+    pub(crate) source: Arc<str>,
+    pub(crate) config_json: String,
+    pub(crate) limits: LuaSandboxLimits,
+}
+
+impl PluginSpec {
+    pub(crate) fn name(&self) -> &str {
+        &self.identity.name
+    }
+}
+
+/// The methods and priority a loaded script declares.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PluginShape {
+    pub(crate) priority: Option<i64>,
+    pub(crate) methods: std::collections::BTreeSet<String>,
+}
+
+pub(crate) struct Sandbox {
+    store: Store<HostState>,
+    guest: GuestExports,
+    /// Reused encoding buffer for call arguments.
+    scratch: Vec<u8>,
+}
+
+/// Method name used in errors raised while creating and loading a sandbox.
+const LOAD: &str = "load";
+
+impl Sandbox {
+    /// Instantiates the guest, creates the Lua state and runs the script,
+    /// all under the plugin's budgets.
+    pub(crate) fn new(engine: &EngineShared, spec: &PluginSpec) -> Result<Sandbox, Error> {
+        let state = HostState {
+            // Nothing granted: no args, env, preopens; stdio discarded.
+            wasi: WasiCtxBuilder::new().build_p1(),
+            limiter: HeapLimiter { max_bytes: spec.limits.max_heap_bytes },
+            plugin: spec.identity.clone(),
+            memory: None,
+        };
+        let mut store = Store::new(&engine.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        let started = arm(&mut store, engine, &spec.limits);
+        let fail = |e| classify(e, spec, LOAD, started);
+
+        let instance = engine.instance_pre.instantiate(&mut store).map_err(fail)?;
+        let guest = GuestExports::new(&mut store, &instance).map_err(fail)?;
+        store.data_mut().memory = Some(guest.memory);
+        // A WASI reactor runs its C constructors in `_initialize`.
+        instance
+            .get_typed_func::<(), ()>(&mut store, "_initialize")
+            .and_then(|init| init.call(&mut store, ()))
+            .map_err(fail)?;
+        let (status, out) = guest.init(&mut store).map_err(fail)?;
+        if status != Status::Ok {
+            return Err(load_error(spec, status, out));
+        }
+        let (status, out) = guest
+            .load(&mut store, spec.name(), &spec.config_json, &spec.source)
+            .map_err(fail)?;
+        if status != Status::Ok {
+            return Err(load_error(spec, status, out));
+        }
+        Ok(Sandbox { store, guest, scratch: Vec::new() })
+    }
+
+    /// Calls `plugin:method(args...)` and returns its first result.
+    ///
+    /// An error for which [`Error::is_trap`] holds leaves this sandbox
+    /// unusable: the caller must drop it.
+    pub(crate) fn call(
+        &mut self,
+        engine: &EngineShared,
+        spec: &PluginSpec,
+        method: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Output, Error> {
+        let limit = spec.limits.max_payload_bytes;
+        abi::encode_call(&mut self.scratch, method, args);
+        if self.scratch.len() > limit {
+            return Err(Error::PayloadTooLarge {
+                plugin: spec.name().into(),
+                method: method.into(),
+                bytes: self.scratch.len(),
+                limit,
+            });
+        }
+        let started = arm(&mut self.store, engine, &spec.limits);
+        let (status, out) = self
+            .guest
+            .call(&mut self.store, &self.scratch, method.len())
+            .map_err(|e| classify(e, spec, method, started))?;
+        let plugin = || spec.name().to_string();
+        match status {
+            Status::Ok => match out {
+                Output::Str(bytes) if bytes.len() > limit => Err(Error::PayloadTooLarge {
+                    plugin: plugin(),
+                    method: method.into(),
+                    bytes: bytes.len(),
+                    limit,
+                }),
+                out => Ok(out),
+            },
+            Status::Runtime => {
+                let (message, traceback) = split_traceback(&out.text());
+                Err(Error::Lua { plugin: plugin(), method: method.into(), message, traceback })
+            }
+            Status::NoMethod => Err(Error::MissingMethod { plugin: plugin(), method: method.into() }),
+            Status::Memory => Err(memory_limit(spec, method)),
+            other => Err(Error::Abi {
+                plugin: plugin(),
+                method: method.into(),
+                message: format!("unexpected status {other:?} from a call: {}", out.text()),
+            }),
+        }
+    }
+
+    /// The loaded script's methods and priority.
+    pub(crate) fn describe(&mut self, engine: &EngineShared, spec: &PluginSpec) -> Result<PluginShape, Error> {
+        let started = arm(&mut self.store, engine, &spec.limits);
+        let (status, out) = self
+            .guest
+            .describe(&mut self.store)
+            .map_err(|e| classify(e, spec, LOAD, started))?;
+        match (status, out) {
+            (Status::Ok, Output::Str(summary)) => {
+                let summary = String::from_utf8_lossy(&summary);
+                let mut lines = summary.split('\n');
+                let priority = lines.next().and_then(|p| p.parse().ok());
+                Ok(PluginShape { priority, methods: lines.map(str::to_string).collect() })
+            }
+            (status, out) => Err(Error::Abi {
+                plugin: spec.name().into(),
+                method: LOAD.into(),
+                message: format!("describe returned {status:?} with {}", out.text()),
+            }),
+        }
+    }
+}
+
+/// Resets the budgets (reset, not topped up) and returns the start time.
+fn arm(store: &mut Store<HostState>, engine: &EngineShared, limits: &LuaSandboxLimits) -> Instant {
+    if engine.config.fuel_metering {
+        let fuel = if limits.fuel_per_call == 0 { u64::MAX } else { limits.fuel_per_call };
+        // Only fails when fuel metering is off, which was checked above.
+        let _ = store.set_fuel(fuel);
+    }
+    if engine.config.epoch_deadlines {
+        store.set_epoch_deadline(engine.deadline_ticks(limits.timeout_ms));
+    }
+    Instant::now()
+}
+
+/// Turns what stopped a guest entry into a typed error, by error type.
+fn classify(err: wasmtime::Error, spec: &PluginSpec, method: &str, started: Instant) -> Error {
+    let plugin = spec.name().to_string();
+    let method = method.to_string();
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::OutOfFuel => Error::OutOfFuel { plugin, method, fuel_limit: spec.limits.fuel_per_call },
+            Trap::Interrupt => Error::Timeout {
+                plugin,
+                method,
+                timeout_ms: spec.limits.timeout_ms,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            },
+            Trap::StackOverflow => Error::StackOverflow { plugin, method },
+            other => Error::Trap { plugin, method, message: other.to_string() },
+        };
+    }
+    if err.downcast_ref::<HeapExhausted>().is_some() || err.downcast_ref::<GuestOutOfMemory>().is_some() {
+        return memory_limit(spec, &method);
+    }
+    if let Some(violation) = err.downcast_ref::<AbiViolation>() {
+        return Error::Abi { plugin, method, message: violation.0.clone() };
+    }
+    Error::Trap { plugin, method, message: format!("{err:#}") }
+}
+
+fn memory_limit(spec: &PluginSpec, method: &str) -> Error {
+    Error::MemoryLimit { plugin: spec.name().into(), method: method.into(), limit_bytes: spec.limits.max_heap_bytes }
+}
+
+fn load_error(spec: &PluginSpec, status: Status, out: Output) -> Error {
+    let plugin = spec.name().to_string();
+    match status {
+        Status::Syntax => Error::Syntax { plugin, message: out.text() },
+        Status::Runtime => {
+            let (message, traceback) = split_traceback(&out.text());
+            Error::ScriptInit { plugin, message, traceback }
+        }
+        Status::NotATable => Error::NotATable { plugin, found: out.text() },
+        Status::Memory => memory_limit(spec, LOAD),
+        other => Error::Abi { plugin, method: LOAD.into(), message: format!("status {other:?}: {}", out.text()) },
+    }
+}
+
+/// Splits the shim's "message\nstack traceback:\n..." into its two parts.
+fn split_traceback(text: &str) -> (String, String) {
+    match text.split_once("\nstack traceback:\n") {
+        Some((message, traceback)) => (message.to_string(), format!("stack traceback:\n{traceback}")),
+        None => (text.to_string(), String::new()),
+    }
+}
