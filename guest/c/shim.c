@@ -88,30 +88,47 @@ static struct {
 } S = {.plugin_ref = LUA_NOREF, .config_ref = LUA_NOREF, .action_ref = LUA_NOREF};
 
 /* ---- allocator ----
- * Lua answers a failed allocation with an emergency full GC and one retry of
- * the same request. The heap limit is the instance's linear memory limit: when
- * the retry fails too the heap is exhausted, and we trap through the host so
- * that `pcall` cannot catch it (host/src/imports.rs). */
+ * The heap limit is the instance's linear-memory limit. Lua answers a failed
+ * allocation with an emergency full GC and one retry of the same request,
+ * except where it cannot collect (while reallocating a stack, inside the
+ * GC); then it raises "not enough memory" at once, which `pcall` could catch.
+ * To make exhaustion uncatchable, a failed request stays pending until the
+ * same request succeeds. The heap is exhausted, and we trap through the
+ * host, when the pending request fails again, when another allocation grows
+ * first (the failure was final and the script went on), or when the entry
+ * point returns with the request still pending (see `oom_pending`). */
+static struct {
+    int pending;
+    void *block;
+    size_t size;
+} oom;
+
 static void *alloc(void *ud, void *block, size_t osize, size_t nsize) {
-    static void *failed_block;
-    static size_t failed_size;
-    static int failed;
     (void)ud;
-    (void)osize;
     if (nsize == 0) {
         free(block);
         return NULL;
     }
+    int same = oom.pending && oom.block == block && oom.size == nsize;
     void *p = realloc(block, nsize);
     if (p) {
-        failed = 0;
+        /* Frees and shrinks happen inside the emergency GC and do not count. */
+        if (oom.pending && (nsize > osize || block == NULL)) {
+            if (!same) host_heap_exhausted(oom.size);
+            oom.pending = 0;
+        }
         return p;
     }
-    if (failed && failed_block == block && failed_size == nsize) host_heap_exhausted(nsize);
-    failed = 1;
-    failed_block = block;
-    failed_size = nsize;
+    if (oom.pending) host_heap_exhausted(nsize);
+    oom.pending = 1;
+    oom.block = block;
+    oom.size = nsize;
     return NULL;
+}
+
+/* Called when an entry point is about to return to the host. */
+static void oom_check(void) {
+    if (oom.pending) host_heap_exhausted(oom.size);
 }
 
 static int panic(lua_State *L) {
@@ -397,6 +414,7 @@ int32_t EXPORT(bext_init)(void) {
     lua_pushcfunction(L, msgh);
     lua_pushcfunction(L, init_entry);
     int status = lua_pcall(L, 0, 0, 1);
+    oom_check();
     if (status != LUA_OK) {
         out_error(L, status);
         return status_of(status); /* the host discards this instance */
@@ -461,6 +479,7 @@ int32_t EXPORT(bext_load)(uint32_t name_len, uint32_t config_len, uint32_t sourc
     lua_pushinteger(L, config_len);
     lua_pushinteger(L, source_len);
     int status = lua_pcall(L, 3, 1, 1);
+    oom_check();
     if (status != LUA_OK) return out_error(L, status_of(status));
     if (S.syntax_error) return out_error(L, ST_SYNTAX);
     if (S.plugin_ref == LUA_NOREF) return out_error(L, ST_NOT_TABLE);
@@ -537,6 +556,7 @@ int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
     lua_pushcfunction(L, msgh);
     lua_pushcfunction(L, call_entry);
     int status = lua_pcall(L, 0, 1, 1);
+    oom_check();
     if (status != LUA_OK) return out_error(L, status_of(status));
     if (S.missing_method) {
         out_string((const char *)S.in, method_len);
@@ -578,6 +598,7 @@ int32_t EXPORT(bext_describe)(void) {
     lua_pushcfunction(L, msgh);
     lua_pushcfunction(L, describe_entry);
     int status = lua_pcall(L, 0, 1, 1);
+    oom_check();
     if (status != LUA_OK) return out_error(L, status_of(status));
     out_value(L, -1);
     return ST_OK;

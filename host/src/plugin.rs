@@ -34,6 +34,7 @@ struct Counters {
     errors: AtomicU64,
     traps: AtomicU64,
     instances_created: AtomicU64,
+    fuel_consumed: AtomicU64,
 }
 
 /// Counters of one plugin, for the embedding server's monitoring.
@@ -50,6 +51,8 @@ pub struct PluginStats {
     /// Sandboxes created, the first one at load included: after the first,
     /// one per trap.
     pub instances_created: u64,
+    /// Fuel consumed by all calls (0 when the runtime does not meter fuel).
+    pub fuel_consumed: u64,
 }
 
 impl std::fmt::Debug for LuaPlugin {
@@ -107,6 +110,7 @@ impl LuaPlugin {
             errors: c.errors.load(Ordering::Relaxed),
             traps: c.traps.load(Ordering::Relaxed),
             instances_created: c.instances_created.load(Ordering::Relaxed),
+            fuel_consumed: c.fuel_consumed.load(Ordering::Relaxed),
         }
     }
 
@@ -130,6 +134,7 @@ impl LuaPlugin {
             }
         };
         let result = sandbox.call(&inner.engine, &inner.spec, method, args);
+        inner.stats.fuel_consumed.fetch_add(sandbox.last_fuel_used, Ordering::Relaxed);
         match &result {
             Err(e) if e.is_trap() => self.count_error(true), // the sandbox is dropped here
             Err(_) => {

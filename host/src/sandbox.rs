@@ -38,10 +38,16 @@ pub(crate) struct Sandbox {
     guest: GuestExports,
     /// Reused encoding buffer for call arguments.
     scratch: Vec<u8>,
+    /// Fuel the last call consumed (0 when fuel metering is off).
+    pub(crate) last_fuel_used: u64,
 }
 
 /// Method name used in errors raised while creating and loading a sandbox.
 const LOAD: &str = "load";
+
+/// Fuel for instantiating the guest and creating the Lua state (about
+/// 0.3 million in practice), which no script controls.
+const INIT_FUEL: u64 = 20_000_000;
 
 impl Sandbox {
     /// Instantiates the guest, creates the Lua state and runs the script,
@@ -56,7 +62,9 @@ impl Sandbox {
         };
         let mut store = Store::new(&engine.engine, state);
         store.limiter(|state| &mut state.limiter);
-        let started = arm(&mut store, engine, &spec.limits);
+        // Creating the Lua state is our work, not the script's: it gets a
+        // fixed budget; the script's top level then gets the plugin's.
+        let started = arm(&mut store, engine, &spec.limits.clone().fuel_per_call(INIT_FUEL));
         let fail = |e| classify(e, spec, LOAD, started);
 
         let instance = engine.instance_pre.instantiate(&mut store).map_err(fail)?;
@@ -71,13 +79,14 @@ impl Sandbox {
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
         }
+        let started = arm(&mut store, engine, &spec.limits);
         let (status, out) = guest
             .load(&mut store, spec.name(), &spec.config_json, &spec.source)
-            .map_err(fail)?;
+            .map_err(|e| classify(e, spec, LOAD, started))?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
         }
-        Ok(Sandbox { store, guest, scratch: Vec::new() })
+        Ok(Sandbox { store, guest, scratch: Vec::new(), last_fuel_used: 0 })
     }
 
     /// Calls `plugin:method(args...)` and returns its first result.
@@ -102,10 +111,9 @@ impl Sandbox {
             });
         }
         let started = arm(&mut self.store, engine, &spec.limits);
-        let (status, out) = self
-            .guest
-            .call(&mut self.store, &self.scratch, method.len())
-            .map_err(|e| classify(e, spec, method, started))?;
+        let result = self.guest.call(&mut self.store, &self.scratch, method.len());
+        self.last_fuel_used = fuel_used(&self.store, engine, &spec.limits);
+        let (status, out) = result.map_err(|e| classify(e, spec, method, started))?;
         let plugin = || spec.name().to_string();
         match status {
             Status::Ok => match out {
@@ -165,6 +173,17 @@ fn arm(store: &mut Store<HostState>, engine: &EngineShared, limits: &LuaSandboxL
         store.set_epoch_deadline(engine.deadline_ticks(limits.timeout_ms));
     }
     Instant::now()
+}
+
+/// Fuel consumed since [`arm`].
+fn fuel_used(store: &Store<HostState>, engine: &EngineShared, limits: &LuaSandboxLimits) -> u64 {
+    match store.get_fuel() {
+        Ok(left) if engine.config.fuel_metering => {
+            let budget = if limits.fuel_per_call == 0 { u64::MAX } else { limits.fuel_per_call };
+            budget - left
+        }
+        _ => 0,
+    }
 }
 
 /// Turns what stopped a guest entry into a typed error, by error type.
