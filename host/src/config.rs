@@ -3,6 +3,7 @@
 
 use crate::limits::LuaSandboxLimits;
 use crate::metrics::{MetricsSink, TracingMetrics};
+use crate::pool::PoolConfig;
 use bext_plugin_api::types::PluginManifest;
 use std::sync::Arc;
 
@@ -78,6 +79,7 @@ pub struct LuaPluginConfig {
     pub(crate) source: Arc<str>,
     pub(crate) config_json: String,
     pub(crate) limits: LuaSandboxLimits,
+    pub(crate) pool: PoolConfig,
 }
 
 impl LuaPluginConfig {
@@ -90,12 +92,20 @@ impl LuaPluginConfig {
             source: source.into(),
             config_json: "{}".into(),
             limits: LuaSandboxLimits::default(),
+            pool: PoolConfig::default(),
         }
     }
 
     /// The sandbox limits. Default: [`LuaSandboxLimits::default`].
     pub fn limits(mut self, limits: LuaSandboxLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// The pool of sandboxes. Default: [`PoolConfig::default`] (one ready,
+    /// up to one per CPU).
+    pub fn pool(mut self, pool: PoolConfig) -> Self {
+        self.pool = pool;
         self
     }
 

@@ -58,6 +58,9 @@ pub enum Error {
     Trap { plugin: String, method: String, message: String },
     /// The guest broke the host ABI (pointers out of bounds, bad status).
     Abi { plugin: String, method: String, message: String },
+    /// Every sandbox of the plugin's pool stayed busy for the whole
+    /// `acquire_timeout_ms`.
+    PoolTimeout { plugin: String, waited_ms: u64, max_size: usize },
     /// No plugin of that name is loaded.
     UnknownPlugin { plugin: String },
     /// The wasm engine could not be set up (configuration or resources).
@@ -86,6 +89,7 @@ impl Error {
             | StackOverflow { plugin, .. }
             | Trap { plugin, .. }
             | Abi { plugin, .. }
+            | PoolTimeout { plugin, .. }
             | UnknownPlugin { plugin } => Some(plugin),
             Engine { .. } => None,
         }
@@ -152,6 +156,10 @@ impl fmt::Display for Error {
             Abi { plugin, method, message } => {
                 write!(f, "lua plugin `{plugin}`: {method}: the guest broke the host ABI: {message}")
             }
+            PoolTimeout { plugin, waited_ms, max_size } => write!(
+                f,
+                "lua plugin `{plugin}`: all {max_size} sandboxes stayed busy for {waited_ms} ms"
+            ),
             UnknownPlugin { plugin } => write!(f, "no lua plugin named `{plugin}` is loaded"),
             Engine { message } => write!(f, "wasm engine: {message}"),
         }

@@ -89,6 +89,7 @@ mod imports;
 mod limits;
 mod metrics;
 mod plugin;
+mod pool;
 mod runtime;
 mod sandbox;
 
@@ -96,7 +97,8 @@ pub use config::{LuaPluginConfig, LuaRuntimeConfig};
 pub use error::{Error, Result};
 pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};
 pub use metrics::{MetricsSink, TracingMetrics};
-pub use plugin::{LuaPlugin, PluginStats};
+pub use plugin::{LuaPlugin, LuaPluginPool, PluginStats, PooledInstance};
+pub use pool::{PoolConfig, PoolStats};
 pub use runtime::LuaPluginRuntime;
 
 /// The embedded guest module (stock Lua 5.4 and the shim), for inspection.

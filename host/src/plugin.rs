@@ -3,16 +3,19 @@
 use crate::abi::{Arg, Output};
 use crate::engine::EngineShared;
 use crate::error::Error;
+use crate::pool::{AcquireError, Pool, PoolConfig, PoolStats};
 use crate::sandbox::{PluginShape, PluginSpec, Sandbox};
 use bext_plugin_api::types::PluginManifest;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A loaded Lua plugin: cheap to clone, `Send + Sync`.
 ///
 /// It implements the capability traits of `bext-plugin-api`, so a server
-/// holds it as `Arc<dyn MiddlewarePlugin>` like a native plugin. Calls on one
-/// plugin are serialised on its sandbox.
+/// holds it as `Arc<dyn MiddlewarePlugin>` like a native plugin. Every call
+/// takes a sandbox from the plugin's [`LuaPluginPool`], so calls from many
+/// threads run in parallel, up to [`PoolConfig::max_size`].
 #[derive(Clone)]
 pub struct LuaPlugin {
     inner: Arc<PluginInner>,
@@ -23,8 +26,7 @@ struct PluginInner {
     manifest: PluginManifest,
     shape: PluginShape,
     engine: Arc<EngineShared>,
-    /// The live sandbox; `None` after a trap until the next call rebuilds it.
-    sandbox: Mutex<Option<Sandbox>>,
+    pool: Pool<Sandbox>,
     stats: Counters,
 }
 
@@ -33,7 +35,6 @@ struct Counters {
     calls: AtomicU64,
     errors: AtomicU64,
     traps: AtomicU64,
-    instances_created: AtomicU64,
     fuel_consumed: AtomicU64,
 }
 
@@ -48,8 +49,7 @@ pub struct PluginStats {
     /// Calls that trapped (fuel, deadline, memory, stack, other traps): each
     /// discarded the instance.
     pub traps: u64,
-    /// Sandboxes created, the first one at load included: after the first,
-    /// one per trap.
+    /// Sandboxes created, at load included.
     pub instances_created: u64,
     /// Fuel consumed by all calls (0 when the runtime does not meter fuel).
     pub fuel_consumed: u64,
@@ -65,16 +65,25 @@ impl std::fmt::Debug for LuaPlugin {
 }
 
 impl LuaPlugin {
-    /// Creates the plugin's first sandbox (which runs the script) and reads
-    /// what the script defines.
-    pub(crate) fn load(engine: Arc<EngineShared>, spec: PluginSpec, manifest: PluginManifest) -> Result<Self, Error> {
-        let mut sandbox = Sandbox::new(&engine, &spec)?;
-        let shape = sandbox.describe(&engine, &spec)?;
-        let stats = Counters::default();
-        stats.instances_created.store(1, Ordering::Relaxed);
-        Ok(LuaPlugin {
-            inner: Arc::new(PluginInner { spec, manifest, shape, engine, sandbox: Mutex::new(Some(sandbox)), stats }),
-        })
+    /// Creates the plugin's first sandboxes (which run the script), reads
+    /// what the script defines, and fills the pool to its `size`.
+    pub(crate) fn load(
+        engine: Arc<EngineShared>,
+        spec: PluginSpec,
+        manifest: PluginManifest,
+        pool: PoolConfig,
+    ) -> Result<Self, Error> {
+        let mut first = Sandbox::new(&engine, &spec)?;
+        let shape = first.describe(&engine, &spec)?;
+        let mut ready = Vec::with_capacity(pool.size);
+        if pool.size > 0 && !pool.fresh_instance_per_call {
+            ready.push(first);
+            for _ in 1..pool.size {
+                ready.push(Sandbox::new(&engine, &spec)?);
+            }
+        }
+        let inner = PluginInner { spec, manifest, shape, engine, pool: Pool::new(pool, ready), stats: Counters::default() };
+        Ok(LuaPlugin { inner: Arc::new(inner) })
     }
 
     /// The configured name.
@@ -109,48 +118,155 @@ impl LuaPlugin {
             calls: c.calls.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
             traps: c.traps.load(Ordering::Relaxed),
-            instances_created: c.instances_created.load(Ordering::Relaxed),
+            instances_created: self.inner.pool.stats().created,
             fuel_consumed: c.fuel_consumed.load(Ordering::Relaxed),
         }
     }
 
-    /// Calls `plugin:method(args...)` in the sandbox, rebuilding it first if
-    /// the previous call trapped, and discarding it if this one does.
+    /// The plugin's pool of sandboxes.
+    pub fn pool(&self) -> LuaPluginPool {
+        LuaPluginPool { inner: self.inner.clone() }
+    }
+
+    /// A sandbox from the pool, waiting up to the pool's `acquire_timeout_ms`.
+    pub fn acquire(&self) -> Result<PooledInstance, Error> {
+        self.pool().acquire()
+    }
+
+    /// Calls `plugin:method(args...)` in a pooled sandbox.
     pub(crate) fn call(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
+        self.acquire()?.call(method, args)
+    }
+
+}
+
+/// The pool of sandboxes of one plugin (`LuaPlugin::pool`): `size` built
+/// eagerly at load, growing up to `max_size` under parallel calls, each
+/// trapped sandbox discarded and replaced.
+#[derive(Clone)]
+pub struct LuaPluginPool {
+    inner: Arc<PluginInner>,
+}
+
+impl std::fmt::Debug for LuaPluginPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LuaPluginPool")
+            .field("plugin", &self.inner.spec.name())
+            .field("config", self.inner.pool.config())
+            .field("stats", &self.inner.pool.stats())
+            .finish()
+    }
+}
+
+impl LuaPluginPool {
+    /// A sandbox, waiting up to `acquire_timeout_ms` while `max_size` are
+    /// busy; then [`Error::PoolTimeout`].
+    pub fn acquire(&self) -> Result<PooledInstance, Error> {
+        let timeout = Duration::from_millis(self.inner.pool.config().acquire_timeout_ms);
+        self.take(Some(timeout))?.ok_or_else(|| unreachable_timeout(&self.inner))
+    }
+
+    /// A sandbox if one is idle or may be built now; `None` when `max_size`
+    /// are busy.
+    pub fn try_acquire(&self) -> Result<Option<PooledInstance>, Error> {
+        self.take(None)
+    }
+
+    /// The pool's sizing.
+    pub fn config(&self) -> PoolConfig {
+        *self.inner.pool.config()
+    }
+
+    /// The pool's counters.
+    pub fn stats(&self) -> PoolStats {
+        self.inner.pool.stats()
+    }
+
+    fn take(&self, timeout: Option<Duration>) -> Result<Option<PooledInstance>, Error> {
+        let inner = &self.inner;
+        match inner.pool.acquire(timeout, || Sandbox::new(&inner.engine, &inner.spec)) {
+            Ok(Some(sandbox)) => Ok(Some(PooledInstance { inner: inner.clone(), sandbox: Some(sandbox), trapped: false })),
+            Ok(None) => Ok(None),
+            Err(AcquireError::TimedOut { waited }) => Err(Error::PoolTimeout {
+                plugin: inner.spec.name().into(),
+                waited_ms: waited.as_millis() as u64,
+                max_size: inner.pool.config().max_size,
+            }),
+            Err(AcquireError::Build(e)) => {
+                count_error(inner, e.is_trap());
+                Err(e)
+            }
+        }
+    }
+}
+
+fn unreachable_timeout(inner: &PluginInner) -> Error {
+    // `acquire` with a timeout returns an item or an error, never `None`.
+    Error::PoolTimeout { plugin: inner.spec.name().into(), waited_ms: 0, max_size: inner.pool.config().max_size }
+}
+
+/// A sandbox taken from a [`LuaPluginPool`]; returned to it when dropped
+/// (or discarded, if a call on it trapped).
+pub struct PooledInstance {
+    inner: Arc<PluginInner>,
+    sandbox: Option<Sandbox>,
+    trapped: bool,
+}
+
+impl std::fmt::Debug for PooledInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledInstance").field("plugin", &self.inner.spec.name()).finish_non_exhaustive()
+    }
+}
+
+impl PooledInstance {
+    /// Calls `plugin:method(args...)` with string arguments (JSON by the
+    /// script contract) and returns its string result, `None` for nil.
+    pub fn call_json(&mut self, method: &str, args: &[&str]) -> Result<Option<String>, Error> {
+        let args: Vec<Arg<'_>> = args.iter().map(|a| Arg::from(*a)).collect();
+        let out = self.call(method, &args)?;
+        LuaPlugin { inner: self.inner.clone() }.expect_optional_string(method, out)
+    }
+
+    pub(crate) fn call(&mut self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
         let inner = &*self.inner;
         inner.stats.calls.fetch_add(1, Ordering::Relaxed);
-        // A panic cannot happen while the lock is held (nothing in a call
-        // panics), but if it did, the sandbox is dropped rather than trusted.
-        let mut slot = inner.sandbox.lock().unwrap_or_else(|poisoned| {
-            let mut guard = poisoned.into_inner();
-            *guard = None;
-            guard
-        });
-        let mut sandbox = match slot.take() {
-            Some(sandbox) => sandbox,
-            None => {
-                inner.stats.instances_created.fetch_add(1, Ordering::Relaxed);
-                Sandbox::new(&inner.engine, &inner.spec).inspect_err(|e| self.count_error(e.is_trap()))?
-            }
+        let Some(sandbox) = self.sandbox.as_mut().filter(|_| !self.trapped) else {
+            // A trapped sandbox is never called again.
+            return Err(Error::Trap {
+                plugin: inner.spec.name().into(),
+                method: method.into(),
+                message: "this pooled instance trapped earlier; acquire another".into(),
+            });
         };
         let result = sandbox.call(&inner.engine, &inner.spec, method, args);
         inner.stats.fuel_consumed.fetch_add(sandbox.last_fuel_used, Ordering::Relaxed);
-        match &result {
-            Err(e) if e.is_trap() => self.count_error(true), // the sandbox is dropped here
-            Err(_) => {
-                self.count_error(false);
-                *slot = Some(sandbox);
-            }
-            Ok(_) => *slot = Some(sandbox),
+        if let Err(e) = &result {
+            self.trapped = e.is_trap();
+            count_error(inner, self.trapped);
         }
         result
     }
+}
 
-    fn count_error(&self, trapped: bool) {
-        let stats = &self.inner.stats;
-        stats.errors.fetch_add(1, Ordering::Relaxed);
-        if trapped {
-            stats.traps.fetch_add(1, Ordering::Relaxed);
+impl Drop for PooledInstance {
+    fn drop(&mut self) {
+        let Some(sandbox) = self.sandbox.take() else { return };
+        let inner = &self.inner;
+        inner.pool.release(sandbox, !self.trapped, self.trapped);
+        // Keep `size` ready so the next request does not pay the cold start.
+        if self.trapped && inner.pool.below_size() {
+            match Sandbox::new(&inner.engine, &inner.spec) {
+                Ok(fresh) => inner.pool.refill(fresh),
+                Err(e) => tracing::warn!(target: "bext_lua", plugin = inner.spec.name(), "could not replace a trapped sandbox: {e}"),
+            }
         }
+    }
+}
+
+fn count_error(inner: &PluginInner, trapped: bool) {
+    inner.stats.errors.fetch_add(1, Ordering::Relaxed);
+    if trapped {
+        inner.stats.traps.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -1,0 +1,318 @@
+//! A blocking pool of sandboxes for one plugin.
+//!
+//! Generic over what it holds and knowing nothing about Lua, so its
+//! bookkeeping is tested on its own (see the tests below). Waiting uses a
+//! condition variable, never sleep-polling; building an item happens outside
+//! the lock, after a slot was reserved, so a slow build never blocks returns.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Pool sizing for one plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// Sandboxes built eagerly at load and kept ready, so the request path
+    /// does not pay a cold start. Default: 1.
+    pub size: usize,
+    /// Upper bound of live sandboxes (idle plus in use): at most this many
+    /// calls to the plugin run in parallel. Default: the number of CPUs.
+    pub max_size: usize,
+    /// How long a call waits for a sandbox when `max_size` are busy before it
+    /// fails with [`Error::PoolTimeout`](crate::Error::PoolTimeout).
+    /// Default: 1000 ms.
+    pub acquire_timeout_ms: u64,
+    /// Give every call a brand-new sandbox and discard it afterwards, so no
+    /// state at all survives between calls of the same plugin. Default: off.
+    pub fresh_instance_per_call: bool,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            size: 1,
+            max_size: std::thread::available_parallelism().map_or(4, |n| n.get()),
+            acquire_timeout_ms: 1000,
+            fresh_instance_per_call: false,
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Sets [`size`](Self::size) (and raises `max_size` to it if needed).
+    pub fn size(mut self, size: usize) -> Self {
+        self.size = size;
+        self.max_size = self.max_size.max(size);
+        self
+    }
+
+    /// Sets [`max_size`](Self::max_size) (at least 1).
+    pub fn max_size(mut self, max_size: usize) -> Self {
+        self.max_size = max_size.max(1);
+        self.size = self.size.min(self.max_size);
+        self
+    }
+
+    /// Sets [`acquire_timeout_ms`](Self::acquire_timeout_ms).
+    pub fn acquire_timeout_ms(mut self, ms: u64) -> Self {
+        self.acquire_timeout_ms = ms;
+        self
+    }
+
+    /// Sets [`fresh_instance_per_call`](Self::fresh_instance_per_call).
+    pub fn fresh_instance_per_call(mut self, on: bool) -> Self {
+        self.fresh_instance_per_call = on;
+        self
+    }
+}
+
+/// A snapshot of a pool's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Sandboxes handed out right now.
+    pub in_use: usize,
+    /// Sandboxes ready in the pool.
+    pub idle: usize,
+    /// Sandboxes ever built, at load included.
+    pub created: u64,
+    /// Sandboxes thrown away because their call trapped.
+    pub discarded_after_trap: u64,
+    /// Acquires that gave up after `acquire_timeout_ms`.
+    pub acquire_timeouts: u64,
+}
+
+/// Why [`Pool::acquire`] returned without an item.
+#[derive(Debug)]
+pub(crate) enum AcquireError<E> {
+    /// `max_size` items were busy for the whole timeout.
+    TimedOut { waited: Duration },
+    /// Building a new item failed.
+    Build(E),
+}
+
+pub(crate) struct Pool<T> {
+    config: PoolConfig,
+    state: Mutex<State<T>>,
+    returned: Condvar,
+}
+
+struct State<T> {
+    idle: Vec<T>,
+    /// Idle plus in use plus being built.
+    live: usize,
+    in_use: usize,
+    created: u64,
+    discarded_after_trap: u64,
+    acquire_timeouts: u64,
+}
+
+impl<T> Pool<T> {
+    /// A pool holding `initial` (built by the caller) ready items.
+    pub(crate) fn new(config: PoolConfig, initial: Vec<T>) -> Self {
+        let n = initial.len();
+        Pool {
+            config,
+            state: Mutex::new(State {
+                idle: initial,
+                live: n,
+                in_use: 0,
+                created: n as u64,
+                discarded_after_trap: 0,
+                acquire_timeouts: 0,
+            }),
+            returned: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// An idle item, or a new one from `build` while fewer than `max_size`
+    /// are live, else waits up to `timeout` (`None`: do not wait).
+    pub(crate) fn acquire<E>(
+        &self,
+        timeout: Option<Duration>,
+        build: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Option<T>, AcquireError<E>> {
+        let started = Instant::now();
+        let mut state = self.lock();
+        loop {
+            if !self.config.fresh_instance_per_call {
+                if let Some(item) = state.idle.pop() {
+                    state.in_use += 1;
+                    return Ok(Some(item));
+                }
+            }
+            if state.live < self.config.max_size {
+                // Reserve the slot, then build without holding the lock.
+                state.live += 1;
+                state.in_use += 1;
+                drop(state);
+                return match build() {
+                    Ok(item) => {
+                        self.lock().created += 1;
+                        Ok(Some(item))
+                    }
+                    Err(e) => {
+                        self.forget_slot();
+                        Err(AcquireError::Build(e))
+                    }
+                };
+            }
+            let Some(timeout) = timeout else {
+                return Ok(None);
+            };
+            let left = timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                state.acquire_timeouts += 1;
+                return Err(AcquireError::TimedOut { waited: started.elapsed() });
+            }
+            state = self.returned.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// Gives an item back: kept when `healthy` and the pool reuses items,
+    /// dropped otherwise (`trapped` counts it as discarded after a trap).
+    pub(crate) fn release(&self, item: T, healthy: bool, trapped: bool) {
+        let mut state = self.lock();
+        state.in_use -= 1;
+        if healthy && !self.config.fresh_instance_per_call {
+            state.idle.push(item);
+        } else {
+            state.live -= 1;
+            if trapped {
+                state.discarded_after_trap += 1;
+            }
+            drop(state);
+            drop(item); // outside the lock: freeing a sandbox is not free
+        }
+        self.returned.notify_one();
+    }
+
+    /// Whether fewer than `size` items are live (after a trap discarded one).
+    pub(crate) fn below_size(&self) -> bool {
+        !self.config.fresh_instance_per_call && self.lock().live < self.config.size
+    }
+
+    /// Adds an item built to bring the pool back to `size`.
+    pub(crate) fn refill(&self, item: T) {
+        let mut state = self.lock();
+        if state.live < self.config.max_size {
+            state.live += 1;
+            state.created += 1;
+            state.idle.push(item);
+            drop(state);
+            self.returned.notify_one();
+        }
+    }
+
+    /// Takes every idle item out (for unloading); in-use items are dropped
+    /// when they come back.
+    pub(crate) fn drain_idle(&self) -> Vec<T> {
+        let mut state = self.lock();
+        let drained: Vec<T> = state.idle.drain(..).collect();
+        state.live -= drained.len();
+        drained
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        let state = self.lock();
+        PoolStats {
+            in_use: state.in_use,
+            idle: state.idle.len(),
+            created: state.created,
+            discarded_after_trap: state.discarded_after_trap,
+            acquire_timeouts: state.acquire_timeouts,
+        }
+    }
+
+    fn forget_slot(&self) {
+        let mut state = self.lock();
+        state.live -= 1;
+        state.in_use -= 1;
+        drop(state);
+        self.returned.notify_one();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // The state is plain counters and a Vec; every update is complete
+        // before anything that could panic, so a poisoned lock is still sound.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pool(size: usize, max: usize) -> Pool<u32> {
+        Pool::new(PoolConfig::default().max_size(max).size(size), (0..size as u32).collect())
+    }
+
+    fn ok(n: u32) -> impl FnOnce() -> Result<u32, ()> {
+        move || Ok(n)
+    }
+
+    #[test]
+    fn reuses_idle_items_then_grows_to_max() {
+        let p = pool(1, 2);
+        let a = p.acquire(None, ok(10)).unwrap().unwrap();
+        assert_eq!(a, 0, "the idle item first");
+        let b = p.acquire(None, ok(10)).unwrap().unwrap();
+        assert_eq!(b, 10, "then a new one");
+        assert!(p.acquire(None, ok(11)).unwrap().is_none(), "max_size reached");
+        p.release(a, true, false);
+        assert_eq!(p.acquire(None, ok(12)).unwrap(), Some(0));
+        let stats = p.stats();
+        assert_eq!((stats.in_use, stats.idle, stats.created), (2, 0, 2));
+    }
+
+    #[test]
+    fn trapped_items_are_discarded_and_counted() {
+        let p = pool(1, 1);
+        let a = p.acquire(None, ok(1)).unwrap().unwrap();
+        p.release(a, false, true);
+        let stats = p.stats();
+        assert_eq!((stats.idle, stats.discarded_after_trap), (0, 1));
+        assert!(p.below_size());
+        p.refill(7);
+        assert_eq!(p.acquire(None, ok(9)).unwrap(), Some(7));
+    }
+
+    #[test]
+    fn a_failed_build_frees_its_slot() {
+        let p: Pool<u32> = pool(0, 1);
+        assert!(matches!(p.acquire(None, || Err::<u32, _>("boom")), Err(AcquireError::Build("boom"))));
+        assert_eq!(p.acquire(None, ok(3)).unwrap(), Some(3));
+    }
+
+    #[test]
+    fn waiters_time_out_or_get_a_returned_item() {
+        let p = Arc::new(pool(1, 1));
+        let held = p.acquire(None, ok(1)).unwrap().unwrap();
+        assert!(matches!(
+            p.acquire(Some(Duration::from_millis(20)), ok(2)),
+            Err(AcquireError::TimedOut { .. })
+        ));
+        assert_eq!(p.stats().acquire_timeouts, 1);
+        let waiter = {
+            let p = p.clone();
+            std::thread::spawn(move || p.acquire(Some(Duration::from_secs(30)), ok(2)).unwrap())
+        };
+        p.release(held, true, false);
+        assert_eq!(waiter.join().unwrap(), Some(0));
+    }
+
+    #[test]
+    fn fresh_mode_never_reuses() {
+        let p = Pool::new(PoolConfig::default().size(0).max_size(2).fresh_instance_per_call(true), Vec::new());
+        let a = p.acquire(None, ok(1)).unwrap().unwrap();
+        p.release(a, true, false);
+        assert_eq!(p.acquire(None, ok(2)).unwrap(), Some(2));
+        assert_eq!(p.stats().idle, 0);
+        assert!(!p.below_size());
+    }
+}
