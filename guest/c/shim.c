@@ -16,6 +16,7 @@
  *   i32  bext_call(u32 method_len, u32 args_len)
  *        input = method name | encoded arguments       -> status
  *   i32  bext_describe(void)                  -> status; output = plugin table summary
+ *   i32  bext_reseed(void)                    -> status; fresh math.random seed, os.clock restarts
  *   ptr  bext_output(void)                    -> struct bext_output (below)
  *
  * Arguments: a sequence of records, each a tag byte and its payload:
@@ -291,7 +292,11 @@ static void open_sandbox_libs(lua_State *L) {
     lua_setfield(L, -2, "clock");
     lua_setglobal(L, "os");
     lua_pop(L, 1);
-    /* Every instance made from one image starts with the same PRNG state. */
+}
+
+/* math.randomseed from the host's CSPRNG: every instance made from one
+ * snapshot or template would otherwise share the generator's state. */
+static int reseed_entry(lua_State *L) {
     uint64_t seed[2] = {0, 0};
     (void)getentropy(seed, sizeof seed);
     lua_getglobal(L, LUA_MATHLIBNAME);
@@ -299,7 +304,7 @@ static void open_sandbox_libs(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)seed[0]);
     lua_pushinteger(L, (lua_Integer)seed[1]);
     lua_call(L, 2, 0);
-    lua_pop(L, 1);
+    return 0;
 }
 
 /* ---- the `bext` table ---- */
@@ -396,7 +401,7 @@ static int init_entry(lua_State *L) {
     open_sandbox_libs(L);
     luaL_newlib(L, bext_funcs);
     lua_setglobal(L, "bext");
-    return 0;
+    return reseed_entry(L);
 }
 
 uint32_t EXPORT(bext_abi_version)(void) { return 1; }
@@ -601,6 +606,22 @@ int32_t EXPORT(bext_describe)(void) {
     oom_check();
     if (status != LUA_OK) return out_error(L, status_of(status));
     out_value(L, -1);
+    return ST_OK;
+}
+
+/* Called on every instance made from a snapshot or a fork template. */
+int32_t EXPORT(bext_reseed)(void) {
+    lua_State *L = S.L;
+    if (!L) return out_literal("bext_init has not run"), ST_NOT_READY;
+    clock_gettime(CLOCK_MONOTONIC, &S.started);
+    lua_settop(L, 0);
+    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, reseed_entry);
+    int status = lua_pcall(L, 0, 0, 1);
+    oom_check();
+    if (status != LUA_OK) return out_error(L, status_of(status));
+    lua_settop(L, 0);
+    S.out = (struct bext_output){.kind = OUT_NIL};
     return ST_OK;
 }
 

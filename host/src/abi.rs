@@ -11,11 +11,12 @@
 //! | export | signature | does |
 //! |---|---|---|
 //! | `bext_abi_version` | `() -> u32` | [`ABI_VERSION`] |
-//! | `bext_init` | `() -> i32 status` | create the Lua state, open the sandbox libraries, install `bext` |
+//! | `bext_init` | `() -> i32 status` | create the Lua state, open the sandbox libraries, install `bext` (run once, before the generic snapshot is taken: [`crate::coldstart`]) |
 //! | `bext_input` | `(len: u32) -> ptr` | an input buffer of at least `len` bytes, 0 when out of memory |
 //! | `bext_load` | `(name_len, config_len, source_len) -> status` | input = name, config JSON, source; runs the script, keeps its table |
 //! | `bext_call` | `(method_len, args_len) -> status` | input = method name, [encoded arguments](encode_args); calls `plugin:method(args...)` |
 //! | `bext_describe` | `() -> status` | output = the `priority` field, then one line per method name |
+//! | `bext_reseed` | `() -> status` | a fresh `math.random` seed and `os.clock` origin, for instances made from a snapshot or fork |
 //! | `bext_output` | `() -> ptr` | address of the 32-byte [output slot](Output) |
 //!
 //! Host imports (module `bext`) are in [`crate::imports`].
@@ -172,11 +173,11 @@ pub(crate) fn guest_bytes(memory: &[u8], ptr: u32, len: u32) -> Result<&[u8], Ab
 #[derive(Clone)]
 pub(crate) struct GuestExports {
     pub(crate) memory: Memory,
-    init: TypedFunc<(), i32>,
     input: TypedFunc<u32, u32>,
     load: TypedFunc<(u32, u32, u32), i32>,
     call: TypedFunc<(u32, u32), i32>,
     describe: TypedFunc<(), i32>,
+    reseed: TypedFunc<(), i32>,
     output: TypedFunc<(), u32>,
 }
 
@@ -199,19 +200,13 @@ impl GuestExports {
         }
         Ok(GuestExports {
             memory,
-            init: instance.get_typed_func(&mut store, "bext_init")?,
             input: instance.get_typed_func(&mut store, "bext_input")?,
             load: instance.get_typed_func(&mut store, "bext_load")?,
             call: instance.get_typed_func(&mut store, "bext_call")?,
             describe: instance.get_typed_func(&mut store, "bext_describe")?,
+            reseed: instance.get_typed_func(&mut store, "bext_reseed")?,
             output: instance.get_typed_func(&mut store, "bext_output")?,
         })
-    }
-
-    /// `bext_init`.
-    pub(crate) fn init(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
-        let code = self.init.call(&mut store, ())?;
-        self.finish(store, code)
     }
 
     /// `bext_load(name, config, source)`.
@@ -245,6 +240,12 @@ impl GuestExports {
     /// `bext_describe`.
     pub(crate) fn describe(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
         let code = self.describe.call(&mut store, ())?;
+        self.finish(store, code)
+    }
+
+    /// `bext_reseed`.
+    pub(crate) fn reseed(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
+        let code = self.reseed.call(&mut store, ())?;
         self.finish(store, code)
     }
 

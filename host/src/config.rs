@@ -26,6 +26,13 @@ pub struct LuaRuntimeConfig {
     pub max_wasm_stack_bytes: usize,
     /// Where `bext.emit_metric` goes. Default: [`TracingMetrics`].
     pub metrics: Arc<dyn MetricsSink>,
+    /// A directory for the compiled guest, so later processes start without
+    /// compiling (a few hundred ms otherwise). It must be writable only by
+    /// the server's own user: loading a compiled artifact runs its code. The
+    /// cached snapshot fixes Lua's string-hash seed for every process using
+    /// the file; delete the file to rotate it. Default: none (compile once
+    /// per process).
+    pub artifact_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for LuaRuntimeConfig {
@@ -36,6 +43,7 @@ impl Default for LuaRuntimeConfig {
             epoch_tick_ms: 1,
             max_wasm_stack_bytes: 512 << 10,
             metrics: Arc::new(TracingMetrics),
+            artifact_cache_dir: None,
         }
     }
 }
@@ -47,6 +55,7 @@ impl std::fmt::Debug for LuaRuntimeConfig {
             .field("epoch_deadlines", &self.epoch_deadlines)
             .field("epoch_tick_ms", &self.epoch_tick_ms)
             .field("max_wasm_stack_bytes", &self.max_wasm_stack_bytes)
+            .field("artifact_cache_dir", &self.artifact_cache_dir)
             .finish_non_exhaustive()
     }
 }
@@ -64,11 +73,29 @@ impl LuaRuntimeConfig {
         self
     }
 
+    /// Sets [`artifact_cache_dir`](Self::artifact_cache_dir).
+    pub fn artifact_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.artifact_cache_dir = Some(dir.into());
+        self
+    }
+
     /// Sets [`metrics`](Self::metrics).
     pub fn metrics(mut self, sink: Arc<dyn MetricsSink>) -> Self {
         self.metrics = sink;
         self
     }
+}
+
+/// How a plugin's new sandboxes start (see the crate docs on cold start).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ColdStart {
+    /// Copy the pages the script's load changed, captured once at load, into
+    /// an instance of the generic snapshot: nothing is parsed or run again.
+    #[default]
+    Fork,
+    /// Parse and run the script in each new instance of the generic snapshot.
+    Source,
 }
 
 /// One plugin: its name, manifest, Lua source, config section and limits.
@@ -80,6 +107,7 @@ pub struct LuaPluginConfig {
     pub(crate) config_json: String,
     pub(crate) limits: LuaSandboxLimits,
     pub(crate) pool: PoolConfig,
+    pub(crate) cold_start: ColdStart,
 }
 
 impl LuaPluginConfig {
@@ -93,6 +121,7 @@ impl LuaPluginConfig {
             config_json: "{}".into(),
             limits: LuaSandboxLimits::default(),
             pool: PoolConfig::default(),
+            cold_start: ColdStart::default(),
         }
     }
 
@@ -106,6 +135,12 @@ impl LuaPluginConfig {
     /// up to one per CPU).
     pub fn pool(mut self, pool: PoolConfig) -> Self {
         self.pool = pool;
+        self
+    }
+
+    /// How new sandboxes of this plugin start. Default: [`ColdStart::Fork`].
+    pub fn cold_start(mut self, cold_start: ColdStart) -> Self {
+        self.cold_start = cold_start;
         self
     }
 

@@ -26,6 +26,25 @@ pub(crate) struct HostState {
     pub(crate) memory: Option<Memory>,
 }
 
+impl HostState {
+    /// State for a new instance: WASI with nothing granted (no args, env or
+    /// preopens; stdio discarded) and the heap capped at `max_heap_bytes`.
+    pub(crate) fn new(plugin: Arc<PluginIdentity>, max_heap_bytes: usize) -> Self {
+        HostState {
+            wasi: wasmtime_wasi::WasiCtxBuilder::new().build_p1(),
+            limiter: HeapLimiter { max_bytes: max_heap_bytes },
+            plugin,
+            memory: None,
+        }
+    }
+
+    /// State for the runtime's own instances (snapshotting, reading the image).
+    pub(crate) fn internal() -> Self {
+        let identity = PluginIdentity { name: "bext-lua-runtime".into(), metrics: Arc::new(crate::metrics::TracingMetrics) };
+        HostState::new(Arc::new(identity), 64 << 20)
+    }
+}
+
 /// Who the instance belongs to, for logs, metrics and events.
 pub(crate) struct PluginIdentity {
     pub(crate) name: String,

@@ -82,6 +82,7 @@
 
 mod abi;
 mod capabilities;
+mod coldstart;
 mod config;
 mod engine;
 mod error;
@@ -93,7 +94,7 @@ mod pool;
 mod runtime;
 mod sandbox;
 
-pub use config::{LuaPluginConfig, LuaRuntimeConfig};
+pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig};
 pub use error::{Error, Result};
 pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};
 pub use metrics::{MetricsSink, TracingMetrics};

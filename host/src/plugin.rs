@@ -1,6 +1,8 @@
 //! [`LuaPlugin`]: the handle a server holds.
 
 use crate::abi::{Arg, Output};
+use crate::coldstart::ForkTemplate;
+use crate::config::ColdStart;
 use crate::engine::EngineShared;
 use crate::error::Error;
 use crate::pool::{AcquireError, Pool, PoolConfig, PoolStats};
@@ -26,8 +28,20 @@ struct PluginInner {
     manifest: PluginManifest,
     shape: PluginShape,
     engine: Arc<EngineShared>,
+    /// Pages of the loaded script, for [`ColdStart::Fork`].
+    template: Option<ForkTemplate>,
     pool: Pool<Sandbox>,
     stats: Counters,
+}
+
+impl PluginInner {
+    /// A new sandbox for this plugin, by its cold-start path.
+    fn new_sandbox(&self) -> Result<Sandbox, Error> {
+        match &self.template {
+            Some(template) => Sandbox::fork(&self.engine, &self.spec, template),
+            None => Sandbox::new(&self.engine, &self.spec),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -72,18 +86,27 @@ impl LuaPlugin {
         spec: PluginSpec,
         manifest: PluginManifest,
         pool: PoolConfig,
+        cold_start: ColdStart,
     ) -> Result<Self, Error> {
         let mut first = Sandbox::new(&engine, &spec)?;
+        // Captured before anything else runs in it, so forks start exactly
+        // where the script's load left off.
+        let template = (cold_start == ColdStart::Fork).then(|| first.template(&engine));
         let shape = first.describe(&engine, &spec)?;
-        let mut ready = Vec::with_capacity(pool.size);
+        let inner = PluginInner { spec, manifest, shape, engine, template, pool: Pool::new(pool, Vec::new()), stats: Counters::default() };
         if pool.size > 0 && !pool.fresh_instance_per_call {
-            ready.push(first);
+            inner.pool.refill(first);
             for _ in 1..pool.size {
-                ready.push(Sandbox::new(&engine, &spec)?);
+                inner.pool.refill(inner.new_sandbox()?);
             }
         }
-        let inner = PluginInner { spec, manifest, shape, engine, pool: Pool::new(pool, ready), stats: Counters::default() };
         Ok(LuaPlugin { inner: Arc::new(inner) })
+    }
+
+    /// Bytes of the fork template kept for this plugin (0 with
+    /// [`ColdStart::Source`]).
+    pub fn template_bytes(&self) -> usize {
+        self.inner.template.as_ref().map_or(0, ForkTemplate::bytes)
     }
 
     /// The configured name.
@@ -184,7 +207,7 @@ impl LuaPluginPool {
 
     fn take(&self, timeout: Option<Duration>) -> Result<Option<PooledInstance>, Error> {
         let inner = &self.inner;
-        match inner.pool.acquire(timeout, || Sandbox::new(&inner.engine, &inner.spec)) {
+        match inner.pool.acquire(timeout, || inner.new_sandbox()) {
             Ok(Some(sandbox)) => Ok(Some(PooledInstance { inner: inner.clone(), sandbox: Some(sandbox), trapped: false })),
             Ok(None) => Ok(None),
             Err(AcquireError::TimedOut { waited }) => Err(Error::PoolTimeout {
@@ -256,7 +279,7 @@ impl Drop for PooledInstance {
         inner.pool.release(sandbox, !self.trapped, self.trapped);
         // Keep `size` ready so the next request does not pay the cold start.
         if self.trapped && inner.pool.below_size() {
-            match Sandbox::new(&inner.engine, &inner.spec) {
+            match inner.new_sandbox() {
                 Ok(fresh) => inner.pool.refill(fresh),
                 Err(e) => tracing::warn!(target: "bext_lua", plugin = inner.spec.name(), "could not replace a trapped sandbox: {e}"),
             }

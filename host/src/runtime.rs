@@ -60,10 +60,10 @@ impl LuaPluginRuntime {
     /// replacing a plugin of the same name. If the script fails to load the
     /// error is returned and the registry is unchanged.
     pub fn load_plugin(&self, config: LuaPluginConfig) -> Result<LuaPlugin, Error> {
-        let LuaPluginConfig { name, manifest, source, config_json, limits, pool } = config;
+        let LuaPluginConfig { name, manifest, source, config_json, limits, pool, cold_start } = config;
         let identity = Arc::new(PluginIdentity { name: name.clone(), metrics: self.engine.config.metrics.clone() });
         let spec = PluginSpec { identity, source, config_json, limits };
-        let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool)?;
+        let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool, cold_start)?;
         self.write_registry().insert(name, plugin.clone());
         Ok(plugin)
     }

@@ -3,14 +3,14 @@
 //! and every failure is classified into an [`Error`] here.
 
 use crate::abi::{self, AbiViolation, Arg, GuestExports, GuestOutOfMemory, Output, Status};
+use crate::coldstart::ForkTemplate;
 use crate::engine::EngineShared;
 use crate::error::Error;
-use crate::imports::{HeapExhausted, HeapLimiter, HostState, PluginIdentity};
+use crate::imports::{HeapExhausted, HostState, PluginIdentity};
 use crate::limits::LuaSandboxLimits;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::{Store, Trap};
-use wasmtime_wasi::WasiCtxBuilder;
 
 /// What a sandbox is made from: the plugin's script and settings.
 pub(crate) struct PluginSpec {
@@ -45,44 +45,54 @@ pub(crate) struct Sandbox {
 /// Method name used in errors raised while creating and loading a sandbox.
 const LOAD: &str = "load";
 
-/// Fuel for instantiating the guest and creating the Lua state (about
-/// 0.3 million in practice), which no script controls.
+/// Fuel for making an instance ready (instantiating, copying a template,
+/// reseeding), which no script controls.
 const INIT_FUEL: u64 = 20_000_000;
 
 impl Sandbox {
-    /// Instantiates the guest, creates the Lua state and runs the script,
-    /// all under the plugin's budgets.
+    /// A sandbox with the script loaded from source: an instance of the
+    /// generic snapshot that parses and runs the script.
     pub(crate) fn new(engine: &EngineShared, spec: &PluginSpec) -> Result<Sandbox, Error> {
-        let state = HostState {
-            // Nothing granted: no args, env, preopens; stdio discarded.
-            wasi: WasiCtxBuilder::new().build_p1(),
-            limiter: HeapLimiter { max_bytes: spec.limits.max_heap_bytes },
-            plugin: spec.identity.clone(),
-            memory: None,
-        };
-        let mut store = Store::new(&engine.engine, state);
+        let mut sandbox = Self::instantiate(engine, spec, None)?;
+        let started = arm(&mut sandbox.store, engine, &spec.limits);
+        let (status, out) = sandbox
+            .guest
+            .load(&mut sandbox.store, spec.name(), &spec.config_json, &spec.source)
+            .map_err(|e| classify(e, spec, LOAD, started))?;
+        if status != Status::Ok {
+            return Err(load_error(spec, status, out));
+        }
+        Ok(sandbox)
+    }
+
+    /// A sandbox forked from `template`: an instance of the generic snapshot
+    /// with the template's pages copied in. Nothing is parsed or run.
+    pub(crate) fn fork(engine: &EngineShared, spec: &PluginSpec, template: &ForkTemplate) -> Result<Sandbox, Error> {
+        Self::instantiate(engine, spec, Some(template))
+    }
+
+    /// The pages of this sandbox's memory that differ from the generic
+    /// snapshot: call right after [`new`](Self::new), before any method.
+    pub(crate) fn template(&self, engine: &EngineShared) -> ForkTemplate {
+        ForkTemplate::capture(&engine.image, self.guest.memory.data(&self.store))
+    }
+
+    /// An instance of the generic snapshot (optionally made equal to a
+    /// template), reseeded. Runs under a fixed budget: this is our work, not
+    /// the script's.
+    fn instantiate(engine: &EngineShared, spec: &PluginSpec, template: Option<&ForkTemplate>) -> Result<Sandbox, Error> {
+        let mut store = Store::new(&engine.engine, HostState::new(spec.identity.clone(), spec.limits.max_heap_bytes));
         store.limiter(|state| &mut state.limiter);
-        // Creating the Lua state is our work, not the script's: it gets a
-        // fixed budget; the script's top level then gets the plugin's.
         let started = arm(&mut store, engine, &spec.limits.clone().fuel_per_call(INIT_FUEL));
         let fail = |e| classify(e, spec, LOAD, started);
 
         let instance = engine.instance_pre.instantiate(&mut store).map_err(fail)?;
         let guest = GuestExports::new(&mut store, &instance).map_err(fail)?;
         store.data_mut().memory = Some(guest.memory);
-        // A WASI reactor runs its C constructors in `_initialize`.
-        instance
-            .get_typed_func::<(), ()>(&mut store, "_initialize")
-            .and_then(|init| init.call(&mut store, ()))
-            .map_err(fail)?;
-        let (status, out) = guest.init(&mut store).map_err(fail)?;
-        if status != Status::Ok {
-            return Err(load_error(spec, status, out));
+        if let Some(template) = template {
+            template.apply(guest.memory, &mut store).map_err(fail)?;
         }
-        let started = arm(&mut store, engine, &spec.limits);
-        let (status, out) = guest
-            .load(&mut store, spec.name(), &spec.config_json, &spec.source)
-            .map_err(|e| classify(e, spec, LOAD, started))?;
+        let (status, out) = guest.reseed(&mut store).map_err(fail)?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
         }
