@@ -98,7 +98,7 @@ pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig};
 pub use error::{Error, Result};
 pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};
 pub use metrics::{MetricsSink, TracingMetrics};
-pub use plugin::{LuaPlugin, LuaPluginPool, PluginStats, PooledInstance};
+pub use plugin::{LuaPlugin, LuaPluginPool, PluginStats, PooledInstance, WeakLuaPlugin};
 pub use pool::{PoolConfig, PoolStats};
 pub use runtime::LuaPluginRuntime;
 

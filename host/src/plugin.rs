@@ -146,6 +146,11 @@ impl LuaPlugin {
         }
     }
 
+    /// A handle that does not keep the plugin (and its sandboxes) alive.
+    pub fn downgrade(&self) -> WeakLuaPlugin {
+        WeakLuaPlugin { inner: Arc::downgrade(&self.inner) }
+    }
+
     /// The plugin's pool of sandboxes.
     pub fn pool(&self) -> LuaPluginPool {
         LuaPluginPool { inner: self.inner.clone() }
@@ -161,6 +166,19 @@ impl LuaPlugin {
         self.acquire()?.call(method, args)
     }
 
+}
+
+/// A [`LuaPlugin`] handle that does not keep it alive.
+#[derive(Clone, Debug)]
+pub struct WeakLuaPlugin {
+    inner: std::sync::Weak<PluginInner>,
+}
+
+impl WeakLuaPlugin {
+    /// The plugin, if a strong handle still exists.
+    pub fn upgrade(&self) -> Option<LuaPlugin> {
+        self.inner.upgrade().map(|inner| LuaPlugin { inner })
+    }
 }
 
 /// The pool of sandboxes of one plugin (`LuaPlugin::pool`): `size` built

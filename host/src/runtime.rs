@@ -10,6 +10,9 @@ use crate::sandbox::PluginSpec;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+/// The Lifecycle method a reloaded plugin's new version gets first.
+const ON_RELOAD: &str = "on_reload";
+
 /// Compiles the guest once and loads plugins, each into its own sandbox.
 ///
 /// Cheap to share (`Send + Sync`); plugins keep the engine alive on their own,
@@ -56,14 +59,23 @@ impl LuaPluginRuntime {
         &self.engine.config
     }
 
-    /// Loads a plugin into a fresh sandbox and registers it under its name,
-    /// replacing a plugin of the same name. If the script fails to load the
-    /// error is returned and the registry is unchanged.
+    /// Loads a plugin and registers it under its name.
+    ///
+    /// Loading an existing name is a **hot reload**: the new version is
+    /// loaded and its `on_reload` method (if the script has one) runs first;
+    /// only then is it swapped in, atomically. Calls already running finish
+    /// on the old version, new calls get the new one. If the new version
+    /// fails to load, or its `on_reload` fails, the error is returned and the
+    /// old version keeps serving. Loading compiles no wasm.
     pub fn load_plugin(&self, config: LuaPluginConfig) -> Result<LuaPlugin, Error> {
         let LuaPluginConfig { name, manifest, source, config_json, limits, pool, cold_start } = config;
         let identity = Arc::new(PluginIdentity { name: name.clone(), metrics: self.engine.config.metrics.clone() });
         let spec = PluginSpec { identity, source, config_json, limits };
         let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool, cold_start)?;
+        let reloading = self.read_registry().contains_key(&name);
+        if reloading && plugin.has_method(ON_RELOAD) {
+            plugin.call(ON_RELOAD, &[])?;
+        }
         self.write_registry().insert(name, plugin.clone());
         Ok(plugin)
     }
