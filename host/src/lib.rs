@@ -92,6 +92,7 @@ mod plugin;
 mod runtime;
 mod sandbox;
 
+pub use capabilities::LifecycleHook;
 pub use config::{LuaPluginConfig, LuaRuntimeConfig};
 pub use error::{Error, Result};
 pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};

@@ -57,13 +57,16 @@ impl LuaPluginRuntime {
     }
 
     /// Loads a plugin into a fresh sandbox and registers it under its name,
-    /// replacing a plugin of the same name. If the script fails to load the
-    /// error is returned and the registry is unchanged.
+    /// replacing a plugin of the same name. If the script fails to load, or
+    /// the manifest declares a capability whose methods the script does not
+    /// define ([`Error::CapabilityMismatch`]), the error is returned and the
+    /// registry is unchanged.
     pub fn load_plugin(&self, config: LuaPluginConfig) -> Result<LuaPlugin, Error> {
         let LuaPluginConfig { name, manifest, source, config_json, limits } = config;
         let identity = Arc::new(PluginIdentity { name: name.clone(), metrics: self.engine.config.metrics.clone() });
         let spec = PluginSpec { identity, source, config_json, limits };
         let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest)?;
+        crate::capabilities::check_declared_capabilities(&plugin)?;
         self.write_registry().insert(name, plugin.clone());
         Ok(plugin)
     }
