@@ -270,10 +270,51 @@ static void encode_integer(jbuf *b, lua_Integer v) {
     while (n) b->p[b->n++] = tmp[--n];
 }
 
+/* Exact powers of ten (10^22 is the largest exact double power of ten). */
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+#define TWO_POW_53 9007199254740992.0
+
+/* Fast path for floats with a short decimal form (7.25, 0.1, 1234.5): the
+ * fewest decimals k such that m / 10^k == x for an integer m < 2^53. Since
+ * m and 10^k are exact and the division is correctly rounded, the text
+ * "m with k decimals" reads back as x, and no shorter fraction does.
+ * Returns the length written to `out`, or 0 when the slow path must run. */
+static int format_short_float(char *out, double x) {
+    double a = fabs(x);
+    if (!(a >= 1e-5 && a < 1e15)) return 0;
+    for (int k = 0; k <= 17; k++) {
+        double scaled = a * pow10_exact[k];
+        if (scaled >= TWO_POW_53) return 0;
+        double m = nearbyint(scaled);
+        if (m / pow10_exact[k] != a) continue;
+        char digits[24];
+        int nd = 0;
+        uint64_t u = (uint64_t)m;
+        do {
+            digits[nd++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        while (nd <= k) digits[nd++] = '0'; /* at least one digit before the point */
+        int n = 0;
+        if (x < 0) out[n++] = '-';
+        while (nd > k) out[n++] = digits[--nd];
+        out[n++] = '.';
+        if (k == 0) out[n++] = '0';
+        while (nd > 0) out[n++] = digits[--nd];
+        return n;
+    }
+    return 0;
+}
+
 static void encode_float(lua_State *L, jbuf *b, const frames *fs, double x) {
     if (!isfinite(x)) encode_fail(L, fs, x != x ? "cannot encode NaN" : "cannot encode an infinite number");
     char out[40];
-    int n = 0;
+    int n = format_short_float(out, x);
+    if (n > 0) {
+        jb_add(b, out, (size_t)n);
+        return;
+    }
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(out, sizeof out - 2, "%.*g", prec, x);
         if (strtod(out, NULL) == x) break;
@@ -617,6 +658,39 @@ static void decode_number(decoder *d) {
             return;
         }
     }
+    /* Fast path: at most 15 significant digits and a small power of ten are
+     * both exact doubles, and one correctly rounded multiply or divide gives
+     * the correctly rounded result (Clinger). */
+    if (is_float) {
+        uint64_t m = 0;
+        int digits = 0, scale = 0, exp = 0, exp_neg = 0;
+        const char *q = start + neg;
+        for (; q < p && digits <= 15; q++) {
+            if (*q == '.') continue;
+            if (*q == 'e' || *q == 'E') break;
+            if (m == 0 && *q == '0') { /* leading zeros are not significant */
+                if (q > int_end) scale--;
+                continue;
+            }
+            m = m * 10 + (uint64_t)(*q - '0');
+            digits++;
+            if (q > int_end) scale--;
+        }
+        if (q < p && (*q == 'e' || *q == 'E')) {
+            q++;
+            exp_neg = *q == '-';
+            if (*q == '+' || *q == '-') q++;
+            for (; q < p && exp < 1000; q++) exp = exp * 10 + (*q - '0');
+            if (q == p) scale += exp_neg ? -exp : exp;
+        }
+        if (q == p && digits <= 15 && scale >= -22 && scale <= 22) {
+            double x = (double)m;
+            x = scale < 0 ? x / pow10_exact[-scale] : x * pow10_exact[scale];
+            lua_pushnumber(d->L, neg ? -x : x);
+            d->p = p;
+            return;
+        }
+    }
     /* strtod needs a terminated copy. */
     size_t len = (size_t)(p - start);
     char local[64];
@@ -676,7 +750,9 @@ static int json_decode(lua_State *L) {
             if (fs.depth == MAX_DEPTH) decode_fail(&d, "nested too deep (more than 1000 levels)");
             luaL_checkstack(L, 6, "bext.json.decode: nested too deep");
             d.p++;
-            lua_createtable(L, 0, 0);
+            /* Room for a few members saves the first rehashes of small
+             * objects, the common case in request contexts. */
+            lua_createtable(L, 0, is_array ? 0 : 4);
             if (is_array) {
                 lua_pushvalue(L, ARRAY_MT);
                 lua_setmetatable(L, -2);

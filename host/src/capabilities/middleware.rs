@@ -116,12 +116,11 @@ impl LuaPlugin {
     }
 
     fn apply_action(&self, ctx: &mut RequestContext, out: Output) -> Result<RequestAction, Error> {
-        if let Output::Json(_) | Output::JsonError(_) = out {
-            return Err(self.wrong_type(ON_REQUEST, "a string or nil", &out));
-        }
-        let Some(action) = self.expect_optional_json_object(ON_REQUEST, out)? else {
+        // Strings only: the helpers make actions, a table is not one.
+        let Some(text) = self.expect_optional_string(ON_REQUEST, out)? else {
             return Ok(RequestAction::Continue);
         };
+        let action = self.parse_json_object(ON_REQUEST, &text)?;
         let bad = |message: String| self.bad_envelope(ON_REQUEST, message);
         let extensions = match action.get("extensions") {
             None | Some(Value::Null) => None,

@@ -212,8 +212,13 @@ impl LuaPlugin {
         else {
             return Ok(None);
         };
-        match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(map)) => Ok(Some(map)),
+        self.parse_json_object(method, &text).map(Some)
+    }
+
+    /// `text` as a JSON object, or a [`Error::BadEnvelope`].
+    pub(crate) fn parse_json_object(&self, method: &str, text: &str) -> Result<serde_json::Map<String, Value>, Error> {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Ok(map),
             Ok(other) => Err(self.bad_envelope(method, format!("expected a JSON object, got {}", json_kind(&other)))),
             Err(e) => Err(self.bad_envelope(method, format!("invalid JSON: {e}"))),
         }
