@@ -10,7 +10,7 @@ return {
   matches = function(self, path, source)
     local ext = path:match("%.(%w+)$")
     return EXTENSIONS[ext] == true
-      and not path:find("/node_modules/", 1, true)
+      and not ("/" .. path):find("/node_modules/", 1, true)
       and source:find("process.env.", 1, true) ~= nil
   end,
 
