@@ -329,6 +329,11 @@ fn reference_cors_answers_preflights_and_adds_headers() {
     };
     let ok = respond(preflight("https://app.example"));
     assert_eq!(ok.status, 204);
+    // on_response leaves the preflight's own headers alone (no duplicates).
+    let mut after = ResponseHeaders { status: ok.status, headers: ok.headers.clone() };
+    let preflight_ctx = request("OPTIONS", "/api/x", &[("origin", "https://app.example"), ("access-control-request-method", "POST")]);
+    cors.on_response(&preflight_ctx, &mut after).unwrap();
+    assert_eq!(after.headers, ok.headers);
     assert!(ok.headers.contains(&("access-control-allow-origin".into(), "https://app.example".into())));
     assert!(ok.headers.contains(&("access-control-allow-methods".into(), "GET, POST".into())));
     assert!(ok.headers.contains(&("access-control-max-age".into(), "300".into())));

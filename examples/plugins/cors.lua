@@ -49,7 +49,8 @@ return {
   on_response = function(self, arg_json)
     local arg = bext.json.decode(arg_json)
     local origin = header(arg.request.headers, "origin")
-    if not allowed(origin) then return nil end
+    -- A preflight answered above already carries the headers.
+    if not allowed(origin) or header(arg.headers, "access-control-allow-origin") then return nil end
     local headers = arg.headers
     headers[#headers + 1] = { "access-control-allow-origin", origin }
     headers[#headers + 1] = { "vary", "origin" }
