@@ -20,6 +20,10 @@ use crate::plugin::LuaPlugin;
 use bext_plugin_api::types::PluginCapability;
 use bext_plugin_api::LifecyclePlugin;
 
+/// The script methods of every [`LifecycleHook`]; each is optional.
+pub(crate) const LIFECYCLE_METHODS: [&str; 7] =
+    ["on_server_start", "on_server_stop", "on_request_complete", "on_cache_write", "on_cache_invalidate", "on_reload", "cleanup"];
+
 /// `LifecyclePlugin`'s default priority (the trait's literal default).
 const LIFECYCLE_DEFAULT_PRIORITY: u32 = 1000;
 

@@ -35,16 +35,13 @@ mod middleware;
 mod transform;
 
 pub use lifecycle::LifecycleHook;
+use lifecycle::LIFECYCLE_METHODS;
 
 use crate::abi::Output;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::types::PluginCapability;
 use serde_json::Value;
-
-/// The hooks of `LifecyclePlugin`; every one is optional.
-pub(crate) const LIFECYCLE_METHODS: [&str; 7] =
-    ["on_server_start", "on_server_stop", "on_request_complete", "on_cache_write", "on_cache_invalidate", "on_reload", "cleanup"];
 
 /// The script methods a capability needs: `(all of, at least one of)`, or
 /// `None` for capabilities this runtime does not wire.
