@@ -11,7 +11,7 @@ const STACK_BYTES: u32 = 256 * 1024;
 fn main() {
     let lua = lua_wasm_build::Build::new().try_build().unwrap_or_else(|e| panic!("{e}"));
     lua.print_cargo_metadata();
-    lua.c_build().file("c/shim.c").warnings(true).compile("bext_shim");
+    lua.c_build().files(["c/shim.c", "c/bext_json.c"]).warnings(true).compile("bext_shim");
     println!("cargo:rerun-if-changed=c");
     println!("cargo:rustc-cdylib-link-arg=-zstack-size={STACK_BYTES}");
     // rustc links wasm with --allow-undefined, which turns any missing symbol

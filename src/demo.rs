@@ -1,13 +1,18 @@
 //! The demo: loads the sample plugins in `examples/plugins/`, builds a
 //! middleware chain from them the way a bext server does, and serves a batch
-//! of sample requests through it, printing what each plugin decided.
+//! of sample requests through it, printing what each plugin decided. Then it
+//! uses the other three capabilities briefly: every completed request goes to
+//! a lifecycle plugin, pages go through a Lua cache backend, and a transform
+//! rewrites a source file.
 //!
 //! Run it with `scripts/demo` (or `cargo run --release --bin demo`).
 
+use bext_plugin_api::cache::CacheEntry;
 use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
+use bext_plugin_api::transform::TransformContext;
 use bext_plugin_api::types::PluginManifest;
-use bext_plugin_api::MiddlewarePlugin;
-use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime, LuaSandboxLimits};
+use bext_plugin_api::{CacheBackend, LifecyclePlugin, MiddlewarePlugin, TransformPlugin};
+use bext_plugin_lua_wasm::{LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaSandboxLimits};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +20,7 @@ use std::time::Instant;
 /// (plugin name, file, config section)
 const PLUGINS: &[(&str, &str, &str)] = &[
     ("hello", "hello.lua", "{}"),
+    ("cors", "cors.lua", r#"{"allowed_origins": ["https://shop.example"]}"#),
     ("ratelimit", "ratelimit.lua", r#"{"limit": 3, "window_secs": 60}"#),
     ("auth", "auth.lua", r#"{"protected_prefix": "/api/", "tokens": ["s3cret-token"]}"#),
     ("security-headers", "security_headers.lua", "{}"),
@@ -30,7 +36,8 @@ const REQUESTS: &[(&str, &str, &str, &[(&str, &str)])] = &[
     ("GET", "/spin", "198.51.100.23", &[]),
     ("POST", "/api/orders", "198.51.100.23", &[("authorization", "Bearer s3cret-token")]),
     ("GET", "/api/orders", "198.51.100.23", &[("authorization", "Bearer s3cret-token")]),
-    ("GET", "/", "192.0.2.99", &[]),
+    ("GET", "/", "192.0.2.99", &[("origin", "https://shop.example")]),
+    ("OPTIONS", "/api/orders", "192.0.2.99", &[("origin", "https://shop.example"), ("access-control-request-method", "POST")]),
 ];
 
 fn main() {
@@ -41,6 +48,17 @@ fn main() {
     let runtime = LuaPluginRuntime::new();
     println!("runtime ready in {:.1} ms (guest compiled once for this process)", ms(started));
 
+    let load = |name: &str, file: &str, config: &str| -> Option<LuaPlugin> {
+        let source = std::fs::read_to_string(plugin_dir.join(file)).expect("reading a sample plugin");
+        let manifest: PluginManifest =
+            serde_json::from_value(serde_json::json!({"name": name, "version": "1.0.0"})).unwrap();
+        runtime
+            .load_plugin(LuaPluginConfig::new(name, manifest, source).config_json(config))
+            .map_err(|e| println!("could not load {name}: {e}"))
+            .ok()
+    };
+    let lifecycle: Option<Arc<dyn LifecyclePlugin>> =
+        load("request-log", "request_log.lua", "{}").map(|p| Arc::new(p) as Arc<dyn LifecyclePlugin>);
     let mut chain: Vec<Arc<dyn MiddlewarePlugin>> = Vec::new();
     for (name, file, config) in PLUGINS {
         let source = std::fs::read_to_string(plugin_dir.join(file)).expect("reading a sample plugin");
@@ -82,6 +100,33 @@ fn main() {
         }
         let added: Vec<&str> = response.headers.iter().map(|(k, _)| k.as_str()).collect();
         println!("    => {status} {} [{:.2} ms] headers: {}", reason(status), ms(started), added.join(", "));
+        if !ctx.extensions.is_empty() {
+            let mut extensions: Vec<String> = ctx.extensions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            extensions.sort();
+            println!("       extensions: {}", extensions.join(", "));
+        }
+        if let Some(hooks) = &lifecycle {
+            let event = serde_json::json!({"path": path, "method": method, "status": response.status, "cache_status": "bypass",
+                                           "render_time_us": started.elapsed().as_micros() as u64, "tenant_id": "tenant-42",
+                                           "site_id": null, "encoding": "identity", "is_bot": false});
+            if let Err(e) = hooks.on_request_complete(&event.to_string()) {
+                println!("    request-log failed: {e}");
+            }
+        }
+    }
+
+    println!();
+    if let Some(plugin) = load("page-cache", "cache.lua", r#"{"max_entries": 100}"#) {
+        demo_cache(Arc::new(plugin));
+    }
+    if let Some(plugin) = load("env-inline", "env_inline.lua", "{}") {
+        demo_transform(Arc::new(plugin));
+    }
+    if let Some(hooks) = &lifecycle {
+        println!("lifecycle: on_server_stop (the request log reports its totals as a lifecycle event)");
+        if let Err(e) = hooks.on_server_stop() {
+            println!("    failed: {e}");
+        }
     }
 
     println!();
@@ -91,6 +136,51 @@ fn main() {
             "{name:<17} calls {:>2}  errors {}  traps {}  sandboxes created {}",
             stats.calls, stats.errors, stats.traps, stats.instances_created
         );
+    }
+}
+
+/// A few pages through the Lua cache backend: set, hit, tag invalidation.
+fn demo_cache(cache: Arc<dyn CacheBackend>) {
+    println!("cache backend `{}`:", cache.name());
+    let page = |html: &str, tags: &[&str]| CacheEntry {
+        html: html.into(),
+        headers: vec![("content-type".into(), "text/html".into())],
+        etag: format!("\"{}\"", html.len()),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        created_at_ms: 0,
+    };
+    let report = |what: &str, result: Result<String, String>| match result {
+        Ok(outcome) => println!("    {what:<32} {outcome}"),
+        Err(e) => println!("    {what:<32} error: {e}"),
+    };
+    report("get /blog/hello", cache.get("/blog/hello").map(|e| if e.is_some() { "hit" } else { "miss" }.into()));
+    report("set /blog/hello [blog]", cache.set("/blog/hello", page("<h1>Hello</h1>", &["blog"]), Some(60_000)).map(|_| "stored".into()));
+    report("set /blog/news [blog, home]", cache.set("/blog/news", page("<h1>News</h1>", &["blog", "home"]), None).map(|_| "stored".into()));
+    report("get /blog/hello", cache.get("/blog/hello").map(|e| e.map_or("miss".into(), |e| format!("hit: {}", e.html))));
+    report("invalidate_tag blog", cache.invalidate_tag("blog").map(|n| format!("{n} entries dropped")));
+    report("get /blog/news", cache.get("/blog/news").map(|e| if e.is_some() { "hit" } else { "miss" }.into()));
+    println!("    healthy: {}", cache.is_healthy());
+}
+
+/// A source file through the Lua transform.
+fn demo_transform(transform: Arc<dyn TransformPlugin>) {
+    let source = "const api = process.env.NEXT_PUBLIC_API_URL;\nif (process.env.NODE_ENV === 'development') enableDebug();\n";
+    let ctx = TransformContext {
+        node_env: "production".into(),
+        env_vars: vec![("NEXT_PUBLIC_API_URL".into(), "https://api.shop.example".into())],
+    };
+    println!("transform `{}` (priority {}) on src/config.ts:", transform.name(), transform.priority());
+    if !transform.matches("src/config.ts", source) {
+        println!("    does not match");
+        return;
+    }
+    match transform.transform(source, "src/config.ts", &ctx) {
+        Some(out) => {
+            for line in out.lines() {
+                println!("    | {line}");
+            }
+        }
+        None => println!("    unchanged"),
     }
 }
 
@@ -123,6 +213,7 @@ fn plugin_priority(plugin: &bext_plugin_lua_wasm::LuaPlugin) -> u32 {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        204 => "No Content",
         401 => "Unauthorized",
         403 => "Forbidden",
         429 => "Too Many Requests",

@@ -7,6 +7,7 @@ use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_api::MiddlewarePlugin;
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaSandboxLimits};
 use common::*;
+use std::sync::Arc;
 
 fn on_request(plugin: &LuaPlugin, path: &str) -> Result<RequestAction, Error> {
     plugin.try_on_request(&mut request("GET", path, &[]))
@@ -172,4 +173,105 @@ fn bad_arguments_to_bext_functions_are_lua_errors() {
             other => panic!("{stmt}: {other:?}"),
         }
     }
+}
+
+/// A manifest declaring `capabilities` (and optionally `provides_capabilities`).
+fn manifest_declaring(name: &str, capabilities: &[&str], provides: &[&str]) -> bext_plugin_api::types::PluginManifest {
+    serde_json::from_value(serde_json::json!({
+        "name": name, "version": "1.0.0", "capabilities": capabilities, "provides_capabilities": provides
+    }))
+    .unwrap()
+}
+
+fn load_declaring(name: &str, source: &str, capabilities: &[&str], provides: &[&str]) -> Result<LuaPlugin, Error> {
+    runtime().load_plugin(bext_plugin_lua_wasm::LuaPluginConfig::new(name, manifest_declaring(name, capabilities, provides), source))
+}
+
+#[test]
+fn a_manifest_claiming_methods_the_script_lacks_fails_to_load() {
+    let cases: [(&str, &[&str], &[&str], &str); 4] = [
+        (
+            "return { set = function() end, delete = function() end }",
+            &["cache_backend"],
+            &[],
+            "the manifest claims the cache_backend capability but the script defines no `get`, `invalidate_tag`, `invalidate_path`",
+        ),
+        ("return { on_request = function() end }", &[], &["transform"], "claims the transform capability but the script defines no `matches`, `transform`"),
+        ("return { helper = function() end }", &["lifecycle"], &[], "claims the lifecycle capability but the script defines none of on_server_start, on_server_stop"),
+        (
+            "return { matches = function() end }",
+            &["middleware", "transform"],
+            &[],
+            "claims the middleware capability but the script defines no `on_request`; it claims the transform capability but the script defines no `transform`",
+        ),
+    ];
+    for (source, capabilities, provides, expected) in cases {
+        match load_declaring("claims-too-much", source, capabilities, provides) {
+            Err(Error::CapabilityMismatch { plugin, message }) => {
+                assert_eq!(plugin, "claims-too-much");
+                assert!(message.contains(expected), "{source}: {message}");
+            }
+            other => panic!("{source}: {other:?}"),
+        }
+    }
+    assert!(runtime().plugin("claims-too-much").is_none(), "a failed load registers nothing");
+    // Methods inherited through __index count (class-style plugins).
+    let class_style = r#"local Cache = {}
+        Cache.__index = Cache
+        function Cache:get(key) return nil end
+        function Cache:set() end
+        function Cache:delete() return false end
+        function Cache:invalidate_tag() return 0 end
+        function Cache:invalidate_path() return 0 end
+        return setmetatable({ prefix = "x" }, Cache)"#;
+    let plugin = load_declaring("class-cache", class_style, &["cache_backend"], &[]).unwrap();
+    assert!(plugin.has_method("invalidate_path"));
+    assert_eq!(plugin.try_invalidate_tag("t").unwrap(), 0);
+    // Capabilities this runtime does not wire are not checked.
+    load_declaring("auth-claim", "return { on_request = function() end }", &["middleware", "auth"], &[]).unwrap();
+}
+
+#[test]
+fn calling_a_capability_the_manifest_does_not_declare_is_a_typed_error() {
+    use bext_plugin_api::types::PluginCapability;
+    use bext_plugin_api::{CacheBackend, LifecyclePlugin, TransformPlugin};
+    // Defines everything, declares only middleware.
+    let source = "return { on_request = function() end, get = function() end, set = function() end,
+                  delete = function() return true end, invalidate_tag = function() return 1 end,
+                  invalidate_path = function() return 1 end, matches = function() return true end,
+                  transform = function() return 'new' end, on_reload = function() end }";
+    let plugin = load_declaring("middleware-only", source, &["middleware"], &[]).unwrap();
+    assert!(plugin.try_on_request(&mut request("GET", "/", &[])).is_ok());
+    let not_provided = |result: Result<(), Error>, capability: &str| match result {
+        Err(Error::CapabilityNotProvided { plugin, capability: c }) => {
+            assert_eq!((plugin.as_str(), c.as_str()), ("middleware-only", capability))
+        }
+        other => panic!("{capability}: {other:?}"),
+    };
+    not_provided(plugin.try_cache_get("/k").map(drop), "cache_backend");
+    not_provided(plugin.try_invalidate_path("/*").map(drop), "cache_backend");
+    not_provided(plugin.try_matches("a.js", "").map(drop), "transform");
+    not_provided(plugin.try_lifecycle(bext_plugin_lua_wasm::LifecycleHook::Reload), "lifecycle");
+    assert_eq!(plugin.stats().calls, 1, "refused before entering the sandbox");
+    // Through the traits: errors where the trait has them, safe values where not.
+    let cache: Arc<dyn CacheBackend> = Arc::new(plugin.clone());
+    assert_eq!(cache.delete("/k").unwrap_err(), "lua plugin `middleware-only`: the plugin does not provide the cache_backend capability");
+    assert!(!cache.is_healthy());
+    let transform: Arc<dyn TransformPlugin> = Arc::new(plugin.clone());
+    assert!(!transform.matches("a.js", ""));
+    assert_eq!(transform.transform("x", "a.js", &bext_plugin_api::transform::TransformContext { node_env: "p".into(), env_vars: vec![] }), None);
+    let hooks: Arc<dyn LifecyclePlugin> = Arc::new(plugin.clone());
+    assert!(hooks.on_reload().unwrap_err().contains("does not provide the lifecycle capability"));
+    // What the plugin provides, for a server sorting plugins into registries.
+    assert!(plugin.provides(PluginCapability::Middleware));
+    assert!(!plugin.provides(PluginCapability::CacheBackend));
+    // A manifest that declares nothing gates nothing; provides() is inferred.
+    let undeclared = load("undeclared", source).unwrap();
+    assert_eq!(undeclared.try_invalidate_tag("t").unwrap(), 1);
+    for capability in [PluginCapability::Middleware, PluginCapability::CacheBackend, PluginCapability::Transform, PluginCapability::Lifecycle] {
+        assert!(undeclared.provides(capability), "{capability:?}");
+    }
+    assert!(!undeclared.provides(PluginCapability::Auth), "not wired here");
+    let middleware_only = load("inferred", "return { on_request = function() end }").unwrap();
+    assert!(!middleware_only.provides(PluginCapability::CacheBackend));
 }

@@ -237,3 +237,118 @@ fn reference_plugins_rate_limit_and_auth() {
     assert_eq!(status("/api/x", &[("Authorization", "Bearer bad")]), 403);
     assert_eq!(status("/api/x", &[("authorization", "Bearer good")]), 0);
 }
+
+#[test]
+fn extensions_written_in_on_request_reach_the_server_and_on_response() {
+    let plugin = load(
+        "ext-writer",
+        r#"return {
+             on_request = function(self, ctx_json)
+               local ctx = bext.json.decode(ctx_json)
+               if ctx.path == "/deny" then
+                 return bext.middleware_respond('{"status":403}', bext.json.encode({ ["deny.reason"] = "path" }))
+               end
+               return bext.middleware_continue(bext.json.encode({
+                 user = "alice", ["seen.count"] = 2, flags = { "a", "b" }, before = ctx.extensions.before,
+               }))
+             end,
+             on_response = function(self, arg_json)
+               local ext = bext.json.decode(arg_json).request.extensions
+               local names = {}
+               for k, v in pairs(ext) do names[#names + 1] = k .. "=" .. v end
+               table.sort(names)
+               return { headers = { { "x-ext", table.concat(names, ";") } } }
+             end,
+           }"#,
+    )
+    .unwrap();
+    let mw: Arc<dyn MiddlewarePlugin> = Arc::new(plugin);
+    let mut ctx = request("GET", "/", &[]);
+    ctx.extensions.insert("before".into(), "set-by-server".into());
+    assert!(matches!(mw.on_request(&mut ctx).unwrap(), RequestAction::Continue));
+    // Strings stay strings; other JSON values arrive as their JSON text.
+    let mut got: Vec<(&str, &str)> = ctx.extensions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    got.sort();
+    assert_eq!(got, [("before", "set-by-server"), ("flags", r#"["a","b"]"#), ("seen.count", "2"), ("user", "alice")]);
+    let mut response = ResponseHeaders { status: 200, headers: vec![] };
+    mw.on_response(&ctx, &mut response).unwrap();
+    assert_eq!(response.headers, vec![("x-ext".into(), r#"before=set-by-server;flags=["a","b"];seen.count=2;user=alice"#.into())]);
+
+    // The respond path carries extensions too.
+    let mut ctx = request("GET", "/deny", &[]);
+    assert_eq!(respond(mw.on_request(&mut ctx).unwrap()).status, 403);
+    assert_eq!(ctx.extensions.get("deny.reason").map(String::as_str), Some("path"));
+    // A malformed action changes nothing.
+    let bad = load("ext-bad", r#"return { on_request = function() return bext.middleware_respond('{"status":1}', '{"k":"v"}') end }"#).unwrap();
+    let mut ctx = request("GET", "/", &[]);
+    assert!(bad.try_on_request(&mut ctx).is_err());
+    assert!(ctx.extensions.is_empty());
+}
+
+#[test]
+fn reference_rate_limiter_reports_remaining_through_extensions() {
+    let limiter: Arc<dyn MiddlewarePlugin> = Arc::new(
+        runtime()
+            .load_plugin(
+                LuaPluginConfig::new("ratelimit-ext", manifest("ratelimit-ext"), example_plugin("ratelimit.lua"))
+                    .config_json(r#"{"limit": 2, "window_secs": 30}"#),
+            )
+            .unwrap(),
+    );
+    for remaining in ["1", "0"] {
+        let mut ctx = request("GET", "/", &[]);
+        assert!(matches!(limiter.on_request(&mut ctx).unwrap(), RequestAction::Continue));
+        let mut response = ResponseHeaders { status: 200, headers: vec![("a".into(), "b".into())] };
+        limiter.on_response(&ctx, &mut response).unwrap();
+        assert_eq!(response.headers, vec![("a".into(), "b".into()), ("x-ratelimit-remaining".into(), remaining.into())]);
+    }
+    let mut ctx = request("GET", "/", &[]);
+    let response = respond(limiter.on_request(&mut ctx).unwrap());
+    assert_eq!(response.status, 429);
+    assert_eq!(ctx.extensions.get("ratelimit.remaining").map(String::as_str), Some("0"));
+    // A request without a peer address is keyed as "unknown", not an error.
+    let mut anonymous = request("GET", "/", &[]);
+    anonymous.peer_ip = None;
+    assert!(matches!(limiter.on_request(&mut anonymous).unwrap(), RequestAction::Continue));
+}
+
+#[test]
+fn reference_cors_answers_preflights_and_adds_headers() {
+    let cors: Arc<dyn MiddlewarePlugin> = Arc::new(
+        runtime()
+            .load_plugin(
+                LuaPluginConfig::new("cors", manifest("cors"), example_plugin("cors.lua"))
+                    .config_json(r#"{"allowed_origins": ["https://app.example"], "allow_methods": "GET, POST", "max_age_secs": 300}"#),
+            )
+            .unwrap(),
+    );
+    assert_eq!(cors.priority(), 100);
+    let preflight = |origin: &str| {
+        let mut ctx = request("OPTIONS", "/api/x", &[("Origin", origin), ("Access-Control-Request-Method", "POST")]);
+        cors.on_request(&mut ctx).unwrap()
+    };
+    let ok = respond(preflight("https://app.example"));
+    assert_eq!(ok.status, 204);
+    // on_response leaves the preflight's own headers alone (no duplicates).
+    let mut after = ResponseHeaders { status: ok.status, headers: ok.headers.clone() };
+    let preflight_ctx = request("OPTIONS", "/api/x", &[("origin", "https://app.example"), ("access-control-request-method", "POST")]);
+    cors.on_response(&preflight_ctx, &mut after).unwrap();
+    assert_eq!(after.headers, ok.headers);
+    assert!(ok.headers.contains(&("access-control-allow-origin".into(), "https://app.example".into())));
+    assert!(ok.headers.contains(&("access-control-allow-methods".into(), "GET, POST".into())));
+    assert!(ok.headers.contains(&("access-control-max-age".into(), "300".into())));
+    assert_eq!(respond(preflight("https://evil.example")).status, 403);
+    // Simple requests pass; allowed origins get the headers on the way out.
+    let mut ctx = request("GET", "/api/x", &[("origin", "https://app.example")]);
+    assert!(matches!(cors.on_request(&mut ctx).unwrap(), RequestAction::Continue));
+    let mut response = ResponseHeaders { status: 200, headers: vec![] };
+    cors.on_response(&ctx, &mut response).unwrap();
+    assert_eq!(
+        response.headers,
+        vec![("access-control-allow-origin".into(), "https://app.example".into()), ("vary".into(), "origin".into())]
+    );
+    let ctx = request("GET", "/api/x", &[("origin", "https://evil.example")]);
+    let mut response = ResponseHeaders { status: 200, headers: vec![] };
+    cors.on_response(&ctx, &mut response).unwrap();
+    assert!(response.headers.is_empty());
+}

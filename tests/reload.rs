@@ -60,14 +60,18 @@ fn reload_under_concurrent_calls_loses_no_call() {
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let (mut calls, mut last) = (0u32, 0u32);
-                while !stop.load(Ordering::Relaxed) {
+                let mut call = || {
                     // Every call succeeds, on the old or the new version, and
                     // a thread never goes back to an older version.
                     let version: u32 = served("hot").split(' ').next().unwrap().parse().unwrap();
                     assert!(version >= last, "went back from {last} to {version}");
                     last = version;
                     calls += 1;
+                };
+                while !stop.load(Ordering::Acquire) {
+                    call();
                 }
+                call(); // after the last swap
                 (calls, last)
             })
         })
@@ -75,7 +79,7 @@ fn reload_under_concurrent_calls_loses_no_call() {
     for version in 1..=20 {
         load_version("hot", version).unwrap();
     }
-    stop.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::Release);
     for caller in callers {
         let (calls, last) = caller.join().unwrap();
         assert!(calls > 0);

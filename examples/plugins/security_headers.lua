@@ -15,12 +15,10 @@ return {
 
   -- arg_json: {"status":200,"headers":[["name","value"],...],"request":{...}}
   on_response = function(self, arg_json)
-    local pairs_json = arg_json:match('"headers":%[(.-)%],"request"') or ""
-    local extra = {}
-    for i, h in ipairs(ADDED) do
-      extra[i] = string.format('["%s","%s"]', h[1], h[2])
+    local headers = bext.json.decode(arg_json).headers
+    for _, pair in ipairs(ADDED) do
+      headers[#headers + 1] = pair
     end
-    if #pairs_json > 0 then pairs_json = pairs_json .. "," end
-    return '{"headers":[' .. pairs_json .. table.concat(extra, ",") .. ']}'
+    return { headers = headers } -- a table is encoded as JSON
   end,
 }

@@ -19,6 +19,10 @@
  *   i32  bext_reseed(void)                    -> status; fresh math.random seed, os.clock restarts
  *   ptr  bext_output(void)                    -> struct bext_output (below)
  *
+ * A method that returns a table has it encoded with bext.json.encode
+ * (bext_json.c): output kind OUT_JSON with the text, or OUT_JSON_ERROR with
+ * the encoder's message when the table cannot be encoded.
+ *
  * Arguments: a sequence of records, each a tag byte and its payload:
  *   'n' nil | 'b' u8 | 'i' i64 | 'f' f64 | 's' u32 length + bytes
  *
@@ -32,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bext_json.h"
 #include "lauxlib.h"
 #include "lua.h"
 #include "lualib.h"
@@ -61,10 +66,19 @@ enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 enum { EVENT_CACHE = 1, EVENT_LIFECYCLE = 2 };
 
 /* ---- output slot: the host reads this struct after every entry ---- */
-enum { OUT_NIL = 0, OUT_BOOL = 1, OUT_INT = 2, OUT_FLOAT = 3, OUT_STRING = 4, OUT_OTHER = 5 };
+enum {
+    OUT_NIL = 0,
+    OUT_BOOL = 1,
+    OUT_INT = 2,
+    OUT_FLOAT = 3,
+    OUT_STRING = 4,
+    OUT_OTHER = 5,
+    OUT_JSON = 6,       /* a returned table, encoded as JSON */
+    OUT_JSON_ERROR = 7, /* a returned table that bext.json.encode rejected; the message */
+};
 struct bext_output {
     uint32_t kind;
-    uint32_t ptr; /* OUT_STRING: bytes; OUT_OTHER: the Lua type name */
+    uint32_t ptr; /* OUT_STRING, OUT_JSON, OUT_JSON_ERROR: bytes; OUT_OTHER: the Lua type name */
     uint32_t len;
     uint32_t pad;
     int64_t i; /* OUT_BOOL (0/1), OUT_INT */
@@ -83,6 +97,7 @@ static struct {
     const uint8_t *args; /* bext_call: the encoded arguments */
     size_t args_len;
     int missing_method; /* set by call_entry when the method is absent */
+    int result_kind;    /* set by call_entry: OUT_JSON / OUT_JSON_ERROR when the result was a table */
     int syntax_error;   /* set by load_entry when the source does not compile */
     struct timespec started; /* os.clock counts from here */
     struct bext_output out;
@@ -357,12 +372,22 @@ static int bext_middleware_continue(lua_State *L) {
     return remember_action(L);
 }
 
+/* middleware_respond(envelope_json [, extensions_json]) */
 static int bext_middleware_respond(lua_State *L) {
     luaL_checkstring(L, 1);
+    int with_extensions = !lua_isnoneornil(L, 2);
+    if (with_extensions) luaL_checkstring(L, 2);
     lua_pushliteral(L, "{\"action\":\"respond\",\"response\":");
     lua_pushvalue(L, 1);
-    lua_pushliteral(L, "}");
-    lua_concat(L, 3);
+    if (with_extensions) {
+        lua_pushliteral(L, ",\"extensions\":");
+        lua_pushvalue(L, 2);
+        lua_pushliteral(L, "}");
+        lua_concat(L, 5);
+    } else {
+        lua_pushliteral(L, "}");
+        lua_concat(L, 3);
+    }
     return remember_action(L);
 }
 
@@ -400,11 +425,13 @@ static const luaL_Reg bext_funcs[] = {
 static int init_entry(lua_State *L) {
     open_sandbox_libs(L);
     luaL_newlib(L, bext_funcs);
+    bext_json_push_module(L);
+    lua_setfield(L, -2, "json");
     lua_setglobal(L, "bext");
     return reseed_entry(L);
 }
 
-uint32_t EXPORT(bext_abi_version)(void) { return 1; }
+uint32_t EXPORT(bext_abi_version)(void) { return 2; }
 
 int32_t EXPORT(bext_init)(void) {
     if (S.L) return ST_OK;
@@ -544,6 +571,16 @@ static int call_entry(lua_State *L) {
     int nargs = push_args(L, S.args, S.args_len);
     lua_call(L, nargs + 1, 1);
     if (lua_isnil(L, -1) && S.action_ref != LUA_NOREF) lua_rawgeti(L, LUA_REGISTRYINDEX, S.action_ref);
+    if (lua_istable(L, -1)) {
+        /* The host reads a table as JSON. Encoding under its own pcall lets
+         * the host report an unencodable table as bad output, not as an
+         * error of the method. */
+        lua_pushcfunction(L, bext_json_encode);
+        lua_insert(L, -2);
+        int status = lua_pcall(L, 1, 1, 0);
+        if (status == LUA_ERRMEM) return lua_error(L);
+        S.result_kind = status == LUA_OK ? OUT_JSON : OUT_JSON_ERROR;
+    }
     return 1;
 }
 
@@ -555,6 +592,7 @@ int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
     luaL_unref(L, LUA_REGISTRYINDEX, S.action_ref);
     S.action_ref = LUA_NOREF;
     S.missing_method = 0;
+    S.result_kind = 0;
     S.method_len = method_len;
     S.args = S.in + method_len;
     S.args_len = args_len;
@@ -568,11 +606,34 @@ int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
         return ST_NO_METHOD;
     }
     out_value(L, -1);
+    if (S.result_kind && S.out.kind == OUT_STRING) S.out.kind = (uint32_t)S.result_kind;
     return ST_OK;
 }
 
-/* Output: the integer `priority` field (or nothing), then one line per
- * function-valued string key of the plugin table. */
+/* Appends to the summary at index 2 each string key of the table at index 3
+ * for which plugin[key] (plugin at index 1) is a function. Uses 4 slots. */
+static void describe_methods(lua_State *L) {
+    lua_pushnil(L);
+    while (lua_next(L, 3) != 0) { /* 4: key, 5: value */
+        if (lua_type(L, 4) == LUA_TSTRING && lua_isfunction(L, 5)) {
+            /* Listed only if the lookup finds this function's name first. */
+            lua_pushvalue(L, 4);
+            if (lua_gettable(L, 1) == LUA_TFUNCTION) {
+                lua_pushvalue(L, 2);
+                lua_pushliteral(L, "\n");
+                lua_pushvalue(L, 4);
+                lua_concat(L, 3);
+                lua_replace(L, 2);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* Output: the integer `priority` field (or nothing), then one line per method:
+ * a function-valued string key of the plugin table, or of the tables its
+ * `__index` chain leads to (class-style plugins). Duplicates may appear. */
 static int describe_entry(lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, S.plugin_ref); /* 1: plugin table */
     lua_getfield(L, 1, "priority");
@@ -580,17 +641,15 @@ static int describe_entry(lua_State *L) {
         lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, 2));
     else
         lua_pushliteral(L, "");
-    lua_replace(L, 2); /* 2: the summary so far */
-    lua_pushnil(L);
-    while (lua_next(L, 1) != 0) { /* 3: key, 4: value */
-        if (lua_type(L, 3) == LUA_TSTRING && lua_isfunction(L, 4)) {
-            lua_pushvalue(L, 2);
-            lua_pushliteral(L, "\n");
-            lua_pushvalue(L, 3);
-            lua_concat(L, 3);
-            lua_replace(L, 2);
-        }
-        lua_pop(L, 1);
+    lua_replace(L, 2);     /* 2: the summary so far */
+    lua_pushvalue(L, 1);   /* 3: the table whose keys are listed */
+    for (int level = 0; level < 16; level++) { /* bounded: __index chains may loop */
+        describe_methods(L);
+        if (!lua_getmetatable(L, 3)) break; /* 4 */
+        lua_pushliteral(L, "__index");
+        if (lua_rawget(L, 4) != LUA_TTABLE) break; /* 5 */
+        lua_replace(L, 3);
+        lua_settop(L, 3);
     }
     lua_settop(L, 2);
     return 1;

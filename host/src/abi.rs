@@ -19,12 +19,26 @@
 //! | `bext_reseed` | `() -> status` | a fresh `math.random` seed and `os.clock` origin, for instances made from a snapshot or fork |
 //! | `bext_output` | `() -> ptr` | address of the 32-byte [output slot](Output) |
 //!
+//! The output slot (`struct bext_output` in the shim), read after every entry:
+//!
+//! | offset | field | meaning |
+//! |---|---|---|
+//! | 0 | `kind: u32` | 0 nil, 1 boolean, 2 integer, 3 float, 4 string, 5 other type, 6 JSON, 7 JSON error |
+//! | 4 | `ptr: u32` | kinds 4, 6, 7: the bytes; kind 5: the Lua type name |
+//! | 8 | `len: u32` | length of the bytes at `ptr` |
+//! | 16 | `i: i64` | kind 1 (0 or 1), kind 2 |
+//! | 24 | `f: f64` | kind 3 |
+//!
+//! Kinds 6 and 7 come only from `bext_call`: a method that returns a table has
+//! it encoded by the shim with `bext.json.encode` (6: the JSON text), or gets
+//! the encoder's error message (7) when the table cannot be encoded.
+//!
 //! Host imports (module `bext`) are in [`crate::imports`].
 
 use wasmtime::{AsContextMut, Instance, Memory, TypedFunc};
 
 /// The ABI version this host speaks; the guest reports its own.
-pub(crate) const ABI_VERSION: u32 = 1;
+pub(crate) const ABI_VERSION: u32 = 2;
 
 /// Size of the output slot in guest memory.
 const OUTPUT_SLOT_BYTES: usize = 32;
@@ -74,8 +88,12 @@ pub(crate) enum Output {
     Float(f64),
     /// A Lua string: arbitrary bytes.
     Str(Vec<u8>),
-    /// A value of another type, by its Lua type name (`table`, `function`, ...).
+    /// A value of another type, by its Lua type name (`function`, `userdata`, ...).
     Other(String),
+    /// A returned table, encoded as JSON text by the shim.
+    Json(Vec<u8>),
+    /// A returned table that `bext.json.encode` rejected: its error message.
+    JsonError(String),
 }
 
 impl Output {
@@ -86,6 +104,7 @@ impl Output {
             Output::Bool(_) => "a boolean".into(),
             Output::Int(_) | Output::Float(_) => "a number".into(),
             Output::Str(_) => "a string".into(),
+            Output::Json(_) | Output::JsonError(_) => "a table".into(),
             Output::Other(t) => format!("a {t}"),
         }
     }
@@ -101,6 +120,7 @@ impl Output {
 
 /// One argument of a call.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[allow(dead_code)] // `Bool` and `Float` complete the encoding; no trait passes them yet
 pub(crate) enum Arg<'a> {
     Nil,
     Bool(bool),
@@ -286,6 +306,8 @@ impl GuestExports {
             3 => Output::Float(f64::from_le_bytes(long(24))),
             4 => Output::Str(guest_bytes(memory, ptr, len)?.to_vec()),
             5 => Output::Other(String::from_utf8_lossy(guest_bytes(memory, ptr, len.min(64))?).into_owned()),
+            6 => Output::Json(guest_bytes(memory, ptr, len)?.to_vec()),
+            7 => Output::JsonError(String::from_utf8_lossy(guest_bytes(memory, ptr, len.min(4096))?).into_owned()),
             other => return Err(AbiViolation(format!("unknown output kind {other}")).into()),
         };
         Ok((status, output))

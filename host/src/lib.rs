@@ -65,6 +65,17 @@
 //!   fresh one.
 //! * [`Error`]: one enum for everything; the trait methods return its text,
 //!   which names the plugin.
+//! * Capabilities: [`LuaPlugin`] implements `MiddlewarePlugin`,
+//!   `CacheBackend`, `LifecyclePlugin` and `TransformPlugin` by calling the
+//!   script's methods of the same names; each has typed `try_` variants
+//!   ([`LuaPlugin::try_cache_get`], [`LuaPlugin::try_lifecycle`],
+//!   [`LuaPlugin::try_transform`], ...). The manifest's declared capabilities
+//!   are checked against the script at load ([`Error::CapabilityMismatch`])
+//!   and gate calls ([`Error::CapabilityNotProvided`]); see
+//!   [`LuaPlugin::provides`].
+//! * Scripts get `bext.json` (encode, decode, `null`, `array`), implemented
+//!   in C inside the sandbox; a table a method returns where the host
+//!   expects JSON is encoded with it.
 //!
 //! # Sandboxing and limits
 //!
@@ -94,6 +105,7 @@ mod pool;
 mod runtime;
 mod sandbox;
 
+pub use capabilities::LifecycleHook;
 pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig};
 pub use error::{Error, Result};
 pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};

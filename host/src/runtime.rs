@@ -62,16 +62,19 @@ impl LuaPluginRuntime {
     /// Loads a plugin and registers it under its name.
     ///
     /// Loading an existing name is a **hot reload**: the new version is
-    /// loaded and its `on_reload` method (if the script has one) runs first;
-    /// only then is it swapped in, atomically. Calls already running finish
-    /// on the old version, new calls get the new one. If the new version
-    /// fails to load, or its `on_reload` fails, the error is returned and the
-    /// old version keeps serving. Loading compiles no wasm.
+    /// loaded, checked, and its `on_reload` method (if the script has one)
+    /// runs first; only then is it swapped in, atomically. Calls already
+    /// running finish on the old version, new calls get the new one. If the
+    /// new version fails to load, the manifest declares a capability whose
+    /// methods the script does not define ([`Error::CapabilityMismatch`]), or
+    /// its `on_reload` fails, the error is returned and the old version keeps
+    /// serving. Loading compiles no wasm.
     pub fn load_plugin(&self, config: LuaPluginConfig) -> Result<LuaPlugin, Error> {
         let LuaPluginConfig { name, manifest, source, config_json, limits, pool, cold_start } = config;
         let identity = Arc::new(PluginIdentity { name: name.clone(), metrics: self.engine.config.metrics.clone() });
         let spec = PluginSpec { identity, source, config_json, limits };
         let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool, cold_start)?;
+        crate::capabilities::check_declared_capabilities(&plugin)?;
         let reloading = self.read_registry().contains_key(&name);
         if reloading && plugin.has_method(ON_RELOAD) {
             plugin.call(ON_RELOAD, &[])?;

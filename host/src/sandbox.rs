@@ -127,7 +127,7 @@ impl Sandbox {
         let plugin = || spec.name().to_string();
         match status {
             Status::Ok => match out {
-                Output::Str(bytes) if bytes.len() > limit => Err(Error::PayloadTooLarge {
+                Output::Str(bytes) | Output::Json(bytes) if bytes.len() > limit => Err(Error::PayloadTooLarge {
                     plugin: plugin(),
                     method: method.into(),
                     bytes: bytes.len(),

@@ -89,3 +89,15 @@ impl MetricsSink for RecordingMetrics {
         self.0.lock().unwrap().push((plugin.into(), name.into(), value, tags.to_vec()));
     }
 }
+
+/// The test harness in `tests/scripts/eval.lua`: a transform plugin that
+/// runs Lua code and returns tostring() of its result.
+pub fn eval_plugin() -> LuaPlugin {
+    load("eval", &script("eval.lua")).unwrap()
+}
+
+/// Runs `code` (a Lua chunk) in `plugin` (from [`eval_plugin`]).
+pub fn eval(plugin: &LuaPlugin, code: &str) -> Result<String, bext_plugin_lua_wasm::Error> {
+    let ctx = bext_plugin_api::transform::TransformContext { node_env: "test".into(), env_vars: vec![] };
+    plugin.try_transform(code, "eval", &ctx).map(|out| out.unwrap_or_else(|| code.to_string()))
+}

@@ -10,19 +10,22 @@
 //!   nothing after calling one of them. Actions are JSON:
 //!   `{"action":"continue","extensions":{...}?}` or
 //!   `{"action":"respond","response":{"status":429,"headers":[["retry-after","60"]],"body":"slow down"}}`.
-//!   Extensions of a continue action are merged into
-//!   `RequestContext.extensions` (non-string values as JSON text).
+//!   Extensions (`bext.middleware_continue(extensions_json)` or
+//!   `bext.middleware_respond(envelope_json, extensions_json)`) are merged
+//!   into `RequestContext.extensions` (non-string values as JSON text), so
+//!   the server and every later `on_response` (whose argument carries the
+//!   request) see them. A table is not an action: the helpers make actions.
 //! * `on_response` gets `{"status":N,"headers":[[k,v],...],"request":ctx}`
-//!   and returns nil (unchanged) or a JSON object whose `status` and/or
-//!   `headers` replace the response's. A script without `on_response` leaves
-//!   responses unchanged.
+//!   and returns nil (unchanged) or a JSON object (a string or a table)
+//!   whose `status` and/or `headers` replace the response's. A script without
+//!   `on_response` leaves responses unchanged.
 
 use super::{json_kind, parse_headers};
 use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::middleware::{PluginResponse, RequestAction, RequestContext, ResponseHeaders};
-use bext_plugin_api::types::priority;
+use bext_plugin_api::types::{priority, PluginCapability};
 use bext_plugin_api::MiddlewarePlugin;
 use serde::Serialize;
 use serde_json::Value;
@@ -72,6 +75,7 @@ impl LuaPlugin {
     /// `on_request` with the typed [`Error`]; the trait method returns its
     /// text.
     pub fn try_on_request(&self, ctx: &mut RequestContext) -> Result<RequestAction, Error> {
+        self.require_capability(PluginCapability::Middleware)?;
         let ctx_json = self.to_json(ON_REQUEST, &ContextJson::from(&*ctx))?;
         let out = self.call(ON_REQUEST, &[Arg::from(ctx_json.as_str())])?;
         self.apply_action(ctx, out)
@@ -79,6 +83,7 @@ impl LuaPlugin {
 
     /// `on_response` with the typed [`Error`].
     pub fn try_on_response(&self, ctx: &RequestContext, response: &mut ResponseHeaders) -> Result<(), Error> {
+        self.require_capability(PluginCapability::Middleware)?;
         if !self.has_method(ON_RESPONSE) {
             return Ok(());
         }
@@ -111,34 +116,35 @@ impl LuaPlugin {
     }
 
     fn apply_action(&self, ctx: &mut RequestContext, out: Output) -> Result<RequestAction, Error> {
-        let Some(action) = self.expect_optional_json_object(ON_REQUEST, out)? else {
+        // Strings only: the helpers make actions, a table is not one.
+        let Some(text) = self.expect_optional_string(ON_REQUEST, out)? else {
             return Ok(RequestAction::Continue);
         };
+        let action = self.parse_json_object(ON_REQUEST, &text)?;
         let bad = |message: String| self.bad_envelope(ON_REQUEST, message);
-        match action.get("action").and_then(Value::as_str) {
-            Some("continue") => {
-                match action.get("extensions") {
-                    None | Some(Value::Null) => {}
-                    Some(Value::Object(extensions)) => {
-                        for (key, value) in extensions {
-                            let value = match value {
-                                Value::String(s) => s.clone(),
-                                other => other.to_string(),
-                            };
-                            ctx.extensions.insert(key.clone(), value);
-                        }
-                    }
-                    Some(other) => return Err(bad(format!("extensions must be a JSON object, got {}", json_kind(other)))),
-                }
-                Ok(RequestAction::Continue)
-            }
+        let extensions = match action.get("extensions") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(extensions)) => Some(extensions),
+            Some(other) => return Err(bad(format!("extensions must be a JSON object, got {}", json_kind(other)))),
+        };
+        // Validate the whole action before changing the context.
+        let result = match action.get("action").and_then(Value::as_str) {
+            Some("continue") => RequestAction::Continue,
             Some("respond") => {
                 let envelope = action.get("response").ok_or_else(|| bad("a respond action needs a response".into()))?;
-                Ok(RequestAction::Respond(parse_envelope(envelope).map_err(bad)?))
+                RequestAction::Respond(parse_envelope(envelope).map_err(bad)?)
             }
-            Some(other) => Err(bad(format!("unknown action `{other}` (expected continue or respond)"))),
-            None => Err(bad("the action object needs an \"action\" field".into())),
+            Some(other) => return Err(bad(format!("unknown action `{other}` (expected continue or respond)"))),
+            None => return Err(bad("the action object needs an \"action\" field".into())),
+        };
+        for (key, value) in extensions.into_iter().flatten() {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            ctx.extensions.insert(key.clone(), value);
         }
+        Ok(result)
     }
 }
 
@@ -175,9 +181,7 @@ impl MiddlewarePlugin for LuaPlugin {
 
     /// The script's `priority` field, else 600 (after the built-ins).
     fn priority(&self) -> u32 {
-        self.script_priority()
-            .and_then(|p| u32::try_from(p).ok())
-            .unwrap_or(priority::PLUGIN_DEFAULT)
+        self.priority_or(priority::PLUGIN_DEFAULT)
     }
 
     fn on_request(&self, ctx: &mut RequestContext) -> Result<RequestAction, String> {

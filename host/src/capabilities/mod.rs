@@ -2,18 +2,191 @@
 //! `bext-plugin-api` by calling the script's methods of the same names.
 //!
 //! Conventions shared by every adapter: structured arguments go in as JSON
-//! strings, scalars as Lua scalars; results come back as Lua values checked
-//! here, one helper per expected shape, so every adapter reports a wrong type
-//! or malformed JSON the same way.
+//! strings, integers as Lua integers, absent values as nil; results come back
+//! as Lua values checked here, one helper per expected shape, so every adapter
+//! reports a wrong type or malformed JSON the same way. Where a JSON payload
+//! is expected (a cache entry, an `on_response` change), the script may
+//! return a JSON string or a table, which the shim encodes with
+//! `bext.json.encode`.
+//!
+//! # Capabilities: what a plugin provides
+//!
+//! The manifest's `capabilities` and `provides_capabilities` (together: the
+//! *declared* capabilities) are checked at load against the methods the
+//! script defines ([`check_declared_capabilities`]):
+//!
+//! | capability | the script must define |
+//! |---|---|
+//! | `middleware` | `on_request` |
+//! | `cache_backend` | `get`, `set`, `delete`, `invalidate_tag`, `invalidate_path` |
+//! | `lifecycle` | at least one lifecycle hook |
+//! | `transform` | `matches`, `transform` |
+//!
+//! Capabilities this runtime does not wire are not checked (nothing can call
+//! them). When a manifest declares capabilities, a call through a trait it
+//! does not declare fails with [`Error::CapabilityNotProvided`]; a manifest
+//! that declares none gates nothing, and each call runs the method of that
+//! name (absent: [`Error::MissingMethod`], or the trait's default where it
+//! has one).
 
+mod cache;
+mod lifecycle;
 mod middleware;
+mod transform;
+
+pub use lifecycle::LifecycleHook;
+use lifecycle::LIFECYCLE_METHODS;
 
 use crate::abi::Output;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::types::PluginCapability;
 use serde_json::Value;
 
+/// The script methods a capability needs: `(all of, at least one of)`, or
+/// `None` for capabilities this runtime does not wire.
+fn needed_methods(capability: PluginCapability) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    match capability {
+        PluginCapability::Middleware => Some((&["on_request"], &[])),
+        PluginCapability::CacheBackend => {
+            Some((&["get", "set", "delete", "invalidate_tag", "invalidate_path"], &[]))
+        }
+        PluginCapability::Lifecycle => Some((&[], &LIFECYCLE_METHODS)),
+        PluginCapability::Transform => Some((&["matches", "transform"], &[])),
+        _ => None,
+    }
+}
+
+/// The manifest's name of a capability (`cache_backend`, ...).
+pub(crate) fn capability_name(capability: PluginCapability) -> String {
+    match serde_json::to_value(capability) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{capability:?}"),
+    }
+}
+
+/// Fails the load with [`Error::CapabilityMismatch`] when the manifest
+/// declares a capability whose methods the script does not define, naming
+/// every missing method.
+pub(crate) fn check_declared_capabilities(plugin: &LuaPlugin) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    for capability in plugin.declared_capabilities() {
+        let Some((all_of, any_of)) = needed_methods(capability) else { continue };
+        let missing: Vec<String> =
+            all_of.iter().filter(|m| !plugin.has_method(m)).map(|m| format!("`{m}`")).collect();
+        let name = capability_name(capability);
+        if !missing.is_empty() {
+            problems.push(format!("claims the {name} capability but the script defines no {}", missing.join(", ")));
+        }
+        if !any_of.is_empty() && !any_of.iter().any(|m| plugin.has_method(m)) {
+            problems.push(format!("claims the {name} capability but the script defines none of {}", any_of.join(", ")));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::CapabilityMismatch { plugin: plugin.name().into(), message: format!("the manifest {}", problems.join("; it ")) })
+    }
+}
+
 impl LuaPlugin {
+    /// The capabilities the manifest declares (`capabilities` and
+    /// `provides_capabilities`), without duplicates, in manifest order.
+    pub fn declared_capabilities(&self) -> Vec<PluginCapability> {
+        let manifest = self.manifest();
+        let mut declared = Vec::new();
+        for capability in manifest.capabilities.iter().chain(&manifest.provides_capabilities) {
+            if !declared.contains(capability) {
+                declared.push(*capability);
+            }
+        }
+        declared
+    }
+
+    /// Whether the plugin provides `capability`: declared in the manifest,
+    /// or, for a manifest that declares nothing, implemented by the script
+    /// (it defines the methods the capability needs). Capabilities this
+    /// runtime does not wire are never provided.
+    pub fn provides(&self, capability: PluginCapability) -> bool {
+        let Some((all_of, any_of)) = needed_methods(capability) else { return false };
+        let declared = self.declared_capabilities();
+        if !declared.is_empty() {
+            return declared.contains(&capability);
+        }
+        all_of.iter().all(|m| self.has_method(m)) && (any_of.is_empty() || any_of.iter().any(|m| self.has_method(m)))
+    }
+
+    /// [`Error::CapabilityNotProvided`] when the manifest declares
+    /// capabilities and `capability` is not among them.
+    pub(crate) fn require_capability(&self, capability: PluginCapability) -> Result<(), Error> {
+        let declared = self.declared_capabilities();
+        if declared.is_empty() || declared.contains(&capability) {
+            Ok(())
+        } else {
+            Err(Error::CapabilityNotProvided { plugin: self.name().into(), capability: capability_name(capability) })
+        }
+    }
+
+    /// The trait default for a priority: the script's `priority` field when
+    /// it is a `u32`, else `default`.
+    pub(crate) fn priority_or(&self, default: u32) -> u32 {
+        self.script_priority().and_then(|p| u32::try_from(p).ok()).unwrap_or(default)
+    }
+
+    /// A boolean result. A documented coercion, as Lua reads conditions (and
+    /// as mlua converts to `bool`): nil is false, numbers and strings (what
+    /// `path:find(...)` returns) are true. Tables, functions and userdata
+    /// are an error.
+    pub(crate) fn expect_truthy(&self, method: &str, out: Output) -> Result<bool, Error> {
+        match out {
+            Output::Bool(b) => Ok(b),
+            Output::Nil => Ok(false),
+            Output::Int(_) | Output::Float(_) | Output::Str(_) => Ok(true),
+            other => Err(self.wrong_type(method, "a boolean", &other)),
+        }
+    }
+
+    /// A count: an integer from 0 to `u32::MAX`; a float with an integral
+    /// value (`n / 2` in Lua 5.4 is a float) is accepted as that integer.
+    /// Negative, fractional, out-of-range and non-numbers are an error.
+    pub(crate) fn expect_count(&self, method: &str, out: Output) -> Result<u32, Error> {
+        const EXPECTED: &str = "a count (an integer from 0 to 4294967295)";
+        let found = match out {
+            Output::Int(n) => match u32::try_from(n) {
+                Ok(n) => return Ok(n),
+                Err(_) => n.to_string(),
+            },
+            Output::Float(x) => {
+                if x.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&x) {
+                    return Ok(x as u32);
+                }
+                format!("{x:?}")
+            }
+            other => other.type_name(),
+        };
+        Err(Error::WrongReturnType { plugin: self.name().into(), method: method.into(), expected: EXPECTED, found })
+    }
+
+    /// JSON text from a JSON string or a returned table, or `None` for nil;
+    /// other types are a [`Error::WrongReturnType`] naming `expected`.
+    pub(crate) fn expect_optional_json_text(
+        &self,
+        method: &str,
+        out: Output,
+        expected: &'static str,
+    ) -> Result<Option<String>, Error> {
+        match out {
+            Output::Nil => Ok(None),
+            Output::Str(bytes) | Output::Json(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| self.bad_envelope(method, "the returned string is not valid UTF-8".into())),
+            Output::JsonError(message) => {
+                Err(self.bad_envelope(method, format!("the returned table cannot be encoded as JSON: {message}")))
+            }
+            other => Err(self.wrong_type(method, expected, &other)),
+        }
+    }
+
     /// A string result, or `None` for nil; other types are an error.
     pub(crate) fn expect_optional_string(&self, method: &str, out: Output) -> Result<Option<String>, Error> {
         match out {
@@ -25,17 +198,24 @@ impl LuaPlugin {
         }
     }
 
-    /// A JSON-object result (a string holding a JSON object), or `None` for nil.
+    /// A JSON-object result (a string holding a JSON object, or a table), or
+    /// `None` for nil.
     pub(crate) fn expect_optional_json_object(
         &self,
         method: &str,
         out: Output,
     ) -> Result<Option<serde_json::Map<String, Value>>, Error> {
-        let Some(text) = self.expect_optional_string(method, out)? else {
+        let Some(text) = self.expect_optional_json_text(method, out, "a JSON object (a string or a table) or nil")?
+        else {
             return Ok(None);
         };
-        match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(map)) => Ok(Some(map)),
+        self.parse_json_object(method, &text).map(Some)
+    }
+
+    /// `text` as a JSON object, or a [`Error::BadEnvelope`].
+    pub(crate) fn parse_json_object(&self, method: &str, text: &str) -> Result<serde_json::Map<String, Value>, Error> {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Ok(map),
             Ok(other) => Err(self.bad_envelope(method, format!("expected a JSON object, got {}", json_kind(&other)))),
             Err(e) => Err(self.bad_envelope(method, format!("invalid JSON: {e}"))),
         }
@@ -52,6 +232,11 @@ impl LuaPlugin {
     pub(crate) fn bad_input(&self, method: &str, message: String) -> Error {
         Error::BadInput { plugin: self.name().into(), method: method.into(), message }
     }
+}
+
+/// Logs an error that a trait method without a `Result` cannot return.
+pub(crate) fn log_swallowed(error: &Error, outcome: &str) {
+    tracing::warn!(target: "bext_lua", plugin = error.plugin().unwrap_or(""), "{error}; {outcome}");
 }
 
 /// "a string", "an array", ... for messages about JSON values.
