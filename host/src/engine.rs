@@ -27,10 +27,19 @@ pub(crate) struct EngineShared {
 }
 
 impl EngineShared {
-    pub(crate) fn new(config: LuaRuntimeConfig) -> Result<Self, Error> {
+    /// An engine running `guest_wasm`: normally [`GUEST_WASM`]; another
+    /// module only through the test hook
+    /// [`LuaPluginRuntime::with_guest_module`](crate::LuaPluginRuntime::with_guest_module).
+    pub(crate) fn new(config: LuaRuntimeConfig, guest_wasm: &[u8]) -> Result<Self, Error> {
         let engine_err = |what: &str, e: wasmtime::Error| Error::Engine { message: format!("{what}: {e:#}") };
         let engine = Engine::new(&engine_config(&config)).map_err(|e| engine_err("creating the engine", e))?;
-        let module = compiled_guest(&engine).map_err(|e| engine_err("compiling the guest", e))?;
+        let module = if std::ptr::eq(guest_wasm, GUEST_WASM) {
+            compiled_guest(&engine)
+        } else {
+            // Test modules are compiled every time and never cached.
+            Module::new(&engine, guest_wasm)
+        }
+        .map_err(|e| engine_err("compiling the guest", e))?;
         let linker = imports::linker(&engine).map_err(|e| engine_err("linking host functions", e))?;
         let instance_pre = linker
             .instantiate_pre(&module)

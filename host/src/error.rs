@@ -58,6 +58,11 @@ pub enum Error {
     Trap { plugin: String, method: String, message: String },
     /// The guest broke the host ABI (pointers out of bounds, bad status).
     Abi { plugin: String, method: String, message: String },
+    /// The plugin trapped on its last `consecutive_traps` calls and is in
+    /// quarantine: calls fail at once, without entering a sandbox, for
+    /// another `retry_after_ms` milliseconds (see
+    /// [`LuaSandboxLimits::quarantine_after_traps`](crate::LuaSandboxLimits::quarantine_after_traps)).
+    Quarantined { plugin: String, method: String, retry_after_ms: u64, consecutive_traps: u32 },
     /// No plugin of that name is loaded.
     UnknownPlugin { plugin: String },
     /// The wasm engine could not be set up (configuration or resources).
@@ -86,6 +91,7 @@ impl Error {
             | StackOverflow { plugin, .. }
             | Trap { plugin, .. }
             | Abi { plugin, .. }
+            | Quarantined { plugin, .. }
             | UnknownPlugin { plugin } => Some(plugin),
             Engine { .. } => None,
         }
@@ -152,6 +158,11 @@ impl fmt::Display for Error {
             Abi { plugin, method, message } => {
                 write!(f, "lua plugin `{plugin}`: {method}: the guest broke the host ABI: {message}")
             }
+            Quarantined { plugin, method, retry_after_ms, consecutive_traps } => write!(
+                f,
+                "lua plugin `{plugin}`: {method} refused: the plugin is quarantined after {consecutive_traps} \
+                 consecutive traps (retry in {retry_after_ms} ms)"
+            ),
             UnknownPlugin { plugin } => write!(f, "no lua plugin named `{plugin}` is loaded"),
             Engine { message } => write!(f, "wasm engine: {message}"),
         }

@@ -89,6 +89,7 @@ mod imports;
 mod limits;
 mod metrics;
 mod plugin;
+mod quarantine;
 mod runtime;
 mod sandbox;
 

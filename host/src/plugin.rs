@@ -3,6 +3,7 @@
 use crate::abi::{Arg, Output};
 use crate::engine::EngineShared;
 use crate::error::Error;
+use crate::quarantine::Quarantine;
 use crate::sandbox::{PluginShape, PluginSpec, Sandbox};
 use bext_plugin_api::types::PluginManifest;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,8 @@ struct PluginInner {
     /// The live sandbox; `None` after a trap until the next call rebuilds it.
     sandbox: Mutex<Option<Sandbox>>,
     stats: Counters,
+    /// Fails calls fast after consecutive traps.
+    quarantine: Quarantine,
 }
 
 #[derive(Default)]
@@ -35,6 +38,7 @@ struct Counters {
     traps: AtomicU64,
     instances_created: AtomicU64,
     fuel_consumed: AtomicU64,
+    quarantined: AtomicU64,
 }
 
 /// Counters of one plugin, for the embedding server's monitoring.
@@ -53,6 +57,9 @@ pub struct PluginStats {
     pub instances_created: u64,
     /// Fuel consumed by all calls (0 when the runtime does not meter fuel).
     pub fuel_consumed: u64,
+    /// Calls refused with [`Error::Quarantined`] (also counted in `calls`
+    /// and `errors`); they entered no sandbox.
+    pub quarantined: u64,
 }
 
 impl std::fmt::Debug for LuaPlugin {
@@ -72,9 +79,9 @@ impl LuaPlugin {
         let shape = sandbox.describe(&engine, &spec)?;
         let stats = Counters::default();
         stats.instances_created.store(1, Ordering::Relaxed);
-        Ok(LuaPlugin {
-            inner: Arc::new(PluginInner { spec, manifest, shape, engine, sandbox: Mutex::new(Some(sandbox)), stats }),
-        })
+        let quarantine = Quarantine::new(spec.limits.quarantine_after_traps, spec.limits.quarantine_ms);
+        let sandbox = Mutex::new(Some(sandbox));
+        Ok(LuaPlugin { inner: Arc::new(PluginInner { spec, manifest, shape, engine, sandbox, stats, quarantine }) })
     }
 
     /// The configured name.
@@ -111,14 +118,28 @@ impl LuaPlugin {
             traps: c.traps.load(Ordering::Relaxed),
             instances_created: c.instances_created.load(Ordering::Relaxed),
             fuel_consumed: c.fuel_consumed.load(Ordering::Relaxed),
+            quarantined: c.quarantined.load(Ordering::Relaxed),
         }
     }
 
     /// Calls `plugin:method(args...)` in the sandbox, rebuilding it first if
-    /// the previous call trapped, and discarding it if this one does.
+    /// the previous call trapped, and discarding it if this one does. A
+    /// quarantined plugin fails fast instead (see [`Quarantine`]).
     pub(crate) fn call(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
         let inner = &*self.inner;
         inner.stats.calls.fetch_add(1, Ordering::Relaxed);
+        if let Err(refused) = inner.quarantine.check(self.name(), method) {
+            inner.stats.quarantined.fetch_add(1, Ordering::Relaxed);
+            self.count_error(false);
+            return Err(refused);
+        }
+        let result = self.call_in_sandbox(method, args);
+        inner.quarantine.record(&result);
+        result
+    }
+
+    fn call_in_sandbox(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
+        let inner = &*self.inner;
         // A panic cannot happen while the lock is held (nothing in a call
         // panics), but if it did, the sandbox is dropped rather than trusted.
         let mut slot = inner.sandbox.lock().unwrap_or_else(|poisoned| {
