@@ -427,3 +427,32 @@ fn quarantine_is_on_by_default_and_can_be_disabled() {
     assert_eq!(plugin.stats().quarantined, 0);
     serves_next_request(&plugin);
 }
+
+/// Limits at their extremes are configuration, not attacks, but they must
+/// not panic the host either (regression: `timeout_ms(u64::MAX)` overflowed
+/// the epoch deadline arithmetic).
+#[test]
+fn extreme_limit_settings_never_panic() {
+    let ok = "return { on_request = function(self, ctx) return bext.middleware_continue() end }";
+    let endless = LuaSandboxLimits::default().timeout_ms(u64::MAX).fuel_per_call(u64::MAX).quarantine_ms(u64::MAX);
+    let plugin = runtime().load_plugin(LuaPluginConfig::new("endless", manifest("endless"), ok).limits(endless)).unwrap();
+    assert!(matches!(call(&plugin, "/"), Ok(RequestAction::Continue)));
+    let plugin = runtime()
+        .load_plugin(LuaPluginConfig::new("no-payload", manifest("no-payload"), ok).limits(LuaSandboxLimits::default().max_payload_bytes(0)))
+        .unwrap();
+    assert!(matches!(call(&plugin, "/"), Err(Error::PayloadTooLarge { limit: 0, .. })));
+    for heap in [0, 1, 64 << 10] {
+        let limits = LuaSandboxLimits::default().max_heap_bytes(heap);
+        match runtime().load_plugin(LuaPluginConfig::new("no-heap", manifest("no-heap"), ok).limits(limits)) {
+            Err(e) => assert_eq!(e.plugin(), Some("no-heap"), "{e:?}"),
+            Ok(_) => panic!("{heap} bytes cannot hold a Lua state"),
+        }
+    }
+    // A zero deadline leaves at most one epoch tick: the load itself may
+    // already run out of time; either way it is a typed timeout.
+    let limits = LuaSandboxLimits::default().timeout_ms(0).fuel_per_call(0);
+    match runtime().load_plugin(LuaPluginConfig::new("zero-timeout", manifest("zero-timeout"), attack_script("infinite_loops.lua")).limits(limits)) {
+        Ok(plugin) => assert!(matches!(call(&plugin, "/plain"), Err(Error::Timeout { timeout_ms: 0, .. }))),
+        Err(e) => assert!(matches!(e, Error::Timeout { timeout_ms: 0, ref method, .. } if method == "load"), "{e:?}"),
+    }
+}

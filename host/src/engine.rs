@@ -52,8 +52,10 @@ impl EngineShared {
 
     /// Epoch ticks that cover `timeout_ms`: one more than the quotient,
     /// because the current tick is already partly over.
+    /// Capped far below `u64::MAX`: wasmtime adds it to the current epoch
+    /// (`timeout_ms: u64::MAX` means "no deadline" in practice, not a panic).
     pub(crate) fn deadline_ticks(&self, timeout_ms: u64) -> u64 {
-        timeout_ms / self.config.epoch_tick_ms.max(1) + 1
+        (timeout_ms / self.config.epoch_tick_ms.max(1)).saturating_add(1).min(u64::MAX >> 2)
     }
 }
 

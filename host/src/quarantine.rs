@@ -67,7 +67,7 @@ impl Quarantine {
             }),
             Some(_) => {
                 // The cool-down is over: this call is the probe.
-                state.until = Some(now + self.cool_down);
+                state.until = Some(later(now, self.cool_down));
                 Ok(())
             }
             None => Ok(()),
@@ -82,7 +82,7 @@ impl Quarantine {
         if trapped {
             state.streak = state.streak.saturating_add(1);
             if state.streak >= self.after_traps {
-                state.until = Some(now + self.cool_down);
+                state.until = Some(later(now, self.cool_down));
             }
         } else {
             *state = State::default();
@@ -93,6 +93,13 @@ impl Quarantine {
         // Two plain numbers: a panic elsewhere cannot leave them torn.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// `now + d`, saturating at a century (`quarantine_ms: u64::MAX` is "for
+/// ever", not an overflow).
+fn later(now: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(d.min(CENTURY)).unwrap_or(now)
 }
 
 /// Whole milliseconds, rounded up so a caller that waits that long is past
@@ -158,6 +165,15 @@ mod tests {
             q.record_at(t, OK);
         }
         assert_eq!(rejected(&q, t), None);
+    }
+
+    #[test]
+    fn an_endless_cool_down_does_not_overflow() {
+        let q = Quarantine::new(1, u64::MAX);
+        let t = Instant::now();
+        q.record_at(t, TRAP);
+        let (retry_after_ms, _) = rejected(&q, t).unwrap();
+        assert!(retry_after_ms > 1_000_000_000, "{retry_after_ms}");
     }
 
     #[test]
