@@ -9,11 +9,12 @@
 //! Budget (defaults keep the file well under a minute in a debug build):
 //!
 //! * `BEXT_FUZZ_ITERS`: iterations per target (default 1500);
-//! * `BEXT_FUZZ_SECONDS`: run each target for this long instead (the three
-//!   targets run in parallel, so this is also the wall time);
+//! * `BEXT_FUZZ_SECONDS`: run each target for this long instead (with
+//!   `--test-threads=3` the three targets run side by side, so this is also
+//!   the wall time; by default libtest runs one test per core);
 //! * `BEXT_FUZZ_SEED`: the seed (default fixed; the run prints it).
 //!
-//! `BEXT_FUZZ_SECONDS=600 cargo test --release --test fuzz -- --nocapture`
+//! `BEXT_FUZZ_SECONDS=600 cargo test --release --test fuzz -- --nocapture --test-threads=3`
 //! runs each target for ten minutes.
 
 mod common;
