@@ -44,7 +44,7 @@ fn on_request(plugin: &LuaPlugin) -> Result<RequestAction, Error> {
 /// A plugin of the hostile runtime that stays honest: it must keep serving.
 fn bystander() -> &'static LuaPlugin {
     static P: OnceLock<LuaPlugin> = OnceLock::new();
-    P.get_or_init(|| load_tape("hostile-bystander", &HONEST).unwrap())
+    P.get_or_init(|| load_tape("hostile-bystander", HONEST).unwrap())
 }
 
 /// A Lua plugin in another runtime of the same process: it must keep serving.

@@ -105,7 +105,7 @@ fn later(now: Instant, d: Duration) -> Instant {
 /// Whole milliseconds, rounded up so a caller that waits that long is past
 /// the cool-down.
 fn ceil_ms(d: Duration) -> u64 {
-    let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+    let ms = d.as_millis() + u128::from(!d.subsec_nanos().is_multiple_of(1_000_000));
     u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
