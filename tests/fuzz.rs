@@ -167,7 +167,7 @@ fn token_soup(rng: &mut Rng, max: usize) -> String {
     let n = rng.below(max);
     let mut s = String::new();
     for _ in 0..n {
-        s.push_str(rng.pick(TOKENS));
+        s.push_str(rng.pick::<&str>(TOKENS));
         s.push(' ');
     }
     s
