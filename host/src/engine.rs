@@ -32,12 +32,20 @@ pub(crate) struct EngineShared {
 }
 
 impl EngineShared {
-    pub(crate) fn new(config: LuaRuntimeConfig) -> Result<Self, Error> {
+    /// An engine running `guest_wasm`: normally [`GUEST_WASM`]; another
+    /// module only through the test hook
+    /// [`LuaPluginRuntime::with_guest_module`](crate::LuaPluginRuntime::with_guest_module).
+    pub(crate) fn new(config: LuaRuntimeConfig, guest_wasm: &[u8]) -> Result<Self, Error> {
         let engine_err = |what: &str, e: wasmtime::Error| Error::Engine { message: format!("{what}: {e:#}") };
         let engine = Engine::new(&engine_config(&config)).map_err(|e| engine_err("creating the engine", e))?;
         let linker = imports::linker(&engine).map_err(|e| engine_err("linking host functions", e))?;
-        let module = compiled_snapshot(&engine, &linker, config.artifact_cache_dir.as_deref())
-            .map_err(|e| engine_err("preparing the guest", e))?;
+        let module = if std::ptr::eq(guest_wasm, GUEST_WASM) {
+            compiled_snapshot(&engine, &linker, config.artifact_cache_dir.as_deref())
+        } else {
+            // Test modules are snapshotted and compiled every time, never cached.
+            coldstart::generic_snapshot(&engine, &linker, guest_wasm).and_then(|snapshot| Module::new(&engine, &snapshot))
+        }
+        .map_err(|e| engine_err("preparing the guest", e))?;
         let instance_pre = linker
             .instantiate_pre(&module)
             .map_err(|e| engine_err("resolving the guest's imports", e))?;
@@ -50,8 +58,10 @@ impl EngineShared {
 
     /// Epoch ticks that cover `timeout_ms`: one more than the quotient,
     /// because the current tick is already partly over.
+    /// Capped far below `u64::MAX`: wasmtime adds it to the current epoch
+    /// (`timeout_ms: u64::MAX` means "no deadline" in practice, not a panic).
     pub(crate) fn deadline_ticks(&self, timeout_ms: u64) -> u64 {
-        timeout_ms / self.config.epoch_tick_ms.max(1) + 1
+        (timeout_ms / self.config.epoch_tick_ms.max(1)).saturating_add(1).min(u64::MAX >> 2)
     }
 }
 

@@ -61,6 +61,11 @@ pub enum Error {
     /// Every sandbox of the plugin's pool stayed busy for the whole
     /// `acquire_timeout_ms`.
     PoolTimeout { plugin: String, waited_ms: u64, max_size: usize },
+    /// The plugin trapped on its last `consecutive_traps` calls and is in
+    /// quarantine: calls fail at once, without entering a sandbox, for
+    /// another `retry_after_ms` milliseconds (see
+    /// [`LuaSandboxLimits::quarantine_after_traps`](crate::LuaSandboxLimits::quarantine_after_traps)).
+    Quarantined { plugin: String, method: String, retry_after_ms: u64, consecutive_traps: u32 },
     /// No plugin of that name is loaded.
     UnknownPlugin { plugin: String },
     /// The wasm engine could not be set up (configuration or resources).
@@ -90,6 +95,7 @@ impl Error {
             | Trap { plugin, .. }
             | Abi { plugin, .. }
             | PoolTimeout { plugin, .. }
+            | Quarantined { plugin, .. }
             | UnknownPlugin { plugin } => Some(plugin),
             Engine { .. } => None,
         }
@@ -159,6 +165,11 @@ impl fmt::Display for Error {
             PoolTimeout { plugin, waited_ms, max_size } => write!(
                 f,
                 "lua plugin `{plugin}`: all {max_size} sandboxes stayed busy for {waited_ms} ms"
+            ),
+            Quarantined { plugin, method, retry_after_ms, consecutive_traps } => write!(
+                f,
+                "lua plugin `{plugin}`: {method} refused: the plugin is quarantined after {consecutive_traps} \
+                 consecutive traps (retry in {retry_after_ms} ms)"
             ),
             UnknownPlugin { plugin } => write!(f, "no lua plugin named `{plugin}` is loaded"),
             Engine { message } => write!(f, "wasm engine: {message}"),

@@ -6,6 +6,7 @@
 //! | `bext.log(level, ptr, len)` | `bext.log`, `print`, Lua warnings | a `tracing` event with the plugin's name |
 //! | `bext.metric(name, len, value, tags, len) -> i32` | `bext.emit_metric` | the runtime's [`MetricsSink`]; 1 = malformed tags |
 //! | `bext.event(kind, a, len, b, len)` | `bext.cache_event` (1), `bext.lifecycle_event` (2) | a structured `tracing` event |
+//! | `wasi_snapshot_preview1.poll_oneoff` | nothing (Lua never sleeps) | `ENOSYS`: it would block the host thread past any deadline |
 //! | `bext.heap_exhausted(requested)` | the guest allocator, after Lua's emergency GC | a trap classified as [`Error::MemoryLimit`](crate::Error::MemoryLimit) |
 //!
 //! Guest pointers are read through [`abi::guest_bytes`], so garbage arguments
@@ -114,10 +115,24 @@ fn parse_tags(json: &str) -> Option<Vec<(String, String)>> {
     )
 }
 
+/// WASI preview 1 `errno::nosys`.
+const ERRNO_NOSYS: i32 = 52;
+
 /// A linker with WASI preview 1 and the `bext` imports.
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)?;
+    // `poll_oneoff` with a clock subscription sleeps the calling host thread
+    // for as long as the guest asks, out of reach of the epoch deadline. Lua
+    // never calls it (the guest does not import it); a compromised guest
+    // gets ENOSYS instead of a way to park a server worker.
+    linker.allow_shadowing(true);
+    linker.func_wrap(
+        "wasi_snapshot_preview1",
+        "poll_oneoff",
+        |_caller: Caller<'_, HostState>, _in: i32, _out: i32, _n: i32, _nevents: i32| -> i32 { ERRNO_NOSYS },
+    )?;
+    linker.allow_shadowing(false);
     linker.func_wrap("bext", "log", |caller: Caller<'_, HostState>, level: i32, ptr: u32, len: u32| {
         let msg = guest_text(&caller, ptr, len)?;
         log(&caller.data().plugin.name, level, &msg);

@@ -87,7 +87,10 @@
 //! deadline reset; running out of either, or of memory, stops the call with
 //! [`Error::OutOfFuel`], [`Error::Timeout`] or [`Error::MemoryLimit`], which
 //! `pcall` inside the script cannot catch. See [`LuaSandboxLimits`] for the
-//! defaults and the fuel unit.
+//! defaults and the fuel unit. A plugin whose calls keep trapping is
+//! quarantined for a cool-down ([`Error::Quarantined`]) so a server does not
+//! spin on it. The threat model and the tests that attack each defence are in
+//! the repository's `SECURITY.md`.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -102,6 +105,7 @@ mod limits;
 mod metrics;
 mod plugin;
 mod pool;
+mod quarantine;
 mod runtime;
 mod sandbox;
 

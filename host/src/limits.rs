@@ -44,6 +44,15 @@ pub struct LuaSandboxLimits {
     /// Largest payload accepted in either direction (arguments, returned
     /// strings and JSON) in bytes. Default: 16 MiB.
     pub max_payload_bytes: usize,
+    /// Consecutive trapping calls (fuel, deadline, memory, stack, other
+    /// traps) after which the plugin is quarantined: calls fail at once with
+    /// [`Error::Quarantined`](crate::Error::Quarantined) for
+    /// [`quarantine_ms`](Self::quarantine_ms), then one probe call is let
+    /// through; a call that does not trap ends the streak. `0` disables
+    /// quarantine. Default: 5.
+    pub quarantine_after_traps: u32,
+    /// Cool-down of a quarantine in milliseconds. Default: 5000 ms.
+    pub quarantine_ms: u64,
 }
 
 impl Default for LuaSandboxLimits {
@@ -53,6 +62,8 @@ impl Default for LuaSandboxLimits {
             fuel_per_call: BEXT_TICKS_PER_CALL * FUEL_PER_KILO_INSTRUCTIONS,
             timeout_ms: 1000,
             max_payload_bytes: 16 << 20,
+            quarantine_after_traps: 5,
+            quarantine_ms: 5000,
         }
     }
 }
@@ -79,6 +90,19 @@ impl LuaSandboxLimits {
     /// Sets [`max_payload_bytes`](Self::max_payload_bytes).
     pub fn max_payload_bytes(mut self, bytes: usize) -> Self {
         self.max_payload_bytes = bytes;
+        self
+    }
+
+    /// Sets [`quarantine_after_traps`](Self::quarantine_after_traps) (0
+    /// disables quarantine).
+    pub fn quarantine_after_traps(mut self, traps: u32) -> Self {
+        self.quarantine_after_traps = traps;
+        self
+    }
+
+    /// Sets [`quarantine_ms`](Self::quarantine_ms).
+    pub fn quarantine_ms(mut self, ms: u64) -> Self {
+        self.quarantine_ms = ms;
         self
     }
 }

@@ -6,6 +6,7 @@ use crate::config::ColdStart;
 use crate::engine::EngineShared;
 use crate::error::Error;
 use crate::pool::{AcquireError, Pool, PoolConfig, PoolStats};
+use crate::quarantine::Quarantine;
 use crate::sandbox::{PluginShape, PluginSpec, Sandbox};
 use bext_plugin_api::types::PluginManifest;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +33,8 @@ struct PluginInner {
     template: Option<ForkTemplate>,
     pool: Pool<Sandbox>,
     stats: Counters,
+    /// Fails calls fast after consecutive traps.
+    quarantine: Quarantine,
 }
 
 impl PluginInner {
@@ -50,6 +53,7 @@ struct Counters {
     errors: AtomicU64,
     traps: AtomicU64,
     fuel_consumed: AtomicU64,
+    quarantined: AtomicU64,
 }
 
 /// Counters of one plugin, for the embedding server's monitoring.
@@ -67,6 +71,9 @@ pub struct PluginStats {
     pub instances_created: u64,
     /// Fuel consumed by all calls (0 when the runtime does not meter fuel).
     pub fuel_consumed: u64,
+    /// Calls refused with [`Error::Quarantined`] (also counted in `calls`
+    /// and `errors`); they entered no sandbox.
+    pub quarantined: u64,
 }
 
 impl std::fmt::Debug for LuaPlugin {
@@ -93,7 +100,10 @@ impl LuaPlugin {
         // where the script's load left off.
         let template = (cold_start == ColdStart::Fork).then(|| first.template(&engine));
         let shape = first.describe(&engine, &spec)?;
-        let inner = PluginInner { spec, manifest, shape, engine, template, pool: Pool::new(pool, Vec::new()), stats: Counters::default() };
+        let quarantine = Quarantine::new(spec.limits.quarantine_after_traps, spec.limits.quarantine_ms);
+        let pool = Pool::new(pool, Vec::new());
+        let inner = PluginInner { spec, manifest, shape, engine, template, pool, stats: Counters::default(), quarantine };
+        let pool = *inner.pool.config();
         if pool.size > 0 && !pool.fresh_instance_per_call {
             inner.pool.refill(first);
             for _ in 1..pool.size {
@@ -143,6 +153,7 @@ impl LuaPlugin {
             traps: c.traps.load(Ordering::Relaxed),
             instances_created: self.inner.pool.stats().created,
             fuel_consumed: c.fuel_consumed.load(Ordering::Relaxed),
+            quarantined: c.quarantined.load(Ordering::Relaxed),
         }
     }
 
@@ -161,9 +172,19 @@ impl LuaPlugin {
         self.pool().acquire()
     }
 
-    /// Calls `plugin:method(args...)` in a pooled sandbox.
+    /// Calls `plugin:method(args...)` in a pooled sandbox. A quarantined
+    /// plugin fails fast instead (see [`Quarantine`]).
     pub(crate) fn call(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
-        self.acquire()?.call(method, args)
+        let inner = &*self.inner;
+        if let Err(refused) = inner.quarantine.check(self.name(), method) {
+            inner.stats.calls.fetch_add(1, Ordering::Relaxed);
+            inner.stats.quarantined.fetch_add(1, Ordering::Relaxed);
+            count_error(inner, false);
+            return Err(refused);
+        }
+        let result = self.acquire().and_then(|mut instance| instance.call(method, args));
+        inner.quarantine.record(&result);
+        result
     }
 
 }

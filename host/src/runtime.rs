@@ -51,7 +51,21 @@ impl LuaPluginRuntime {
 
     /// A runtime with engine-wide settings.
     pub fn with_config(config: LuaRuntimeConfig) -> Result<Self, Error> {
-        Ok(LuaPluginRuntime { engine: Arc::new(EngineShared::new(config)?), plugins: RwLock::default() })
+        Self::with_module(config, crate::engine::GUEST_WASM)
+    }
+
+    /// **For testing the host's defences only.** A runtime whose sandboxes
+    /// run the binary module `wasm` instead of
+    /// the embedded Lua guest: a stand-in for a guest whose Lua VM was
+    /// compromised, which must not be able to make the host panic, hang or
+    /// read outside the guest's memory. Not part of the supported API.
+    #[doc(hidden)]
+    pub fn with_guest_module(config: LuaRuntimeConfig, wasm: &[u8]) -> Result<Self, Error> {
+        Self::with_module(config, wasm)
+    }
+
+    fn with_module(config: LuaRuntimeConfig, wasm: &[u8]) -> Result<Self, Error> {
+        Ok(LuaPluginRuntime { engine: Arc::new(EngineShared::new(config, wasm)?), plugins: RwLock::default() })
     }
 
     /// The engine-wide settings.

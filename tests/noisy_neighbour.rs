@@ -1,0 +1,118 @@
+//! Noisy neighbours under load: 8 threads call 20 plugins while one plugin
+//! loops forever and another allocates up to its memory limit on every call.
+//! Every call of the 18 well-behaved plugins must succeed; their latency
+//! percentiles are printed (no timing assertion: the machine is shared).
+
+mod common;
+
+use bext_plugin_api::middleware::RequestAction;
+use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaSandboxLimits};
+use common::*;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const THREADS: usize = 8;
+const ROUNDS: usize = 6;
+const WELL_BEHAVED: usize = 18;
+
+/// A per-IP rate limiter like the demo's: pattern matching, a table, JSON out.
+const LIMITER: &str = r#"local seen = {}
+return {
+  on_request = function(self, ctx)
+    local ip = ctx:match('"peer_ip":"([^"]*)"') or "?"
+    local path = ctx:match('"path":"([^"]*)"') or "/"
+    seen[ip] = (seen[ip] or 0) + 1
+    if path:find("^/admin") then
+      return bext.middleware_respond('{"status":403,"body":"no"}')
+    end
+    return bext.middleware_continue('{"hits":"' .. seen[ip] .. '"}')
+  end,
+}"#;
+
+const LOOPER: &str = "return { on_request = function(self, ctx) while true do end end }";
+
+const HOARDER: &str = r#"return { on_request = function(self, ctx)
+  local t = {}
+  while true do t[#t + 1] = string.rep("m", 1 << 16) .. #t end
+end }"#;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[test]
+fn well_behaved_plugins_keep_serving_next_to_a_looper_and_a_hoarder() {
+    // The noisy ones trap on every call and are never quarantined: the worst case.
+    let noisy = LuaSandboxLimits::default().quarantine_after_traps(0);
+    let looper = load_with_limits("noisy-looper", LOOPER, noisy.clone());
+    // The hoarder's stop is its memory limit: no fuel limit, and a deadline
+    // far enough that a loaded machine does not turn it into a timeout.
+    let hoarder =
+        load_with_limits("noisy-hoarder", HOARDER, noisy.max_heap_bytes(8 << 20).fuel_per_call(0).timeout_ms(60_000));
+    let good: Vec<LuaPlugin> = (0..WELL_BEHAVED).map(|i| load(&format!("quiet-{i}"), LIMITER).unwrap()).collect();
+
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for thread in 0..THREADS {
+            let (good, looper, hoarder, latencies) = (&good, &looper, &hoarder, latencies.clone());
+            scope.spawn(move || {
+                let mut mine = Vec::new();
+                for round in 0..ROUNDS {
+                    // Each thread walks the 20 plugins from a different start.
+                    for k in 0..WELL_BEHAVED + 2 {
+                        let slot = (k + thread * 3 + round) % (WELL_BEHAVED + 2);
+                        let mut ctx = request("GET", &format!("/item/{round}"), &[("x-thread", &thread.to_string())]);
+                        match slot {
+                            0 => match looper.try_on_request(&mut ctx) {
+                                Err(Error::OutOfFuel { .. } | Error::Timeout { .. }) => {}
+                                other => panic!("looper: {other:?}"),
+                            },
+                            1 => match hoarder.try_on_request(&mut ctx) {
+                                Err(Error::MemoryLimit { limit_bytes, .. }) => assert_eq!(limit_bytes, 8 << 20),
+                                other => panic!("hoarder: {other:?}"),
+                            },
+                            n => {
+                                let plugin = &good[n - 2];
+                                let t0 = Instant::now();
+                                let result = plugin.try_on_request(&mut ctx);
+                                mine.push(t0.elapsed());
+                                assert!(matches!(result, Ok(RequestAction::Continue)), "{}: {result:?}", plugin.name());
+                                assert!(ctx.extensions.contains_key("hits"));
+                            }
+                        }
+                    }
+                }
+                latencies.lock().unwrap().extend(mine);
+            });
+        }
+    });
+    let wall = started.elapsed();
+
+    let mut latencies = latencies.lock().unwrap().clone();
+    latencies.sort();
+    assert_eq!(latencies.len(), THREADS * ROUNDS * WELL_BEHAVED);
+    for plugin in &good {
+        let stats = plugin.stats();
+        assert_eq!((stats.calls, stats.errors, stats.traps, stats.instances_created), ((THREADS * ROUNDS) as u64, 0, 0, 1));
+    }
+    let (l, h) = (looper.stats(), hoarder.stats());
+    assert_eq!((l.traps, h.traps), ((THREADS * ROUNDS) as u64, (THREADS * ROUNDS) as u64));
+    println!(
+        "noisy neighbour: {THREADS} threads x {ROUNDS} rounds x 20 plugins in {:.2} s; {} well-behaved calls, all ok",
+        wall.as_secs_f64(),
+        latencies.len()
+    );
+    println!(
+        "well-behaved latency: p50 {:?}  p90 {:?}  p99 {:?}  max {:?}",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.90),
+        percentile(&latencies, 0.99),
+        latencies[latencies.len() - 1]
+    );
+    println!(
+        "looper: {} calls, {} traps, {} sandboxes; hoarder: {} calls, {} traps, {} sandboxes",
+        l.calls, l.traps, l.instances_created, h.calls, h.traps, h.instances_created
+    );
+}
+
