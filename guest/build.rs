@@ -12,6 +12,11 @@ fn main() {
     let lua = lua_wasm_build::Build::new().try_build().unwrap_or_else(|e| panic!("{e}"));
     lua.print_cargo_metadata();
     lua.c_build().file("c/shim.c").warnings(true).compile("bext_shim");
+    // The full profile (`bext-lua run` only, never plugins): a `lua`-like
+    // entry with every standard library. Nothing in Rust references it, so the
+    // export below is what pulls its object file into the link.
+    lua.c_build().file("c/full_profile.c").warnings(true).compile("bext_full_profile");
+    println!("cargo:rustc-cdylib-link-arg=--export=bext_full_main");
     println!("cargo:rerun-if-changed=c");
     println!("cargo:rustc-cdylib-link-arg=-zstack-size={STACK_BYTES}");
     // rustc links wasm with --allow-undefined, which turns any missing symbol

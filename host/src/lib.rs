@@ -90,6 +90,7 @@ mod limits;
 mod metrics;
 mod plugin;
 mod runtime;
+pub mod runner;
 mod sandbox;
 
 pub use config::{LuaPluginConfig, LuaRuntimeConfig};
