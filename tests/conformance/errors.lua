@@ -92,3 +92,8 @@ print(pcall(function() return ("x"):rep(1.5) end))
 print(pcall(function() return ({})[1] .. 1 end))
 --- too many arguments to unpack
 print(pcall(table.unpack, {}, 1, 1 << 40))
+--- both arguments of math.fmod invalid [differs: c-argument-order]
+print(pcall(math.fmod, "x", {}))
+--- one invalid argument of math.fmod is named the same everywhere
+print(pcall(math.fmod, 1, {}))
+print(pcall(math.fmod, {}, 1))
