@@ -316,3 +316,78 @@ fn generated_string_operations_match_native_lua() {
     let n = check_generated("string operation", cases, 500);
     println!("{n} generated string operations, seed {}", seed());
 }
+
+// ---- Lua's C-stack limit is reached before the wasm stacks run out ----
+
+/// Nesting kinds of `tests/scripts/c_stack_nesting.lua`.
+const NESTING_KINDS: [&str; 4] = ["gsub", "pcall", "parser", "index"];
+
+fn nesting_body(plugin: &bext_plugin_lua_wasm::LuaPlugin, kind: &str, depth: u32) -> Result<String, Error> {
+    match plugin.try_on_request(&mut common::request("GET", &format!("/{kind}/{depth}"), &[]))? {
+        RequestAction::Respond(response) => Ok(String::from_utf8_lossy(&response.body).into_owned()),
+        RequestAction::Continue => panic!("the nesting script always responds"),
+    }
+}
+
+/// In the plugin sandbox (default engine settings: 256 KiB guest C stack,
+/// 512 KiB `max_wasm_stack`), 150 levels work and 300 levels raise Lua's own
+/// "C stack overflow", which the script catches with pcall: no trap, the
+/// sandbox survives.
+#[test]
+fn deep_c_nesting_raises_lua_c_stack_overflow_in_the_sandbox() {
+    let plugin = common::load("c-stack", &common::script("c_stack_nesting.lua")).unwrap();
+    for kind in NESTING_KINDS {
+        assert_eq!(nesting_body(&plugin, kind, 150).unwrap(), "ok", "{kind} at 150 levels");
+        let body = nesting_body(&plugin, kind, 300).unwrap_or_else(|e| panic!("{kind} at 300 levels: {e:?}"));
+        assert!(body.contains("C stack overflow"), "{kind} at 300 levels: {body}");
+        // Far past the limit too: Lua stops at 200 whatever was asked.
+        let body = nesting_body(&plugin, kind, 5000).unwrap_or_else(|e| panic!("{kind} at 5000 levels: {e:?}"));
+        assert!(body.contains("stack overflow"), "{kind} at 5000 levels: {body}");
+    }
+    let stats = plugin.stats();
+    assert_eq!((stats.traps, stats.instances_created), (0, 1), "{stats:?}");
+}
+
+/// The same nesting in the full profile (`bext-lua run`), compared with
+/// native Lua: both report "C stack overflow".
+#[test]
+fn deep_c_nesting_raises_lua_c_stack_overflow_in_the_full_profile() {
+    let script = common::script("c_stack_nesting.lua");
+    // The script responds through bext.middleware_respond: both sides get a
+    // stand-in that returns the body.
+    let source = format!(
+        "bext = {{ middleware_respond = function(s) return s:match('\"body\":\"(.*)\"') end }}\n\
+         local plugin = (function() {script}\nend)()\n\
+         for _, kind in ipairs({{'gsub', 'pcall', 'parser', 'index'}}) do\n\
+           for _, n in ipairs({{150, 300, 5000}}) do\n\
+             print(kind, n, plugin:on_request('{{\"path\":\"/' .. kind .. '/' .. n .. '\"}}'))\n\
+           end\n\
+         end\n"
+    );
+    let result = compare(&source);
+    assert!(result.same(), "{}\n{result:?}", first_difference(&result.wasm_stdout, &result.native_stdout));
+    let overflows = result.wasm_stdout.lines().filter(|l| l.contains("C stack overflow")).count();
+    assert_eq!(result.wasm_stdout.lines().count(), 12, "{}", result.wasm_stdout);
+    assert!(overflows >= 4, "{}", result.wasm_stdout);
+    assert_eq!(result.wasm_stdout.lines().filter(|l| l.ends_with("\tok")).count(), 4, "{}", result.wasm_stdout);
+}
+
+/// The wasm stack setting matters: with a `max_wasm_stack` far below the
+/// default, the same nesting traps (`Error::StackOverflow`, the instance is
+/// replaced) instead of reaching Lua's limit. This is what the default's
+/// headroom protects against.
+#[test]
+fn a_too_small_wasm_stack_traps_instead() {
+    let mut config = LuaRuntimeConfig::default();
+    config.max_wasm_stack_bytes = 48 << 10;
+    let runtime = LuaPluginRuntime::with_config(config).unwrap();
+    let plugin = runtime
+        .load_plugin(LuaPluginConfig::new("small-stack", common::manifest("small-stack"), common::script("c_stack_nesting.lua")))
+        .unwrap();
+    assert_eq!(nesting_body(&plugin, "gsub", 10).unwrap(), "ok");
+    match nesting_body(&plugin, "gsub", 300) {
+        Err(Error::StackOverflow { plugin, method }) => assert_eq!((plugin.as_str(), method.as_str()), ("small-stack", "on_request")),
+        other => panic!("expected a wasm stack overflow with a 48 KiB wasm stack, got {other:?}"),
+    }
+    assert_eq!(nesting_body(&plugin, "gsub", 10).unwrap(), "ok", "the next call gets a fresh sandbox");
+}
