@@ -17,7 +17,7 @@ mod common;
 
 use bext_lua_wasm_suite::native;
 use bext_plugin_api::middleware::RequestAction;
-use bext_plugin_lua_wasm::runner::{LuaRunner, RunOptions};
+use bext_plugin_lua_wasm::runner::{LuaRunner, RunError, RunOptions};
 use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -390,4 +390,52 @@ fn a_too_small_wasm_stack_traps_instead() {
         other => panic!("expected a wasm stack overflow with a 48 KiB wasm stack, got {other:?}"),
     }
     assert_eq!(nesting_body(&plugin, "gsub", 10).unwrap(), "ok", "the next call gets a fresh sandbox");
+}
+
+// ---- the full profile is for the runner only ----
+
+#[test]
+fn plugins_get_the_sandbox_even_though_the_guest_has_a_full_profile() {
+    let source = r#"return { on_request = function(self, ctx)
+        local seen = {}
+        for _, name in ipairs({"io", "debug", "package", "require", "dofile", "loadfile"}) do
+          seen[#seen + 1] = name .. "=" .. type(_G[name])
+        end
+        seen[#seen + 1] = "os.execute=" .. type(os.execute)
+        seen[#seen + 1] = "os.tmpname=" .. type(os.tmpname)
+        seen[#seen + 1] = "os.getenv=" .. type(os.getenv)
+        return bext.middleware_respond('{"status":200,"body":"' .. table.concat(seen, " ") .. '"}')
+      end }"#;
+    let plugin = common::load("sandboxed", source).unwrap();
+    match plugin.try_on_request(&mut common::request("GET", "/", &[])).unwrap() {
+        RequestAction::Respond(r) => assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            "io=nil debug=nil package=nil require=nil dofile=nil loadfile=nil os.execute=nil os.tmpname=nil os.getenv=nil"
+        ),
+        RequestAction::Continue => panic!("expected a response"),
+    }
+    // The same names exist in the full profile.
+    let out = runner()
+        .run(&RunOptions::captured_source("print(type(io), type(debug), type(package), type(require), type(os.tmpname))"))
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "table\ttable\ttable\tfunction\tfunction\n");
+}
+
+#[test]
+fn runner_reports_setup_problems_as_typed_errors() {
+    match LuaRunner::with_config(LuaRuntimeConfig::default()) {
+        Err(RunError::Engine { message }) => assert!(message.contains("fuel"), "{message}"),
+        other => panic!("a runner with fuel metering must be refused, got {other:?}"),
+    }
+    let missing = RunOptions::captured_source("print(1)").current_dir("/no/such/folder/for/bext-lua");
+    match runner().run(&missing) {
+        Err(RunError::Folder { path, .. }) => assert_eq!(path, PathBuf::from("/no/such/folder/for/bext-lua")),
+        other => panic!("expected a folder error, got {other:?}"),
+    }
+    // A program's own failure is an outcome, not a RunError.
+    let out = runner().run(&RunOptions::captured_source("error({})")).unwrap();
+    assert_eq!(out.exit_code, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("bext-lua: (error object is a table value)"));
+    let out = runner().run(&RunOptions::captured_source("io.write('bye') os.exit(false)")).unwrap();
+    assert_eq!((out.exit_code, out.stdout.as_slice()), (1, b"bye".as_slice()));
 }

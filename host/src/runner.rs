@@ -224,11 +224,13 @@ impl LuaRunner {
         Self::with_config(LuaRuntimeConfig::default().fuel_metering(false).epoch_deadlines(false))
     }
 
-    /// A runner with engine settings; fuel metering must be off (a run has
-    /// no budget) and deadlines are not armed.
+    /// A runner with engine settings (the wasm stack size, for instance).
+    /// Fuel metering and epoch deadlines must be off: a run has no budget.
     pub fn with_config(config: LuaRuntimeConfig) -> Result<Self, RunError> {
-        if config.fuel_metering {
-            return Err(RunError::Engine { message: "the full profile runs without fuel metering".into() });
+        if config.fuel_metering || config.epoch_deadlines {
+            return Err(RunError::Engine {
+                message: "the full profile runs without fuel metering and epoch deadlines; turn both off".into(),
+            });
         }
         let engine = EngineShared::new(config).map_err(|e| RunError::Engine { message: e.to_string() })?;
         let identity = Arc::new(PluginIdentity { name: "bext-lua".into(), metrics: Arc::new(TracingMetrics) });
