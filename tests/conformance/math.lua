@@ -72,3 +72,9 @@ print(string.format("%.17g %.17g %.17g %.17g", math.exp(10), math.log(3), math.l
 print(string.format("%.17g %.17g %.17g", 10 ^ 0.3, 2 ^ 0.1, 3 ^ -7.5))
 --- trigonometric inverse full precision
 print(string.format("%.17g %.17g %.17g", math.asin(0.3), math.acos(0.3), math.atan(0.3)))
+--- compatibility functions atan2 frexp log10 sinh tanh
+print(math.atan2(1, 1) == math.atan(1, 1), math.frexp(8), math.frexp(0.3), math.log10(1000), math.frexp(-0.0))
+print(string.format("%.14g %.14g %.14g", math.sinh(1), math.tanh(0.5), math.cosh(1)))
+--- frexp and ldexp round trip
+local m, e = math.frexp(123.456)
+print(m, e, math.ldexp(m, e), math.frexp(math.huge), math.ldexp(1, 1024))
