@@ -15,7 +15,7 @@ use std::path::PathBuf;
 /// Lua 5.4 on the bext WebAssembly guest: run programs, check, try and time
 /// plugins.
 #[derive(Debug, Parser)]
-#[command(name = "bext-lua", version, about)]
+#[command(name = "bext-lua", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
