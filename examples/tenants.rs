@@ -3,7 +3,8 @@
 //! serves a request through every one, and prints memory (proportional set
 //! size) and load time per tenant.
 //!
-//! Run: `cargo run --release --example tenants -- 10000` (default 10000).
+//! Run: `cargo run --release --example tenants -- 10000` (default 1000, the
+//! size CI runs).
 use bext_plugin_api::middleware::{RequestAction, RequestContext};
 use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime, PoolConfig};
 use std::time::Instant;
@@ -25,7 +26,7 @@ fn pss_kib() -> u64 {
 }
 
 fn main() {
-    let tenants: usize = std::env::args().nth(1).map_or(10_000, |n| n.parse().expect("a tenant count"));
+    let tenants: usize = std::env::args().nth(1).map_or(1000, |n| n.parse().expect("a tenant count"));
     let started = Instant::now();
     let runtime = LuaPluginRuntime::new();
     let runtime_ms = started.elapsed().as_secs_f64() * 1e3;

@@ -6,12 +6,22 @@ use std::process::Command;
 /// The guest's C stack (shadow stack in linear memory). Lua raises its own
 /// catchable "C stack overflow" at 200 nested C calls; 192 KiB or more lets it
 /// get there first (128 KiB made deep gsub/pcall nesting trap instead).
+/// The host side has its own limit, `LuaRuntimeConfig::max_wasm_stack_bytes`
+/// (default 512 KiB): measured with `tests/scripts/c_stack_nesting.lua` at
+/// 5000 levels, 192 KiB of wasm stack still traps on gsub/pcall nesting and
+/// 256 KiB reaches Lua's limit for every kind, so the default has 2x headroom.
+/// `tests/conformance.rs` checks both profiles reach Lua's limit.
 const STACK_BYTES: u32 = 256 * 1024;
 
 fn main() {
     let lua = lua_wasm_build::Build::new().try_build().unwrap_or_else(|e| panic!("{e}"));
     lua.print_cargo_metadata();
     lua.c_build().files(["c/shim.c", "c/bext_json.c"]).warnings(true).compile("bext_shim");
+    // The full profile (`bext-lua run` only, never plugins): a `lua`-like
+    // entry with every standard library. Nothing in Rust references it, so the
+    // export below is what pulls its object file into the link.
+    lua.c_build().file("c/full_profile.c").warnings(true).compile("bext_full_profile");
+    println!("cargo:rustc-cdylib-link-arg=--export=bext_full_main");
     println!("cargo:rerun-if-changed=c");
     println!("cargo:rustc-cdylib-link-arg=-zstack-size={STACK_BYTES}");
     // rustc links wasm with --allow-undefined, which turns any missing symbol

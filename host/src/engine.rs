@@ -56,6 +56,19 @@ impl EngineShared {
         Ok(EngineShared { engine, instance_pre, image, config, _ticker: ticker })
     }
 
+    /// An engine and the guest as built, not snapshotted: for the full
+    /// profile (`runner`), whose instances run `_initialize` with their own
+    /// WASI preopens and create their own Lua state.
+    pub(crate) fn raw_guest(config: &LuaRuntimeConfig) -> Result<(Engine, InstancePre<HostState>), Error> {
+        let engine_err = |what: &str, e: wasmtime::Error| Error::Engine { message: format!("{what}: {e:#}") };
+        let engine = Engine::new(&engine_config(config)).map_err(|e| engine_err("creating the engine", e))?;
+        let linker = imports::linker(&engine).map_err(|e| engine_err("linking host functions", e))?;
+        let module = cached_module(&engine, "raw", || Module::new(&engine, GUEST_WASM))
+            .map_err(|e| engine_err("compiling the guest", e))?;
+        let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
+        Ok((engine, instance_pre))
+    }
+
     /// Epoch ticks that cover `timeout_ms`: one more than the quotient,
     /// because the current tick is already partly over.
     /// Capped far below `u64::MAX`: wasmtime adds it to the current epoch
@@ -82,43 +95,56 @@ fn engine_config(config: &LuaRuntimeConfig) -> Config {
 /// `cache_dir` that later processes load. Keyed by the guest build and the
 /// engine's compatibility hash.
 fn compiled_snapshot(engine: &Engine, linker: &Linker<HostState>, cache_dir: Option<&Path>) -> wasmtime::Result<Module> {
-    static COMPILED: OnceLock<Mutex<HashMap<u64, Arc<[u8]>>>> = OnceLock::new();
+    let file_key = artifact_key(engine, "snapshot");
+    let file = cache_dir.map(|dir| dir.join(format!("bext-lua-guest-{}-{file_key:016x}.cwasm", &GUEST_SHA256[..16])));
+    cached_module(engine, "snapshot", || {
+        if let Some(file) = file.as_ref().filter(|f| f.exists()) {
+            // SAFETY: the file is one this crate wrote (name keyed by guest
+            // build and engine); `deserialize_file` checks the engine
+            // compatibility and the format. The cache directory must be
+            // writable only by the server's own user: loading a compiled
+            // artifact runs its code.
+            match unsafe { Module::deserialize_file(engine, file) } {
+                Ok(module) => return Ok(module),
+                Err(e) => tracing::warn!(target: "bext_lua", "ignoring the guest cache {}: {e:#}", file.display()),
+            }
+        }
+        let snapshot = coldstart::generic_snapshot(engine, linker, GUEST_WASM)?;
+        let module = Module::new(engine, &snapshot)?;
+        if let Some(file) = &file {
+            if let Err(e) = write_atomically(file, &module.serialize()?) {
+                tracing::warn!(target: "bext_lua", "could not write the guest cache {}: {e}", file.display());
+            }
+        }
+        Ok(module)
+    })
+}
+
+/// Identifies a compiled artifact: its kind, the guest build and the
+/// engine's compatibility hash.
+fn artifact_key(engine: &Engine, kind: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     GUEST_SHA256.hash(&mut hasher);
-    let key = hasher.finish();
+    kind.hash(&mut hasher);
+    hasher.finish()
+}
 
-    // Holding the lock while compiling makes concurrent first runtimes wait
-    // for one compile instead of each doing their own.
+/// A compiled module kept in memory for the whole process: later runtimes
+/// deserialize it in well under a millisecond instead of building it again.
+fn cached_module(engine: &Engine, kind: &str, build: impl FnOnce() -> wasmtime::Result<Module>) -> wasmtime::Result<Module> {
+    static COMPILED: OnceLock<Mutex<HashMap<u64, Arc<[u8]>>>> = OnceLock::new();
+    let key = artifact_key(engine, kind);
+    // Holding the lock while building makes concurrent first runtimes wait
+    // for one build instead of each doing their own.
     let mut cache = COMPILED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     if let Some(artifact) = cache.get(&key) {
         // SAFETY: the bytes were produced by `Module::serialize` in this
         // process, for an engine with the same compatibility hash.
         return unsafe { Module::deserialize(engine, artifact) };
     }
-    let file = cache_dir.map(|dir| dir.join(format!("bext-lua-guest-{}-{key:016x}.cwasm", &GUEST_SHA256[..16])));
-    if let Some(file) = file.as_ref().filter(|f| f.exists()) {
-        // SAFETY: the file is one this crate wrote (name keyed by guest build
-        // and engine); `deserialize_file` checks the engine compatibility
-        // and the format. The cache directory must be writable only by the
-        // server's own user: loading a compiled artifact runs its code.
-        match unsafe { Module::deserialize_file(engine, file) } {
-            Ok(module) => {
-                cache.insert(key, module.serialize()?.into());
-                return Ok(module);
-            }
-            Err(e) => tracing::warn!(target: "bext_lua", "ignoring the guest cache {}: {e:#}", file.display()),
-        }
-    }
-    let snapshot = coldstart::generic_snapshot(engine, linker, GUEST_WASM)?;
-    let module = Module::new(engine, &snapshot)?;
-    let artifact: Arc<[u8]> = module.serialize()?.into();
-    if let Some(file) = &file {
-        if let Err(e) = write_atomically(file, &artifact) {
-            tracing::warn!(target: "bext_lua", "could not write the guest cache {}: {e}", file.display());
-        }
-    }
-    cache.insert(key, artifact);
+    let module = build()?;
+    cache.insert(key, module.serialize()?.into());
     Ok(module)
 }
 

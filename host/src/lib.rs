@@ -107,6 +107,7 @@ mod plugin;
 mod pool;
 mod quarantine;
 mod runtime;
+pub mod runner;
 mod sandbox;
 
 pub use capabilities::LifecycleHook;

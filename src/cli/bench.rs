@@ -1,0 +1,130 @@
+//! `bext-lua bench PLUGIN.lua`: cold start and per-call time of one plugin
+//! in the wasm sandbox against native Lua (mlua), in the same process.
+
+use super::requests::{context_json, sample_context};
+use crate::native::{NativeLimits, NativePlugin};
+use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Arguments of `bext-lua bench`.
+#[derive(Debug, Args)]
+pub(super) struct BenchArgs {
+    /// The plugin script (a middleware: it needs `on_request`).
+    plugin: PathBuf,
+    /// The plugin's config section, what `bext.get_config()` returns.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    config: String,
+    /// Runs per measure; the table shows medians.
+    #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    runs: u32,
+    /// Calls per run for the per-call measure.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    calls: u32,
+}
+
+/// Median of `samples` (sorted in place).
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn fmt_duration(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us >= 1000.0 { format!("{:.2} ms", us / 1000.0) } else { format!("{us:.2} us") }
+}
+
+pub(super) fn bench(args: BenchArgs) -> i32 {
+    let source = match super::read_script(&args.plugin) {
+        Ok(source) => source,
+        Err(e) => return super::fail(e),
+    };
+    let name = super::plugin_name(&args.plugin);
+    let ctx = sample_context();
+    let ctx_json = context_json(&ctx);
+
+    let started = Instant::now();
+    let runtime = LuaPluginRuntime::new();
+    let engine_setup = started.elapsed();
+    let load_wasm = |i: u32| {
+        let manifest = super::check::default_manifest(&args.plugin);
+        runtime.load_plugin(LuaPluginConfig::new(format!("{name}#{i}"), manifest, source.as_str()).config_json(args.config.as_str()))
+    };
+    let load_native = || NativePlugin::load(&name, &source, &args.config, NativeLimits::default());
+
+    // Both sides must load and answer the sample request before timing.
+    let wasm = match load_wasm(0) {
+        Ok(plugin) => plugin,
+        Err(e) => return super::fail(e),
+    };
+    if !wasm.has_method("on_request") {
+        return super::fail(format!("{name} has no on_request: bench times middleware plugins"));
+    }
+    let native = match load_native() {
+        Ok(plugin) => plugin,
+        Err(e) => return super::fail(format!("native Lua: {e}")),
+    };
+    if let Err(e) = wasm.try_on_request(&mut sample_context()) {
+        return super::fail(e);
+    }
+    if let Err(e) = native.on_request(&ctx_json) {
+        return super::fail(format!("native Lua: {e}"));
+    }
+
+    let mut cold_wasm = Vec::new();
+    let mut cold_native = Vec::new();
+    for i in 0..args.runs {
+        let t = Instant::now();
+        let plugin = load_wasm(i + 1).and_then(|p| p.try_on_request(&mut sample_context()).map(|_| p));
+        cold_wasm.push(t.elapsed());
+        if let Err(e) = plugin {
+            return super::fail(e);
+        }
+        runtime.unload_plugin(&format!("{name}#{}", i + 1));
+        let t = Instant::now();
+        let plugin = load_native().and_then(|p| p.on_request(&ctx_json).map(|_| p));
+        cold_native.push(t.elapsed());
+        if let Err(e) = plugin {
+            return super::fail(format!("native Lua: {e}"));
+        }
+    }
+
+    let mut call_wasm = Vec::new();
+    let mut call_native = Vec::new();
+    let calls = args.calls;
+    for _ in 0..args.runs {
+        let t = Instant::now();
+        for _ in 0..calls {
+            // The wasm side serialises the context on every call, as a server does.
+            if let Err(e) = wasm.try_on_request(&mut sample_context()) {
+                return super::fail(e);
+            }
+        }
+        call_wasm.push(t.elapsed() / calls);
+        let t = Instant::now();
+        for _ in 0..calls {
+            let json = context_json(&sample_context());
+            if let Err(e) = native.on_request(&json) {
+                return super::fail(format!("native Lua: {e}"));
+            }
+        }
+        call_native.push(t.elapsed() / calls);
+    }
+
+    let rows = [
+        ("cold start: new sandbox/state + load + first on_request", median(&mut cold_wasm), median(&mut cold_native)),
+        ("on_request per call", median(&mut call_wasm), median(&mut call_native)),
+    ];
+    println!("bext-lua bench {name}: medians of {} runs ({} calls per run for per-call)", args.runs, calls);
+    println!("wasm: fuel metering and epoch deadlines on, default limits; native: mlua (Lua 5.4.8) with bext's count hook (200 x 1000 instructions) and 64 MiB limit");
+    println!("engine setup and guest compile (once per process): {}", fmt_duration(engine_setup));
+    println!();
+    println!("| measure | wasm | native mlua | wasm/native |");
+    println!("|---|---:|---:|---:|");
+    for (measure, w, n) in rows {
+        let ratio = w.as_secs_f64() / n.as_secs_f64().max(1e-12);
+        println!("| {measure} | {} | {} | {ratio:.2}x |", fmt_duration(w), fmt_duration(n));
+    }
+    0
+}

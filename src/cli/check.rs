@@ -1,0 +1,168 @@
+//! `bext-lua check PLUGIN.lua [--manifest M.json]`: loads the script in the
+//! plugin sandbox exactly as the runtime does and lists its capabilities.
+
+use bext_plugin_api::types::{PluginCapability, PluginManifest};
+use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime};
+use clap::Args;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `bext-lua check`.
+#[derive(Debug, Args)]
+pub(super) struct CheckArgs {
+    /// The plugin script.
+    plugin: PathBuf,
+    /// The plugin's manifest (bext-plugin-api `PluginManifest` JSON) to compare
+    /// the capabilities with.
+    #[arg(long, value_name = "M.json")]
+    manifest: Option<PathBuf>,
+    /// The plugin's config section, what `bext.get_config()` returns.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    config: String,
+}
+
+/// Script methods that make up each capability: (capability, required
+/// methods, optional methods). Names follow the traits of bext-plugin-api.
+const CAPABILITIES: &[(PluginCapability, &[&str], &[&str])] = &[
+    (PluginCapability::Middleware, &["on_request"], &["on_response"]),
+    (
+        PluginCapability::CacheBackend,
+        &["get", "set", "delete", "invalidate_tag", "invalidate_path"],
+        &["is_healthy"],
+    ),
+    (
+        PluginCapability::Lifecycle,
+        &[],
+        &["on_server_start", "on_server_stop", "on_request_complete", "on_cache_write", "on_cache_invalidate", "on_reload", "cleanup"],
+    ),
+    (PluginCapability::Transform, &["matches", "transform"], &[]),
+];
+
+/// The snake_case name bext-plugin-api's serde gives a capability.
+pub(super) fn capability_name(capability: PluginCapability) -> String {
+    serde_json::to_value(capability)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{capability:?}"))
+}
+
+/// Capabilities a script's methods provide, and capabilities it only
+/// partly implements (with the missing methods).
+pub(super) fn capabilities_of(methods: &BTreeSet<String>) -> (Vec<PluginCapability>, Vec<(PluginCapability, Vec<&'static str>)>) {
+    let mut provided = Vec::new();
+    let mut partial = Vec::new();
+    for (capability, required, optional) in CAPABILITIES {
+        let touched = required.iter().chain(optional.iter()).any(|m| methods.contains(*m));
+        if !touched {
+            continue;
+        }
+        let missing: Vec<&str> = required.iter().copied().filter(|m| !methods.contains(*m)).collect();
+        if missing.is_empty() {
+            provided.push(*capability);
+        } else {
+            partial.push((*capability, missing));
+        }
+    }
+    (provided, partial)
+}
+
+/// A manifest named after the file when none is given.
+pub(super) fn default_manifest(path: &Path) -> PluginManifest {
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
+    PluginManifest {
+        name,
+        version: "0.0.0".into(),
+        description: String::new(),
+        capabilities: Vec::new(),
+        requires_capabilities: Vec::new(),
+        provides_capabilities: Vec::new(),
+    }
+}
+
+fn read_manifest(path: &Path) -> Result<PluginManifest, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the manifest {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not a plugin manifest: {e}", path.display()))
+}
+
+pub(super) fn check(args: CheckArgs) -> i32 {
+    let source = match super::read_script(&args.plugin) {
+        Ok(source) => source,
+        Err(e) => return super::fail(e),
+    };
+    let manifest = match &args.manifest {
+        Some(path) => match read_manifest(path) {
+            Ok(manifest) => Some(manifest),
+            Err(e) => return super::fail(e),
+        },
+        None => None,
+    };
+    let name = super::plugin_name(&args.plugin);
+    let runtime = LuaPluginRuntime::new();
+    // The runtime would refuse a manifest whose capabilities the script
+    // lacks at the first one; `check` compares them itself, reporting all.
+    let mut sandbox_manifest = manifest.clone().unwrap_or_else(|| default_manifest(&args.plugin));
+    sandbox_manifest.capabilities.clear();
+    sandbox_manifest.provides_capabilities.clear();
+    let config = LuaPluginConfig::new(&name, sandbox_manifest, source).config_json(args.config);
+    let plugin = match runtime.load_plugin(config) {
+        Ok(plugin) => plugin,
+        Err(e) => {
+            report_load_error(&e);
+            return 1;
+        }
+    };
+    let methods: BTreeSet<String> = plugin.methods().map(str::to_string).collect();
+    println!("{name}: loads in the plugin sandbox");
+    match plugin.script_priority() {
+        Some(priority) => println!("  priority: {priority}"),
+        None => println!("  priority: (none; the trait default)"),
+    }
+    println!("  methods: {}", methods.iter().cloned().collect::<Vec<_>>().join(", "));
+    let (provided, partial) = capabilities_of(&methods);
+    let names: Vec<String> = provided.iter().map(|c| capability_name(*c)).collect();
+    println!("  capabilities: {}", if names.is_empty() { "(none)".to_string() } else { names.join(", ") });
+    let mut status = 0;
+    for (capability, missing) in &partial {
+        println!("  warning: {} is incomplete: missing {}", capability_name(*capability), missing.join(", "));
+    }
+    if provided.is_empty() {
+        println!("  error: the script provides no capability");
+        status = 1;
+    }
+    if let Some(manifest) = manifest {
+        let declared: Vec<PluginCapability> =
+            manifest.capabilities.iter().chain(manifest.provides_capabilities.iter()).copied().collect();
+        let mut mismatch = false;
+        for capability in &declared {
+            if !provided.contains(capability) {
+                println!("  error: the manifest declares {} but the script does not provide it", capability_name(*capability));
+                mismatch = true;
+            }
+        }
+        for capability in &provided {
+            if !declared.contains(capability) {
+                println!("  warning: the script provides {} but the manifest does not declare it", capability_name(*capability));
+            }
+        }
+        if mismatch {
+            status = 1;
+        } else {
+            println!("  manifest {} {}: capabilities match", manifest.name, manifest.version);
+        }
+    }
+    status
+}
+
+/// Syntax and load errors, with the file and line Lua reports.
+fn report_load_error(error: &Error) {
+    match error {
+        Error::Syntax { message, .. } => eprintln!("bext-lua: syntax error: {message}"),
+        Error::ScriptInit { message, traceback, .. } => {
+            eprintln!("bext-lua: error while running the script's top level: {message}");
+            if !traceback.is_empty() {
+                eprintln!("{traceback}");
+            }
+        }
+        other => eprintln!("bext-lua: {other}"),
+    }
+}

@@ -1,0 +1,66 @@
+//! The `bext-lua` command line: `run`, `check`, `try` and `bench`.
+//!
+//! Each subcommand lives in its own module and returns the process's exit
+//! status; errors are printed to stderr as `bext-lua: ...`.
+
+mod bench;
+mod check;
+mod requests;
+mod run;
+mod try_cmd;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Lua 5.4 on the bext WebAssembly guest: run programs, check, try and time
+/// plugins.
+#[derive(Debug, Parser)]
+#[command(name = "bext-lua", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs Lua like the standalone `lua` interpreter, in the full profile:
+    /// every standard library, the current folder and a private /tmp, the
+    /// environment and stdio.
+    Run(run::RunArgs),
+    /// Loads a plugin script in the plugin sandbox exactly as the runtime
+    /// does and reports its capabilities (compared with a manifest).
+    Check(check::CheckArgs),
+    /// Sends request contexts (one JSON object per line) through a plugin's
+    /// on_request and on_response, printing actions, logs, metrics, fuel and time.
+    Try(try_cmd::TryArgs),
+    /// Compares a plugin's cold start and per-call time with native Lua (mlua).
+    Bench(bench::BenchArgs),
+}
+
+/// Runs the command line of this process; returns the exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(args),
+        Command::Try(args) => try_cmd::try_requests(args),
+        Command::Bench(args) => bench::bench(args),
+    }
+}
+
+/// Prints `bext-lua: message` to stderr and returns status 1.
+fn fail(message: impl std::fmt::Display) -> i32 {
+    eprintln!("bext-lua: {message}");
+    1
+}
+
+/// Reads a plugin script, naming the file in the error.
+fn read_script(path: &PathBuf) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The name a plugin file is loaded under: its path as given, so Lua's
+/// messages read `path/to/plugin.lua:LINE: ...`.
+fn plugin_name(path: &std::path::Path) -> String {
+    path.display().to_string()
+}
