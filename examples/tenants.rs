@@ -6,7 +6,7 @@
 //! Run: `cargo run --release --example tenants -- 10000` (default 1000, the
 //! size CI runs).
 use bext_plugin_api::middleware::{RequestAction, RequestContext};
-use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime, PoolConfig};
+use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, PoolConfig, PoolingLimits};
 use std::time::Instant;
 
 const TEMPLATES: [(&str, &str); 3] = [
@@ -28,7 +28,9 @@ fn pss_kib() -> u64 {
 fn main() {
     let tenants: usize = std::env::args().nth(1).map_or(1000, |n| n.parse().expect("a tenant count"));
     let started = Instant::now();
-    let runtime = LuaPluginRuntime::new();
+    // One pre-reserved slot per tenant, plus room for replacements.
+    let pooling = PoolingLimits::default().max_instances(tenants as u32 + 64);
+    let runtime = LuaPluginRuntime::with_config(LuaRuntimeConfig::default().pooling(pooling)).expect("a runtime");
     let runtime_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let mut ctx = RequestContext {

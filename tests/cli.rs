@@ -249,8 +249,10 @@ fn bench_prints_a_comparison_table() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("| measure | wasm | native mlua | wasm/native |"), "{stdout}");
     let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| ") && l.ends_with("x |")).collect();
-    assert_eq!(rows.len(), 2, "{stdout}");
-    assert!(rows[0].starts_with("| cold start") && rows[1].starts_with("| on_request per call"), "{stdout}");
+    assert_eq!(rows.len(), 4, "{stdout}");
+    assert!(rows[0].starts_with("| cold start, new sandbox by fork"), "{stdout}");
+    assert!(rows[1].starts_with("| cold start, new sandbox from source"), "{stdout}");
+    assert!(rows[2].starts_with("| plugin load") && rows[3].starts_with("| on_request per call"), "{stdout}");
 
     let out = bext_lua(&examples(), &["bench", "no-such-plugin.lua"], "");
     assert_eq!(out.status.code(), Some(1));

@@ -30,6 +30,7 @@
 #include "lauxlib.h"
 #include "lua.h"
 #include "lualib.h"
+#include "msgh.h"
 
 #define EXPORT(name) __attribute__((export_name(#name))) name
 
@@ -123,17 +124,6 @@ static void replace_field(lua_State *L, const char *lib, const char *name, lua_C
 
 /* ---- the interpreter ---- */
 
-/* Message handler: the message plus a traceback, as `lua` prints it. */
-static int full_msgh(lua_State *L) {
-    const char *msg = lua_tostring(L, 1);
-    if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    }
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
-
 /* Prints the error at the top of the stack as "progname: message". */
 static int report(lua_State *L, int status) {
     if (status != LUA_OK) {
@@ -149,7 +139,7 @@ static int report(lua_State *L, int status) {
 /* Calls the function below `nargs` arguments with the message handler. */
 static int docall(lua_State *L, int nargs) {
     int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, full_msgh);
+    lua_pushcfunction(L, bext_msgh);
     lua_insert(L, base);
     int status = lua_pcall(L, nargs, 0, base);
     lua_remove(L, base);

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "bext_json.h"
+#include "msgh.h"
 #include "lauxlib.h"
 #include "lua.h"
 #include "lualib.h"
@@ -222,8 +223,8 @@ static int status_of(int lua_status) {
     }
 }
 
-/* Message handler: the message plus a traceback, as the `lua` interpreter does. */
-static int msgh(lua_State *L) {
+/* Declared in msgh.h: the full profile uses it too. */
+int bext_msgh(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
@@ -443,7 +444,7 @@ int32_t EXPORT(bext_init)(void) {
     }
     lua_atpanic(L, panic);
     lua_setwarnf(L, warnf, NULL);
-    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, bext_msgh);
     lua_pushcfunction(L, init_entry);
     int status = lua_pcall(L, 0, 0, 1);
     oom_check();
@@ -505,7 +506,7 @@ int32_t EXPORT(bext_load)(uint32_t name_len, uint32_t config_len, uint32_t sourc
     if ((size_t)name_len + config_len + source_len > S.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
     lua_settop(L, 0);
     S.syntax_error = 0;
-    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, bext_msgh);
     lua_pushcfunction(L, load_entry);
     lua_pushinteger(L, name_len);
     lua_pushinteger(L, config_len);
@@ -596,7 +597,7 @@ int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
     S.method_len = method_len;
     S.args = S.in + method_len;
     S.args_len = args_len;
-    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, bext_msgh);
     lua_pushcfunction(L, call_entry);
     int status = lua_pcall(L, 0, 1, 1);
     oom_check();
@@ -659,7 +660,7 @@ int32_t EXPORT(bext_describe)(void) {
     lua_State *L = S.L;
     if (!L || S.plugin_ref == LUA_NOREF) return out_literal("no plugin is loaded"), ST_NOT_READY;
     lua_settop(L, 0);
-    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, bext_msgh);
     lua_pushcfunction(L, describe_entry);
     int status = lua_pcall(L, 0, 1, 1);
     oom_check();
@@ -674,7 +675,7 @@ int32_t EXPORT(bext_reseed)(void) {
     if (!L) return out_literal("bext_init has not run"), ST_NOT_READY;
     clock_gettime(CLOCK_MONOTONIC, &S.started);
     lua_settop(L, 0);
-    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, bext_msgh);
     lua_pushcfunction(L, reseed_entry);
     int status = lua_pcall(L, 0, 0, 1);
     oom_check();

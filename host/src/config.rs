@@ -7,6 +7,45 @@ use crate::pool::PoolConfig;
 use bext_plugin_api::types::PluginManifest;
 use std::sync::Arc;
 
+/// Pre-reserved instance slots (wasmtime's pooling allocator): sandboxes are
+/// created and dropped without mapping or unmapping memory, which makes a
+/// new sandbox several times cheaper. Sized up front; when every slot is in
+/// use, creating a sandbox fails with [`Error::CapacityExhausted`](crate::Error::CapacityExhausted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolingLimits {
+    /// Live sandboxes across all plugins of the runtime. Each reserves
+    /// address space (not memory) for two memories: its heap and the GC heap
+    /// that holds Lua errors in flight. Default: 1000.
+    pub max_instances: u32,
+    /// Largest `max_heap_bytes` a plugin may ask for. Default: 64 MiB.
+    pub max_heap_bytes: usize,
+    /// Bytes of each freed slot's memory kept mapped and merely cleared for
+    /// the next sandbox, instead of returned to the OS: it should cover the
+    /// guest's stack, static data and a typical heap. Default: 1 MiB.
+    pub keep_resident_bytes: usize,
+}
+
+impl Default for PoolingLimits {
+    fn default() -> Self {
+        PoolingLimits { max_instances: 1000, max_heap_bytes: 64 << 20, keep_resident_bytes: 1 << 20 }
+    }
+}
+
+impl PoolingLimits {
+    /// Sets [`max_instances`](Self::max_instances).
+    pub fn max_instances(mut self, n: u32) -> Self {
+        self.max_instances = n;
+        self
+    }
+
+    /// Sets [`max_heap_bytes`](Self::max_heap_bytes).
+    pub fn max_heap_bytes(mut self, bytes: usize) -> Self {
+        self.max_heap_bytes = bytes;
+        self
+    }
+}
+
 /// Engine-wide settings, fixed when the runtime is created.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -33,6 +72,10 @@ pub struct LuaRuntimeConfig {
     /// the file; delete the file to rotate it. Default: none (compile once
     /// per process).
     pub artifact_cache_dir: Option<std::path::PathBuf>,
+    /// Pre-reserved instance slots for fast sandbox creation. Default: none
+    /// (each sandbox maps its own memory), which keeps the runtime's
+    /// footprint proportional to what it uses.
+    pub pooling: Option<PoolingLimits>,
 }
 
 impl Default for LuaRuntimeConfig {
@@ -44,6 +87,7 @@ impl Default for LuaRuntimeConfig {
             max_wasm_stack_bytes: 512 << 10,
             metrics: Arc::new(TracingMetrics),
             artifact_cache_dir: None,
+            pooling: None,
         }
     }
 }
@@ -56,6 +100,7 @@ impl std::fmt::Debug for LuaRuntimeConfig {
             .field("epoch_tick_ms", &self.epoch_tick_ms)
             .field("max_wasm_stack_bytes", &self.max_wasm_stack_bytes)
             .field("artifact_cache_dir", &self.artifact_cache_dir)
+            .field("pooling", &self.pooling)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +115,12 @@ impl LuaRuntimeConfig {
     /// Sets [`epoch_deadlines`](Self::epoch_deadlines).
     pub fn epoch_deadlines(mut self, on: bool) -> Self {
         self.epoch_deadlines = on;
+        self
+    }
+
+    /// Sets [`pooling`](Self::pooling).
+    pub fn pooling(mut self, limits: PoolingLimits) -> Self {
+        self.pooling = Some(limits);
         self
     }
 

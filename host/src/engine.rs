@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, OptLevel, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig, Store};
 
 /// The guest module built by `build.rs`: stock Lua 5.4 and the shim.
 pub(crate) static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
@@ -86,6 +86,19 @@ fn engine_config(config: &LuaRuntimeConfig) -> Config {
     c.epoch_interruption(config.epoch_deadlines);
     c.max_wasm_stack(config.max_wasm_stack_bytes);
     c.cranelift_opt_level(OptLevel::Speed);
+    if let Some(limits) = &config.pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(limits.max_instances)
+            // Each instance has its linear memory and a GC heap (wasm
+            // exceptions, which Lua errors are), both taken from the pool.
+            .total_memories(limits.max_instances.saturating_mul(2))
+            .total_gc_heaps(limits.max_instances)
+            .total_tables(limits.max_instances)
+            .max_memory_size(limits.max_heap_bytes)
+            .linear_memory_keep_resident(limits.keep_resident_bytes)
+            .table_keep_resident(limits.keep_resident_bytes);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     c
 }
 

@@ -66,6 +66,9 @@ pub enum Error {
     /// another `retry_after_ms` milliseconds (see
     /// [`LuaSandboxLimits::quarantine_after_traps`](crate::LuaSandboxLimits::quarantine_after_traps)).
     Quarantined { plugin: String, method: String, retry_after_ms: u64, consecutive_traps: u32 },
+    /// Every pre-reserved instance slot ([`PoolingLimits`](crate::PoolingLimits))
+    /// is in use, or the plugin asks for a larger heap than the slots hold.
+    CapacityExhausted { plugin: String, message: String },
     /// No plugin of that name is loaded.
     UnknownPlugin { plugin: String },
     /// The wasm engine could not be set up (configuration or resources).
@@ -95,6 +98,7 @@ impl Error {
             | Trap { plugin, .. }
             | Abi { plugin, .. }
             | PoolTimeout { plugin, .. }
+            | CapacityExhausted { plugin, .. }
             | Quarantined { plugin, .. }
             | UnknownPlugin { plugin } => Some(plugin),
             Engine { .. } => None,
@@ -171,6 +175,7 @@ impl fmt::Display for Error {
                 "lua plugin `{plugin}`: {method} refused: the plugin is quarantined after {consecutive_traps} \
                  consecutive traps (retry in {retry_after_ms} ms)"
             ),
+            CapacityExhausted { plugin, message } => write!(f, "lua plugin `{plugin}`: no sandbox capacity left: {message}"),
             UnknownPlugin { plugin } => write!(f, "no lua plugin named `{plugin}` is loaded"),
             Engine { message } => write!(f, "wasm engine: {message}"),
         }

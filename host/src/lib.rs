@@ -60,9 +60,13 @@
 //! * [`LuaPluginConfig`]: one plugin: name, manifest, Lua source, its config
 //!   section (what `bext.get_config()` returns) and [`LuaSandboxLimits`].
 //! * [`LuaPlugin`]: a loaded plugin, a cheap handle that implements the
-//!   capability traits. Its sandbox is one wasm instance holding one Lua
-//!   state; after a trap the instance is discarded and the next call gets a
-//!   fresh one.
+//!   capability traits. Each call takes a sandbox (one wasm instance holding
+//!   one Lua state) from the plugin's [`LuaPluginPool`], so calls run in
+//!   parallel; after a trap the sandbox is discarded and replaced.
+//! * Cold start: the guest is snapshotted and compiled once per process;
+//!   loading a plugin compiles nothing, and a new sandbox is a copy of the
+//!   pages the script's load changed ([`ColdStart`]). Loading an existing
+//!   name is an atomic hot reload ([`LuaPluginRuntime::load_plugin`]).
 //! * [`Error`]: one enum for everything; the trait methods return its text,
 //!   which names the plugin.
 //! * Capabilities: [`LuaPlugin`] implements `MiddlewarePlugin`,
@@ -110,8 +114,8 @@ mod runtime;
 pub mod runner;
 mod sandbox;
 
-pub use capabilities::LifecycleHook;
-pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig};
+pub use capabilities::{request_context_json, LifecycleHook};
+pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig, PoolingLimits};
 pub use error::{Error, Result};
 pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};
 pub use metrics::{MetricsSink, TracingMetrics};

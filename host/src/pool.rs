@@ -208,15 +208,6 @@ impl<T> Pool<T> {
         }
     }
 
-    /// Takes every idle item out (for unloading); in-use items are dropped
-    /// when they come back.
-    pub(crate) fn drain_idle(&self) -> Vec<T> {
-        let mut state = self.lock();
-        let drained: Vec<T> = state.idle.drain(..).collect();
-        state.live -= drained.len();
-        drained
-    }
-
     pub(crate) fn stats(&self) -> PoolStats {
         let state = self.lock();
         PoolStats {

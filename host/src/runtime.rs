@@ -85,6 +85,17 @@ impl LuaPluginRuntime {
     /// serving. Loading compiles no wasm.
     pub fn load_plugin(&self, config: LuaPluginConfig) -> Result<LuaPlugin, Error> {
         let LuaPluginConfig { name, manifest, source, config_json, limits, pool, cold_start } = config;
+        if let Some(pooling) = &self.engine.config.pooling {
+            if limits.max_heap_bytes > pooling.max_heap_bytes {
+                return Err(Error::CapacityExhausted {
+                    plugin: name,
+                    message: format!(
+                        "max_heap_bytes {} exceeds the pooling slots' {} bytes (PoolingLimits::max_heap_bytes)",
+                        limits.max_heap_bytes, pooling.max_heap_bytes
+                    ),
+                });
+            }
+        }
         let identity = Arc::new(PluginIdentity { name: name.clone(), metrics: self.engine.config.metrics.clone() });
         let spec = PluginSpec { identity, source, config_json, limits };
         let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool, cold_start)?;

@@ -216,6 +216,9 @@ fn classify(err: wasmtime::Error, spec: &PluginSpec, method: &str, started: Inst
     if err.downcast_ref::<HeapExhausted>().is_some() || err.downcast_ref::<GuestOutOfMemory>().is_some() {
         return memory_limit(spec, &method);
     }
+    if let Some(limit) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        return Error::CapacityExhausted { plugin, message: limit.to_string() };
+    }
     if let Some(violation) = err.downcast_ref::<AbiViolation>() {
         return Error::Abi { plugin, method, message: violation.0.clone() };
     }

@@ -3,7 +3,7 @@
 
 use super::requests::{context_json, sample_context};
 use crate::native::{NativeLimits, NativePlugin};
-use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime};
+use bext_plugin_lua_wasm::{ColdStart, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, PoolConfig, PoolingLimits};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -45,7 +45,11 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
     let ctx_json = context_json(&ctx);
 
     let started = Instant::now();
-    let runtime = LuaPluginRuntime::new();
+    // Pre-reserved instance slots: the configuration for fast sandbox starts.
+    let runtime = match LuaPluginRuntime::with_config(LuaRuntimeConfig::default().pooling(PoolingLimits::default())) {
+        Ok(runtime) => runtime,
+        Err(e) => return super::fail(e),
+    };
     let engine_setup = started.elapsed();
     let load_wasm = |i: u32| {
         let manifest = super::check::default_manifest(&args.plugin);
@@ -72,9 +76,34 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
         return super::fail(format!("native Lua: {e}"));
     }
 
+    // A fresh sandbox for every call: the cold start of an isolated instance
+    // of an already-loaded plugin, by each path the runtime offers.
+    let fresh = |cold_start: ColdStart, tag: &str| {
+        let manifest = super::check::default_manifest(&args.plugin);
+        runtime.load_plugin(
+            LuaPluginConfig::new(format!("{name}-{tag}"), manifest, source.as_str())
+                .config_json(args.config.as_str())
+                .cold_start(cold_start)
+                .pool(PoolConfig::default().fresh_instance_per_call(true)),
+        )
+    };
+    let (fork, from_source) = match (fresh(ColdStart::Fork, "fork"), fresh(ColdStart::Source, "source")) {
+        (Ok(fork), Ok(source)) => (fork, source),
+        (Err(e), _) | (_, Err(e)) => return super::fail(e),
+    };
+    let mut fork_wasm = Vec::new();
+    let mut source_wasm = Vec::new();
     let mut cold_wasm = Vec::new();
     let mut cold_native = Vec::new();
     for i in 0..args.runs {
+        for (plugin, samples) in [(&fork, &mut fork_wasm), (&from_source, &mut source_wasm)] {
+            let t = Instant::now();
+            let result = plugin.try_on_request(&mut sample_context());
+            samples.push(t.elapsed());
+            if let Err(e) = result {
+                return super::fail(e);
+            }
+        }
         let t = Instant::now();
         let plugin = load_wasm(i + 1).and_then(|p| p.try_on_request(&mut sample_context()).map(|_| p));
         cold_wasm.push(t.elapsed());
@@ -112,12 +141,16 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
         call_native.push(t.elapsed() / calls);
     }
 
+    let native_cold = median(&mut cold_native);
     let rows = [
-        ("cold start: new sandbox/state + load + first on_request", median(&mut cold_wasm), median(&mut cold_native)),
+        ("cold start, new sandbox by fork + first on_request", median(&mut fork_wasm), native_cold),
+        ("cold start, new sandbox from source + first on_request", median(&mut source_wasm), native_cold),
+        ("plugin load (parse, fork template) + first on_request", median(&mut cold_wasm), native_cold),
         ("on_request per call", median(&mut call_wasm), median(&mut call_native)),
     ];
     println!("bext-lua bench {name}: medians of {} runs ({} calls per run for per-call)", args.runs, calls);
-    println!("wasm: fuel metering and epoch deadlines on, default limits; native: mlua (Lua 5.4.8) with bext's count hook (200 x 1000 instructions) and 64 MiB limit");
+    println!("wasm: fuel metering and epoch deadlines on, default limits, pooling allocator (1000 slots); native: mlua (Lua 5.4.8) with bext's count hook (200 x 1000 instructions) and 64 MiB limit");
+    println!("native cold start (every cold-start row): new state + libraries + load + first on_request");
     println!("engine setup and guest compile (once per process): {}", fmt_duration(engine_setup));
     println!();
     println!("| measure | wasm | native mlua | wasm/native |");

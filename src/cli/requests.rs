@@ -1,7 +1,7 @@
 //! Request contexts as `try` reads them and as `bench` sends them.
 
 use bext_plugin_api::middleware::{RequestContext, ResponseHeaders};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::HashMap;
 
 /// One line of a `--requests` file: the `RequestContext` fields (all
@@ -102,29 +102,5 @@ pub(super) fn sample_context() -> RequestContext {
 
 /// `ctx` as the JSON the runtime hands `on_request` (same fields, same order).
 pub(super) fn context_json(ctx: &RequestContext) -> String {
-    #[derive(Serialize)]
-    struct ContextJson<'a> {
-        method: &'a str,
-        path: &'a str,
-        hostname: &'a str,
-        headers: &'a [(String, String)],
-        query_string: &'a str,
-        peer_ip: Option<&'a str>,
-        tenant_id: Option<&'a str>,
-        site_id: Option<&'a str>,
-        extensions: &'a HashMap<String, String>,
-    }
-    let json = ContextJson {
-        method: &ctx.method,
-        path: &ctx.path,
-        hostname: &ctx.hostname,
-        headers: &ctx.headers,
-        query_string: &ctx.query_string,
-        peer_ip: ctx.peer_ip.as_deref(),
-        tenant_id: ctx.tenant_id.as_deref(),
-        site_id: ctx.site_id.as_deref(),
-        extensions: &ctx.extensions,
-    };
-    // Plain strings and maps of strings always serialise.
-    serde_json::to_string(&json).unwrap_or_default()
+    bext_plugin_lua_wasm::request_context_json(ctx)
 }

@@ -71,6 +71,13 @@ struct ResponseJson<'a> {
     request: ContextJson<'a>,
 }
 
+/// `ctx` as the JSON `on_request` receives: the `RequestContext` fields, in
+/// order, `headers` as `[[name, value], ...]`. Benchmarks and tools use it to
+/// give native Lua the identical input.
+pub fn request_context_json(ctx: &RequestContext) -> String {
+    serde_json::to_string(&ContextJson::from(ctx)).expect("string fields always serialise")
+}
+
 impl LuaPlugin {
     /// `on_request` with the typed [`Error`]; the trait method returns its
     /// text.

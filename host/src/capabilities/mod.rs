@@ -35,6 +35,7 @@ mod middleware;
 mod transform;
 
 pub use lifecycle::LifecycleHook;
+pub use middleware::request_context_json;
 use lifecycle::LIFECYCLE_METHODS;
 
 use crate::abi::Output;
