@@ -21,15 +21,29 @@
 //! | `cache_backend` | `get`, `set`, `delete`, `invalidate_tag`, `invalidate_path` |
 //! | `lifecycle` | at least one lifecycle hook |
 //! | `transform` | `matches`, `transform` |
+//! | `auth` | `provider_kind`, `resolve` |
+//! | `session` | `create`, `read`, `update`, `touch`, `delete` |
+//! | `mailer` | `send` |
+//! | `tracer` | `start_span`, `set_attribute`, `set_status`, `add_event`, `end_span`, `flush` |
+//! | `scheduled` | `schedules`, `run` |
+//! | `webhook` | `scheme`, `verify` |
+//! | `feature_flag` | `evaluate` |
+//! | `i18n` | `translate`, `supported_locales`, `fallback_locale` |
+//! | `storage_client` | `get`, `put`, `delete`, `list_page`, `presigned_url` |
+//! | `search_client` | `search`, `index`, `delete` |
+//! | `authz_policy` | `evaluate`, `reload_policies` |
+//! | `locking` | `try_lock`, `renew`, `release` |
 //!
-//! Capabilities this runtime does not wire are not checked (nothing can call
-//! them). When a manifest declares capabilities, a call through a trait it
+//! All sixteen capabilities are wired: the twelve beyond the first four go
+//! through one generic mechanism (`generic.rs`, adapters in `extended.rs`). When a manifest declares capabilities, a call through a trait it
 //! does not declare fails with [`Error::CapabilityNotProvided`]; a manifest
 //! that declares none gates nothing, and each call runs the method of that
 //! name (absent: [`Error::MissingMethod`], or the trait's default where it
 //! has one).
 
 mod cache;
+mod extended;
+mod generic;
 mod lifecycle;
 mod middleware;
 mod transform;
@@ -54,7 +68,7 @@ fn needed_methods(capability: PluginCapability) -> Option<(&'static [&'static st
         }
         PluginCapability::Lifecycle => Some((&[], &LIFECYCLE_METHODS)),
         PluginCapability::Transform => Some((&["matches", "transform"], &[])),
-        _ => None,
+        other => extended::EXTENDED_METHODS.iter().find(|(c, _)| *c == other).map(|(_, all_of)| (*all_of, &[][..])),
     }
 }
 

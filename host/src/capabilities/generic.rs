@@ -1,0 +1,263 @@
+//! The one mechanism behind the twelve extended capabilities
+//! (see `extended.rs`): a trait method calls the script method of the same
+//! name with its arguments converted by one rule, and reads the result back
+//! from JSON.
+//!
+//! # Arguments
+//!
+//! Every argument is first turned into its JSON value: types that derive
+//! serde use their serde form, the others a private mirror struct with a
+//! documented shape. Then one rule decides how it crosses into Lua:
+//!
+//! * a JSON string, number or boolean crosses as the Lua string, integer
+//!   (float when not integral; integers above `i64::MAX` pass as
+//!   `i64::MAX`) or boolean; `null` crosses as nil;
+//! * a JSON array or object crosses as its JSON text (decode it with
+//!   `bext.json.decode`);
+//! * raw bytes (a storage object, a webhook body) cross as a Lua string
+//!   holding exactly those bytes.
+//!
+//! # Results
+//!
+//! nil is "no value"; a boolean, number or string is that JSON scalar; a
+//! returned table is encoded by the shim and parsed as JSON. Where a
+//! structured result is expected, a string holding JSON is decoded too. An
+//! empty Lua table encodes as `{}`: when a result does not fit, it is tried
+//! once more with empty objects read as empty arrays.
+//!
+//! # Errors
+//!
+//! A script picks a variant of the trait's error type by starting its error
+//! message with a snake_case code and a colon, e.g.
+//! `error("not_found: no such session")` (the position Lua prepends is
+//! skipped). Each adapter lists its codes; other errors map to the trait's
+//! generic variant, carrying the message that names plugin and method.
+
+use crate::abi::{Arg, Output};
+use crate::error::Error;
+use crate::plugin::LuaPlugin;
+use bext_plugin_api::types::PluginCapability;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+/// One argument of an extended-capability call; see the module docs.
+pub(crate) enum JsonArg<'a> {
+    /// A JSON value: scalars cross as Lua scalars, the rest as JSON text.
+    Value(Value),
+    /// Raw bytes, crossing as a Lua string.
+    Bytes(&'a [u8]),
+}
+
+impl From<&str> for JsonArg<'_> {
+    fn from(s: &str) -> Self {
+        JsonArg::Value(Value::String(s.to_owned()))
+    }
+}
+
+impl From<u64> for JsonArg<'_> {
+    fn from(n: u64) -> Self {
+        JsonArg::Value(Value::from(n))
+    }
+}
+
+impl From<Option<u64>> for JsonArg<'_> {
+    fn from(n: Option<u64>) -> Self {
+        JsonArg::Value(n.map_or(Value::Null, Value::from))
+    }
+}
+
+impl From<Option<&str>> for JsonArg<'_> {
+    fn from(s: Option<&str>) -> Self {
+        JsonArg::Value(s.map_or(Value::Null, |s| Value::String(s.to_owned())))
+    }
+}
+
+/// The code at the start of a Lua error message (`not_found` in
+/// `plugin:3: not_found: no such key`), if any.
+pub(crate) fn error_code(error: &Error) -> Option<&str> {
+    let Error::Lua { message, .. } = error else { return None };
+    let message = strip_location(message);
+    let len = message.bytes().take_while(|b| b.is_ascii_lowercase() || *b == b'_').count();
+    let rest = &message[len..];
+    (len > 0 && (rest.is_empty() || rest.starts_with(':'))).then(|| &message[..len])
+}
+
+/// `rest` of `chunk:12: rest`, else the whole message.
+fn strip_location(message: &str) -> &str {
+    let mut from = 0;
+    while let Some(i) = message[from..].find(':') {
+        let at = from + i + 1;
+        let rest = &message[at..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest[digits..].starts_with(": ") {
+            return &rest[digits + 2..];
+        }
+        from = at;
+    }
+    message
+}
+
+/// Empty objects anywhere in `value` replaced by empty arrays.
+fn empty_objects_as_arrays(value: Value) -> Value {
+    match value {
+        Value::Object(map) if map.is_empty() => Value::Array(Vec::new()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, empty_objects_as_arrays(v))).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(empty_objects_as_arrays).collect()),
+        other => other,
+    }
+}
+
+impl LuaPlugin {
+    /// `value`'s serde form as an argument.
+    pub(crate) fn json_arg(&self, method: &str, value: &impl Serialize) -> Result<JsonArg<'static>, Error> {
+        serde_json::to_value(value).map(JsonArg::Value).map_err(|e| self.bad_input(method, e.to_string()))
+    }
+
+    /// Whether the script defines `method`, after the capability gate: the
+    /// adapters fall back to a trait default when it does not.
+    pub(crate) fn defines(&self, capability: PluginCapability, method: &str) -> Result<bool, Error> {
+        self.require_capability(capability)?;
+        Ok(self.has_method(method))
+    }
+
+    /// Calls `method` through the capability gate with `args` converted by
+    /// the module's rule, and returns the raw result.
+    pub(crate) fn call_ext(
+        &self,
+        capability: PluginCapability,
+        method: &str,
+        args: &[JsonArg<'_>],
+    ) -> Result<Output, Error> {
+        self.require_capability(capability)?;
+        let texts: Vec<Option<String>> = args
+            .iter()
+            .map(|arg| match arg {
+                JsonArg::Value(v @ (Value::Array(_) | Value::Object(_))) => Some(v.to_string()),
+                _ => None,
+            })
+            .collect();
+        let lua: Vec<Arg<'_>> = args
+            .iter()
+            .zip(&texts)
+            .map(|(arg, text)| match (arg, text) {
+                (_, Some(text)) => Arg::from(text.as_str()),
+                (JsonArg::Bytes(bytes), _) => Arg::Str(bytes),
+                (JsonArg::Value(Value::Bool(b)), _) => Arg::Bool(*b),
+                (JsonArg::Value(Value::String(s)), _) => Arg::from(s.as_str()),
+                (JsonArg::Value(Value::Number(n)), _) => match (n.as_i64(), n.as_u64()) {
+                    (Some(i), _) => Arg::Int(i),
+                    (None, Some(_)) => Arg::Int(i64::MAX),
+                    _ => Arg::Float(n.as_f64().unwrap_or(0.0)),
+                },
+                (JsonArg::Value(_), _) => Arg::Nil,
+            })
+            .collect();
+        self.call(method, &lua)
+    }
+
+    /// [`LuaPlugin::call_ext`] with the result as JSON, `None` for nil.
+    pub(crate) fn call_value(
+        &self,
+        capability: PluginCapability,
+        method: &str,
+        args: &[JsonArg<'_>],
+    ) -> Result<Option<Value>, Error> {
+        let out = self.call_ext(capability, method, args)?;
+        self.output_value(method, out)
+    }
+
+    /// [`LuaPlugin::call_ext`] with the result deserialized into `R`
+    /// (`expected` names it in errors), `None` for nil.
+    pub(crate) fn call_json<R: DeserializeOwned>(
+        &self,
+        capability: PluginCapability,
+        method: &str,
+        args: &[JsonArg<'_>],
+        expected: &'static str,
+    ) -> Result<Option<R>, Error> {
+        match self.call_value(capability, method, args)? {
+            None => Ok(None),
+            Some(value) => self.from_value(method, value, expected).map(Some),
+        }
+    }
+
+    /// Like [`LuaPlugin::call_json`], with nil a [`Error::WrongReturnType`].
+    pub(crate) fn call_json_required<R: DeserializeOwned>(
+        &self,
+        capability: PluginCapability,
+        method: &str,
+        args: &[JsonArg<'_>],
+        expected: &'static str,
+    ) -> Result<R, Error> {
+        self.call_json(capability, method, args, expected)?.ok_or_else(|| self.wrong_type(method, expected, &Output::Nil))
+    }
+
+    /// A Lua result as JSON.
+    pub(crate) fn output_value(&self, method: &str, out: Output) -> Result<Option<Value>, Error> {
+        match out {
+            Output::Nil => Ok(None),
+            Output::Bool(b) => Ok(Some(Value::Bool(b))),
+            Output::Int(n) => Ok(Some(Value::from(n))),
+            Output::Float(x) => serde_json::Number::from_f64(x)
+                .map(|n| Some(Value::Number(n)))
+                .ok_or_else(|| self.bad_envelope(method, format!("{x} is not a JSON number"))),
+            Output::Str(bytes) => String::from_utf8(bytes)
+                .map(|s| Some(Value::String(s)))
+                .map_err(|_| self.bad_envelope(method, "the returned string is not valid UTF-8".into())),
+            Output::Json(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| self.bad_envelope(method, format!("invalid JSON: {e}"))),
+            Output::JsonError(message) => {
+                Err(self.bad_envelope(method, format!("the returned table cannot be encoded as JSON: {message}")))
+            }
+            other => Err(self.wrong_type(method, "a value that converts to JSON", &other)),
+        }
+    }
+
+    /// `value` as `R`: as it is, else (a string) its decoded JSON, else with
+    /// empty objects read as empty arrays; a [`Error::BadEnvelope`] when
+    /// nothing fits.
+    pub(crate) fn from_value<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        value: Value,
+        expected: &'static str,
+    ) -> Result<R, Error> {
+        let first = match serde_json::from_value::<R>(value.clone()) {
+            Ok(r) => return Ok(r),
+            Err(e) => e,
+        };
+        let value = match value {
+            Value::String(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(decoded) => match serde_json::from_value::<R>(decoded.clone()) {
+                    Ok(r) => return Ok(r),
+                    Err(_) => decoded,
+                },
+                Err(_) => return Err(self.bad_envelope(method, format!("not {expected}: {first}"))),
+            },
+            other => other,
+        };
+        serde_json::from_value::<R>(empty_objects_as_arrays(value))
+            .map_err(|_| self.bad_envelope(method, format!("not {expected}: {first}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lua(message: &str) -> Error {
+        Error::Lua { plugin: "p".into(), method: "m".into(), message: message.into(), traceback: String::new() }
+    }
+
+    #[test]
+    fn error_codes() {
+        assert_eq!(error_code(&lua("p:12: not_found: gone")), Some("not_found"));
+        assert_eq!(error_code(&lua("[string \"x:y\"]:3: bad_query")), Some("bad_query"));
+        assert_eq!(error_code(&lua("rate_limited: slow down")), Some("rate_limited"));
+        assert_eq!(error_code(&lua("p:1: Boom")), None);
+        assert_eq!(error_code(&lua("p:1: attempt to index a nil value")), None);
+        assert_eq!(error_code(&Error::MissingMethod { plugin: "p".into(), method: "m".into() }), None);
+    }
+}
