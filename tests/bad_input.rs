@@ -227,8 +227,12 @@ fn a_manifest_claiming_methods_the_script_lacks_fails_to_load() {
     let plugin = load_declaring("class-cache", class_style, &["cache_backend"], &[]).unwrap();
     assert!(plugin.has_method("invalidate_path"));
     assert_eq!(plugin.try_invalidate_tag("t").unwrap(), 0);
-    // Capabilities this runtime does not wire are not checked.
-    load_declaring("auth-claim", "return { on_request = function() end }", &["middleware", "auth"], &[]).unwrap();
+    // The extended capabilities (issue 4) are checked too.
+    let err = load_declaring("auth-claim", "return { on_request = function() end }", &["middleware", "auth"], &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "lua plugin `auth-claim`: the manifest claims the auth capability but the script defines no `provider_kind`, `resolve`"
+    );
 }
 
 #[test]
@@ -271,7 +275,7 @@ fn calling_a_capability_the_manifest_does_not_declare_is_a_typed_error() {
     for capability in [PluginCapability::Middleware, PluginCapability::CacheBackend, PluginCapability::Transform, PluginCapability::Lifecycle] {
         assert!(undeclared.provides(capability), "{capability:?}");
     }
-    assert!(!undeclared.provides(PluginCapability::Auth), "not wired here");
+    assert!(!undeclared.provides(PluginCapability::Auth), "no provider_kind or resolve");
     let middleware_only = load("inferred", "return { on_request = function() end }").unwrap();
     assert!(!middleware_only.provides(PluginCapability::CacheBackend));
 }
