@@ -175,6 +175,18 @@ fn check_lists_the_capabilities_of_every_reference_plugin() {
 }
 
 #[test]
+fn check_lists_the_extended_capabilities() {
+    // Inferred from the methods: a policy's `evaluate` also fits FeatureFlagPlugin
+    // (a manifest declaring `authz_policy` is what settles it).
+    for (file, capability) in [("feature_flags.lua", "feature_flag"), ("storage.lua", "storage_client"), ("authz_policy.lua", "feature_flag, authz_policy")] {
+        let out = bext_lua(&examples(), &["check", file], "");
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{file}: {stdout}{}", text(&out.stderr));
+        assert!(stdout.contains(&format!("  capabilities: {capability}\n")), "{file}: {stdout}");
+    }
+}
+
+#[test]
 fn check_reports_syntax_errors_and_manifest_mismatches() {
     let dir = TempDir::new("check");
     dir.write("broken.lua", "return {\n  on_request = function(self, ctx)\n    return 1 +\n  end,\n}\n");

@@ -38,6 +38,25 @@ const CAPABILITIES: &[(PluginCapability, &[&str], &[&str])] = &[
     (PluginCapability::Transform, &["matches", "transform"], &[]),
 ];
 
+/// The twelve capabilities beyond the first four. They are listed when the
+/// script defines every method they need (`LuaPlugin::provides`); partial
+/// ones are not warned about, as their method names (`get`, `delete`,
+/// `evaluate`, ...) overlap too much to mean anything alone.
+const EXTENDED: [PluginCapability; 12] = [
+    PluginCapability::Auth,
+    PluginCapability::Session,
+    PluginCapability::Mailer,
+    PluginCapability::Tracer,
+    PluginCapability::Scheduled,
+    PluginCapability::Webhook,
+    PluginCapability::FeatureFlag,
+    PluginCapability::I18n,
+    PluginCapability::StorageClient,
+    PluginCapability::SearchClient,
+    PluginCapability::AuthzPolicy,
+    PluginCapability::Locking,
+];
+
 /// The snake_case name bext-plugin-api's serde gives a capability.
 pub(super) fn capability_name(capability: PluginCapability) -> String {
     serde_json::to_value(capability)
@@ -118,7 +137,8 @@ pub(super) fn check(args: CheckArgs) -> i32 {
         None => println!("  priority: (none; the trait default)"),
     }
     println!("  methods: {}", methods.iter().cloned().collect::<Vec<_>>().join(", "));
-    let (provided, partial) = capabilities_of(&methods);
+    let (mut provided, partial) = capabilities_of(&methods);
+    provided.extend(EXTENDED.into_iter().filter(|c| plugin.provides(*c)));
     let names: Vec<String> = provided.iter().map(|c| capability_name(*c)).collect();
     println!("  capabilities: {}", if names.is_empty() { "(none)".to_string() } else { names.join(", ") });
     let mut status = 0;
