@@ -73,7 +73,13 @@
 //!   `CacheBackend`, `LifecyclePlugin` and `TransformPlugin` by calling the
 //!   script's methods of the same names; each has typed `try_` variants
 //!   ([`LuaPlugin::try_cache_get`], [`LuaPlugin::try_lifecycle`],
-//!   [`LuaPlugin::try_transform`], ...). The manifest's declared capabilities
+//!   [`LuaPlugin::try_transform`], ...). It also implements the twelve
+//!   others (`AuthPlugin`, `SessionPlugin`, `MailerPlugin`, `TracerPlugin`,
+//!   `ScheduledPlugin`, `WebhookPlugin`, `FeatureFlagPlugin`, `I18nPlugin`,
+//!   `StorageClientPlugin`, `SearchClientPlugin`, `AuthzPolicyPlugin`,
+//!   `LockingPlugin`) through one generic mechanism: arguments as JSON,
+//!   results from JSON, Lua errors mapped into each trait's error type (the
+//!   README's table gives every shape). The manifest's declared capabilities
 //!   are checked against the script at load ([`Error::CapabilityMismatch`])
 //!   and gate calls ([`Error::CapabilityNotProvided`]); see
 //!   [`LuaPlugin::provides`].

@@ -280,7 +280,7 @@ fn mailer_error_kind(code: Option<&str>, message: String) -> MailerError {
 fn send_outcome(plugin: &LuaPlugin, method: &str, value: Value) -> Result<SendOutcome, Error> {
     match value {
         Value::String(id) => Ok(SendOutcome { id }),
-        other => plugin.from_value(method, other, "a SendOutcome"),
+        other => plugin.decode_value(method, other, "a SendOutcome"),
     }
 }
 
@@ -586,7 +586,7 @@ impl LuaPlugin {
                 .as_i64()
                 .map(FlagValue::Int)
                 .ok_or_else(|| self.bad_envelope(method, format!("a flag number must be an integer, got {n}"))),
-            Value::Object(ref map) if map.contains_key("kind") => self.from_value(method, value, "a FlagValue"),
+            Value::Object(ref map) if map.contains_key("kind") => self.decode_value(method, value, "a FlagValue"),
             other => Ok(FlagValue::Json(other.to_string())),
         }
     }
@@ -894,7 +894,7 @@ impl LuaPlugin {
             None | Some(Value::Bool(false)) => denied(),
             Some(Value::String(s)) if s == "allow" => PolicyDecision::Allow,
             Some(Value::String(s)) if s == "deny" => denied(),
-            Some(value) => match self.from_value(M, value, "a policy decision")? {
+            Some(value) => match self.decode_value(M, value, "a policy decision")? {
                 DecisionJson::Allow => PolicyDecision::Allow,
                 DecisionJson::Deny { reason } => PolicyDecision::Deny { reason },
                 DecisionJson::Mutate { headers, body } => PolicyDecision::Mutate { headers, body: body.map(String::into_bytes) },
@@ -940,7 +940,7 @@ impl LockingPlugin for LuaPlugin {
         match self.call_value(Cap::Locking, M, &[key.into(), ttl_ms.into()]).map_err(text)? {
             None | Some(Value::Bool(false)) => Ok(None),
             Some(Value::String(lock_id)) => Ok(Some(LockHandle { key: key.into(), lock_id, ttl_ms })),
-            Some(value) => self.from_value(M, value, "a LockHandle").map(Some).map_err(text),
+            Some(value) => self.decode_value(M, value, "a LockHandle").map(Some).map_err(text),
         }
     }
 

@@ -178,7 +178,7 @@ impl LuaPlugin {
     ) -> Result<Option<R>, Error> {
         match self.call_value(capability, method, args)? {
             None => Ok(None),
-            Some(value) => self.from_value(method, value, expected).map(Some),
+            Some(value) => self.decode_value(method, value, expected).map(Some),
         }
     }
 
@@ -218,7 +218,7 @@ impl LuaPlugin {
     /// `value` as `R`: as it is, else (a string) its decoded JSON, else with
     /// empty objects read as empty arrays; a [`Error::BadEnvelope`] when
     /// nothing fits.
-    pub(crate) fn from_value<R: DeserializeOwned>(
+    pub(crate) fn decode_value<R: DeserializeOwned>(
         &self,
         method: &str,
         value: Value,
