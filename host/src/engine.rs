@@ -36,9 +36,7 @@ impl EngineShared {
     /// module only through the test hook
     /// [`LuaPluginRuntime::with_guest_module`](crate::LuaPluginRuntime::with_guest_module).
     pub(crate) fn new(config: LuaRuntimeConfig, guest_wasm: &[u8]) -> Result<Self, Error> {
-        let engine_err = |what: &str, e: wasmtime::Error| Error::Engine { message: format!("{what}: {e:#}") };
-        let engine = Engine::new(&engine_config(&config)).map_err(|e| engine_err("creating the engine", e))?;
-        let linker = imports::linker(&engine).map_err(|e| engine_err("linking host functions", e))?;
+        let (engine, linker) = engine_and_linker(&config)?;
         let module = if std::ptr::eq(guest_wasm, GUEST_WASM) {
             compiled_snapshot(&engine, &linker, config.artifact_cache_dir.as_deref())
         } else {
@@ -46,9 +44,7 @@ impl EngineShared {
             coldstart::generic_snapshot(&engine, &linker, guest_wasm).and_then(|snapshot| Module::new(&engine, &snapshot))
         }
         .map_err(|e| engine_err("preparing the guest", e))?;
-        let instance_pre = linker
-            .instantiate_pre(&module)
-            .map_err(|e| engine_err("resolving the guest's imports", e))?;
+        let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
         let image = memory_image(&engine, &instance_pre).map_err(|e| engine_err("reading the guest image", e))?;
         let ticker = config
             .epoch_deadlines
@@ -60,9 +56,7 @@ impl EngineShared {
     /// profile (`runner`), whose instances run `_initialize` with their own
     /// WASI preopens and create their own Lua state.
     pub(crate) fn raw_guest(config: &LuaRuntimeConfig) -> Result<(Engine, InstancePre<HostState>), Error> {
-        let engine_err = |what: &str, e: wasmtime::Error| Error::Engine { message: format!("{what}: {e:#}") };
-        let engine = Engine::new(&engine_config(config)).map_err(|e| engine_err("creating the engine", e))?;
-        let linker = imports::linker(&engine).map_err(|e| engine_err("linking host functions", e))?;
+        let (engine, linker) = engine_and_linker(config)?;
         let module = cached_module(&engine, "raw", || Module::new(&engine, GUEST_WASM))
             .map_err(|e| engine_err("compiling the guest", e))?;
         let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
@@ -76,6 +70,17 @@ impl EngineShared {
     pub(crate) fn deadline_ticks(&self, timeout_ms: u64) -> u64 {
         (timeout_ms / self.config.epoch_tick_ms.max(1)).saturating_add(1).min(u64::MAX >> 2)
     }
+}
+
+/// An engine for `config` and a linker with the guest's imports.
+fn engine_and_linker(config: &LuaRuntimeConfig) -> Result<(Engine, Linker<HostState>), Error> {
+    let engine = Engine::new(&engine_config(config)).map_err(|e| engine_err("creating the engine", e))?;
+    let linker = imports::linker(&engine).map_err(|e| engine_err("linking host functions", e))?;
+    Ok((engine, linker))
+}
+
+fn engine_err(what: &str, e: wasmtime::Error) -> Error {
+    Error::Engine { message: format!("{what}: {e:#}") }
 }
 
 fn engine_config(config: &LuaRuntimeConfig) -> Config {
