@@ -1,8 +1,8 @@
 //! The native baseline: the same Lua 5.4 scripts on native Lua through mlua
 //! (vendored Lua 5.4.8), set up the way bext's mlua tier sets up a plugin.
 //!
-//! Two users: `bext-lua bench` (and later the benchmark suite in `benches/`)
-//! compares [`NativePlugin`] against the wasm sandbox; the conformance tests
+//! Two users: `bext-lua bench` and the benchmark suite ([`crate::bench`])
+//! compare [`NativePlugin`] against the wasm sandbox; the conformance tests
 //! compare [`run_captured`] against the wasm guest's full profile.
 
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
@@ -20,11 +20,14 @@ pub struct NativeLimits {
     pub ticks_per_call: u64,
     /// Heap limit in bytes. Default 64 MiB.
     pub max_heap_bytes: usize,
+    /// Install the count hook at all. Default `true`; `false` is unmetered
+    /// native Lua, the baseline of the metering benchmarks.
+    pub count_hook: bool,
 }
 
 impl Default for NativeLimits {
     fn default() -> Self {
-        NativeLimits { instructions_per_tick: 1000, ticks_per_call: 200, max_heap_bytes: 64 << 20 }
+        NativeLimits { instructions_per_tick: 1000, ticks_per_call: 200, max_heap_bytes: 64 << 20, count_hook: true }
     }
 }
 
@@ -67,26 +70,34 @@ impl NativePlugin {
         let ticks = Rc::new(Cell::new(0u64));
         let counter = ticks.clone();
         let max_ticks = limits.ticks_per_call;
-        lua.set_hook(HookTriggers::new().every_nth_instruction(limits.instructions_per_tick), move |_, _| {
-            counter.set(counter.get() + 1);
-            if counter.get() > max_ticks {
-                return Err(mlua::Error::runtime("instruction budget exhausted"));
-            }
-            Ok(VmState::Continue)
-        })?;
+        if limits.count_hook {
+            lua.set_hook(HookTriggers::new().every_nth_instruction(limits.instructions_per_tick), move |_, _| {
+                counter.set(counter.get() + 1);
+                if counter.get() > max_ticks {
+                    return Err(mlua::Error::runtime("instruction budget exhausted"));
+                }
+                Ok(VmState::Continue)
+            })?;
+        }
         let table: Table = lua.load(source).set_name(format!("={name}")).eval()?;
         ticks.set(0);
         Ok(NativePlugin { lua, table, ticks })
     }
 
     /// Calls `plugin:method(arg)` with the budget reset, and returns its
-    /// first result as a string (`None` for nil; other types are an error).
+    /// first result as a string: `None` for nil, a table encoded as JSON
+    /// (as the guest shim does), other types an error.
     pub fn call(&self, method: &str, arg: &str) -> mlua::Result<Option<String>> {
+        use mlua::LuaSerdeExt;
         self.ticks.set(0);
         let function: mlua::Function = self.table.get(method)?;
         match function.call::<Value>((&self.table, arg))? {
             Value::Nil => Ok(None),
             Value::String(s) => Ok(Some(s.to_str()?.to_string())),
+            table @ Value::Table(_) => {
+                let value: serde_json::Value = self.lua.from_value(table)?;
+                Ok(Some(value.to_string()))
+            }
             other => Err(mlua::Error::runtime(format!("{method} returned a {}", other.type_name()))),
         }
     }

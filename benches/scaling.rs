@@ -1,0 +1,35 @@
+//! Calls per second across 1, 2 and 4 threads, on one plugin and on 100
+//! different plugins (criterion reports the throughput).
+
+use bext_lua_wasm_suite::bench::measure::seconds_per_call_across_threads;
+use bext_lua_wasm_suite::bench::side::{NativeSide, Side, WasmSetup, WasmSide};
+use bext_lua_wasm_suite::bench::workloads::{distinct_plugins, ratelimit};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+
+fn scaling(c: &mut Criterion) {
+    let wasm = WasmSide::new(WasmSetup::default()).expect("runtime");
+    let native = NativeSide::default();
+    let one = vec![ratelimit()];
+    let hundred = distinct_plugins(100);
+    let mut group = c.benchmark_group("scaling");
+    group.sample_size(10).throughput(Throughput::Elements(1));
+    for (label, specs) in [("1 plugin", &one), ("100 plugins", &hundred)] {
+        for threads in [1, 2, 4] {
+            for side in [&wasm as &dyn Side, &native] {
+                let id = BenchmarkId::new(format!("{}/{label}", side.label()), format!("{threads} threads"));
+                group.bench_function(id, |b| {
+                    b.iter_custom(|calls| {
+                        let per_thread = (calls as usize).div_ceil(threads).max(1);
+                        let per_call = seconds_per_call_across_threads(side, specs, threads, per_thread).expect("calls");
+                        Duration::from_secs_f64(per_call * calls as f64)
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, scaling);
+criterion_main!(benches);

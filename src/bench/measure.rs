@@ -1,0 +1,216 @@
+//! The measures shared by the criterion benches and the report: timing a
+//! batch of calls, memory per live instance, throughput across threads, and
+//! the statistics of interleaved samples.
+
+use super::side::{BenchError, BenchResult, PluginSpec, Side};
+use super::workloads::{request_context, ContextSize};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+/// Seconds per operation of `ops` operations run by `batch`.
+pub fn seconds_per_op(ops: u64, batch: impl FnOnce(u64) -> BenchResult<()>) -> BenchResult<f64> {
+    let started = Instant::now();
+    batch(ops)?;
+    Ok(started.elapsed().as_secs_f64() / ops.max(1) as f64)
+}
+
+/// The process's proportional set size in bytes, from
+/// `/proc/self/smaps_rollup` (Linux 4.14+).
+pub fn pss_bytes() -> BenchResult<u64> {
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup")
+        .map_err(|e| BenchError::Invalid(format!("cannot read /proc/self/smaps_rollup: {e}")))?;
+    rollup
+        .lines()
+        .find_map(|line| line.strip_prefix("Pss:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| BenchError::Invalid("no Pss line in /proc/self/smaps_rollup".into()))
+}
+
+/// Hands the allocator's free pages back to the OS, so a memory measure is
+/// not flattered by memory an earlier one freed (glibc keeps it otherwise).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim only walks glibc's own free lists.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
+/// PSS bytes per live instance: `instances` instances spread evenly over
+/// `specs` (each plugin loaded, then held with its share of instances, each
+/// having served one request), the plugins' own memory included.
+pub fn pss_per_instance(side: &dyn Side, specs: &[PluginSpec], instances: usize) -> BenchResult<f64> {
+    let per_plugin = instances / specs.len();
+    if per_plugin == 0 || per_plugin * specs.len() != instances {
+        return Err(BenchError::Invalid(format!("{instances} instances do not spread evenly over {} plugins", specs.len())));
+    }
+    release_free_memory();
+    let before = pss_bytes()?;
+    let ctx = request_context(ContextSize::Small, 0);
+    let mut plugins = Vec::with_capacity(specs.len());
+    let mut held = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let plugin = side.load(spec)?;
+        held.push(plugin.live_instances(per_plugin, &ctx)?);
+        plugins.push(plugin);
+    }
+    let after = pss_bytes()?;
+    drop(held);
+    drop(plugins);
+    Ok(after.saturating_sub(before) as f64 / instances as f64)
+}
+
+/// Wall-clock seconds per `on_request` with `threads` threads each making
+/// `calls_per_thread` calls (small context), rotating over `specs`. Setup
+/// (native threads load their own states) is outside the timing.
+pub fn seconds_per_call_across_threads(
+    side: &dyn Side,
+    specs: &[PluginSpec],
+    threads: usize,
+    calls_per_thread: usize,
+) -> BenchResult<f64> {
+    let factory = side.per_thread(specs)?;
+    let start_line = Barrier::new(threads + 1);
+    let wall = std::thread::scope(|scope| -> BenchResult<Duration> {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (factory, start_line) = (&factory, &start_line);
+                scope.spawn(move || -> BenchResult<()> {
+                    let plugins = factory();
+                    start_line.wait();
+                    let plugins = plugins?;
+                    for i in 0..calls_per_thread {
+                        let mut ctx = request_context(ContextSize::Small, i * threads + t);
+                        plugins[(i + t) % plugins.len()].on_request(&mut ctx)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        start_line.wait();
+        let started = Instant::now();
+        for worker in workers {
+            worker.join().map_err(|_| BenchError::Invalid("a benchmark thread panicked".into()))??;
+        }
+        Ok(started.elapsed())
+    })?;
+    Ok(wall.as_secs_f64() / (threads * calls_per_thread) as f64)
+}
+
+/// Median and quartiles of a set of samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// The median.
+    pub median: f64,
+    /// First quartile.
+    pub p25: f64,
+    /// Third quartile.
+    pub p75: f64,
+}
+
+impl Summary {
+    /// The summary of `samples` (at least one).
+    pub fn of(samples: &[f64]) -> Summary {
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+        Summary { median: at(0.5), p25: at(0.25), p75: at(0.75) }
+    }
+
+    /// Interquartile range as a percentage of the median.
+    pub fn spread_percent(&self) -> f64 {
+        if self.median == 0.0 { 0.0 } else { (self.p75 - self.p25) / self.median * 100.0 }
+    }
+}
+
+/// Paired samples of both sides, taken A B, B A, A B, ... so that drift of
+/// the machine (frequency, other load) hits both alike.
+#[derive(Debug, Clone, Default)]
+pub struct Interleaved {
+    /// Samples of the wasm side.
+    pub wasm: Vec<f64>,
+    /// Samples of the native side, same rounds.
+    pub native: Vec<f64>,
+}
+
+impl Interleaved {
+    /// `rounds` recorded rounds after `warmup` unrecorded ones.
+    pub fn run(
+        rounds: usize,
+        warmup: usize,
+        mut wasm: impl FnMut() -> BenchResult<f64>,
+        mut native: impl FnMut() -> BenchResult<f64>,
+    ) -> BenchResult<Interleaved> {
+        let mut samples = Interleaved::default();
+        for round in 0..warmup + rounds {
+            let (w, n) = if round % 2 == 0 {
+                let w = wasm()?;
+                (w, native()?)
+            } else {
+                let n = native()?;
+                (wasm()?, n)
+            };
+            if round >= warmup {
+                samples.wasm.push(w);
+                samples.native.push(n);
+            }
+        }
+        Ok(samples)
+    }
+
+    /// The median of the per-round ratios wasm/native: each round's pair
+    /// saw the same machine state.
+    pub fn ratio(&self) -> f64 {
+        let ratios: Vec<f64> = self.wasm.iter().zip(&self.native).map(|(w, n)| w / n.max(f64::MIN_POSITIVE)).collect();
+        Summary::of(&ratios).median
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_takes_median_and_quartiles() {
+        let s = Summary::of(&[5.0, 1.0, 3.0, 2.0, 4.0]);
+        assert_eq!((s.p25, s.median, s.p75), (2.0, 3.0, 4.0));
+        assert_eq!(s.spread_percent(), 2.0 / 3.0 * 100.0);
+    }
+
+    #[test]
+    fn interleaving_alternates_the_order_and_pairs_rounds() {
+        let order = std::cell::RefCell::new(String::new());
+        let samples = Interleaved::run(
+            3,
+            1,
+            || {
+                order.borrow_mut().push('A');
+                Ok(2.0)
+            },
+            || {
+                order.borrow_mut().push('B');
+                Ok(1.0)
+            },
+        )
+        .unwrap();
+        assert_eq!(order.into_inner(), "ABBAABBA");
+        assert_eq!(samples.wasm.len(), 3);
+        assert_eq!(samples.ratio(), 2.0);
+    }
+
+    #[test]
+    fn pss_is_readable_and_grows_with_touched_memory() {
+        let before = pss_bytes().unwrap();
+        let block = vec![1u8; 32 << 20];
+        let after = pss_bytes().unwrap();
+        assert!(after >= before + (24 << 20), "{before} -> {after}");
+        drop(block);
+    }
+}

@@ -1,0 +1,545 @@
+//! The report behind `cargo run --release --bin bench-report`: every
+//! measure, both sides in one process, interleaved; a markdown table and an
+//! SVG chart of the ratios.
+
+use super::measure::{pss_per_instance, seconds_per_call_across_threads, seconds_per_op, Interleaved, Summary};
+use super::side::{BenchError, BenchResult, Budget, Metering, NativeSide, Plugin, PluginSpec, Side, WasmSetup, WasmSide};
+use super::workloads::{self, request_context, upstream_response, ContextSize, CpuProgram, CPU_PROGRAMS};
+use bext_plugin_lua_wasm::ColdStart;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+/// The bext docs' figures for the native (mlua) tier.
+const CLAIMED_NATIVE_COLD_START_SECONDS: f64 = 1e-3;
+const CLAIMED_NATIVE_BYTES_PER_STATE: f64 = 150e3;
+
+/// A section of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// From nothing to the first `on_request` returned.
+    ColdStart,
+    /// One middleware call.
+    PerCall,
+    /// CPU-bound Lua programs.
+    Cpu,
+    /// The cost of each budget mechanism.
+    Metering,
+    /// `pcall(error, ...)`.
+    ErrorPath,
+    /// PSS per live instance.
+    Memory,
+    /// Calls across threads.
+    Scaling,
+}
+
+impl Group {
+    /// Every group, in report order.
+    pub const ALL: [Group; 7] =
+        [Group::ColdStart, Group::PerCall, Group::Cpu, Group::Metering, Group::ErrorPath, Group::Memory, Group::Scaling];
+
+    /// The section title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::ColdStart => "Cold start (rate limiter, 40 lines): from nothing to the first on_request returned",
+            Group::PerCall => "Per call: middleware with a 300 B and a 2 KB request context",
+            Group::Cpu => "CPU-bound Lua programs (one run each)",
+            Group::Metering => "Metering overhead (fib)",
+            Group::ErrorPath => "Error path",
+            Group::Memory => "Memory: PSS per live instance (plugin memory included)",
+            Group::Scaling => "Scaling: wall time per on_request across threads (2 cores)",
+        }
+    }
+
+    /// The command-line name (`--only`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Group::ColdStart => "cold-start",
+            Group::PerCall => "per-call",
+            Group::Cpu => "cpu",
+            Group::Metering => "metering",
+            Group::ErrorPath => "errors",
+            Group::Memory => "memory",
+            Group::Scaling => "scaling",
+        }
+    }
+}
+
+/// What a row's figures are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Seconds per operation.
+    Seconds,
+    /// Bytes.
+    Bytes,
+}
+
+/// One measure, both sides.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Section.
+    pub group: Group,
+    /// What was measured.
+    pub name: String,
+    /// Unit of the figures.
+    pub unit: Unit,
+    /// The wasm side.
+    pub wasm: Summary,
+    /// The native side.
+    pub native: Summary,
+    /// Median of the per-round ratios wasm/native.
+    pub ratio: f64,
+    /// Recorded rounds.
+    pub rounds: usize,
+}
+
+/// How much to measure.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// Fewer rounds and smaller inputs: under two minutes on 2 cores.
+    pub quick: bool,
+    /// Only these groups (all when empty).
+    pub only: Vec<Group>,
+}
+
+/// Rounds and batch sizes of a quick or a full run.
+#[derive(Debug, Clone, Copy)]
+struct Effort {
+    rounds: usize,
+    warmup: usize,
+    cold_starts_per_sample: u64,
+    calls_per_sample: u64,
+    memory_rounds: usize,
+    calls_per_thread: usize,
+    pcalls: u32,
+}
+
+impl Effort {
+    fn new(quick: bool) -> Effort {
+        if quick {
+            Effort {
+                rounds: 7,
+                warmup: 1,
+                cold_starts_per_sample: 10,
+                calls_per_sample: 200,
+                memory_rounds: 3,
+                calls_per_thread: 400,
+                pcalls: 2000,
+            }
+        } else {
+            Effort {
+                rounds: 21,
+                warmup: 2,
+                cold_starts_per_sample: 40,
+                calls_per_sample: 2000,
+                memory_rounds: 7,
+                calls_per_thread: 3000,
+                pcalls: 20_000,
+            }
+        }
+    }
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Every measure.
+    pub rows: Vec<Row>,
+    /// Whether it was a `--quick` run.
+    pub quick: bool,
+    /// Wall time of the whole run in seconds.
+    pub seconds: f64,
+}
+
+/// Runs the measures, calling `progress` after each row.
+pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResult<Report> {
+    let started = Instant::now();
+    let effort = Effort::new(options.quick);
+    let mut rows = Vec::new();
+    let wanted = |g: Group| options.only.is_empty() || options.only.contains(&g);
+    let mut push = |row: Row| {
+        progress(&row);
+        rows.push(row);
+    };
+    for group in Group::ALL.into_iter().filter(|g| wanted(*g)) {
+        match group {
+            Group::ColdStart => cold_start(effort, &mut push)?,
+            Group::PerCall => per_call(effort, &mut push)?,
+            Group::Cpu => cpu(effort, options.quick, &mut push)?,
+            Group::Metering => metering(effort, options.quick, &mut push)?,
+            Group::ErrorPath => error_path(effort, &mut push)?,
+            Group::Memory => memory(effort, &mut push)?,
+            Group::Scaling => scaling(effort, &mut push)?,
+        }
+    }
+    Ok(Report { rows, quick: options.quick, seconds: started.elapsed().as_secs_f64() })
+}
+
+fn row(group: Group, name: impl Into<String>, unit: Unit, samples: &Interleaved) -> Row {
+    Row {
+        group,
+        name: name.into(),
+        unit,
+        wasm: Summary::of(&samples.wasm),
+        native: Summary::of(&samples.native),
+        ratio: samples.ratio(),
+        rounds: samples.wasm.len(),
+    }
+}
+
+/// One cold start: load, first `on_request`, drop.
+fn load_and_first_request(side: &dyn Side, spec: &PluginSpec, i: u64) -> BenchResult<()> {
+    let plugin = side.load(spec)?;
+    plugin.on_request(&mut request_context(ContextSize::Small, i as usize))?;
+    Ok(())
+}
+
+fn cold_start(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
+    let spec = workloads::ratelimit();
+    let native = NativeSide::default();
+    let batch = effort.cold_starts_per_sample;
+    let native_cold = || seconds_per_op(batch, |n| (0..n).try_for_each(|i| load_and_first_request(&native, &spec, i)));
+
+    // A new sandbox of an already loaded plugin, for every call.
+    let paths = [
+        ("new sandbox by fork, pooling allocator", ColdStart::Fork, true),
+        ("new sandbox by fork, memory on demand", ColdStart::Fork, false),
+        ("new sandbox from source, pooling allocator", ColdStart::Source, true),
+        ("new sandbox from source, memory on demand", ColdStart::Source, false),
+    ];
+    for (name, cold_start, pooling) in paths {
+        let setup = WasmSetup { cold_start, pooling, fresh_instance_per_call: true, ..WasmSetup::default() };
+        let side = WasmSide::new(setup)?;
+        let plugin = side.load(&spec)?;
+        let samples = Interleaved::run(
+            effort.rounds,
+            effort.warmup,
+            || seconds_per_op(batch, |n| (0..n).try_for_each(|i| plugin.on_request(&mut request_context(ContextSize::Small, i as usize)).map(drop))),
+            native_cold,
+        )?;
+        push(row(Group::ColdStart, name, Unit::Seconds, &samples));
+    }
+
+    let side = WasmSide::new(WasmSetup::default())?;
+    let samples = Interleaved::run(
+        effort.rounds,
+        effort.warmup,
+        || seconds_per_op(batch, |n| (0..n).try_for_each(|i| load_and_first_request(&side, &spec, i))),
+        native_cold,
+    )?;
+    push(row(Group::ColdStart, "plugin load (parse, fork template) + first call", Unit::Seconds, &samples));
+
+    // A new process's path: the runtime from the compiled guest on disk.
+    let cache = tempdir("bench-report-cache")?;
+    let few = batch.div_ceil(8);
+    let samples = Interleaved::run(
+        effort.rounds,
+        effort.warmup,
+        || {
+            seconds_per_op(few, |n| {
+                (0..n).try_for_each(|i| {
+                    let side = WasmSide::with_cache(WasmSetup::default(), Some(cache.clone()))?;
+                    load_and_first_request(&side, &spec, i)
+                })
+            })
+        },
+        || seconds_per_op(few, |n| (0..n).try_for_each(|i| load_and_first_request(&native, &spec, i))),
+    )?;
+    let _ = std::fs::remove_dir_all(&cache);
+    push(row(Group::ColdStart, "new runtime from the disk cache + plugin load + first call", Unit::Seconds, &samples));
+    Ok(())
+}
+
+fn tempdir(tag: &str) -> BenchResult<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| BenchError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+fn per_call(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
+    let wasm = WasmSide::new(WasmSetup::default())?;
+    let native = NativeSide::default();
+    let calls = effort.calls_per_sample;
+    for spec in workloads::middleware() {
+        let (w, n) = (wasm.load(&spec)?, native.load(&spec)?);
+        for size in ContextSize::ALL {
+            let on_request = |plugin: &dyn Plugin| {
+                seconds_per_op(calls, |n| {
+                    (0..n).try_for_each(|i| plugin.on_request(&mut request_context(size, i as usize)).map(drop))
+                })
+            };
+            let samples = Interleaved::run(effort.rounds, effort.warmup, || on_request(&*w), || on_request(&*n))?;
+            push(row(Group::PerCall, format!("{} on_request, {}", spec.name, size.label()), Unit::Seconds, &samples));
+        }
+    }
+    // security_headers does its work in on_response.
+    let spec = workloads::security_headers();
+    let (w, n) = (wasm.load(&spec)?, native.load(&spec)?);
+    for size in ContextSize::ALL {
+        let on_response = |plugin: &dyn Plugin| {
+            let ctx = request_context(size, 0);
+            seconds_per_op(calls, |n| (0..n).try_for_each(|_| plugin.on_response(&ctx, &mut upstream_response())))
+        };
+        let samples = Interleaved::run(effort.rounds, effort.warmup, || on_response(&*w), || on_response(&*n))?;
+        push(row(Group::PerCall, format!("security_headers on_response, {}", size.label()), Unit::Seconds, &samples));
+    }
+    Ok(())
+}
+
+/// Both sides must compute the same result before either is timed.
+fn same_result(program: &str, wasm: &dyn Plugin, native: &dyn Plugin, arg: &str) -> BenchResult<()> {
+    let (w, n) = (wasm.call("run", arg)?, native.call("run", arg)?);
+    if w != n {
+        return Err(BenchError::Invalid(format!("{program}({arg}): wasm returned {w:?}, native {n:?}")));
+    }
+    Ok(())
+}
+
+fn run_program(plugin: &dyn Plugin, arg: &str) -> BenchResult<f64> {
+    seconds_per_op(1, |_| plugin.call("run", arg).map(drop))
+}
+
+fn cpu(effort: Effort, quick: bool, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
+    let wasm = WasmSide::new(WasmSetup { budget: Budget::Large, ..WasmSetup::default() })?;
+    let native = NativeSide::new(Metering::Both, Budget::Large);
+    for program in CPU_PROGRAMS {
+        let arg = program.arg(quick);
+        let (w, n) = (wasm.load(&program.spec())?, native.load(&program.spec())?);
+        same_result(program.name, &*w, &*n, &arg)?;
+        let samples = Interleaved::run(effort.rounds, effort.warmup, || run_program(&*w, &arg), || run_program(&*n, &arg))?;
+        push(row(Group::Cpu, format!("{}({arg})", program.name), Unit::Seconds, &samples));
+    }
+    Ok(())
+}
+
+fn metering(effort: Effort, quick: bool, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
+    let program: CpuProgram = CPU_PROGRAMS[0];
+    let arg = program.arg(quick);
+    for metering in Metering::ALL {
+        let wasm = WasmSide::new(WasmSetup { metering, budget: Budget::Large, ..WasmSetup::default() })?;
+        let native = NativeSide::new(metering, Budget::Large);
+        let (w, n) = (wasm.load(&program.spec())?, native.load(&program.spec())?);
+        same_result(program.name, &*w, &*n, &arg)?;
+        let samples = Interleaved::run(effort.rounds, effort.warmup, || run_program(&*w, &arg), || run_program(&*n, &arg))?;
+        let native_label = if metering == Metering::None { "no hook" } else { "count hook" };
+        let name = format!("{}({arg}), wasm {} vs native {native_label}", program.name, metering.label());
+        push(row(Group::Metering, name, Unit::Seconds, &samples));
+    }
+    Ok(())
+}
+
+fn error_path(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
+    let wasm = WasmSide::new(WasmSetup { budget: Budget::Large, ..WasmSetup::default() })?;
+    let native = NativeSide::new(Metering::Both, Budget::Large);
+    let spec = workloads::pcall_error();
+    let (w, n) = (wasm.load(&spec)?, native.load(&spec)?);
+    let arg = effort.pcalls.to_string();
+    same_result(&spec.name, &*w, &*n, &arg)?;
+    let per_pcall = |plugin: &dyn Plugin| run_program(plugin, &arg).map(|s| s / f64::from(effort.pcalls));
+    let samples = Interleaved::run(effort.rounds, effort.warmup, || per_pcall(&*w), || per_pcall(&*n))?;
+    push(row(Group::ErrorPath, "pcall(error, ...) per caught error", Unit::Seconds, &samples));
+    Ok(())
+}
+
+fn memory(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
+    let wasm = WasmSide::new(WasmSetup { max_instances_per_plugin: 1000, ..WasmSetup::default() })?;
+    let native = NativeSide::default();
+    let one = vec![workloads::ratelimit()];
+    let hundred = workloads::distinct_plugins(100);
+    let cases: [(&[PluginSpec], usize); 5] = [(&one, 1), (&one, 100), (&one, 1000), (&hundred, 100), (&hundred, 1000)];
+    for (specs, instances) in cases {
+        let samples = Interleaved::run(
+            effort.memory_rounds,
+            1,
+            || pss_per_instance(&wasm, specs, instances),
+            || pss_per_instance(&native, specs, instances),
+        )?;
+        let plugins = if specs.len() == 1 { "1 plugin".to_string() } else { format!("{} plugins", specs.len()) };
+        push(row(Group::Memory, format!("{plugins}, {instances} live instances"), Unit::Bytes, &samples));
+    }
+    Ok(())
+}
+
+fn scaling(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
+    let wasm = WasmSide::new(WasmSetup::default())?;
+    let native = NativeSide::default();
+    let one = vec![workloads::ratelimit()];
+    let hundred = workloads::distinct_plugins(100);
+    for (label, specs) in [("1 plugin", &one), ("100 plugins", &hundred)] {
+        for threads in [1, 2, 4] {
+            let per_call = |side: &dyn Side| seconds_per_call_across_threads(side, specs, threads, effort.calls_per_thread);
+            let samples = Interleaved::run(effort.rounds.min(11), 1, || per_call(&wasm), || per_call(&native))?;
+            let name = format!("{label}, {threads} thread{}", if threads == 1 { "" } else { "s" });
+            push(row(Group::Scaling, name, Unit::Seconds, &samples));
+        }
+    }
+    Ok(())
+}
+
+impl Row {
+    /// The median of a side in the row's unit, for display.
+    fn show(&self, value: f64) -> String {
+        match self.unit {
+            Unit::Seconds => format_seconds(value),
+            Unit::Bytes => format_bytes(value),
+        }
+    }
+}
+
+/// `12.3 us`, `1.20 ms`, `85 ns`.
+pub fn format_seconds(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 1e-3 {
+        format!("{:.2} ms", s * 1e3)
+    } else if s >= 1e-6 {
+        format!("{:.2} us", s * 1e6)
+    } else {
+        format!("{:.0} ns", s * 1e9)
+    }
+}
+
+/// `108 KiB`, `1.4 MiB`.
+pub fn format_bytes(b: f64) -> String {
+    if b >= 1024.0 * 1024.0 { format!("{:.2} MiB", b / 1024.0 / 1024.0) } else { format!("{:.1} KiB", b / 1024.0) }
+}
+
+impl Report {
+    /// The geometric mean of the CPU set's ratios.
+    pub fn cpu_geomean(&self) -> Option<f64> {
+        let ratios: Vec<f64> = self.rows.iter().filter(|r| r.group == Group::Cpu).map(|r| r.ratio).collect();
+        (!ratios.is_empty()).then(|| (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp())
+    }
+
+    fn find(&self, group: Group, name: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.group == group && r.name == name)
+    }
+
+    /// The tables, the geometric mean and the documented-figures
+    /// comparison, as markdown.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        for group in Group::ALL {
+            let rows: Vec<&Row> = self.rows.iter().filter(|r| r.group == group).collect();
+            let Some(first) = rows.first() else { continue };
+            let _ = writeln!(out, "### {}\n", group.title());
+            let _ = writeln!(out, "| measure | wasm | spread | native | spread | wasm/native |");
+            let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+            for r in &rows {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | ±{:.0}% | {} | ±{:.0}% | **{:.2}x** |",
+                    r.name,
+                    r.show(r.wasm.median),
+                    r.wasm.spread_percent() / 2.0,
+                    r.show(r.native.median),
+                    r.native.spread_percent() / 2.0,
+                    r.ratio
+                );
+            }
+            if group == Group::Cpu
+                && let Some(geomean) = self.cpu_geomean()
+            {
+                let _ = writeln!(out, "| **geometric mean of the CPU set** | | | | | **{geomean:.2}x** |");
+            }
+            let _ = writeln!(out, "\n{} rounds per row.\n", first.rounds);
+        }
+        out.push_str(&self.claims());
+        out
+    }
+
+    /// bext's documented native figures next to the measured ones.
+    fn claims(&self) -> String {
+        let cold_native = self.rows.iter().find(|r| r.group == Group::ColdStart).map(|r| r.native.median);
+        let cold_fork = self.find(Group::ColdStart, "new sandbox by fork, pooling allocator").map(|r| r.wasm.median);
+        let memory = self.find(Group::Memory, "1 plugin, 1000 live instances");
+        if cold_native.is_none() && memory.is_none() {
+            return String::new();
+        }
+        let show = |v: Option<f64>, f: fn(f64) -> String| v.map_or("not measured".to_string(), f);
+        let mut out = String::from("### bext's documented figures for its native tier, next to this run\n\n");
+        out.push_str("| figure | bext docs (native mlua tier) | native mlua, measured | wasm sandbox, measured |\n|---|---:|---:|---:|\n");
+        let _ = writeln!(
+            out,
+            "| cold start (new state + script + first call) | ~{} | {} | {} (fork, pooling) |",
+            format_seconds(CLAIMED_NATIVE_COLD_START_SECONDS),
+            show(cold_native, format_seconds),
+            show(cold_fork, format_seconds),
+        );
+        let _ = writeln!(
+            out,
+            "| memory per state (PSS, 1000 live) | ~{:.0} KB | {} | {} |",
+            CLAIMED_NATIVE_BYTES_PER_STATE / 1e3,
+            show(memory.map(|r| r.native.median), format_bytes),
+            show(memory.map(|r| r.wasm.median), format_bytes),
+        );
+        out.push('\n');
+        out
+    }
+
+    /// A horizontal bar chart of every row's ratio, as SVG.
+    pub fn write_svg(&self, path: &Path) -> BenchResult<()> {
+        use plotters::prelude::*;
+        let svg_error = |e: &dyn std::fmt::Display| BenchError::Invalid(format!("cannot draw {}: {e}", path.display()));
+        let labels: Vec<String> = self.rows.iter().map(|r| format!("{}: {}", r.group.key(), r.name)).collect();
+        let n = labels.len();
+        // Log scale, bars from parity: 0.5x and 2x are equally far from 1.
+        let ratios = self.rows.iter().map(|r| r.ratio.max(1e-3));
+        let x_min = ratios.clone().fold(1.0f64, f64::min) / 1.5;
+        let x_max = ratios.fold(1.0f64, f64::max) * 1.5;
+        let root = SVGBackend::new(path, (1100, 80 + 22 * n as u32)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| svg_error(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("wasm sandbox / native mlua, median of interleaved rounds (left of 1: wasm cheaper)", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(520)
+            .build_cartesian_2d((x_min..x_max).log_scale(), (0..n).into_segmented())
+            .map_err(|e| svg_error(&e))?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(n.wrapping_sub(i + 1)).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_labels(6)
+            .max_light_lines(1)
+            .x_desc("ratio wasm / native (log scale)")
+            .x_label_formatter(&|x| format!("{x:.2}x"))
+            .draw()
+            .map_err(|e| svg_error(&e))?;
+        // The first row at the top.
+        let bars = self.rows.iter().rev().enumerate().map(|(i, r)| {
+            let colour = if r.ratio <= 1.0 { RGBColor(46, 139, 87) } else { RGBColor(205, 92, 92) };
+            let (from, to) = (r.ratio.min(1.0), r.ratio.max(1.0));
+            let mut bar = Rectangle::new([(from, SegmentValue::Exact(i)), (to, SegmentValue::Exact(i + 1))], colour.filled());
+            bar.set_margin(3, 3, 0, 0);
+            bar
+        });
+        chart.draw_series(bars).map_err(|e| svg_error(&e))?;
+        let parity = LineSeries::new([(1.0, SegmentValue::Exact(0)), (1.0, SegmentValue::Exact(n))], BLACK.stroke_width(1));
+        chart.draw_series(parity).map_err(|e| svg_error(&e))?;
+        root.present().map_err(|e| svg_error(&e))?;
+        Ok(())
+    }
+}
+
+/// This machine, for the report's header: CPU, cores, memory, kernel.
+pub fn machine_description() -> String {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|r| r.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let kernel = read("/proc/sys/kernel/osrelease");
+    format!("{model}, {cores} cores available, {mem_gib:.0} GiB RAM, Linux {}", kernel.trim())
+}

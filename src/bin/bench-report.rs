@@ -1,0 +1,83 @@
+//! `cargo run --release --bin bench-report [-- --quick] [--out FILE] [--svg FILE]`:
+//! every benchmark, the wasm sandbox and native mlua interleaved in this one
+//! process; prints a markdown report and writes an SVG chart of the ratios.
+
+use bext_lua_wasm_suite::bench::report::{self, machine_description, Group, ReportOptions};
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The wasm sandbox against native mlua, side by side in one run.
+#[derive(Debug, Parser)]
+#[command(name = "bench-report")]
+struct Args {
+    /// Fewer rounds and smaller inputs (under two minutes on 2 cores).
+    #[arg(long)]
+    quick: bool,
+    /// Only these groups (repeatable): cold-start, per-call, cpu, metering,
+    /// errors, memory, scaling.
+    #[arg(long, value_name = "GROUP", value_parser = parse_group)]
+    only: Vec<Group>,
+    /// Also write the markdown report to this file.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Where the SVG chart of the ratios goes.
+    #[arg(long, value_name = "FILE", default_value = "target/bench-report/ratios.svg")]
+    svg: PathBuf,
+}
+
+fn parse_group(name: &str) -> Result<Group, String> {
+    Group::ALL.into_iter().find(|g| g.key() == name).ok_or_else(|| {
+        let keys: Vec<&str> = Group::ALL.iter().map(|g| g.key()).collect();
+        format!("unknown group {name:?} (one of {})", keys.join(", "))
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if cfg!(debug_assertions) {
+        eprintln!("bench-report: this is a debug build; figures need --release");
+    }
+    let options = ReportOptions { quick: args.quick, only: args.only.clone() };
+    let report = match report::run(&options, |row| {
+        eprintln!("{:<11} {:<62} ratio {:.2}x", row.group.key(), row.name, row.ratio);
+    }) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("bench-report: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let mut command = String::from("cargo run --release --bin bench-report --");
+    if args.quick {
+        command.push_str(" --quick");
+    }
+    for group in &args.only {
+        command.push_str(&format!(" --only {}", group.key()));
+    }
+    let mut text = format!(
+        "## {} run\n\n* Machine: {}\n* Command: `{command}` ({:.0} s)\n\n",
+        if report.quick { "Quick" } else { "Full" },
+        machine_description(),
+        report.seconds
+    );
+    text.push_str(&report.markdown());
+    print!("{text}");
+
+    if let Some(parent) = args.svg.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    if let Err(e) = report.write_svg(&args.svg) {
+        eprintln!("bench-report: {e}");
+        return ExitCode::FAILURE;
+    }
+    eprintln!("bench-report: chart written to {}", args.svg.display());
+    if let Some(out) = &args.out
+        && let Err(e) = std::fs::write(out, &text)
+    {
+        eprintln!("bench-report: cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
