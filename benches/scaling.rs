@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::time::Duration;
 
 fn scaling(c: &mut Criterion) {
-    let wasm = WasmSide::new(WasmSetup::default()).expect("runtime");
+    let wasm = WasmSide::new(WasmSetup { ready_instances_per_plugin: 4, ..WasmSetup::default() }).expect("runtime");
     let native = NativeSide::default();
     let one = vec![ratelimit()];
     let hundred = distinct_plugins(100);

@@ -74,6 +74,50 @@ pub enum Unit {
     Bytes,
 }
 
+/// How the figures were taken, at the top of every report.
+const METHOD: &str = "\
+**wasm**: bext-plugin-lua-wasm with its defaults (fuel and epoch deadlines, bext's per-call budget, \
+sandboxes forked from the plugin's template, memory mapped on demand) unless a row says otherwise. \
+**native**: the same scripts on Lua 5.4 through mlua 0.12 (vendored), set up as bext's native tier: \
+the same library subset and `bext` table, a 64 MiB limit, a count hook every 1000 instructions \
+enforcing the per-call budget. CPU programs and the error path run with a budget of 10^10 \
+instructions on both sides, and must return the same checksum on both before they are timed.
+
+Both sides run in this one process, interleaved round by round (wasm then native, then native then \
+wasm). Figures are medians; spread is half the interquartile range as a percentage of the median; \
+**wasm/native** is the median of the per-round ratios (below 1: the sandbox is cheaper).
+
+";
+
+fn footnote(group: Group) -> &'static str {
+    match group {
+        Group::ColdStart => {
+            " Every native figure is the same thing: a new Lua state, the libraries, the script, the first \
+call, the state dropped. The sandbox rows start a new sandbox of a loaded plugin, drop included; the \
+last two load the plugin too, and the last one also starts a runtime from the compiled guest on disk, \
+as a new process does."
+        }
+        Group::PerCall => {
+            " Each call serialises the context to JSON, the script decodes it with `bext.json`, and the \
+action is parsed and applied. The guest's `bext.json` is C working on the Lua stack; the native \
+baseline's goes through serde_json and mlua's serde conversion, which is why larger contexts favour \
+the sandbox."
+        }
+        Group::Memory => {
+            " PSS growth of the process divided by the live instances, plugin loads included, after \
+returning free heap to the OS (`malloc_trim`). With one instance the figure is about fixed costs, not \
+instances: the native state is served from heap pages already resident, the sandbox's includes its \
+plugin's fork template. Read the 100 and 1000 rows for the cost per instance."
+        }
+        Group::Scaling => {
+            " Each thread makes its calls on its own instances: wasm threads share the loaded plugins \
+(each call takes a sandbox from the plugin's pool), native threads load their own Lua states. Past \
+2 threads the 2 cores are oversubscribed."
+        }
+        _ => "",
+    }
+}
+
 /// One measure, both sides.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -355,13 +399,14 @@ fn memory(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
             || pss_per_instance(&native, specs, instances),
         )?;
         let plugins = if specs.len() == 1 { "1 plugin".to_string() } else { format!("{} plugins", specs.len()) };
-        push(row(Group::Memory, format!("{plugins}, {instances} live instances"), Unit::Bytes, &samples));
+        let live = if instances == 1 { "1 live instance".to_string() } else { format!("{instances} live instances") };
+        push(row(Group::Memory, format!("{plugins}, {live}"), Unit::Bytes, &samples));
     }
     Ok(())
 }
 
 fn scaling(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
-    let wasm = WasmSide::new(WasmSetup::default())?;
+    let wasm = WasmSide::new(WasmSetup { ready_instances_per_plugin: 4, ..WasmSetup::default() })?;
     let native = NativeSide::default();
     let one = vec![workloads::ratelimit()];
     let hundred = workloads::distinct_plugins(100);
@@ -418,7 +463,7 @@ impl Report {
     /// The tables, the geometric mean and the documented-figures
     /// comparison, as markdown.
     pub fn markdown(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::from(METHOD);
         for group in Group::ALL {
             let rows: Vec<&Row> = self.rows.iter().filter(|r| r.group == group).collect();
             let Some(first) = rows.first() else { continue };
@@ -442,7 +487,7 @@ impl Report {
             {
                 let _ = writeln!(out, "| **geometric mean of the CPU set** | | | | | **{geomean:.2}x** |");
             }
-            let _ = writeln!(out, "\n{} rounds per row.\n", first.rounds);
+            let _ = writeln!(out, "\n{} rounds per row.{}\n", first.rounds, footnote(group));
         }
         out.push_str(&self.claims());
         out

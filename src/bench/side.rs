@@ -175,6 +175,8 @@ pub struct WasmSetup {
     pub fresh_instance_per_call: bool,
     /// Largest number of live sandboxes per plugin.
     pub max_instances_per_plugin: usize,
+    /// Sandboxes each plugin's pool builds when it loads.
+    pub ready_instances_per_plugin: usize,
 }
 
 impl Default for WasmSetup {
@@ -188,6 +190,7 @@ impl Default for WasmSetup {
             cold_start: ColdStart::Fork,
             fresh_instance_per_call: false,
             max_instances_per_plugin: 8,
+            ready_instances_per_plugin: 1,
         }
     }
 }
@@ -243,6 +246,7 @@ impl WasmSide {
             .quarantine_after_traps(0);
         let pool = PoolConfig::default()
             .max_size(self.setup.max_instances_per_plugin)
+            .size(self.setup.ready_instances_per_plugin)
             .fresh_instance_per_call(self.setup.fresh_instance_per_call);
         let config = LuaPluginConfig::new(name.clone(), manifest, spec.source.clone())
             .config_json(spec.config_json.as_str())
