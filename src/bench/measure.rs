@@ -177,10 +177,12 @@ impl Interleaved {
     }
 
     /// The median of the per-round ratios wasm/native: each round's pair
-    /// saw the same machine state.
+    /// saw the same machine state. Rounds where native measured zero (a
+    /// memory measure that grew by less than a page) have no ratio; NaN if
+    /// no round has one.
     pub fn ratio(&self) -> f64 {
-        let ratios: Vec<f64> = self.wasm.iter().zip(&self.native).map(|(w, n)| w / n.max(f64::MIN_POSITIVE)).collect();
-        Summary::of(&ratios).median
+        let ratios: Vec<f64> = self.wasm.iter().zip(&self.native).filter(|(_, n)| **n > 0.0).map(|(w, n)| w / n).collect();
+        if ratios.is_empty() { f64::NAN } else { Summary::of(&ratios).median }
     }
 }
 
@@ -214,6 +216,13 @@ mod tests {
         assert_eq!(order.into_inner(), "ABBAABBA");
         assert_eq!(samples.wasm.len(), 3);
         assert_eq!(samples.ratio(), 2.0);
+    }
+
+    #[test]
+    fn rounds_without_a_native_figure_have_no_ratio() {
+        let samples = Interleaved { wasm: vec![4.0, 6.0, 8.0, 9.0], native: vec![0.0, 2.0, 2.0, 3.0] };
+        assert_eq!(samples.ratio(), 3.0);
+        assert!(Interleaved { wasm: vec![1.0], native: vec![0.0] }.ratio().is_nan());
     }
 
     #[test]

@@ -452,7 +452,8 @@ pub fn format_bytes(b: f64) -> String {
 impl Report {
     /// The geometric mean of the CPU set's ratios.
     pub fn cpu_geomean(&self) -> Option<f64> {
-        let ratios: Vec<f64> = self.rows.iter().filter(|r| r.group == Group::Cpu).map(|r| r.ratio).collect();
+        let ratios: Vec<f64> =
+            self.rows.iter().filter(|r| r.group == Group::Cpu && r.ratio.is_finite()).map(|r| r.ratio).collect();
         (!ratios.is_empty()).then(|| (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp())
     }
 
@@ -473,13 +474,13 @@ impl Report {
             for r in &rows {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | ±{:.0}% | {} | ±{:.0}% | **{:.2}x** |",
+                    "| {} | {} | ±{:.0}% | {} | ±{:.0}% | {} |",
                     r.name,
                     r.show(r.wasm.median),
                     r.wasm.spread_percent() / 2.0,
                     r.show(r.native.median),
                     r.native.spread_percent() / 2.0,
-                    r.ratio
+                    if r.ratio.is_finite() { format!("**{:.2}x**", r.ratio) } else { "n/a".into() }
                 );
             }
             if group == Group::Cpu
@@ -529,7 +530,8 @@ impl Report {
         let labels: Vec<String> = self.rows.iter().map(|r| format!("{}: {}", r.group.key(), r.name)).collect();
         let n = labels.len();
         // Log scale, bars from parity: 0.5x and 2x are equally far from 1.
-        let ratios = self.rows.iter().map(|r| r.ratio.max(1e-3));
+        // Rows without a ratio (native measured zero) get no bar.
+        let ratios = self.rows.iter().map(|r| r.ratio).filter(|r| r.is_finite()).map(|r| r.max(1e-3));
         let x_min = ratios.clone().fold(1.0f64, f64::min) / 1.5;
         let x_max = ratios.fold(1.0f64, f64::max) * 1.5;
         let root = SVGBackend::new(path, (1100, 80 + 22 * n as u32)).into_drawing_area();
@@ -556,7 +558,7 @@ impl Report {
             .draw()
             .map_err(|e| svg_error(&e))?;
         // The first row at the top.
-        let bars = self.rows.iter().rev().enumerate().map(|(i, r)| {
+        let bars = self.rows.iter().rev().enumerate().filter(|(_, r)| r.ratio.is_finite()).map(|(i, r)| {
             let colour = if r.ratio <= 1.0 { RGBColor(46, 139, 87) } else { RGBColor(205, 92, 92) };
             let (from, to) = (r.ratio.min(1.0), r.ratio.max(1.0));
             let mut bar = Rectangle::new([(from, SegmentValue::Exact(i)), (to, SegmentValue::Exact(i + 1))], colour.filled());
@@ -587,4 +589,32 @@ pub fn machine_description() -> String {
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
     let kernel = read("/proc/sys/kernel/osrelease");
     format!("{model}, {cores} cores available, {mem_gib:.0} GiB RAM, Linux {}", kernel.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(group: Group, name: &str, ratio: f64) -> Row {
+        let s = Summary { median: 1.0, p25: 1.0, p75: 1.0 };
+        Row { group, name: name.into(), unit: Unit::Seconds, wasm: s, native: s, ratio, rounds: 1 }
+    }
+
+    #[test]
+    fn rows_without_a_ratio_are_shown_as_such_and_left_out_of_chart_and_geomean() {
+        let report = Report {
+            rows: vec![row(Group::Cpu, "a", 2.0), row(Group::Cpu, "b", 0.5), row(Group::Memory, "m", f64::NAN)],
+            quick: true,
+            seconds: 0.0,
+        };
+        assert_eq!(report.cpu_geomean(), Some(1.0));
+        let markdown = report.markdown();
+        assert!(markdown.contains("| m | 1.00 s | ±0% | 1.00 s | ±0% | n/a |"), "{markdown}");
+        assert!(markdown.contains("**geometric mean of the CPU set** | | | | | **1.00x**"), "{markdown}");
+        let svg = std::env::temp_dir().join(format!("bench-report-test-{}.svg", std::process::id()));
+        report.write_svg(&svg).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        let _ = std::fs::remove_file(&svg);
+        assert!(text.contains("cpu: a") && text.contains("memory: m"));
+    }
 }

@@ -84,7 +84,7 @@ pub fn request_context(size: ContextSize, i: usize) -> RequestContext {
             ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36".into()),
             ("accept-language", "en-GB,en;q=0.9,de;q=0.8,fr;q=0.7".into()),
             ("accept-encoding", "gzip, deflate, br, zstd".into()),
-            ("cookie", format!("session={}; cart=3f9a1c77e2; theme=dark; consent=analytics%3Dno%26ads%3Dno; _ga=GA1.2.1849203.1732190000", "a1b2c3d4e5f6".repeat(8))),
+            ("cookie", format!("session={}; cart=3f9a1c77e2; theme=dark; consent=analytics%3Dno%26ads%3Dno; _ga=GA1.2.1849203.1732190000; _gid=GA1.2.2093847561.1732190000; recently_viewed=sku-10442%2Csku-20931%2Csku-33810", "a1b2c3d4e5f6".repeat(8))),
             ("sec-ch-ua", "\"Chromium\";v=\"131\", \"Not_A Brand\";v=\"24\"".into()),
             ("sec-ch-ua-mobile", "?0".into()),
             ("sec-ch-ua-platform", "\"Linux\"".into()),
@@ -100,6 +100,11 @@ pub fn request_context(size: ContextSize, i: usize) -> RequestContext {
             ("cache-control", "no-cache".into()),
             ("pragma", "no-cache".into()),
             ("priority", "u=1, i".into()),
+            ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8".into()),
+            ("sec-ch-ua-full-version-list", "\"Chromium\";v=\"131.0.6778.85\", \"Not_A Brand\";v=\"24.0.0.0\"".into()),
+            ("x-client-data", "CIu2yQEIprbJAQipncoBCN/9ygEIlqHLAQiFoM0BCOKwzgEI3L3OAQjCws4BCNLCzgEI+cPOAQ==".into()),
+            ("baggage", "tenant=tenant-42,region=eu-west-1,plan=business,experiment=checkout-v2,sampled=true".into()),
+            ("x-amzn-trace-id", "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1".into()),
         ];
         headers.extend(browser.into_iter().map(|(k, v)| (k.to_string(), v)));
     }

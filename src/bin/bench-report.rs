@@ -49,13 +49,14 @@ fn main() -> ExitCode {
         }
     };
 
-    let mut command = String::from("cargo run --release --bin bench-report --");
+    let mut flags = String::new();
     if args.quick {
-        command.push_str(" --quick");
+        flags.push_str(" --quick");
     }
     for group in &args.only {
-        command.push_str(&format!(" --only {}", group.key()));
+        flags.push_str(&format!(" --only {}", group.key()));
     }
+    let command = format!("cargo run --release --bin bench-report{}", if flags.is_empty() { flags } else { format!(" --{flags}") });
     let mut text = format!(
         "## {} run\n\n* Machine: {}\n* Command: `{command}` ({:.0} s)\n\n",
         if report.quick { "Quick" } else { "Full" },
