@@ -4,8 +4,8 @@
 //! (a custom [`Measurement`]).
 
 use bext_lua_wasm_suite::bench::measure::pss_per_instance;
-use bext_lua_wasm_suite::bench::side::{NativeSide, PluginSpec, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::{distinct_plugins, ratelimit};
+use bext_lua_wasm_suite::bench::side::{NativeSide, Side, WasmSetup, WasmSide};
+use bext_lua_wasm_suite::bench::workloads::plugin_sets;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -53,10 +53,8 @@ impl ValueFormatter for KibFormatter {
 fn memory(c: &mut Criterion<PssPerInstance>) {
     let wasm = WasmSide::new(WasmSetup { max_instances_per_plugin: 1000, ..WasmSetup::default() }).expect("runtime");
     let native = NativeSide::default();
-    let one = vec![ratelimit()];
-    let hundred = distinct_plugins(100);
-    let cases: [(&str, &[PluginSpec], usize); 5] =
-        [("1 plugin", &one, 1), ("1 plugin", &one, 100), ("1 plugin", &one, 1000), ("100 plugins", &hundred, 100), ("100 plugins", &hundred, 1000)];
+    let [(one_label, one), (many_label, many)] = plugin_sets();
+    let cases = [(one_label, &one, 1), (one_label, &one, 100), (one_label, &one, 1000), (many_label, &many, 100), (many_label, &many, 1000)];
     let mut group = c.benchmark_group("pss_per_instance");
     group.sample_size(10);
     for (label, specs, instances) in cases {

@@ -7,3 +7,18 @@
 pub mod bench;
 pub mod cli;
 pub mod native;
+
+use bext_plugin_api::types::PluginManifest;
+
+/// A manifest that declares no capabilities (so none are gated), for
+/// scripts run without one: by the `bext-lua` tools and the benchmarks.
+pub fn manifest_without_capabilities(name: impl Into<String>) -> PluginManifest {
+    PluginManifest {
+        name: name.into(),
+        version: "0.0.0".into(),
+        description: String::new(),
+        capabilities: Vec::new(),
+        requires_capabilities: Vec::new(),
+        provides_capabilities: Vec::new(),
+    }
+}

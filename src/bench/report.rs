@@ -388,19 +388,17 @@ fn error_path(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
 fn memory(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
     let wasm = WasmSide::new(WasmSetup { max_instances_per_plugin: 1000, ..WasmSetup::default() })?;
     let native = NativeSide::default();
-    let one = vec![workloads::ratelimit()];
-    let hundred = workloads::distinct_plugins(100);
-    let cases: [(&[PluginSpec], usize); 5] = [(&one, 1), (&one, 100), (&one, 1000), (&hundred, 100), (&hundred, 1000)];
-    for (specs, instances) in cases {
+    let [(one_label, one), (many_label, many)] = workloads::plugin_sets();
+    let cases = [(one_label, &one, 1), (one_label, &one, 100), (one_label, &one, 1000), (many_label, &many, 100), (many_label, &many, 1000)];
+    for (label, specs, instances) in cases {
         let samples = Interleaved::run(
             effort.memory_rounds,
             1,
             || pss_per_instance(&wasm, specs, instances),
             || pss_per_instance(&native, specs, instances),
         )?;
-        let plugins = if specs.len() == 1 { "1 plugin".to_string() } else { format!("{} plugins", specs.len()) };
         let live = if instances == 1 { "1 live instance".to_string() } else { format!("{instances} live instances") };
-        push(row(Group::Memory, format!("{plugins}, {live}"), Unit::Bytes, &samples));
+        push(row(Group::Memory, format!("{label}, {live}"), Unit::Bytes, &samples));
     }
     Ok(())
 }
@@ -408,11 +406,9 @@ fn memory(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
 fn scaling(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
     let wasm = WasmSide::new(WasmSetup { ready_instances_per_plugin: 4, ..WasmSetup::default() })?;
     let native = NativeSide::default();
-    let one = vec![workloads::ratelimit()];
-    let hundred = workloads::distinct_plugins(100);
-    for (label, specs) in [("1 plugin", &one), ("100 plugins", &hundred)] {
+    for (label, specs) in workloads::plugin_sets() {
         for threads in [1, 2, 4] {
-            let per_call = |side: &dyn Side| seconds_per_call_across_threads(side, specs, threads, effort.calls_per_thread);
+            let per_call = |side: &dyn Side| seconds_per_call_across_threads(side, &specs, threads, effort.calls_per_thread);
             let samples = Interleaved::run(effort.rounds.min(11), 1, || per_call(&wasm), || per_call(&native))?;
             let name = format!("{label}, {threads} thread{}", if threads == 1 { "" } else { "s" });
             push(row(Group::Scaling, name, Unit::Seconds, &samples));

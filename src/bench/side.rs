@@ -3,7 +3,6 @@
 
 use crate::native::{NativeLimits, NativePlugin};
 use bext_plugin_api::middleware::{PluginResponse, RequestAction, RequestContext, ResponseHeaders};
-use bext_plugin_api::types::PluginManifest;
 use bext_plugin_lua_wasm::{
     request_context_json, ColdStart, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits,
     PoolConfig, PoolingLimits, PooledInstance, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS,
@@ -116,6 +115,16 @@ impl Budget {
         match self {
             Budget::Bext => BEXT_TICKS_PER_CALL,
             Budget::Large => 10_000_000,
+        }
+    }
+
+    /// The wasm side's equivalent: fuel for the same instructions, and a
+    /// deadline (the runtime's default for bext's budget).
+    fn wasm_limits(self) -> LuaSandboxLimits {
+        let limits = LuaSandboxLimits::default().fuel_per_call(self.ticks() * FUEL_PER_KILO_INSTRUCTIONS);
+        match self {
+            Budget::Bext => limits,
+            Budget::Large => limits.timeout_ms(60_000),
         }
     }
 }
@@ -231,19 +240,8 @@ impl WasmSide {
     fn load_plugin(&self, spec: &PluginSpec) -> BenchResult<WasmPlugin<'_>> {
         // Unique names: the runtime keeps one plugin per name (hot reload).
         let name = format!("{}#{}", spec.name, self.next_id.fetch_add(1, Ordering::Relaxed));
-        let manifest = PluginManifest {
-            name: spec.name.clone(),
-            version: "0.0.0".into(),
-            description: String::new(),
-            capabilities: Vec::new(),
-            requires_capabilities: Vec::new(),
-            provides_capabilities: Vec::new(),
-        };
-        let budget = self.setup.budget;
-        let limits = LuaSandboxLimits::default()
-            .fuel_per_call(budget.ticks() * FUEL_PER_KILO_INSTRUCTIONS)
-            .timeout_ms(if budget == Budget::Large { 60_000 } else { 1000 })
-            .quarantine_after_traps(0);
+        let manifest = crate::manifest_without_capabilities(spec.name.as_str());
+        let limits = self.setup.budget.wasm_limits().quarantine_after_traps(0);
         let pool = PoolConfig::default()
             .max_size(self.setup.max_instances_per_plugin)
             .size(self.setup.ready_instances_per_plugin)

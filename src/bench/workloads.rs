@@ -48,6 +48,12 @@ pub fn distinct_plugins(count: usize) -> Vec<PluginSpec> {
         .collect()
 }
 
+/// The two plugin sets of the memory and scaling measures, with their
+/// labels: the rate limiter alone, and 100 different plugins.
+pub fn plugin_sets() -> [(&'static str, Vec<PluginSpec>); 2] {
+    [("1 plugin", vec![ratelimit()]), ("100 plugins", distinct_plugins(100))]
+}
+
 /// Request context sizes, as `on_request` receives them in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContextSize {

@@ -31,8 +31,7 @@ fn median(samples: &mut [Duration]) -> Duration {
 }
 
 fn fmt_duration(d: Duration) -> String {
-    let us = d.as_secs_f64() * 1e6;
-    if us >= 1000.0 { format!("{:.2} ms", us / 1000.0) } else { format!("{us:.2} us") }
+    crate::bench::report::format_seconds(d.as_secs_f64())
 }
 
 pub(super) fn bench(args: BenchArgs) -> i32 {

@@ -88,14 +88,7 @@ pub(super) fn capabilities_of(methods: &BTreeSet<String>) -> (Vec<PluginCapabili
 /// A manifest named after the file when none is given.
 pub(super) fn default_manifest(path: &Path) -> PluginManifest {
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
-    PluginManifest {
-        name,
-        version: "0.0.0".into(),
-        description: String::new(),
-        capabilities: Vec::new(),
-        requires_capabilities: Vec::new(),
-        provides_capabilities: Vec::new(),
-    }
+    crate::manifest_without_capabilities(name)
 }
 
 fn read_manifest(path: &Path) -> Result<PluginManifest, String> {
