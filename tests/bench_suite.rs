@@ -96,3 +96,41 @@ fn memory_and_scaling_measures_produce_figures() {
     }
     assert!(pss_per_instance(&wasm, &specs, 6).is_err(), "6 instances do not spread over 4 plugins");
 }
+
+/// The native baseline is tooling of this suite package: nothing the runtime
+/// crate needs to build or run (its normal and build dependencies, followed
+/// transitively) may pull in mlua or its Lua.
+#[test]
+fn the_runtime_crate_does_not_depend_on_mlua() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let name_of = |id: &str| {
+        metadata["packages"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap()["name"].as_str().unwrap().to_string()
+    };
+    let nodes = metadata["resolve"]["nodes"].as_array().unwrap();
+    let runtime = nodes.iter().find(|n| name_of(n["id"].as_str().unwrap()) == "bext-plugin-lua-wasm").expect("runtime crate");
+
+    let mut reached = std::collections::BTreeSet::new();
+    let mut todo = vec![runtime["id"].as_str().unwrap().to_string()];
+    while let Some(id) = todo.pop() {
+        if !reached.insert(id.clone()) {
+            continue;
+        }
+        let node = nodes.iter().find(|n| n["id"] == id.as_str()).unwrap();
+        for dep in node["deps"].as_array().unwrap() {
+            let not_dev_only = dep["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"] != "dev");
+            if not_dev_only {
+                todo.push(dep["pkg"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let names: Vec<String> = reached.iter().map(|id| name_of(id)).collect();
+    assert!(names.len() > 10, "the walk found the runtime's dependencies: {names:?}");
+    assert!(names.iter().any(|n| n == "wasmtime"), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("mlua")), "{names:?}");
+}

@@ -6,7 +6,7 @@ use bext_plugin_api::types::PluginManifest;
 use bext_plugin_lua_wasm::{LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaSandboxLimits, MetricsSink};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 /// One runtime per test binary: the guest is compiled once.
 pub fn runtime() -> &'static LuaPluginRuntime {
@@ -54,29 +54,61 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestCon
     }
 }
 
-/// Runs `f` with a tracing subscriber that records every event as text, and
-/// returns what it recorded.
+/// Runs `f` and returns, as text, every tracing event this thread emitted
+/// while it ran.
+///
+/// One global subscriber serves the whole test binary and writes to a
+/// per-thread buffer. A scoped subscriber per call (`with_default`) is flaky
+/// when tests run in parallel: tracing caches each callsite's interest
+/// process-wide, and a callsite first hit on another thread while no scoped
+/// subscriber was registered can stay disabled for everyone.
 pub fn capture_logs(f: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buffer {
+    use std::cell::RefCell;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
+
+    thread_local! {
+        static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+    }
+    fn capturing() -> bool {
+        CAPTURED.with(|c| c.borrow().is_some())
+    }
+    struct ThisThread;
+    impl Write for ThisThread {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
+            CAPTURED.with(|c| c.borrow_mut().as_mut().map(|buffer| buffer.extend_from_slice(bytes)));
             Ok(bytes.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = buffer.0.lock().unwrap().clone();
+    /// Stops capturing even if `f` panics, so the next test on this thread starts clean.
+    struct Stop;
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            CAPTURED.with(|c| c.borrow_mut().take());
+        }
+    }
+
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(|| ThisThread)
+            // Dynamic, so tracing asks on every event instead of caching the answer.
+            .with_filter(tracing_subscriber::filter::dynamic_filter_fn(|meta, _| {
+                *meta.level() <= tracing::Level::DEBUG && capturing()
+            }));
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+            .expect("no other global subscriber in the test binaries");
+    });
+
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let stop = Stop;
+    f();
+    let bytes = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    drop(stop);
     String::from_utf8(bytes).unwrap()
 }
 
