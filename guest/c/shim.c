@@ -234,6 +234,18 @@ int bext_msgh(lua_State *L) {
     return 1;
 }
 
+/* Runs `entry` with no arguments on an emptied stack, under bext_msgh (so
+ * errors carry a traceback), then reports an allocation failure the host
+ * must see. Returns lua_pcall's status; `nresults` results stay on top. */
+static int run_entry(lua_State *L, lua_CFunction entry, int nresults) {
+    lua_settop(L, 0);
+    lua_pushcfunction(L, bext_msgh);
+    lua_pushcfunction(L, entry);
+    int status = lua_pcall(L, 0, nresults, 1);
+    oom_check();
+    return status;
+}
+
 /* ---- the sandbox's standard library subset ---- */
 
 /* load(chunk [, chunkname [, mode [, env]]]) that only ever accepts text. */
@@ -444,10 +456,7 @@ int32_t EXPORT(bext_init)(void) {
     }
     lua_atpanic(L, panic);
     lua_setwarnf(L, warnf, NULL);
-    lua_pushcfunction(L, bext_msgh);
-    lua_pushcfunction(L, init_entry);
-    int status = lua_pcall(L, 0, 0, 1);
-    oom_check();
+    int status = run_entry(L, init_entry, 0);
     if (status != LUA_OK) {
         out_error(L, status);
         return status_of(status); /* the host discards this instance */
@@ -589,7 +598,6 @@ int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
     lua_State *L = S.L;
     if (!L || S.plugin_ref == LUA_NOREF) return out_literal("no plugin is loaded"), ST_NOT_READY;
     if ((size_t)method_len + args_len > S.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
-    lua_settop(L, 0);
     luaL_unref(L, LUA_REGISTRYINDEX, S.action_ref);
     S.action_ref = LUA_NOREF;
     S.missing_method = 0;
@@ -597,10 +605,7 @@ int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
     S.method_len = method_len;
     S.args = S.in + method_len;
     S.args_len = args_len;
-    lua_pushcfunction(L, bext_msgh);
-    lua_pushcfunction(L, call_entry);
-    int status = lua_pcall(L, 0, 1, 1);
-    oom_check();
+    int status = run_entry(L, call_entry, 1);
     if (status != LUA_OK) return out_error(L, status_of(status));
     if (S.missing_method) {
         out_string((const char *)S.in, method_len);
@@ -659,11 +664,7 @@ static int describe_entry(lua_State *L) {
 int32_t EXPORT(bext_describe)(void) {
     lua_State *L = S.L;
     if (!L || S.plugin_ref == LUA_NOREF) return out_literal("no plugin is loaded"), ST_NOT_READY;
-    lua_settop(L, 0);
-    lua_pushcfunction(L, bext_msgh);
-    lua_pushcfunction(L, describe_entry);
-    int status = lua_pcall(L, 0, 1, 1);
-    oom_check();
+    int status = run_entry(L, describe_entry, 1);
     if (status != LUA_OK) return out_error(L, status_of(status));
     out_value(L, -1);
     return ST_OK;
@@ -674,11 +675,7 @@ int32_t EXPORT(bext_reseed)(void) {
     lua_State *L = S.L;
     if (!L) return out_literal("bext_init has not run"), ST_NOT_READY;
     clock_gettime(CLOCK_MONOTONIC, &S.started);
-    lua_settop(L, 0);
-    lua_pushcfunction(L, bext_msgh);
-    lua_pushcfunction(L, reseed_entry);
-    int status = lua_pcall(L, 0, 0, 1);
-    oom_check();
+    int status = run_entry(L, reseed_entry, 0);
     if (status != LUA_OK) return out_error(L, status_of(status));
     lua_settop(L, 0);
     S.out = (struct bext_output){.kind = OUT_NIL};
