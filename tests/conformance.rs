@@ -16,6 +16,7 @@
 mod common;
 
 use bext_lua_wasm_suite::native;
+use common::Rng;
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::runner::{LuaRunner, RunError, RunOptions};
 use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};
@@ -136,27 +137,6 @@ fn corpus_gives_the_same_output_on_wasm_and_native_lua() {
     assert!(snippets.len() >= 300, "the corpus has only {} snippets", snippets.len());
 }
 
-/// A small seeded PRNG (xorshift64*): the generated cases are the same on
-/// every run for a given seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
-
 /// The seed: fixed, so a failure reproduces; `BEXT_CONFORMANCE_SEED`
 /// explores others.
 fn seed() -> u64 {
@@ -187,9 +167,9 @@ fn gen_expr(rng: &mut Rng, depth: u32) -> String {
         };
     }
     match rng.below(10) {
-        0..=4 => format!("({} {} {})", gen_expr(rng, depth - 1), rng.pick(BINARY_OPS), gen_expr(rng, depth - 1)),
+        0..=4 => format!("({} {} {})", gen_expr(rng, depth - 1), *rng.pick(BINARY_OPS), gen_expr(rng, depth - 1)),
         5 | 6 => {
-            let f = rng.pick(UNARY_FUNCS);
+            let f = *rng.pick(UNARY_FUNCS);
             match f {
                 // A space, or `-` and a negative atom would start a comment.
                 "-" | "~" => format!("({f} {})", gen_expr(rng, depth - 1)),
@@ -198,7 +178,7 @@ fn gen_expr(rng: &mut Rng, depth: u32) -> String {
             }
         }
         7 => {
-            let f = rng.pick(BINARY_FUNCS);
+            let f = *rng.pick(BINARY_FUNCS);
             let close = if f.starts_with("select") { "))" } else { ")" };
             if f.starts_with("select") {
                 format!("{f}({}{close}", gen_expr(rng, depth - 1))
@@ -206,7 +186,7 @@ fn gen_expr(rng: &mut Rng, depth: u32) -> String {
                 format!("{f}({}, {}{close}", gen_expr(rng, depth - 1), gen_expr(rng, depth - 1))
             }
         }
-        8 => format!("string.format('{}', {})", rng.pick(FORMATS), gen_expr(rng, depth - 1)),
+        8 => format!("string.format('{}', {})", *rng.pick(FORMATS), gen_expr(rng, depth - 1)),
         _ => format!("({} and {} or {})", gen_expr(rng, depth - 1), gen_expr(rng, depth - 1), gen_expr(rng, depth - 1)),
     }
 }
@@ -223,30 +203,30 @@ const PATTERNS: &[&str] = &[
 const REPLACEMENTS: &[&str] = &["'<%0>'", "'%1'", "''", "'%%'", "'-'", "{a='A', hello='HI'}", "string.upper", "function(s) return #s > 2 and s end", "'%2%1'", "'%9'"];
 
 fn gen_string_op(rng: &mut Rng) -> String {
-    let s = rng.pick(STRING_ATOMS);
+    let s = *rng.pick(STRING_ATOMS);
     let int = |rng: &mut Rng| ["-100", "-3", "-1", "0", "1", "2", "3", "5", "100", "math.maxinteger", "math.mininteger"][rng.below(11)];
     match rng.below(16) {
-        0 => format!("({s}):rep({}, {})", rng.below(5), rng.pick(&["''", "','", "nil"])),
+        0 => format!("({s}):rep({}, {})", rng.below(5), *rng.pick(&["''", "','", "nil"])),
         1 => format!("({s}):sub({}, {})", int(rng), int(rng)),
-        2 => format!("({s}):find({}, {}, {})", rng.pick(PATTERNS), int(rng), rng.pick(&["true", "false", "nil"])),
-        3 => format!("({s}):match({}, {})", rng.pick(PATTERNS), int(rng)),
-        4 => format!("select(2, ({s}):gsub({}, {}))", rng.pick(PATTERNS), rng.pick(REPLACEMENTS)),
-        5 => format!("({s}):gsub({}, {}, {})", rng.pick(PATTERNS), rng.pick(REPLACEMENTS), rng.below(4)),
+        2 => format!("({s}):find({}, {}, {})", *rng.pick(PATTERNS), int(rng), *rng.pick(&["true", "false", "nil"])),
+        3 => format!("({s}):match({}, {})", *rng.pick(PATTERNS), int(rng)),
+        4 => format!("select(2, ({s}):gsub({}, {}))", *rng.pick(PATTERNS), *rng.pick(REPLACEMENTS)),
+        5 => format!("({s}):gsub({}, {}, {})", *rng.pick(PATTERNS), *rng.pick(REPLACEMENTS), rng.below(4)),
         6 => format!("string.format('%q', {s})"),
         7 => format!("({s}):byte({}, {})", int(rng), int(rng)),
         8 => format!("table.concat({{({s}):byte(1, -1)}}, ',')"),
         9 => format!("({s}):upper() .. ({s}):lower() .. ({s}):reverse() .. #({s})"),
-        10 => format!("utf8.len({s}, {}, {}, {})", int(rng), int(rng), rng.pick(&["true", "false"])),
+        10 => format!("utf8.len({s}, {}, {}, {})", int(rng), int(rng), *rng.pick(&["true", "false"])),
         11 => {
-            let fmt = rng.pick(&["'<i4'", "'>i8'", "'<d'", "'s1'", "'z'", "'<I2'", "'j'", "'c3'"]);
-            format!("select('#', string.unpack({fmt}, string.pack({fmt}, {})))", rng.pick(&["1", "-1", "65535", "1.5", s, "2^31"]))
+            let fmt = *rng.pick(&["'<i4'", "'>i8'", "'<d'", "'s1'", "'z'", "'<I2'", "'j'", "'c3'"]);
+            format!("select('#', string.unpack({fmt}, string.pack({fmt}, {})))", *rng.pick(&["1", "-1", "65535", "1.5", s, "2^31"]))
         }
         12 => format!("string.format('%5.2s|%-6s|%s', {s}, {s}, {s})"),
         13 => {
             let mut out = String::from("(function() local t = {} for w in (");
             out.push_str(s);
             out.push_str("):gmatch(");
-            out.push_str(rng.pick(PATTERNS));
+            out.push_str(*rng.pick(PATTERNS));
             out.push_str(") do t[#t + 1] = tostring(w) if #t > 20 then break end end return table.concat(t, '|') end)()");
             out
         }
@@ -303,7 +283,7 @@ fn check_generated(kind: &str, cases: Vec<String>, per_chunk: usize) -> usize {
 
 #[test]
 fn generated_expressions_match_native_lua() {
-    let mut rng = Rng(seed());
+    let mut rng = Rng::new(seed());
     let cases: Vec<String> = (0..10_000).map(|_| gen_expr(&mut rng, 3)).collect();
     let n = check_generated("expression", cases, 500);
     println!("{n} generated expressions, seed {}", seed());
@@ -311,7 +291,7 @@ fn generated_expressions_match_native_lua() {
 
 #[test]
 fn generated_string_operations_match_native_lua() {
-    let mut rng = Rng(seed() ^ 0xA5A5_A5A5);
+    let mut rng = Rng::new(seed() ^ 0xA5A5_A5A5);
     let cases: Vec<String> = (0..5_000).map(|_| gen_string_op(&mut rng)).collect();
     let n = check_generated("string operation", cases, 500);
     println!("{n} generated string operations, seed {}", seed());

@@ -133,3 +133,42 @@ pub fn eval(plugin: &LuaPlugin, code: &str) -> Result<String, bext_plugin_lua_wa
     let ctx = bext_plugin_api::transform::TransformContext { node_env: "test".into(), env_vars: vec![] };
     plugin.try_transform(code, "eval", &ctx).map(|out| out.unwrap_or_else(|| code.to_string()))
 }
+
+/// xorshift64*: a small seeded generator, so generated cases are the same
+/// on every run for a given seed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed` (0, which xorshift never leaves, becomes 1).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// True once in `one_in` times on average.
+    pub fn chance(&mut self, one_in: usize) -> bool {
+        self.below(one_in) == 0
+    }
+
+    /// One of `items` (which must not be empty).
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// Up to `max_len` random bytes.
+    pub fn bytes(&mut self, max_len: usize) -> Vec<u8> {
+        let len = self.below(max_len + 1);
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
