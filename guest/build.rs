@@ -10,7 +10,7 @@ use std::process::Command;
 /// (default 512 KiB): measured with `tests/scripts/c_stack_nesting.lua` at
 /// 5000 levels, 192 KiB of wasm stack still traps on gsub/pcall nesting and
 /// 256 KiB reaches Lua's limit for every kind, so the default has 2x headroom.
-/// `tests/conformance.rs` checks both profiles reach Lua's limit.
+/// `tests/all/conformance.rs` checks both profiles reach Lua's limit.
 const STACK_BYTES: u32 = 256 * 1024;
 
 fn main() {

@@ -3,7 +3,7 @@
 
 /// Fuel that wasm spends running 1000 Lua VM instructions of plugin-like
 /// code: pattern matching on the request context, string building, table
-/// updates (measured by `tests/limits.rs`, which counts the same script's
+/// updates (measured by `tests/all/limits.rs`, which counts the same script's
 /// instructions with native Lua's count hook).
 ///
 /// Wasm fuel counts wasm operators (about one unit each), not Lua

@@ -1,12 +1,11 @@
 //! MiddlewarePlugin through `Arc<dyn MiddlewarePlugin>`: actions, responses,
 //! config, logs and metrics.
 
-mod common;
 
 use bext_plugin_api::middleware::{RequestAction, ResponseHeaders};
 use bext_plugin_api::MiddlewarePlugin;
 use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 
 fn middleware(name: &str, source: &str) -> Arc<dyn MiddlewarePlugin> {

@@ -3,7 +3,6 @@
 //! the shared conventions (trait defaults, missing methods, the capability
 //! gate, the manifest check).
 
-mod common;
 
 use bext_plugin_api::auth::{AuthProviderKind, AuthRequestContext, CallbackData, LoginAction, LoginParams};
 use bext_plugin_api::authz_policy::{PolicyContext, PolicyDecision};
@@ -22,7 +21,7 @@ use bext_plugin_api::{
     SearchClientPlugin, SessionPlugin, StorageClientPlugin, TracerPlugin, WebhookPlugin,
 };
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaPluginConfig};
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 

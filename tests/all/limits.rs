@@ -1,14 +1,13 @@
 //! Budgets: fuel and deadlines stop runaway scripts, memory is capped, and
 //! none of it can be caught by the script; the next call gets a fresh sandbox.
 
-mod common;
 
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{
     Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits, BEXT_TICKS_PER_CALL,
     FUEL_PER_KILO_INSTRUCTIONS,
 };
-use common::*;
+use crate::common::*;
 use std::sync::OnceLock;
 
 fn call(plugin: &LuaPlugin, path: &str) -> Result<RequestAction, Error> {

@@ -1,12 +1,11 @@
 //! TransformPlugin through `Arc<dyn TransformPlugin>`: the reference env
 //! inliner (examples/plugins/env_inline.lua), conventions, and bad results.
 
-mod common;
 
 use bext_plugin_api::transform::TransformContext;
 use bext_plugin_api::TransformPlugin;
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaSandboxLimits};
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 
 fn ctx() -> TransformContext {

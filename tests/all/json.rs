@@ -1,11 +1,10 @@
 //! bext.json: the documented mapping, errors with positions and paths, depth
 //! limits, and tables returned where the host expects JSON.
 
-mod common;
 
 use bext_plugin_api::middleware::ResponseHeaders;
 use bext_plugin_lua_wasm::{Error, LuaPlugin};
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 /// Runs `code` and expects it to succeed.
@@ -343,7 +342,7 @@ fn tables_returned_where_json_is_expected_are_encoded() {
 }
 
 #[test]
-#[ignore = "a measurement, not a test: cargo test --test json -- --ignored --nocapture"]
+#[ignore = "a measurement, not a test: cargo test --test all json:: -- --ignored --nocapture"]
 fn throughput() {
     let limits = bext_plugin_lua_wasm::LuaSandboxLimits::default().fuel_per_call(0).timeout_ms(60_000);
     let p = load_with_limits("eval-bench", &script("eval.lua"), limits);

@@ -1,12 +1,11 @@
 //! Every kind of bad input gets a typed error naming the plugin and the
 //! problem, and leaves the plugin usable.
 
-mod common;
 
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_api::MiddlewarePlugin;
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaSandboxLimits};
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 
 fn on_request(plugin: &LuaPlugin, path: &str) -> Result<RequestAction, Error> {

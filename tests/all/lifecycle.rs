@@ -1,11 +1,10 @@
 //! LifecyclePlugin through `Arc<dyn LifecyclePlugin>`: the reference request
 //! log (examples/plugins/request_log.lua), optional hooks, arguments.
 
-mod common;
 
 use bext_plugin_api::LifecyclePlugin;
 use bext_plugin_lua_wasm::{Error, LifecycleHook, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 
 #[test]

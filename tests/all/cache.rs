@@ -2,12 +2,11 @@
 //! cache (examples/plugins/cache.lua), the script conventions, and bad
 //! results.
 
-mod common;
 
 use bext_plugin_api::cache::CacheEntry;
 use bext_plugin_api::CacheBackend;
 use bext_plugin_lua_wasm::{Error, LuaPlugin};
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 
 fn entry(html: &str, tags: &[&str]) -> CacheEntry {

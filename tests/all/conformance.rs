@@ -13,10 +13,9 @@
 //!   catchable "C stack overflow" instead of trapping, in the plugin sandbox
 //!   and in the full profile.
 
-mod common;
 
 use bext_lua_wasm_suite::native;
-use common::Rng;
+use crate::common::{self, Rng};
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::runner::{LuaRunner, RunError, RunOptions};
 use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};

@@ -3,11 +3,10 @@
 //! error or a harmless result), the host keeps serving every other plugin,
 //! and the attacked plugin serves its next request.
 
-mod common;
 
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits, PoolConfig};
-use common::*;
+use crate::common::*;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -399,7 +398,7 @@ fn every_process_draws_its_own_string_hash_seed() {
     assert_eq!(hash_order("seed-parent-2"), order, "one process, one seed");
     let child_order = || {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "every_process_draws_its_own_string_hash_seed", "--nocapture", "--test-threads=1"])
+            .args(["--exact", "attacks::every_process_draws_its_own_string_hash_seed", "--nocapture", "--test-threads=1"])
             .env(CHILD, "1")
             .output()
             .unwrap();

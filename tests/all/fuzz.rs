@@ -14,14 +14,13 @@
 //!   the wall time; by default libtest runs one test per core);
 //! * `BEXT_FUZZ_SEED`: the seed (default fixed; the run prints it).
 //!
-//! `BEXT_FUZZ_SECONDS=600 cargo test --release --test fuzz -- --nocapture --test-threads=3`
+//! `BEXT_FUZZ_SECONDS=600 cargo test --release --test all fuzz:: -- --nocapture --test-threads=3`
 //! runs each target for ten minutes.
 
-mod common;
 
 use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits};
-use common::*;
+use crate::common::*;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,11 +1,10 @@
 //! LuaPluginPool: eager sizing, parallel calls, timeouts, traps under load,
 //! and the fresh-instance-per-call mode.
 
-mod common;
 
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaPluginConfig, LuaSandboxLimits, PoolConfig};
-use common::*;
+use crate::common::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
@@ -76,7 +75,7 @@ fn eight_threads_with_traps_mixed_in() {
     const CALLS: usize = 40;
     // Quarantine off: with four sandboxes, spins that happen to finish back to
     // back can make five traps in a row, and the breaker (tested in
-    // tests/attacks.rs) would then refuse the calls this test counts.
+    // tests/all/attacks.rs) would then refuse the calls this test counts.
     let plugin = load_pooled_with_limits(
         "contended",
         PoolConfig::default().size(2).max_size(4).acquire_timeout_ms(60_000),

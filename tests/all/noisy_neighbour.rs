@@ -3,11 +3,10 @@
 //! Every call of the 18 well-behaved plugins must succeed; their latency
 //! percentiles are printed (no timing assertion: the machine is shared).
 
-mod common;
 
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaSandboxLimits};
-use common::*;
+use crate::common::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -6,11 +6,10 @@
 //! error naming the plugin, never panic, hang, exit or read outside the
 //! guest's memory, and keep serving other plugins.
 
-mod common;
 
 use bext_plugin_api::middleware::{RequestAction, ResponseHeaders};
 use bext_plugin_lua_wasm::{ColdStart, Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits};
-use common::*;
+use crate::common::*;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -329,7 +328,7 @@ fn guest_output_never_reaches_the_hosts_stdout_or_stderr() {
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "guest_output_never_reaches_the_hosts_stdout_or_stderr", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "hostile_guest::guest_output_never_reaches_the_hosts_stdout_or_stderr", "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
         .output()
         .unwrap();

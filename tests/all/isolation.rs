@@ -1,11 +1,10 @@
 //! Plugins share nothing: globals, metatables and faults stay in their own
 //! sandbox.
 
-mod common;
 
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::LuaSandboxLimits;
-use common::*;
+use crate::common::*;
 
 fn body(action: RequestAction) -> String {
     match action {

@@ -1,11 +1,10 @@
 //! Hot reload: atomic swap under concurrent calls, failed reloads leave the
 //! old version serving, on_reload runs on the new version, unload.
 
-mod common;
 
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{Error, LuaPluginConfig};
-use common::*;
+use crate::common::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 

@@ -3,14 +3,13 @@
 //! JSON with Lua patterns, as the docs suggest. The hello-world is
 //! examples/plugins/hello.lua; the others are in tests/scripts/compat/.
 
-mod common;
 
 use bext_plugin_api::cache::CacheEntry;
 use bext_plugin_api::middleware::{RequestAction, ResponseHeaders};
 use bext_plugin_api::transform::TransformContext;
 use bext_plugin_api::{CacheBackend, LifecyclePlugin, MiddlewarePlugin, TransformPlugin};
 use bext_plugin_lua_wasm::LuaPluginConfig;
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 
 fn snippet(file: &str) -> String {

@@ -1,11 +1,10 @@
 //! Forked sandboxes behave exactly like ones that loaded the script: same
 //! results, independent state, fresh random seeds, working GC and errors.
 
-mod common;
 
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{ColdStart, LuaPlugin, LuaPluginConfig, LuaSandboxLimits, PoolConfig};
-use common::*;
+use crate::common::*;
 
 const SCRIPT: &str = r#"
 local calls, seen = 0, {}
