@@ -385,7 +385,7 @@ fn random_return_value(rng: &mut Rng) -> Vec<u8> {
 fn hostile_runtime() -> &'static LuaPluginRuntime {
     static RT: OnceLock<LuaPluginRuntime> = OnceLock::new();
     RT.get_or_init(|| {
-        let wasm = wat::parse_str(include_str!("wat/hostile.wat")).expect("hostile.wat");
+        let wasm = wat::parse_str(include_str!("../wat/hostile.wat")).expect("hostile.wat");
         LuaPluginRuntime::with_guest_module(LuaRuntimeConfig::default(), &wasm).unwrap()
     })
 }
