@@ -61,6 +61,7 @@ enum {
     ST_NO_METHOD = 5,    /* the plugin table has no such method; output = the name */
     ST_NOT_READY = 6,    /* bext_init / bext_load not done */
     ST_BAD_INPUT = 7,    /* the host's argument encoding is malformed */
+    ST_RUNTIME_CODE = 8, /* Lua error raised with an error code; output = code, '\n', message + traceback */
 };
 
 enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
@@ -100,9 +101,12 @@ static struct {
     int missing_method; /* set by call_entry when the method is absent */
     int result_kind;    /* set by call_entry: OUT_JSON / OUT_JSON_ERROR when the result was a table */
     int syntax_error;   /* set by load_entry when the source does not compile */
+    int raised_ref;     /* the last value `error` raised with a coded message, or LUA_NOREF */
+    char raised_code[64]; /* its code (NUL-terminated) */
+    size_t error_code_len; /* set by call_msgh: the uncaught error's code is in raised_code */
     struct timespec started; /* os.clock counts from here */
     struct bext_output out;
-} S = {.plugin_ref = LUA_NOREF, .config_ref = LUA_NOREF, .action_ref = LUA_NOREF};
+} S = {.plugin_ref = LUA_NOREF, .config_ref = LUA_NOREF, .action_ref = LUA_NOREF, .raised_ref = LUA_NOREF};
 
 /* ---- allocator ----
  * The heap limit is the instance's linear-memory limit. Lua answers a failed
@@ -234,16 +238,104 @@ int bext_msgh(lua_State *L) {
     return 1;
 }
 
-/* Runs `entry` with no arguments on an emptied stack, under bext_msgh (so
- * errors carry a traceback), then reports an allocation failure the host
- * must see. Returns lua_pcall's status; `nresults` results stay on top. */
-static int run_entry(lua_State *L, lua_CFunction entry, int nresults) {
+/* ---- error codes ----
+ * A script picks a trait's error variant with a code: a snake_case word at
+ * the start of the message it raises (`error("not_found: gone", 0)`), or the
+ * `code` field of an error table (`error({code = "not_found", message =
+ * "gone"})`). The code is taken from the raised value itself, never parsed
+ * back from the text Lua reports: that text may start with a chunk name and
+ * a position, which neither the script nor its code chose. */
+
+/* Length of the code at the start of `s` (a run of [a-z_] followed by ':' or
+ * the end), 0 when there is none or it is too long to keep. */
+static size_t code_length(const char *s, size_t n) {
+    size_t i = 0;
+    while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_')) i++;
+    if (i == 0 || i >= sizeof S.raised_code || (i < n && s[i] != ':')) return 0;
+    return i;
+}
+
+/* error(value [, level]) exactly as the base library's, which also
+ * remembers the code of a coded string message together with the value
+ * raised (the message with its position prepended). */
+static int sandbox_error(lua_State *L) {
+    int level = (int)luaL_optinteger(L, 2, 1);
+    lua_settop(L, 1);
+    size_t n = 0, code_len = 0;
+    const char *msg = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &n) : NULL;
+    if (msg) code_len = code_length(msg, n);
+    if (msg && level > 0) {
+        luaL_where(L, level);
+        lua_pushvalue(L, 1);
+        lua_concat(L, 2);
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, S.raised_ref);
+    S.raised_ref = LUA_NOREF;
+    if (code_len) {
+        lua_pushvalue(L, -1);
+        S.raised_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        memcpy(S.raised_code, msg, code_len); /* msg: argument 1, still on the stack */
+        S.raised_code[code_len] = '\0';
+    }
+    return lua_error(L);
+}
+
+/* The message handler of method calls: bext_msgh, and when the uncaught
+ * value carries a code (an error table's `code`, or the very value
+ * sandbox_error raised with one), the result is "code\nmessage...". */
+static int call_msgh(lua_State *L) {
+    size_t code_len = 0;
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        size_t n;
+        lua_pushliteral(L, "code");
+        const char *code = lua_rawget(L, 1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        if (code && code_length(code, n) == n) {
+            code_len = n;
+            memcpy(S.raised_code, code, n);
+            S.raised_code[n] = '\0';
+            lua_pushliteral(L, "message");
+            if (lua_rawget(L, 1) == LUA_TSTRING) {
+                lua_pushliteral(L, ": ");
+                lua_insert(L, -2);
+                lua_concat(L, 3); /* "code: message" */
+            } else {
+                lua_pop(L, 1);
+            }
+            lua_replace(L, 1);
+        }
+        lua_settop(L, 1);
+    } else if (S.raised_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, S.raised_ref);
+        if (lua_rawequal(L, 1, -1)) code_len = strlen(S.raised_code);
+        lua_settop(L, 1);
+    }
+    bext_msgh(L);
+    if (code_len) {
+        lua_pushlstring(L, S.raised_code, code_len);
+        lua_pushliteral(L, "\n");
+        lua_pushvalue(L, -3);
+        lua_concat(L, 3);
+        S.error_code_len = code_len;
+    }
+    return 1;
+}
+
+/* Runs `entry` with no arguments on an emptied stack, under message handler
+ * `msgh` (so errors carry a traceback), then reports an allocation failure
+ * the host must see. Returns lua_pcall's status; `nresults` results stay on
+ * top. */
+static int run_entry_with(lua_State *L, lua_CFunction msgh, lua_CFunction entry, int nresults) {
     lua_settop(L, 0);
-    lua_pushcfunction(L, bext_msgh);
+    lua_pushcfunction(L, msgh);
     lua_pushcfunction(L, entry);
     int status = lua_pcall(L, 0, nresults, 1);
     oom_check();
     return status;
+}
+
+/* run_entry_with bext_msgh. */
+static int run_entry(lua_State *L, lua_CFunction entry, int nresults) {
+    return run_entry_with(L, bext_msgh, entry, nresults);
 }
 
 /* ---- the sandbox's standard library subset ---- */
@@ -304,6 +396,8 @@ static void open_sandbox_libs(lua_State *L) {
     lua_setglobal(L, "load");
     lua_pushcfunction(L, sandbox_print);
     lua_setglobal(L, "print");
+    lua_pushcfunction(L, sandbox_error);
+    lua_setglobal(L, "error");
     /* string.dump makes binary chunks, which nothing here can load */
     lua_getglobal(L, LUA_STRLIBNAME);
     lua_pushnil(L), lua_setfield(L, -2, "dump");
@@ -600,12 +694,16 @@ int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
     if ((size_t)method_len + args_len > S.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
     luaL_unref(L, LUA_REGISTRYINDEX, S.action_ref);
     S.action_ref = LUA_NOREF;
+    luaL_unref(L, LUA_REGISTRYINDEX, S.raised_ref);
+    S.raised_ref = LUA_NOREF;
+    S.error_code_len = 0;
     S.missing_method = 0;
     S.result_kind = 0;
     S.method_len = method_len;
     S.args = S.in + method_len;
     S.args_len = args_len;
-    int status = run_entry(L, call_entry, 1);
+    int status = run_entry_with(L, call_msgh, call_entry, 1);
+    if (status == LUA_ERRRUN && S.error_code_len) return out_error(L, ST_RUNTIME_CODE);
     if (status != LUA_OK) return out_error(L, status_of(status));
     if (S.missing_method) {
         out_string((const char *)S.in, method_len);
@@ -616,12 +714,26 @@ int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
     return ST_OK;
 }
 
-/* Appends to the summary at index 2 each string key of the table at index 3
- * for which plugin[key] (plugin at index 1) is a function. Uses 4 slots. */
+/* Whether `s` is a Lua identifier ([A-Za-z_][A-Za-z0-9_]*). Only those are
+ * listed as methods: a key such as "get\nset\ndelete" would otherwise forge
+ * lines of the summary (and no trait method has another shape). */
+static int is_identifier(const char *s, size_t n) {
+    if (n == 0 || (s[0] >= '0' && s[0] <= '9')) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return 0;
+    }
+    return 1;
+}
+
+/* Appends to the summary at index 2 each identifier key of the table at
+ * index 3 for which plugin[key] (plugin at index 1) is a function. Uses 4
+ * slots. */
 static void describe_methods(lua_State *L) {
     lua_pushnil(L);
     while (lua_next(L, 3) != 0) { /* 4: key, 5: value */
-        if (lua_type(L, 4) == LUA_TSTRING && lua_isfunction(L, 5)) {
+        size_t n;
+        if (lua_type(L, 4) == LUA_TSTRING && is_identifier(lua_tolstring(L, 4, &n), n) && lua_isfunction(L, 5)) {
             /* Listed only if the lookup finds this function's name first. */
             lua_pushvalue(L, 4);
             if (lua_gettable(L, 1) == LUA_TFUNCTION) {
@@ -638,7 +750,7 @@ static void describe_methods(lua_State *L) {
 }
 
 /* Output: the integer `priority` field (or nothing), then one line per method:
- * a function-valued string key of the plugin table, or of the tables its
+ * a function-valued identifier key of the plugin table, or of the tables its
  * `__index` chain leads to (class-style plugins). Duplicates may appear. */
 static int describe_entry(lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, S.plugin_ref); /* 1: plugin table */

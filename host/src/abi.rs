@@ -15,7 +15,7 @@
 //! | `bext_input` | `(len: u32) -> ptr` | an input buffer of at least `len` bytes, 0 when out of memory |
 //! | `bext_load` | `(name_len, config_len, source_len) -> status` | input = name, config JSON, source; runs the script, keeps its table |
 //! | `bext_call` | `(method_len, args_len) -> status` | input = method name, [encoded arguments](encode_args); calls `plugin:method(args...)` |
-//! | `bext_describe` | `() -> status` | output = the `priority` field, then one line per method name |
+//! | `bext_describe` | `() -> status` | output = the `priority` field, then one line per method name (Lua identifiers only, so no key can forge a line) |
 //! | `bext_reseed` | `() -> status` | a fresh `math.random` seed and `os.clock` origin, for instances made from a snapshot or fork |
 //! | `bext_output` | `() -> ptr` | address of the 32-byte [output slot](Output) |
 //!
@@ -61,6 +61,11 @@ pub(crate) enum Status {
     NotReady,
     /// The argument encoding was rejected.
     BadInput,
+    /// Uncaught Lua error raised with an error code (by `error` with a coded
+    /// message, or an error table's `code`); output = the code, a newline,
+    /// then message and traceback. The code comes from the raised value,
+    /// never from the message text.
+    RuntimeCode,
 }
 
 impl Status {
@@ -74,6 +79,7 @@ impl Status {
             5 => Status::NoMethod,
             6 => Status::NotReady,
             7 => Status::BadInput,
+            8 => Status::RuntimeCode,
             other => return Err(AbiViolation(format!("unknown status code {other}"))),
         })
     }
@@ -240,33 +246,35 @@ impl GuestExports {
         let parts = [name.as_bytes(), config.as_bytes(), source.as_bytes()];
         self.write_input(&mut store, &parts)?;
         let code = self.load.call(&mut store, (name.len() as u32, config.len() as u32, source.len() as u32))?;
-        self.finish(store, code)
+        self.finish(store, code, usize::MAX)
     }
 
     /// `bext_call` with `encoded` from [`encode_call`] (`method_len` bytes of
-    /// method name first).
+    /// method name first). A string or JSON output longer than
+    /// `max_output_bytes` is not copied out: [`OutputTooLarge`].
     pub(crate) fn call(
         &self,
         mut store: impl AsContextMut,
         encoded: &[u8],
         method_len: usize,
+        max_output_bytes: usize,
     ) -> Result<(Status, Output), CallError> {
         self.write_input(&mut store, &[encoded])?;
         let args_len = encoded.len() - method_len;
         let code = self.call.call(&mut store, (method_len as u32, args_len as u32))?;
-        self.finish(store, code)
+        self.finish(store, code, max_output_bytes)
     }
 
     /// `bext_describe`.
     pub(crate) fn describe(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
         let code = self.describe.call(&mut store, ())?;
-        self.finish(store, code)
+        self.finish(store, code, usize::MAX)
     }
 
     /// `bext_reseed`.
     pub(crate) fn reseed(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
         let code = self.reseed.call(&mut store, ())?;
-        self.finish(store, code)
+        self.finish(store, code, usize::MAX)
     }
 
     /// Copies `parts` back to back into the guest's input buffer.
@@ -290,8 +298,9 @@ impl GuestExports {
         Ok(())
     }
 
-    /// Reads the status and the output slot after an entry returned.
-    fn finish(&self, mut store: impl AsContextMut, code: i32) -> Result<(Status, Output), CallError> {
+    /// Reads the status and the output slot after an entry returned; string
+    /// and JSON outputs over `max_bytes` are refused before being copied.
+    fn finish(&self, mut store: impl AsContextMut, code: i32, max_bytes: usize) -> Result<(Status, Output), CallError> {
         let status = Status::from_code(code)?;
         let slot = self.output.call(&mut store, ())?;
         let memory = self.memory.data(&store);
@@ -299,6 +308,10 @@ impl GuestExports {
         let word = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
         let long = |at: usize| raw[at..at + 8].try_into().expect("8 bytes");
         let (kind, ptr, len) = (word(0), word(4), word(8));
+        if matches!(kind, 4 | 6) && len as usize > max_bytes {
+            guest_bytes(memory, ptr, len)?; // out of bounds stays an ABI violation
+            return Err(OutputTooLarge { bytes: len as usize }.into());
+        }
         let output = match kind {
             0 => Output::Nil,
             1 => Output::Bool(i64::from_le_bytes(long(16)) != 0),
@@ -313,6 +326,21 @@ impl GuestExports {
         Ok((status, output))
     }
 }
+
+/// A call's output (a result or an error message) is longer than the
+/// payload limit; it was left in the guest, the sandbox stays usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutputTooLarge {
+    pub(crate) bytes: usize,
+}
+
+impl std::fmt::Display for OutputTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an output of {} bytes", self.bytes)
+    }
+}
+
+impl std::error::Error for OutputTooLarge {}
 
 /// The guest could not allocate an input buffer (its heap is at the limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

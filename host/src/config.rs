@@ -11,6 +11,8 @@ use std::sync::Arc;
 /// created and dropped without mapping or unmapping memory, which makes a
 /// new sandbox several times cheaper. Sized up front; when every slot is in
 /// use, creating a sandbox fails with [`Error::CapacityExhausted`](crate::Error::CapacityExhausted).
+/// `max_instances` must be from 1 to `u32::MAX / 2` and `max_heap_bytes`
+/// from 1 to 4 GiB ([`Error::InvalidConfig`](crate::Error::InvalidConfig)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PoolingLimits {
@@ -59,9 +61,12 @@ pub struct LuaRuntimeConfig {
     /// thread per runtime. Costs about 10%. Default: `true`.
     pub epoch_deadlines: bool,
     /// Epoch tick in milliseconds: the granularity of deadlines. Default: 1.
+    /// At least 1 (with `epoch_deadlines`).
     pub epoch_tick_ms: u64,
     /// Largest wasm call stack in bytes (host-side native stack used by wasm
     /// frames). Default: 512 KiB, above what Lua's own C-stack limit reaches.
+    /// At most [`MAX_WASM_STACK_BYTES`](crate::MAX_WASM_STACK_BYTES): it must
+    /// fit the stack of every thread that calls plugins.
     pub max_wasm_stack_bytes: usize,
     /// Where `bext.emit_metric` goes. Default: [`TracingMetrics`].
     pub metrics: Arc<dyn MetricsSink>,

@@ -36,6 +36,7 @@ impl EngineShared {
     /// module only through the test hook
     /// [`LuaPluginRuntime::with_guest_module`](crate::LuaPluginRuntime::with_guest_module).
     pub(crate) fn new(config: LuaRuntimeConfig, guest_wasm: &[u8]) -> Result<Self, Error> {
+        crate::validate::runtime_config(&config)?;
         let (engine, linker) = engine_and_linker(&config)?;
         let module = if std::ptr::eq(guest_wasm, GUEST_WASM) {
             compiled_snapshot(&engine, &linker, config.artifact_cache_dir.as_deref())
@@ -56,6 +57,7 @@ impl EngineShared {
     /// profile (`runner`), whose instances run `_initialize` with their own
     /// WASI preopens and create their own Lua state.
     pub(crate) fn raw_guest(config: &LuaRuntimeConfig) -> Result<(Engine, InstancePre<HostState>), Error> {
+        crate::validate::runtime_config(config)?;
         let (engine, linker) = engine_and_linker(config)?;
         let module = cached_module(&engine, "raw", || Module::new(&engine, GUEST_WASM))
             .map_err(|e| engine_err("compiling the guest", e))?;

@@ -27,8 +27,12 @@ pub enum Error {
     NotATable { plugin: String, found: String },
     /// The manifest claims a capability the script does not implement.
     CapabilityMismatch { plugin: String, message: String },
-    /// A method raised a Lua error (`LUA_ERRRUN`) that the script did not catch.
-    Lua { plugin: String, method: String, message: String, traceback: String },
+    /// A method raised a Lua error (`LUA_ERRRUN`) that the script did not
+    /// catch. `code` is the error code the script raised, taken from the
+    /// raised value: `error("not_found: ...")` or an error table
+    /// `error({code = "not_found", message = "..."})` (see the README's
+    /// capability errors); never parsed from the message text.
+    Lua { plugin: String, method: String, message: String, traceback: String, code: Option<String> },
     /// The plugin table has no such method and the trait has no default.
     MissingMethod { plugin: String, method: String },
     /// The plugin does not provide the capability the host called.
@@ -73,6 +77,17 @@ pub enum Error {
     UnknownPlugin { plugin: String },
     /// The wasm engine could not be set up (configuration or resources).
     Engine { message: String },
+    /// A host function the guest called (`import`: `bext.metric`,
+    /// `bext.log`, ...) panicked, for example in the embedder's
+    /// [`MetricsSink`](crate::MetricsSink) or tracing subscriber. The panic
+    /// is contained at the boundary: the call fails with this error and the
+    /// sandbox it ran in is discarded (its Lua state was left mid-call).
+    HostPanic { plugin: String, method: String, import: &'static str, message: String },
+    /// A setting the embedder gave cannot work or would exhaust the host
+    /// (`setting` names it, as `PoolConfig::max_size`; `reason` says why).
+    /// Returned by [`LuaPluginRuntime::with_config`](crate::LuaPluginRuntime::with_config)
+    /// (`plugin` is `None`) and [`LuaPluginRuntime::load_plugin`](crate::LuaPluginRuntime::load_plugin).
+    InvalidConfig { plugin: Option<String>, setting: &'static str, reason: String },
 }
 
 impl Error {
@@ -100,13 +115,16 @@ impl Error {
             | PoolTimeout { plugin, .. }
             | CapacityExhausted { plugin, .. }
             | Quarantined { plugin, .. }
+            | HostPanic { plugin, .. }
             | UnknownPlugin { plugin } => Some(plugin),
+            InvalidConfig { plugin, .. } => plugin.as_deref(),
             Engine { .. } => None,
         }
     }
 
     /// True when the sandbox trapped and its instance was discarded: budget,
-    /// memory and stack exhaustion, other traps and ABI violations.
+    /// memory and stack exhaustion, other traps, ABI violations and panics
+    /// of host functions.
     pub fn is_trap(&self) -> bool {
         matches!(
             self,
@@ -116,6 +134,7 @@ impl Error {
                 | Error::StackOverflow { .. }
                 | Error::Trap { .. }
                 | Error::Abi { .. }
+                | Error::HostPanic { .. }
         )
     }
 }
@@ -178,6 +197,14 @@ impl fmt::Display for Error {
             CapacityExhausted { plugin, message } => write!(f, "lua plugin `{plugin}`: no sandbox capacity left: {message}"),
             UnknownPlugin { plugin } => write!(f, "no lua plugin named `{plugin}` is loaded"),
             Engine { message } => write!(f, "wasm engine: {message}"),
+            HostPanic { plugin, method, import, message } => write!(
+                f,
+                "lua plugin `{plugin}`: {method}: the host function {import} panicked: {message} (sandbox discarded)"
+            ),
+            InvalidConfig { plugin: Some(plugin), setting, reason } => {
+                write!(f, "lua plugin `{plugin}`: invalid {setting}: {reason}")
+            }
+            InvalidConfig { plugin: None, setting, reason } => write!(f, "invalid {setting}: {reason}"),
         }
     }
 }

@@ -11,9 +11,16 @@
 //!
 //! Guest pointers are read through [`abi::guest_bytes`], so garbage arguments
 //! make the call fail with an ABI error instead of reading out of bounds.
+//!
+//! Every `bext.*` import runs inside [`contained`]: a panic in it (the
+//! embedder's [`MetricsSink`] or tracing subscriber, steered by a metric name
+//! or log line the script chose) stops the guest call as a trap classified
+//! as [`Error::HostPanic`](crate::Error::HostPanic) naming the import, and
+//! the sandbox is discarded: its Lua state was left in the middle of a call.
 
 use crate::abi::{self, AbiViolation};
 use crate::metrics::MetricsSink;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -84,6 +91,45 @@ impl std::fmt::Display for HeapExhausted {
 
 impl std::error::Error for HeapExhausted {}
 
+/// The trap a host function that panicked raises instead of unwinding
+/// through the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HostFunctionPanicked {
+    /// The import, as `bext.metric`.
+    pub(crate) import: &'static str,
+    /// The panic's message, when it has one.
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for HostFunctionPanicked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "host function {} panicked: {}", self.import, self.message)
+    }
+}
+
+impl std::error::Error for HostFunctionPanicked {}
+
+impl HostFunctionPanicked {
+    /// The error for a panic payload caught at `import`.
+    pub(crate) fn new(import: &'static str, payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(a panic without a message)".into());
+        HostFunctionPanicked { import, message }
+    }
+}
+
+/// Runs the body of host function `import`, turning a panic into a trap
+/// ([`HostFunctionPanicked`]) so it never unwinds through guest frames nor
+/// leaves the sandbox looking healthy.
+fn contained<T>(import: &'static str, body: impl FnOnce() -> wasmtime::Result<T>) -> wasmtime::Result<T> {
+    // AssertUnwindSafe: on a panic the sandbox (and everything the body
+    // touched in it) is discarded, so no broken invariant is observed.
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| Err(HostFunctionPanicked::new(import, &*payload).into()))
+}
+
 /// Log levels of `bext.log`, in the shim's numbering.
 fn log(plugin: &str, level: i32, msg: &str) {
     match level {
@@ -134,40 +180,46 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostS
     )?;
     linker.allow_shadowing(false);
     linker.func_wrap("bext", "log", |caller: Caller<'_, HostState>, level: i32, ptr: u32, len: u32| {
-        let msg = guest_text(&caller, ptr, len)?;
-        log(&caller.data().plugin.name, level, &msg);
-        Ok(())
+        contained("bext.log", || {
+            let msg = guest_text(&caller, ptr, len)?;
+            log(&caller.data().plugin.name, level, &msg);
+            Ok(())
+        })
     })?;
     linker.func_wrap(
         "bext",
         "metric",
         |caller: Caller<'_, HostState>, name: u32, name_len: u32, value: f64, tags: u32, tags_len: u32| {
-            let metric = guest_text(&caller, name, name_len)?;
-            let tags = if tags_len == 0 {
-                Vec::new()
-            } else {
-                match parse_tags(&guest_text(&caller, tags, tags_len)?) {
-                    Some(tags) => tags,
-                    None => return Ok(1),
-                }
-            };
-            let plugin = &caller.data().plugin;
-            plugin.metrics.emit(&plugin.name, &metric, value, &tags);
-            Ok(0i32)
+            contained("bext.metric", || {
+                let metric = guest_text(&caller, name, name_len)?;
+                let tags = if tags_len == 0 {
+                    Vec::new()
+                } else {
+                    match parse_tags(&guest_text(&caller, tags, tags_len)?) {
+                        Some(tags) => tags,
+                        None => return Ok(1),
+                    }
+                };
+                let plugin = &caller.data().plugin;
+                plugin.metrics.emit(&plugin.name, &metric, value, &tags);
+                Ok(0i32)
+            })
         },
     )?;
     linker.func_wrap(
         "bext",
         "event",
         |caller: Caller<'_, HostState>, kind: i32, a: u32, a_len: u32, b: u32, b_len: u32| {
-            let (a, b) = (guest_text(&caller, a, a_len)?, guest_text(&caller, b, b_len)?);
-            let plugin = caller.data().plugin.name.as_str();
-            match kind {
-                1 => tracing::info!(target: "bext_lua::cache", plugin, kind = %a, key = %b, "cache event"),
-                2 => tracing::info!(target: "bext_lua::lifecycle", plugin, event = %a, data = %b, "lifecycle event"),
-                other => return Err(AbiViolation(format!("unknown event kind {other}")).into()),
-            }
-            Ok(())
+            contained("bext.event", || {
+                let (a, b) = (guest_text(&caller, a, a_len)?, guest_text(&caller, b, b_len)?);
+                let plugin = caller.data().plugin.name.as_str();
+                match kind {
+                    1 => tracing::info!(target: "bext_lua::cache", plugin, kind = %a, key = %b, "cache event"),
+                    2 => tracing::info!(target: "bext_lua::lifecycle", plugin, event = %a, data = %b, "lifecycle event"),
+                    other => return Err(AbiViolation(format!("unknown event kind {other}")).into()),
+                }
+                Ok(())
+            })
         },
     )?;
     linker.func_wrap("bext", "heap_exhausted", |_caller: Caller<'_, HostState>, requested: u32| -> wasmtime::Result<()> {

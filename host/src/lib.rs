@@ -119,6 +119,7 @@ mod quarantine;
 mod runtime;
 pub mod runner;
 mod sandbox;
+mod validate;
 
 pub use capabilities::{request_context_json, LifecycleHook};
 pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig, PoolingLimits};
@@ -128,6 +129,7 @@ pub use metrics::{MetricsSink, TracingMetrics};
 pub use plugin::{LuaPlugin, LuaPluginPool, PluginStats, PooledInstance, WeakLuaPlugin};
 pub use pool::{PoolConfig, PoolStats};
 pub use runtime::LuaPluginRuntime;
+pub use validate::{MAX_GUEST_MEMORY_BYTES, MAX_POOL_SANDBOXES, MAX_WASM_STACK_BYTES};
 
 /// The embedded guest module (stock Lua 5.4 and the shim), for inspection.
 pub fn guest_wasm() -> &'static [u8] {

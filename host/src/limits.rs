@@ -24,6 +24,10 @@ pub const BEXT_TICKS_PER_CALL: u64 = 200;
 ///
 /// Budgets are **reset, not topped up**, before every call (and before
 /// loading the script): an expensive call cannot borrow from the next one.
+/// Checked at load ([`Error::InvalidConfig`](crate::Error::InvalidConfig)):
+/// `max_heap_bytes` from the guest's initial memory to 4 GiB, `timeout_ms`
+/// at least 1, `max_payload_bytes` from 1 to `u32::MAX`, `quarantine_ms` at
+/// least 1 while quarantine is on.
 /// Exhausting any of them stops the call with a typed [`Error`](crate::Error)
 /// that Lua's `pcall` cannot catch, and the instance is replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -124,6 +124,11 @@ impl LuaPlugin {
         self.inner.spec.name()
     }
 
+    /// The sandbox limits the plugin was loaded with.
+    pub(crate) fn limits(&self) -> &crate::limits::LuaSandboxLimits {
+        &self.inner.spec.limits
+    }
+
     /// The manifest the plugin was loaded with.
     pub fn manifest(&self) -> &PluginManifest {
         &self.inner.manifest
@@ -301,7 +306,11 @@ impl PooledInstance {
                 message: "this pooled instance trapped earlier; acquire another".into(),
             });
         };
+        // Counted as trapped until the call returns: should anything unwind
+        // out of it, `Drop` discards the sandbox instead of pooling it.
+        self.trapped = true;
         let result = sandbox.call(&inner.engine, &inner.spec, method, args);
+        self.trapped = false;
         inner.stats.fuel_consumed.fetch_add(sandbox.last_fuel_used, Ordering::Relaxed);
         if let Err(e) = &result {
             self.trapped = e.is_trap();

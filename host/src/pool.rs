@@ -8,7 +8,10 @@
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Pool sizing for one plugin.
+/// Pool sizing for one plugin. Checked at load: `max_size` from 1 to
+/// [`MAX_POOL_SANDBOXES`](crate::MAX_POOL_SANDBOXES) and at most the pooling
+/// allocator's `max_instances`, `size` at most `max_size`; otherwise
+/// [`Error::InvalidConfig`](crate::Error::InvalidConfig).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PoolConfig {

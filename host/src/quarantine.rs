@@ -190,7 +190,7 @@ mod tests {
     fn record_classifies_by_error_type() {
         let q = Quarantine::new(1, 60_000);
         let lua_error: Result<(), Error> =
-            Err(Error::Lua { plugin: "p".into(), method: "m".into(), message: "x".into(), traceback: String::new() });
+            Err(Error::Lua { plugin: "p".into(), method: "m".into(), message: "x".into(), traceback: String::new(), code: None });
         q.record(&lua_error);
         assert!(q.check("p", "m").is_ok(), "a Lua error is not a trap");
         let trap: Result<(), Error> = Err(Error::OutOfFuel { plugin: "p".into(), method: "m".into(), fuel_limit: 1 });

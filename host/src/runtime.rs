@@ -96,6 +96,7 @@ impl LuaPluginRuntime {
                 });
             }
         }
+        crate::validate::plugin_config(&self.engine.config, self.engine.image.len(), &name, &limits, &pool)?;
         let identity = Arc::new(PluginIdentity { name: name.clone(), metrics: self.engine.config.metrics.clone() });
         let spec = PluginSpec { identity, source, config_json, limits };
         let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool, cold_start)?;

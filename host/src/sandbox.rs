@@ -2,12 +2,13 @@
 //! plugin loaded. Budgets are armed here before every entry into the guest,
 //! and every failure is classified into an [`Error`] here.
 
-use crate::abi::{self, AbiViolation, Arg, GuestExports, GuestOutOfMemory, Output, Status};
+use crate::abi::{self, AbiViolation, Arg, GuestExports, GuestOutOfMemory, Output, OutputTooLarge, Status};
 use crate::coldstart::ForkTemplate;
 use crate::engine::EngineShared;
 use crate::error::Error;
-use crate::imports::{HeapExhausted, HostState, PluginIdentity};
+use crate::imports::{HeapExhausted, HostFunctionPanicked, HostState, PluginIdentity};
 use crate::limits::LuaSandboxLimits;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::{Store, Trap};
@@ -55,9 +56,7 @@ impl Sandbox {
     pub(crate) fn new(engine: &EngineShared, spec: &PluginSpec) -> Result<Sandbox, Error> {
         let mut sandbox = Self::instantiate(engine, spec, None)?;
         let started = arm(&mut sandbox.store, engine, &spec.limits);
-        let (status, out) = sandbox
-            .guest
-            .load(&mut sandbox.store, spec.name(), &spec.config_json, &spec.source)
+        let (status, out) = enter(|| sandbox.guest.load(&mut sandbox.store, spec.name(), &spec.config_json, &spec.source))
             .map_err(|e| classify(e, spec, LOAD, started))?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
@@ -92,7 +91,7 @@ impl Sandbox {
         if let Some(template) = template {
             template.apply(guest.memory, &mut store).map_err(fail)?;
         }
-        let (status, out) = guest.reseed(&mut store).map_err(fail)?;
+        let (status, out) = enter(|| guest.reseed(&mut store)).map_err(fail)?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
         }
@@ -121,23 +120,29 @@ impl Sandbox {
             });
         }
         let started = arm(&mut self.store, engine, &spec.limits);
-        let result = self.guest.call(&mut self.store, &self.scratch, method.len());
+        // Outputs over the limit stay in the guest: the host never copies more.
+        let result = enter(|| self.guest.call(&mut self.store, &self.scratch, method.len(), limit));
         self.last_fuel_used = fuel_used(&self.store, engine, &spec.limits);
         let (status, out) = result.map_err(|e| classify(e, spec, method, started))?;
         let plugin = || spec.name().to_string();
         match status {
-            Status::Ok => match out {
-                Output::Str(bytes) | Output::Json(bytes) if bytes.len() > limit => Err(Error::PayloadTooLarge {
-                    plugin: plugin(),
-                    method: method.into(),
-                    bytes: bytes.len(),
-                    limit,
-                }),
-                out => Ok(out),
-            },
+            Status::Ok => Ok(out),
             Status::Runtime => {
                 let (message, traceback) = split_traceback(&out.text());
-                Err(Error::Lua { plugin: plugin(), method: method.into(), message, traceback })
+                Err(Error::Lua { plugin: plugin(), method: method.into(), message, traceback, code: None })
+            }
+            Status::RuntimeCode => {
+                let text = out.text();
+                let (code, rest) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+                if !is_error_code(code) {
+                    return Err(Error::Abi {
+                        plugin: plugin(),
+                        method: method.into(),
+                        message: format!("malformed error code {code:?}"),
+                    });
+                }
+                let (message, traceback) = split_traceback(rest);
+                Err(Error::Lua { plugin: plugin(), method: method.into(), message, traceback, code: Some(code.into()) })
             }
             Status::NoMethod => Err(Error::MissingMethod { plugin: plugin(), method: method.into() }),
             Status::Memory => Err(memory_limit(spec, method)),
@@ -152,17 +157,13 @@ impl Sandbox {
     /// The loaded script's methods and priority.
     pub(crate) fn describe(&mut self, engine: &EngineShared, spec: &PluginSpec) -> Result<PluginShape, Error> {
         let started = arm(&mut self.store, engine, &spec.limits);
-        let (status, out) = self
-            .guest
-            .describe(&mut self.store)
-            .map_err(|e| classify(e, spec, LOAD, started))?;
+        let (status, out) = enter(|| self.guest.describe(&mut self.store)).map_err(|e| classify(e, spec, LOAD, started))?;
         match (status, out) {
-            (Status::Ok, Output::Str(summary)) => {
-                let summary = String::from_utf8_lossy(&summary);
-                let mut lines = summary.split('\n');
-                let priority = lines.next().and_then(|p| p.parse().ok());
-                Ok(PluginShape { priority, methods: lines.map(str::to_string).collect() })
-            }
+            (Status::Ok, Output::Str(summary)) => parse_summary(&summary).map_err(|message| Error::Abi {
+                plugin: spec.name().into(),
+                method: LOAD.into(),
+                message: format!("describe: {message}"),
+            }),
             (status, out) => Err(Error::Abi {
                 plugin: spec.name().into(),
                 method: LOAD.into(),
@@ -170,6 +171,49 @@ impl Sandbox {
             }),
         }
     }
+}
+
+/// Runs a guest entry. The `bext.*` imports contain their own panics
+/// ([`crate::imports`]); a panic from elsewhere in the host (a WASI function)
+/// reaches here once wasmtime has unwound the guest's frames, and becomes a
+/// trap too, so the sandbox is discarded instead of unwinding the caller.
+fn enter<T>(entry: impl FnOnce() -> wasmtime::Result<T>) -> wasmtime::Result<T> {
+    // AssertUnwindSafe: after a panic the sandbox is discarded, never reused.
+    catch_unwind(AssertUnwindSafe(entry))
+        .unwrap_or_else(|payload| Err(HostFunctionPanicked::new("wasi_snapshot_preview1", &*payload).into()))
+}
+
+/// Reads `bext_describe`'s summary: the priority (empty or a decimal
+/// integer), then one Lua identifier per line. Anything else is refused: a
+/// method name is never a line the script could shape.
+fn parse_summary(summary: &[u8]) -> Result<PluginShape, String> {
+    let summary = std::str::from_utf8(summary).map_err(|_| "the summary is not UTF-8".to_string())?;
+    let mut lines = summary.split('\n');
+    let priority = match lines.next().unwrap_or("") {
+        "" => None,
+        text => Some(parse_decimal_i64(text).ok_or_else(|| format!("priority {text:?} is not an integer"))?),
+    };
+    let mut methods = std::collections::BTreeSet::new();
+    for name in lines {
+        if !is_lua_identifier(name) {
+            return Err(format!("method name {name:?} is not a Lua identifier"));
+        }
+        methods.insert(name.to_string());
+    }
+    Ok(PluginShape { priority, methods })
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_lua_identifier(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// An optional `-` and ASCII digits, nothing else (`str::parse` also takes a
+/// leading `+`), in range.
+fn parse_decimal_i64(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
 }
 
 /// Resets the budgets (reset, not topped up) and returns the start time.
@@ -219,6 +263,13 @@ fn classify(err: wasmtime::Error, spec: &PluginSpec, method: &str, started: Inst
     if let Some(limit) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
         return Error::CapacityExhausted { plugin, message: limit.to_string() };
     }
+    if let Some(too_large) = err.downcast_ref::<OutputTooLarge>() {
+        let limit = spec.limits.max_payload_bytes;
+        return Error::PayloadTooLarge { plugin, method, bytes: too_large.bytes, limit };
+    }
+    if let Some(panicked) = err.downcast_ref::<HostFunctionPanicked>() {
+        return Error::HostPanic { plugin, method, import: panicked.import, message: panicked.message.clone() };
+    }
     if let Some(violation) = err.downcast_ref::<AbiViolation>() {
         return Error::Abi { plugin, method, message: violation.0.clone() };
     }
@@ -243,10 +294,31 @@ fn load_error(spec: &PluginSpec, status: Status, out: Output) -> Error {
     }
 }
 
+/// The shape of an error code: snake_case, `[a-z_]+`, under 64 bytes.
+fn is_error_code(code: &str) -> bool {
+    (1..64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
 /// Splits the shim's "message\nstack traceback:\n..." into its two parts.
 fn split_traceback(text: &str) -> (String, String) {
     match text.split_once("\nstack traceback:\n") {
         Some((message, traceback)) => (message.to_string(), format!("stack traceback:\n{traceback}")),
         None => (text.to_string(), String::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_hold_identifiers_and_a_plain_integer_only() {
+        let shape = parse_summary(b"-7\nget\non_request\n_x1").unwrap();
+        assert_eq!(shape.priority, Some(-7));
+        assert_eq!(shape.methods.iter().map(String::as_str).collect::<Vec<_>>(), ["_x1", "get", "on_request"]);
+        assert_eq!(parse_summary(b"").unwrap(), PluginShape::default());
+        for bad in [&b"+5\nget"[..], b" 5", b"5x", b"\nget set", b"\n", b"\n1get", b"\nget\xff", b"99999999999999999999"] {
+            assert!(parse_summary(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 }

@@ -464,10 +464,14 @@ fn extreme_limit_settings_never_panic() {
     let endless = LuaSandboxLimits::default().timeout_ms(u64::MAX).fuel_per_call(u64::MAX).quarantine_ms(u64::MAX);
     let plugin = runtime().load_plugin(LuaPluginConfig::new("endless", manifest("endless"), ok).limits(endless)).unwrap();
     assert!(matches!(call(&plugin, "/"), Ok(RequestAction::Continue)));
+    // Settings that cannot work are refused at load (issue 19), naming the setting.
+    let refused = runtime()
+        .load_plugin(LuaPluginConfig::new("no-payload", manifest("no-payload"), ok).limits(LuaSandboxLimits::default().max_payload_bytes(0)));
+    assert!(matches!(refused, Err(Error::InvalidConfig { setting: "LuaSandboxLimits::max_payload_bytes", .. })), "{refused:?}");
     let plugin = runtime()
-        .load_plugin(LuaPluginConfig::new("no-payload", manifest("no-payload"), ok).limits(LuaSandboxLimits::default().max_payload_bytes(0)))
+        .load_plugin(LuaPluginConfig::new("one-byte-payload", manifest("one-byte-payload"), ok).limits(LuaSandboxLimits::default().max_payload_bytes(1)))
         .unwrap();
-    assert!(matches!(call(&plugin, "/"), Err(Error::PayloadTooLarge { limit: 0, .. })));
+    assert!(matches!(call(&plugin, "/"), Err(Error::PayloadTooLarge { limit: 1, .. })));
     for heap in [0, 1, 64 << 10] {
         let limits = LuaSandboxLimits::default().max_heap_bytes(heap);
         match runtime().load_plugin(LuaPluginConfig::new("no-heap", manifest("no-heap"), ok).limits(limits)) {
@@ -475,11 +479,15 @@ fn extreme_limit_settings_never_panic() {
             Ok(_) => panic!("{heap} bytes cannot hold a Lua state"),
         }
     }
-    // A zero deadline leaves at most one epoch tick: the load itself may
-    // already run out of time; either way it is a typed timeout.
+    // A zero deadline is refused at load; the smallest one leaves one or two
+    // epoch ticks: the load itself may already run out of time; either way
+    // it is a typed timeout.
     let limits = LuaSandboxLimits::default().timeout_ms(0).fuel_per_call(0);
-    match runtime().load_plugin(LuaPluginConfig::new("zero-timeout", manifest("zero-timeout"), attack_script("infinite_loops.lua")).limits(limits)) {
-        Ok(plugin) => assert!(matches!(call(&plugin, "/plain"), Err(Error::Timeout { timeout_ms: 0, .. }))),
-        Err(e) => assert!(matches!(e, Error::Timeout { timeout_ms: 0, ref method, .. } if method == "load"), "{e:?}"),
+    let refused = runtime().load_plugin(LuaPluginConfig::new("zero-timeout", manifest("zero-timeout"), ok).limits(limits));
+    assert!(matches!(refused, Err(Error::InvalidConfig { setting: "LuaSandboxLimits::timeout_ms", .. })), "{refused:?}");
+    let limits = LuaSandboxLimits::default().timeout_ms(1).fuel_per_call(0);
+    match runtime().load_plugin(LuaPluginConfig::new("tiny-timeout", manifest("tiny-timeout"), attack_script("infinite_loops.lua")).limits(limits)) {
+        Ok(plugin) => assert!(matches!(call(&plugin, "/plain"), Err(Error::Timeout { timeout_ms: 1, .. }))),
+        Err(e) => assert!(matches!(e, Error::Timeout { timeout_ms: 1, ref method, .. } if method == "load"), "{e:?}"),
     }
 }

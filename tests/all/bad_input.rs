@@ -58,7 +58,7 @@ fn runtime_error_at_call_carries_message_and_traceback() {
     )
     .unwrap();
     match on_request(&plugin, "/") {
-        Err(Error::Lua { plugin, method, message, traceback }) => {
+        Err(Error::Lua { plugin, method, message, traceback, .. }) => {
             assert_eq!((plugin.as_str(), method.as_str()), ("thrower", "on_request"));
             assert_eq!(message, "thrower:1: boom");
             assert!(traceback.contains("in upvalue 'inner'") || traceback.contains("inner"), "{traceback}");

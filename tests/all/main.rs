@@ -22,5 +22,6 @@ mod limits;
 mod middleware;
 mod noisy_neighbour;
 mod pool;
+mod reliability;
 mod reload;
 mod transform;

@@ -2,10 +2,21 @@
 //! loops forever and another allocates up to its memory limit on every call.
 //! Every call of the 18 well-behaved plugins must succeed; their latency
 //! percentiles are printed (no timing assertion: the machine is shared).
+//!
+//! What a noisy plugin's *own* callers see (README, "Noisy neighbours"): its
+//! own trap (`OutOfFuel`/`Timeout`, `MemoryLimit`), or, when all of its
+//! `max_size` sandboxes are busy with slow noisy calls for longer than
+//! `acquire_timeout_ms`, `PoolTimeout`: backpressure on that plugin only.
+//! The load test gives every pool one sandbox per thread, so no call ever
+//! waits for a sandbox and each outcome is the plugin's own, whatever the
+//! machine's load (a busy machine once turned the hoarder's `MemoryLimit`
+//! into a `PoolTimeout` with the default two sandboxes);
+//! `a_saturated_noisy_pool_times_out_its_own_callers_only` shows the
+//! backpressure deterministically.
 
 
 use bext_plugin_api::middleware::RequestAction;
-use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaSandboxLimits};
+use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaPluginConfig, LuaSandboxLimits, PoolConfig};
 use crate::common::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +46,12 @@ const HOARDER: &str = r#"return { on_request = function(self, ctx)
   while true do t[#t + 1] = string.rep("m", 1 << 16) .. #t end
 end }"#;
 
+/// A plugin whose pool holds one sandbox per test thread: no call waits.
+fn load_for_threads(name: &str, source: &str, limits: LuaSandboxLimits) -> LuaPlugin {
+    let pool = PoolConfig::default().max_size(THREADS);
+    runtime().load_plugin(LuaPluginConfig::new(name, manifest(name), source).limits(limits).pool(pool)).unwrap()
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -43,12 +60,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn well_behaved_plugins_keep_serving_next_to_a_looper_and_a_hoarder() {
     // The noisy ones trap on every call and are never quarantined: the worst case.
     let noisy = LuaSandboxLimits::default().quarantine_after_traps(0);
-    let looper = load_with_limits("noisy-looper", LOOPER, noisy.clone());
+    let looper = load_for_threads("noisy-looper", LOOPER, noisy.clone());
     // The hoarder's stop is its memory limit: no fuel limit, and a deadline
     // far enough that a loaded machine does not turn it into a timeout.
     let hoarder =
-        load_with_limits("noisy-hoarder", HOARDER, noisy.max_heap_bytes(8 << 20).fuel_per_call(0).timeout_ms(60_000));
-    let good: Vec<LuaPlugin> = (0..WELL_BEHAVED).map(|i| load(&format!("quiet-{i}"), LIMITER).unwrap()).collect();
+        load_for_threads("noisy-hoarder", HOARDER, noisy.max_heap_bytes(8 << 20).fuel_per_call(0).timeout_ms(60_000));
+    let good: Vec<LuaPlugin> =
+        (0..WELL_BEHAVED).map(|i| load_for_threads(&format!("quiet-{i}"), LIMITER, LuaSandboxLimits::default())).collect();
 
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
@@ -120,3 +138,29 @@ fn well_behaved_plugins_keep_serving_next_to_a_looper_and_a_hoarder() {
     );
 }
 
+
+/// The backpressure a noisy plugin's own callers may see, made deterministic:
+/// its only sandbox is held (as by a slow noisy call), so its next caller
+/// waits `acquire_timeout_ms` and gets `PoolTimeout`, while a neighbour's
+/// calls go on; once the sandbox is back, the noisy plugin's callers see its
+/// own trap again.
+#[test]
+fn a_saturated_noisy_pool_times_out_its_own_callers_only() {
+    let pool = PoolConfig::default().size(1).max_size(1).acquire_timeout_ms(50);
+    let limits = LuaSandboxLimits::default().max_heap_bytes(8 << 20).fuel_per_call(0).timeout_ms(60_000).quarantine_after_traps(0);
+    let hoarder = runtime()
+        .load_plugin(LuaPluginConfig::new("saturated-hoarder", manifest("saturated-hoarder"), HOARDER).limits(limits).pool(pool))
+        .unwrap();
+    let neighbour = load("saturated-neighbour", LIMITER).unwrap();
+    let held = hoarder.acquire().unwrap();
+    match hoarder.try_on_request(&mut request("GET", "/", &[])) {
+        Err(Error::PoolTimeout { plugin, max_size, waited_ms }) => {
+            assert_eq!((plugin.as_str(), max_size), ("saturated-hoarder", 1));
+            assert!(waited_ms >= 50, "{waited_ms}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(neighbour.try_on_request(&mut request("GET", "/", &[])), Ok(RequestAction::Continue)));
+    drop(held);
+    assert!(matches!(hoarder.try_on_request(&mut request("GET", "/", &[])), Err(Error::MemoryLimit { .. })));
+}

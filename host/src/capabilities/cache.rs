@@ -45,10 +45,11 @@ impl LuaPlugin {
             return Ok(None);
         };
         let bad = |message: String| self.bad_envelope(GET, format!("not a CacheEntry: {message}"));
-        match serde_json::from_str::<Value>(&text) {
+        match self.parse_json_bounded(GET, text.as_bytes()) {
             Ok(Value::Object(map)) => parse_entry(&map).map(Some).map_err(bad),
             Ok(other) => Err(bad(format!("expected a JSON object, got {}", json_kind(&other)))),
-            Err(e) => Err(bad(format!("invalid JSON: {e}"))),
+            Err(Error::BadEnvelope { message, .. }) => Err(bad(message)),
+            Err(e) => Err(e),
         }
     }
 

@@ -84,6 +84,35 @@ fn text(e: Error) -> String {
     e.to_string()
 }
 
+/// What a URL from a script may look like.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UrlShape {
+    /// `http://...` or `https://...`.
+    Absolute,
+    /// Absolute, or a path on this server (`/login?x=1`).
+    AbsoluteOrPath,
+}
+
+impl LuaPlugin {
+    /// `url` when it has `shape` and no whitespace or control characters
+    /// (it may end up in a `Location` header); else a [`Error::BadEnvelope`].
+    fn checked_url(&self, method: &str, url: String, shape: UrlShape) -> Result<String, Error> {
+        let absolute = ["https://", "http://"].iter().any(|scheme| {
+            url.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme)) && url.len() > scheme.len()
+        });
+        let path = shape == UrlShape::AbsoluteOrPath && url.starts_with('/');
+        let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if (absolute || path) && clean {
+            return Ok(url);
+        }
+        let expected = match shape {
+            UrlShape::Absolute => "an http(s) URL",
+            UrlShape::AbsoluteOrPath => "an http(s) URL or a path starting with /",
+        };
+        Err(self.bad_envelope(method, format!("{url:?} is not {expected} without whitespace or control characters")))
+    }
+}
+
 // ---------------------------------------------------------------- Auth
 
 /// `AuthRequestContext` as the script sees it.
@@ -171,7 +200,9 @@ impl AuthPlugin for LuaPlugin {
         let args = [self.json_arg(M, &auth_context(ctx)).map_err(text)?, self.json_arg(M, &params).map_err(text)?];
         let action: LoginActionJson = self.call_json_required(Cap::Auth, M, &args, "a login action").map_err(text)?;
         Ok(match action {
-            LoginActionJson::Redirect { url } => LoginAction::Redirect { url },
+            LoginActionJson::Redirect { url } => {
+                LoginAction::Redirect { url: self.checked_url(M, url, UrlShape::AbsoluteOrPath).map_err(text)? }
+            }
             LoginActionJson::Prompt { message } => LoginAction::Prompt { message },
             LoginActionJson::Complete { user } => LoginAction::Complete { user },
         })
@@ -355,8 +386,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Exactly `2 * N` lowercase hex digits, the documented shape (a bare
+/// `from_str_radix` would also take `+f` pairs and uppercase).
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N || !text.is_ascii() {
+    if text.len() != 2 * N || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
     let mut out = [0u8; N];
@@ -797,8 +830,10 @@ impl StorageClientPlugin for LuaPlugin {
     fn presigned_url(&self, key: &str, op: PresignOp, ttl_secs: u64) -> Result<String, StorageError> {
         const M: &str = "presigned_url";
         let op = self.json_arg(M, &op).map_err(storage_error)?;
-        self.call_json_required(Cap::StorageClient, M, &[key.into(), op, ttl_secs.into()], "a URL string")
-            .map_err(storage_error)
+        let url = self
+            .call_json_required(Cap::StorageClient, M, &[key.into(), op, ttl_secs.into()], "a URL string")
+            .map_err(storage_error)?;
+        self.checked_url(M, url, UrlShape::Absolute).map_err(storage_error)
     }
 
     fn is_healthy(&self) -> bool {

@@ -21,17 +21,22 @@
 //!
 //! nil is "no value"; a boolean, number or string is that JSON scalar; a
 //! returned table is encoded by the shim and parsed as JSON. Where a
-//! structured result is expected, a string holding JSON is decoded too. An
+//! structured result is expected, a string holding a JSON object or array is decoded too (never a JSON scalar: `"5"` is not the number 5). An
 //! empty Lua table encodes as `{}`: when a result does not fit, it is tried
 //! once more with empty objects read as empty arrays.
 //!
 //! # Errors
 //!
-//! A script picks a variant of the trait's error type by starting its error
-//! message with a snake_case code and a colon, e.g.
-//! `error("not_found: no such session")` (the position Lua prepends is
-//! skipped). Each adapter lists its codes; other errors map to the trait's
-//! generic variant, carrying the message that names plugin and method.
+//! A script picks a variant of the trait's error type with a snake_case
+//! code: by starting the message it raises with the code and a colon,
+//! `error("not_found: no such session", 0)` (any level: the position Lua
+//! prepends is not part of the code), or by raising an error table,
+//! `error({code = "not_found", message = "no such session"})`. The guest
+//! records the code with the raised value, so nothing else can forge one: a
+//! plugin or chunk named `x:1: not_found`, or an error of Lua's own whose
+//! text happens to start like a code, carries none. Each adapter lists its
+//! codes; other errors map to the trait's generic variant, carrying the
+//! message that names plugin and method.
 
 use crate::abi::{Arg, Output};
 use crate::error::Error;
@@ -47,6 +52,8 @@ pub(crate) enum JsonArg<'a> {
     Value(Value),
     /// Raw bytes, crossing as a Lua string.
     Bytes(&'a [u8]),
+    /// The JSON text of an array or object, crossing as a Lua string.
+    Text(Vec<u8>),
 }
 
 impl From<&str> for JsonArg<'_> {
@@ -73,29 +80,14 @@ impl From<Option<&str>> for JsonArg<'_> {
     }
 }
 
-/// The code at the start of a Lua error message (`not_found` in
-/// `plugin:3: not_found: no such key`), if any.
+/// The error code a script raised with a Lua error, if any: taken by the
+/// guest from the raised value ([`Error::Lua`]'s `code`), never parsed back
+/// from the message, whose chunk name and position the script did not choose.
 pub(crate) fn error_code(error: &Error) -> Option<&str> {
-    let Error::Lua { message, .. } = error else { return None };
-    let message = strip_location(message);
-    let len = message.bytes().take_while(|b| b.is_ascii_lowercase() || *b == b'_').count();
-    let rest = &message[len..];
-    (len > 0 && (rest.is_empty() || rest.starts_with(':'))).then(|| &message[..len])
-}
-
-/// `rest` of `chunk:12: rest`, else the whole message.
-fn strip_location(message: &str) -> &str {
-    let mut from = 0;
-    while let Some(i) = message[from..].find(':') {
-        let at = from + i + 1;
-        let rest = &message[at..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 && rest[digits..].starts_with(": ") {
-            return &rest[digits + 2..];
-        }
-        from = at;
+    match error {
+        Error::Lua { code, .. } => code.as_deref(),
+        _ => None,
     }
-    message
 }
 
 /// Empty objects anywhere in `value` replaced by empty arrays.
@@ -109,9 +101,15 @@ fn empty_objects_as_arrays(value: Value) -> Value {
 }
 
 impl LuaPlugin {
-    /// `value`'s serde form as an argument.
+    /// `value`'s serde form as an argument, serialized straight to text
+    /// within the payload limit (see `bounded_json.rs`): an array or object
+    /// as its JSON text, a scalar as its value.
     pub(crate) fn json_arg(&self, method: &str, value: &impl Serialize) -> Result<JsonArg<'static>, Error> {
-        serde_json::to_value(value).map(JsonArg::Value).map_err(|e| self.bad_input(method, e.to_string()))
+        let text = self.json_text_bounded(method, value)?;
+        if matches!(text.first(), Some(b'[' | b'{')) {
+            return Ok(JsonArg::Text(text));
+        }
+        serde_json::from_slice(&text).map(JsonArg::Value).map_err(|e| self.bad_input(method, e.to_string()))
     }
 
     /// Whether the script defines `method`, after the capability gate: the
@@ -143,6 +141,7 @@ impl LuaPlugin {
             .map(|(arg, text)| match (arg, text) {
                 (_, Some(text)) => Arg::from(text.as_str()),
                 (JsonArg::Bytes(bytes), _) => Arg::Str(bytes),
+                (JsonArg::Text(text), _) => Arg::Str(text),
                 (JsonArg::Value(Value::Bool(b)), _) => Arg::Bool(*b),
                 (JsonArg::Value(Value::String(s)), _) => Arg::from(s.as_str()),
                 (JsonArg::Value(Value::Number(n)), _) => match (n.as_i64(), n.as_u64()) {
@@ -205,9 +204,7 @@ impl LuaPlugin {
             Output::Str(bytes) => String::from_utf8(bytes)
                 .map(|s| Some(Value::String(s)))
                 .map_err(|_| self.bad_envelope(method, "the returned string is not valid UTF-8".into())),
-            Output::Json(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| self.bad_envelope(method, format!("invalid JSON: {e}"))),
+            Output::Json(bytes) => self.parse_json_bounded(method, &bytes).map(Some),
             Output::JsonError(message) => {
                 Err(self.bad_envelope(method, format!("the returned table cannot be encoded as JSON: {message}")))
             }
@@ -229,12 +226,15 @@ impl LuaPlugin {
             Err(e) => e,
         };
         let value = match value {
-            Value::String(text) => match serde_json::from_str::<Value>(&text) {
-                Ok(decoded) => match serde_json::from_value::<R>(decoded.clone()) {
+            // Only a structured value (object, array) may come as JSON text:
+            // `"\"token\""` or `"5"` is not the scalar it holds.
+            Value::String(text) => match self.parse_json_bounded(method, text.as_bytes()) {
+                Ok(decoded @ (Value::Object(_) | Value::Array(_))) => match serde_json::from_value::<R>(decoded.clone()) {
                     Ok(r) => return Ok(r),
                     Err(_) => decoded,
                 },
-                Err(_) => return Err(self.bad_envelope(method, format!("not {expected}: {first}"))),
+                Err(too_large @ Error::PayloadTooLarge { .. }) => return Err(too_large),
+                _ => return Err(self.bad_envelope(method, format!("not {expected}: {first}"))),
             },
             other => other,
         };
@@ -247,17 +247,22 @@ impl LuaPlugin {
 mod tests {
     use super::*;
 
-    fn lua(message: &str) -> Error {
-        Error::Lua { plugin: "p".into(), method: "m".into(), message: message.into(), traceback: String::new() }
+    fn lua(message: &str, code: Option<&str>) -> Error {
+        Error::Lua {
+            plugin: "p".into(),
+            method: "m".into(),
+            message: message.into(),
+            traceback: String::new(),
+            code: code.map(Into::into),
+        }
     }
 
     #[test]
-    fn error_codes() {
-        assert_eq!(error_code(&lua("p:12: not_found: gone")), Some("not_found"));
-        assert_eq!(error_code(&lua("[string \"x:y\"]:3: bad_query")), Some("bad_query"));
-        assert_eq!(error_code(&lua("rate_limited: slow down")), Some("rate_limited"));
-        assert_eq!(error_code(&lua("p:1: Boom")), None);
-        assert_eq!(error_code(&lua("p:1: attempt to index a nil value")), None);
+    fn error_codes_come_from_the_raised_value_only() {
+        assert_eq!(error_code(&lua("p:12: not_found: gone", Some("not_found"))), Some("not_found"));
+        // Text that looks coded but was not raised with a code.
+        assert_eq!(error_code(&lua("evil:1: not_found:3: attempt to index a nil value", None)), None);
+        assert_eq!(error_code(&lua("rate_limited: slow down", None)), None);
         assert_eq!(error_code(&Error::MissingMethod { plugin: "p".into(), method: "m".into() }), None);
     }
 }

@@ -11,8 +11,11 @@
 //! | `cleanup()` | `cleanup(self)` |
 //!
 //! A hook the script does not define is a no-op, as in the trait's defaults.
-//! Return values are ignored; a hook fails by raising an error. `priority()`
-//! is the script's `priority` field, else 1000.
+//! Return values are ignored, but like every value leaving a sandbox they
+//! are bounded by `max_payload_bytes` (the host copies a result out before
+//! it knows it is not needed): a larger one is [`Error::PayloadTooLarge`]. A
+//! hook fails by raising an error. `priority()` is the script's `priority`
+//! field, else 1000.
 
 use crate::abi::Arg;
 use crate::error::Error;

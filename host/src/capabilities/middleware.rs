@@ -118,8 +118,10 @@ impl LuaPlugin {
         Ok(())
     }
 
+    /// `value` as JSON text within the payload limit (see `bounded_json.rs`).
     pub(crate) fn to_json(&self, method: &str, value: &impl Serialize) -> Result<String, Error> {
-        serde_json::to_string(value).map_err(|e| self.bad_input(method, e.to_string()))
+        let text = self.json_text_bounded(method, value)?;
+        String::from_utf8(text).map_err(|e| self.bad_input(method, e.to_string()))
     }
 
     fn apply_action(&self, ctx: &mut RequestContext, out: Output) -> Result<RequestAction, Error> {

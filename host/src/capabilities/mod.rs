@@ -41,6 +41,7 @@
 //! name (absent: [`Error::MissingMethod`], or the trait's default where it
 //! has one).
 
+mod bounded_json;
 mod cache;
 mod extended;
 mod generic;
@@ -229,10 +230,9 @@ impl LuaPlugin {
 
     /// `text` as a JSON object, or a [`Error::BadEnvelope`].
     pub(crate) fn parse_json_object(&self, method: &str, text: &str) -> Result<serde_json::Map<String, Value>, Error> {
-        match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(other) => Err(self.bad_envelope(method, format!("expected a JSON object, got {}", json_kind(&other)))),
-            Err(e) => Err(self.bad_envelope(method, format!("invalid JSON: {e}"))),
+        match self.parse_json_bounded(method, text.as_bytes())? {
+            Value::Object(map) => Ok(map),
+            other => Err(self.bad_envelope(method, format!("expected a JSON object, got {}", json_kind(&other)))),
         }
     }
 
