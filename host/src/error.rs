@@ -73,6 +73,8 @@ pub enum Error {
     UnknownPlugin { plugin: String },
     /// The wasm engine could not be set up (configuration or resources).
     Engine { message: String },
+    /// A `bext.shared` backend could not be set up (a malformed Redis URL).
+    SharedBackend { message: String },
 }
 
 impl Error {
@@ -101,7 +103,7 @@ impl Error {
             | CapacityExhausted { plugin, .. }
             | Quarantined { plugin, .. }
             | UnknownPlugin { plugin } => Some(plugin),
-            Engine { .. } => None,
+            Engine { .. } | SharedBackend { .. } => None,
         }
     }
 
@@ -178,6 +180,7 @@ impl fmt::Display for Error {
             CapacityExhausted { plugin, message } => write!(f, "lua plugin `{plugin}`: no sandbox capacity left: {message}"),
             UnknownPlugin { plugin } => write!(f, "no lua plugin named `{plugin}` is loaded"),
             Engine { message } => write!(f, "wasm engine: {message}"),
+            SharedBackend { message } => write!(f, "bext.shared backend: {message}"),
         }
     }
 }

@@ -23,4 +23,6 @@ mod middleware;
 mod noisy_neighbour;
 mod pool;
 mod reload;
+mod shared;
+mod shared_redis;
 mod transform;
