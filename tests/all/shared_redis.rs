@@ -5,13 +5,10 @@
 
 use crate::common::*;
 use bext_lua_wasm_suite::redis_server::RedisServer;
-use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{
     Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits, PoolConfig, RedisShared,
     RedisUnavailable, SharedBackend,
 };
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
 
 fn redis(server: &RedisServer) -> RedisShared {
     RedisShared::new(&server.url()).unwrap().op_timeout_ms(2000)
@@ -26,47 +23,39 @@ fn evaluator(name: &str, backend: RedisShared) -> LuaPlugin {
         .unwrap()
 }
 
-fn run(plugin: &LuaPlugin, code: &str) -> String {
-    eval(plugin, code).unwrap_or_else(|e| panic!("{code}: {e}"))
-}
-
-fn results(plugin: &LuaPlugin, code: &str) -> String {
-    run(plugin, &format!("local a, b, c = {code}; return tostring(a) .. ' ' .. tostring(b) .. ' ' .. tostring(c)"))
-}
-
 #[test]
 fn operations_on_redis_return_what_the_local_dictionary_returns() {
     let server = RedisServer::start().unwrap();
     let p = evaluator("redis-api", redis(&server));
-    assert_eq!(results(&p, "bext.shared:set('a', 'x')"), "true nil false");
-    assert_eq!(run(&p, "return bext.shared:get('a')"), "x");
-    assert_eq!(run(&p, "return tostring(bext.shared:get('missing'))"), "nil");
-    assert_eq!(results(&p, "bext.shared:add('a', 'y')"), "false exists false");
-    assert_eq!(results(&p, "bext.shared:add('b', 'y')"), "true nil false");
-    assert_eq!(results(&p, "bext.shared:replace('nope', 1)"), "false not found false");
-    assert_eq!(results(&p, "bext.shared:replace('b', 2)"), "true nil false");
-    assert_eq!(results(&p, "bext.shared:incr('b', 40)"), "42 nil false");
-    assert_eq!(results(&p, "bext.shared:incr('c', 1)"), "nil not found nil");
-    assert_eq!(results(&p, "bext.shared:incr('c', 1, 10)"), "11 nil false");
-    assert_eq!(results(&p, "bext.shared:incr('c', 0.5)"), "11.5 nil false");
-    assert_eq!(results(&p, "bext.shared:incr('a', 1)"), "nil not a number nil");
-    assert_eq!(run(&p, "bext.shared:set('big', math.maxinteger - 1); return bext.shared:incr('big', 1) == math.maxinteger"), "true");
+    assert_eq!(eval_results(&p, "bext.shared:set('a', 'x')"), "true nil false");
+    assert_eq!(eval_ok(&p, "return bext.shared:get('a')"), "x");
+    assert_eq!(eval_ok(&p, "return tostring(bext.shared:get('missing'))"), "nil");
+    assert_eq!(eval_results(&p, "bext.shared:add('a', 'y')"), "false exists false");
+    assert_eq!(eval_results(&p, "bext.shared:add('b', 'y')"), "true nil false");
+    assert_eq!(eval_results(&p, "bext.shared:replace('nope', 1)"), "false not found false");
+    assert_eq!(eval_results(&p, "bext.shared:replace('b', 2)"), "true nil false");
+    assert_eq!(eval_results(&p, "bext.shared:incr('b', 40)"), "42 nil false");
+    assert_eq!(eval_results(&p, "bext.shared:incr('c', 1)"), "nil not found nil");
+    assert_eq!(eval_results(&p, "bext.shared:incr('c', 1, 10)"), "11 nil false");
+    assert_eq!(eval_results(&p, "bext.shared:incr('c', 0.5)"), "11.5 nil false");
+    assert_eq!(eval_results(&p, "bext.shared:incr('a', 1)"), "nil not a number nil");
+    assert_eq!(eval_ok(&p, "bext.shared:set('big', math.maxinteger - 1); return bext.shared:incr('big', 1) == math.maxinteger"), "true");
     assert_eq!(
-        run(&p, "bext.shared:set('i', 7); bext.shared:set('f', 2.5); bext.shared:set('t', false); bext.shared:set('s', '12')
+        eval_ok(&p, "bext.shared:set('i', 7); bext.shared:set('f', 2.5); bext.shared:set('t', false); bext.shared:set('s', '12')
                  return math.type(bext.shared:get('i')) .. math.type(bext.shared:get('f'))
                    .. tostring(bext.shared:get('t')) .. type(bext.shared:get('s'))"),
         "integerfloatfalsestring"
     );
-    assert_eq!(run(&p, "return bext.shared:ttl('a')"), "0");
-    assert_eq!(results(&p, "bext.shared:ttl('missing')"), "nil not found nil");
-    assert_eq!(run(&p, "assert(bext.shared:expire('a', 60000)); local t = bext.shared:ttl('a'); return t > 50000 and t <= 60000"), "true");
-    assert_eq!(run(&p, "assert(bext.shared:expire('a', 0)); return bext.shared:ttl('a')"), "0");
-    assert_eq!(run(&p, "local n = bext.shared:incr('w', 1, 0, 30000); return n .. ' ' .. tostring(bext.shared:ttl('w') > 20000)"), "1 true");
-    assert_eq!(results(&p, "bext.shared:expire('missing', 10)"), "nil not found nil");
-    assert_eq!(run(&p, "bext.shared:delete('b'); bext.shared:set('c', nil); return tostring(bext.shared:get('b')) .. tostring(bext.shared:get('c'))"), "nilnil");
-    assert_eq!(run(&p, "local k = bext.shared:keys(0); table.sort(k); return table.concat(k, ',')"), "a,big,f,i,s,t,w");
-    assert_eq!(run(&p, "return #bext.shared:keys(2)"), "2");
-    assert_eq!(run(&p, "bext.shared:flush_all(); return #bext.shared:keys()"), "0");
+    assert_eq!(eval_ok(&p, "return bext.shared:ttl('a')"), "0");
+    assert_eq!(eval_results(&p, "bext.shared:ttl('missing')"), "nil not found nil");
+    assert_eq!(eval_ok(&p, "assert(bext.shared:expire('a', 60000)); local t = bext.shared:ttl('a'); return t > 50000 and t <= 60000"), "true");
+    assert_eq!(eval_ok(&p, "assert(bext.shared:expire('a', 0)); return bext.shared:ttl('a')"), "0");
+    assert_eq!(eval_ok(&p, "local n = bext.shared:incr('w', 1, 0, 30000); return n .. ' ' .. tostring(bext.shared:ttl('w') > 20000)"), "1 true");
+    assert_eq!(eval_results(&p, "bext.shared:expire('missing', 10)"), "nil not found nil");
+    assert_eq!(eval_ok(&p, "bext.shared:delete('b'); bext.shared:set('c', nil); return tostring(bext.shared:get('b')) .. tostring(bext.shared:get('c'))"), "nilnil");
+    assert_eq!(eval_ok(&p, "local k = bext.shared:keys(0); table.sort(k); return table.concat(k, ',')"), "a,big,f,i,s,t,w");
+    assert_eq!(eval_ok(&p, "return #bext.shared:keys(2)"), "2");
+    assert_eq!(eval_ok(&p, "bext.shared:flush_all(); return #bext.shared:keys()"), "0");
 }
 
 #[test]
@@ -75,11 +64,11 @@ fn redis_namespaces_keep_plugins_apart() {
     // Names chosen so that a naive "name:key" layout would collide.
     let a = evaluator("redis-tenant", redis(&server));
     let b = evaluator("redis-tenant:x", redis(&server));
-    run(&a, "bext.shared:set('x:secret', 'a-only')");
-    assert_eq!(run(&b, "return tostring(bext.shared:get('secret'))"), "nil");
-    assert_eq!(run(&b, "return #bext.shared:keys(0)"), "0");
-    run(&b, "bext.shared:flush_all()");
-    assert_eq!(run(&a, "return bext.shared:get('x:secret')"), "a-only");
+    eval_ok(&a, "bext.shared:set('x:secret', 'a-only')");
+    assert_eq!(eval_ok(&b, "return tostring(bext.shared:get('secret'))"), "nil");
+    assert_eq!(eval_ok(&b, "return #bext.shared:keys(0)"), "0");
+    eval_ok(&b, "bext.shared:flush_all()");
+    assert_eq!(eval_ok(&a, "return bext.shared:get('x:secret')"), "a-only");
 }
 
 /// Two runtimes (two nodes of a fleet), 4 threads and 4 sandboxes each, one
@@ -100,28 +89,8 @@ fn two_runtimes_sharing_redis_admit_exactly_the_limit() {
             .unwrap()
         })
         .collect();
-    let admitted = Arc::new(AtomicUsize::new(0));
-    let start = Arc::new(Barrier::new(8));
-    let threads: Vec<_> = (0..8)
-        .map(|i| {
-            let (limiter, admitted, start) = (limiters[i % 2].clone(), admitted.clone(), start.clone());
-            std::thread::spawn(move || {
-                start.wait();
-                for _ in 0..40 {
-                    match limiter.try_on_request(&mut request("GET", "/", &[])).unwrap() {
-                        RequestAction::Continue => {
-                            admitted.fetch_add(1, Ordering::Relaxed);
-                        }
-                        RequestAction::Respond(r) => assert_eq!(r.status, 429),
-                    }
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    assert_eq!(admitted.load(Ordering::Relaxed), 100, "320 requests across two runtimes, a limit of 100");
+    let admitted = admitted_by(&limiters, 8, 40);
+    assert_eq!(admitted, 100, "320 requests across two runtimes, a limit of 100");
 }
 
 #[test]
@@ -129,12 +98,12 @@ fn when_redis_is_down_the_embedder_chooses_fail_open_or_closed() {
     let mut server = RedisServer::start().unwrap();
     let open = evaluator("redis-fail-open", redis(&server).on_unavailable(RedisUnavailable::FailOpen));
     let closed = evaluator("redis-fail-closed", redis(&server).on_unavailable(RedisUnavailable::FailClosed));
-    assert_eq!(run(&open, "return bext.shared:incr('n', 1, 0)"), "1");
-    assert_eq!(run(&closed, "return bext.shared:incr('n', 1, 0)"), "1");
+    assert_eq!(eval_ok(&open, "return bext.shared:incr('n', 1, 0)"), "1");
+    assert_eq!(eval_ok(&closed, "return bext.shared:incr('n', 1, 0)"), "1");
     server.stop();
     // Fail open: the plugin's local dictionary takes over (per-node counts).
-    assert_eq!(run(&open, "return bext.shared:incr('n', 1, 0)"), "1");
-    assert_eq!(run(&open, "return bext.shared:incr('n', 1, 0)"), "2");
+    assert_eq!(eval_ok(&open, "return bext.shared:incr('n', 1, 0)"), "1");
+    assert_eq!(eval_ok(&open, "return bext.shared:incr('n', 1, 0)"), "2");
     // Fail closed: the call raises, which fails the method (or pcall decides).
     match eval(&closed, "return bext.shared:incr('n', 1, 0)") {
         Err(Error::Lua { plugin, message, .. }) => {
@@ -143,7 +112,7 @@ fn when_redis_is_down_the_embedder_chooses_fail_open_or_closed() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(run(&closed, "return (pcall(bext.shared.get, 'n'))"), "false");
+    assert_eq!(eval_ok(&closed, "return (pcall(bext.shared.get, 'n'))"), "false");
     assert_eq!(closed.stats().traps, 0, "an unavailable backend is not a trap");
 }
 
@@ -157,7 +126,7 @@ fn a_hung_redis_is_stopped_by_the_calls_deadline() {
                 .shared_backend(SharedBackend::Redis(RedisShared::new(&server.url()).unwrap().op_timeout_ms(60_000))),
         )
         .unwrap();
-    assert_eq!(run(&p, "return bext.shared:incr('n', 1, 0)"), "1");
+    assert_eq!(eval_ok(&p, "return bext.shared:incr('n', 1, 0)"), "1");
     // Every client's commands now wait 60 s: the server is up but hung.
     let paused = std::process::Command::new("redis-cli")
         .args(["-p", &server.port().to_string(), "CLIENT", "PAUSE", "60000", "ALL"])
