@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod cli;
 pub mod native;
+pub mod redis_server;
 
 use bext_plugin_api::types::PluginManifest;
 

@@ -148,7 +148,17 @@ fn bext_table(lua: &Lua, config_json: &str) -> mlua::Result<Table> {
     bext.set("lifecycle_event", lua.create_function(|_, (_name, _ev): (mlua::LuaString, Option<mlua::LuaString>)| Ok(()))?)?;
     bext.set("transform_unchanged", lua.create_function(|_, ()| Ok(Value::Nil))?)?;
     bext.set("json", json_table(lua)?)?;
+    bext.set("shared", shared_table(lua)?)?;
     Ok(bext)
+}
+
+/// `bext.shared` for the native side: a per-state table with the sandbox's
+/// API (`src/native_shared.lua`), which is what counting in bext's mlua tier
+/// amounts to.
+fn shared_table(lua: &Lua) -> mlua::Result<Table> {
+    let origin = std::time::Instant::now();
+    let now_ms = lua.create_function(move |_, ()| Ok(origin.elapsed().as_millis() as i64))?;
+    lua.load(include_str!("native_shared.lua")).set_name("=bext.shared").call(now_ms)
 }
 
 /// `bext.json` for the native side, through serde_json (the guest's is C).

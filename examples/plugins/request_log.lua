@@ -2,10 +2,28 @@
 -- Config: {"log_every": 1} logs every n-th completion (default: every one).
 -- Each completion also emits a `requests.completed` metric tagged with its
 -- status class; `on_server_stop` reports the totals as a lifecycle event.
+-- The totals live in bext.shared, so every sandbox of the plugin's pool adds
+-- to the same counts (a Lua table would count per sandbox).
 local config = bext.json.decode(bext.get_config())
 local LOG_EVERY = math.tointeger(config.log_every) or 1
 
-local totals = { completed = 0, by_class = {}, cache_writes = 0, invalidated = 0 }
+local function count(key, by)
+  return (bext.shared:incr(key, by or 1, 0))
+end
+
+local function totals()
+  local by_class = {}
+  for _, key in ipairs(bext.shared:keys(0)) do
+    local class = key:match("^class:(.+)$")
+    if class then by_class[class] = bext.shared:get(key) end
+  end
+  return {
+    completed = bext.shared:get("completed") or 0,
+    by_class = by_class,
+    cache_writes = bext.shared:get("cache_writes") or 0,
+    invalidated = bext.shared:get("invalidated") or 0,
+  }
+end
 
 local function status_class(status)
   return math.type(status) == "integer" and (status // 100) .. "xx" or "unknown"
@@ -21,24 +39,24 @@ return {
   on_request_complete = function(self, event_json)
     local event = bext.json.decode(event_json)
     local class = status_class(event.status)
-    totals.completed = totals.completed + 1
-    totals.by_class[class] = (totals.by_class[class] or 0) + 1
+    local completed = count("completed")
+    count("class:" .. class)
     bext.emit_metric("requests.completed", 1, bext.json.encode({ status_class = class }))
-    if totals.completed % LOG_EVERY == 0 then
+    if completed % LOG_EVERY == 0 then
       bext.log("info", string.format("%s %s -> %s (%d completed)",
-        tostring(event.method), tostring(event.path), tostring(event.status), totals.completed))
+        tostring(event.method), tostring(event.path), tostring(event.status), completed))
     end
   end,
 
   on_cache_write = function(self, key, tags_json)
-    totals.cache_writes = totals.cache_writes + 1
+    count("cache_writes")
   end,
 
-  on_cache_invalidate = function(self, pattern, count)
-    totals.invalidated = totals.invalidated + count
+  on_cache_invalidate = function(self, pattern, count_arg)
+    count("invalidated", count_arg)
   end,
 
   on_server_stop = function(self)
-    bext.lifecycle_event("summary", bext.json.encode(totals))
+    bext.lifecycle_event("summary", bext.json.encode(totals()))
   end,
 }

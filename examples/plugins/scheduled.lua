@@ -1,12 +1,14 @@
 -- Scheduled jobs (ScheduledPlugin): a nightly sitemap rebuild and a
--- five-minute cache warm-up, each counting its runs.
-local runs = {}
+-- five-minute cache warm-up, each counting its runs in bext.shared (shared
+-- by every sandbox of the plugin, so the counts are the plugin's, not one
+-- sandbox's).
+local function count_run(id) bext.shared:incr("runs:" .. id, 1, 0) end
 
 local JOBS = {
-  sitemap = function(ctx) runs.sitemap = (runs.sitemap or 0) + 1 end,
+  sitemap = function(ctx) count_run("sitemap") end,
   warm_cache = function(ctx)
     if ctx.is_catchup then return end -- a missed warm-up is not worth doing late
-    runs.warm_cache = (runs.warm_cache or 0) + 1
+    count_run("warm_cache")
   end,
 }
 
@@ -29,5 +31,5 @@ return {
   end,
 
   -- Not a trait method: how many times a job ran, for tests.
-  run_count = function(self, id) return runs[id] or 0 end,
+  run_count = function(self, id) return bext.shared:get("runs:" .. id) or 0 end,
 }

@@ -28,7 +28,8 @@
  *
  * Host imports (module "bext"), see host/src/imports.rs:
  *   log(level, ptr, len); metric(name_ptr, name_len, value, tags_ptr, tags_len) -> i32;
- *   event(kind, a_ptr, a_len, b_ptr, b_len); heap_exhausted(requested) (never returns)
+ *   event(kind, a_ptr, a_len, b_ptr, b_len); heap_exhausted(requested) (never returns);
+ *   shared(op, req_ptr, req_len, out_ptr, out_cap) -> i32; shared_take(ptr, len) (bext.shared)
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -515,6 +516,126 @@ static int bext_transform_unchanged(lua_State *L) {
     return 1;
 }
 
+/* ---- bext.shared: the plugin's dictionary, kept by the host ----
+ * host/src/shared.rs has the semantics (OpenResty's ngx.shared.DICT). Each
+ * function encodes its arguments the way the host encodes bext_call's (see
+ * push_args), calls host_shared, and pushes the reply, which the host
+ * encodes the same way. Both bext.shared:get(k) and bext.shared.get(k) work. */
+IMPORT("shared")
+extern int32_t host_shared(int32_t op, const char *req, size_t req_len, uint8_t *out, size_t out_cap);
+IMPORT("shared_take") extern void host_shared_take(uint8_t *out, size_t len);
+
+/* Operation codes (mirrored by host/src/shared.rs `op`). */
+enum {
+    SHARED_GET = 1,
+    SHARED_SET = 2,
+    SHARED_ADD = 3,
+    SHARED_REPLACE = 4,
+    SHARED_INCR = 5,
+    SHARED_DELETE = 6,
+    SHARED_TTL = 7,
+    SHARED_EXPIRE = 8,
+    SHARED_KEYS = 9,
+    SHARED_FLUSH_EXPIRED = 10,
+    SHARED_FLUSH_ALL = 11,
+};
+
+static int push_args(lua_State *L, const uint8_t *p, size_t n);
+
+/* Appends the value at `idx` to the request; raises for unstorable types. */
+static void shared_encode(lua_State *L, luaL_Buffer *b, int idx, const char *fn) {
+    char rec[9];
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+    case LUA_TNONE:
+        luaL_addchar(b, 'n');
+        break;
+    case LUA_TBOOLEAN:
+        rec[0] = 'b';
+        rec[1] = (char)lua_toboolean(L, idx);
+        luaL_addlstring(b, rec, 2);
+        break;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            int64_t v = (int64_t)lua_tointeger(L, idx);
+            rec[0] = 'i';
+            memcpy(rec + 1, &v, 8);
+        } else {
+            double v = (double)lua_tonumber(L, idx);
+            rec[0] = 'f';
+            memcpy(rec + 1, &v, 8);
+        }
+        luaL_addlstring(b, rec, 9);
+        break;
+    case LUA_TSTRING: {
+        size_t n;
+        const char *str = lua_tolstring(L, idx, &n);
+        uint32_t len = (uint32_t)n;
+        rec[0] = 's';
+        memcpy(rec + 1, &len, 4);
+        luaL_addlstring(b, rec, 5);
+        luaL_addlstring(b, str, n);
+        break;
+    }
+    default:
+        luaL_error(L, "bext.shared:%s: cannot store a %s value (strings, numbers and booleans only; encode tables with bext.json)",
+                   fn, luaL_typename(L, idx));
+    }
+}
+
+/* Runs operation `op` with the call's arguments (after `self`, if the call
+ * used `:`); `has_key` checks the first as a string (numbers are converted). */
+static int shared_op(lua_State *L, int op, const char *fn, int has_key) {
+    static uint8_t reply[512];
+    int base = lua_istable(L, 1) ? 2 : 1;
+    if (has_key) luaL_checklstring(L, base, NULL);
+    int top = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = base; i <= top; i++) shared_encode(L, &b, i, fn);
+    luaL_pushresult(&b);
+    size_t req_len;
+    const char *req = lua_tolstring(L, -1, &req_len);
+    int32_t n = host_shared(op, req, req_len, reply, sizeof reply);
+    size_t len = n < 0 ? (size_t)(-(int64_t)n - 1) : (size_t)n;
+    const uint8_t *p = reply;
+    if (len > sizeof reply) {
+        uint8_t *large = lua_newuserdatauv(L, len, 0);
+        host_shared_take(large, len);
+        p = large;
+    }
+    if (n < 0) {
+        lua_pushlstring(L, (const char *)p, len);
+        return lua_error(L);
+    }
+    int first = lua_gettop(L) + 1;
+    int count = push_args(L, p, len);
+    if (op != SHARED_KEYS) return count;
+    lua_createtable(L, count, 0);
+    lua_insert(L, first);
+    for (int i = count; i >= 1; i--) lua_rawseti(L, first, i);
+    return 1;
+}
+
+static int shared_get(lua_State *L) { return shared_op(L, SHARED_GET, "get", 1); }
+static int shared_set(lua_State *L) { return shared_op(L, SHARED_SET, "set", 1); }
+static int shared_add(lua_State *L) { return shared_op(L, SHARED_ADD, "add", 1); }
+static int shared_replace(lua_State *L) { return shared_op(L, SHARED_REPLACE, "replace", 1); }
+static int shared_incr(lua_State *L) { return shared_op(L, SHARED_INCR, "incr", 1); }
+static int shared_delete(lua_State *L) { return shared_op(L, SHARED_DELETE, "delete", 1); }
+static int shared_ttl(lua_State *L) { return shared_op(L, SHARED_TTL, "ttl", 1); }
+static int shared_expire(lua_State *L) { return shared_op(L, SHARED_EXPIRE, "expire", 1); }
+static int shared_keys(lua_State *L) { return shared_op(L, SHARED_KEYS, "keys", 0); }
+static int shared_flush_expired(lua_State *L) { return shared_op(L, SHARED_FLUSH_EXPIRED, "flush_expired", 0); }
+static int shared_flush_all(lua_State *L) { return shared_op(L, SHARED_FLUSH_ALL, "flush_all", 0); }
+
+static const luaL_Reg shared_funcs[] = {
+    {"get", shared_get},         {"set", shared_set},     {"add", shared_add},
+    {"replace", shared_replace}, {"incr", shared_incr},   {"delete", shared_delete},
+    {"ttl", shared_ttl},         {"expire", shared_expire}, {"keys", shared_keys},
+    {"flush_expired", shared_flush_expired}, {"flush_all", shared_flush_all}, {NULL, NULL},
+};
+
 static const luaL_Reg bext_funcs[] = {
     {"log", bext_log},
     {"emit_metric", bext_emit_metric},
@@ -534,6 +655,8 @@ static int init_entry(lua_State *L) {
     luaL_newlib(L, bext_funcs);
     bext_json_push_module(L);
     lua_setfield(L, -2, "json");
+    luaL_newlib(L, shared_funcs);
+    lua_setfield(L, -2, "shared");
     lua_setglobal(L, "bext");
     return reseed_entry(L);
 }

@@ -126,7 +126,6 @@ impl Output {
 
 /// One argument of a call.
 #[derive(Debug, Clone, Copy, PartialEq)]
-#[allow(dead_code)] // `Bool` and `Float` complete the encoding; no trait passes them yet
 pub(crate) enum Arg<'a> {
     Nil,
     Bool(bool),
@@ -141,12 +140,23 @@ impl<'a> From<&'a str> for Arg<'a> {
     }
 }
 
-/// Appends `method` and the encoded `args` to `buf`: a sequence of records,
-/// each a tag byte and its payload: `n` nil, `b` u8, `i` i64, `f` f64,
-/// `s` u32 length and the bytes.
+/// Appends `method` and the encoded `args` to `buf` (cleared first).
 pub(crate) fn encode_call(buf: &mut Vec<u8>, method: &str, args: &[Arg<'_>]) {
     buf.clear();
     buf.extend_from_slice(method.as_bytes());
+    append_args(buf, args);
+}
+
+/// `args` alone in `buf` (cleared first): the encoding of `bext.shared`'s
+/// replies, which the shim decodes like call arguments.
+pub(crate) fn encode_args(buf: &mut Vec<u8>, args: &[Arg<'_>]) {
+    buf.clear();
+    append_args(buf, args);
+}
+
+/// The argument encoding: a sequence of records, each a tag byte and its
+/// payload: `n` nil, `b` u8, `i` i64, `f` f64, `s` u32 length and the bytes.
+fn append_args(buf: &mut Vec<u8>, args: &[Arg<'_>]) {
     for arg in args {
         match *arg {
             Arg::Nil => buf.push(b'n'),
@@ -167,6 +177,31 @@ pub(crate) fn encode_call(buf: &mut Vec<u8>, method: &str, args: &[Arg<'_>]) {
             }
         }
     }
+}
+
+/// Decodes what the guest encoded the same way (a `bext.shared` request).
+/// Strings come back as [`Output::Str`]; malformed input is an error.
+pub(crate) fn decode_args(mut bytes: &[u8]) -> Result<Vec<Output>, AbiViolation> {
+    let mut out = Vec::new();
+    let truncated = || AbiViolation("truncated argument encoding".into());
+    while let Some((&tag, rest)) = bytes.split_first() {
+        let take = |n: usize| rest.get(..n).ok_or_else(truncated);
+        let (value, used) = match tag {
+            b'n' => (Output::Nil, 0),
+            b'b' => (Output::Bool(take(1)?[0] != 0), 1),
+            b'i' => (Output::Int(i64::from_le_bytes(take(8)?.try_into().expect("8 bytes"))), 8),
+            b'f' => (Output::Float(f64::from_le_bytes(take(8)?.try_into().expect("8 bytes"))), 8),
+            b's' => {
+                let len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
+                let text = rest.get(4..4 + len).ok_or_else(truncated)?;
+                (Output::Str(text.to_vec()), 4 + len)
+            }
+            other => return Err(AbiViolation(format!("unknown argument tag {other:#x}"))),
+        };
+        out.push(value);
+        bytes = &rest[used..];
+    }
+    Ok(out)
 }
 
 /// The guest broke the ABI: out-of-bounds pointers, unknown codes.
@@ -193,6 +228,16 @@ pub(crate) fn guest_bytes(memory: &[u8], ptr: u32, len: u32) -> Result<&[u8], Ab
                 memory.len()
             ))
         })
+}
+
+/// `len` writable bytes at guest address `ptr`, bounds-checked.
+pub(crate) fn guest_bytes_mut(memory: &mut [u8], ptr: u32, len: u32) -> Result<&mut [u8], AbiViolation> {
+    let size = memory.len();
+    let start = ptr as usize;
+    start
+        .checked_add(len as usize)
+        .and_then(|end| memory.get_mut(start..end))
+        .ok_or_else(|| AbiViolation(format!("guest buffer {ptr:#x}+{len} lies outside its {size} bytes of memory")))
 }
 
 /// The guest's exports, resolved once per instance.

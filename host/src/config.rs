@@ -81,6 +81,10 @@ pub struct LuaRuntimeConfig {
     /// (each sandbox maps its own memory), which keeps the runtime's
     /// footprint proportional to what it uses.
     pub pooling: Option<PoolingLimits>,
+    /// Where the plugins' `bext.shared` dictionaries live, unless a plugin
+    /// chooses ([`LuaPluginConfig::shared_backend`]). Default:
+    /// [`SharedBackend::Local`].
+    pub shared_backend: SharedBackend,
 }
 
 impl Default for LuaRuntimeConfig {
@@ -93,6 +97,7 @@ impl Default for LuaRuntimeConfig {
             metrics: Arc::new(TracingMetrics),
             artifact_cache_dir: None,
             pooling: None,
+            shared_backend: SharedBackend::Local,
         }
     }
 }
@@ -106,6 +111,7 @@ impl std::fmt::Debug for LuaRuntimeConfig {
             .field("max_wasm_stack_bytes", &self.max_wasm_stack_bytes)
             .field("artifact_cache_dir", &self.artifact_cache_dir)
             .field("pooling", &self.pooling)
+            .field("shared_backend", &self.shared_backend)
             .finish_non_exhaustive()
     }
 }
@@ -140,6 +146,28 @@ impl LuaRuntimeConfig {
         self.metrics = sink;
         self
     }
+
+    /// Sets [`shared_backend`](Self::shared_backend).
+    pub fn shared_backend(mut self, backend: SharedBackend) -> Self {
+        self.shared_backend = backend;
+        self
+    }
+}
+
+/// Where a plugin's `bext.shared` dictionary lives. Either way each plugin
+/// has its own namespace, which no other plugin can reach.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum SharedBackend {
+    /// In this process: one dictionary per plugin name, shared by the
+    /// plugin's sandboxes, bounded by
+    /// [`LuaSandboxLimits::shared_dict_bytes`].
+    #[default]
+    Local,
+    /// In Redis (cargo feature `redis`): shared by every runtime, on any
+    /// node, that uses the same server and key prefix.
+    #[cfg(feature = "redis")]
+    Redis(crate::shared_redis::RedisShared),
 }
 
 /// How a plugin's new sandboxes start (see the crate docs on cold start).
@@ -164,6 +192,7 @@ pub struct LuaPluginConfig {
     pub(crate) limits: LuaSandboxLimits,
     pub(crate) pool: PoolConfig,
     pub(crate) cold_start: ColdStart,
+    pub(crate) shared_backend: Option<SharedBackend>,
 }
 
 impl LuaPluginConfig {
@@ -178,6 +207,7 @@ impl LuaPluginConfig {
             limits: LuaSandboxLimits::default(),
             pool: PoolConfig::default(),
             cold_start: ColdStart::default(),
+            shared_backend: None,
         }
     }
 
@@ -204,6 +234,13 @@ impl LuaPluginConfig {
     /// Default: `{}`.
     pub fn config_json(mut self, json: impl Into<String>) -> Self {
         self.config_json = json.into();
+        self
+    }
+
+    /// Where this plugin's `bext.shared` lives. Default: the runtime's
+    /// [`LuaRuntimeConfig::shared_backend`].
+    pub fn shared_backend(mut self, backend: SharedBackend) -> Self {
+        self.shared_backend = Some(backend);
         self
     }
 

@@ -88,6 +88,8 @@ pub enum Error {
     /// Returned by [`LuaPluginRuntime::with_config`](crate::LuaPluginRuntime::with_config)
     /// (`plugin` is `None`) and [`LuaPluginRuntime::load_plugin`](crate::LuaPluginRuntime::load_plugin).
     InvalidConfig { plugin: Option<String>, setting: &'static str, reason: String },
+    /// A `bext.shared` backend could not be set up (a malformed Redis URL).
+    SharedBackend { message: String },
 }
 
 impl Error {
@@ -118,7 +120,7 @@ impl Error {
             | HostPanic { plugin, .. }
             | UnknownPlugin { plugin } => Some(plugin),
             InvalidConfig { plugin, .. } => plugin.as_deref(),
-            Engine { .. } => None,
+            Engine { .. } | SharedBackend { .. } => None,
         }
     }
 
@@ -205,6 +207,7 @@ impl fmt::Display for Error {
                 write!(f, "lua plugin `{plugin}`: invalid {setting}: {reason}")
             }
             InvalidConfig { plugin: None, setting, reason } => write!(f, "invalid {setting}: {reason}"),
+            SharedBackend { message } => write!(f, "bext.shared backend: {message}"),
         }
     }
 }

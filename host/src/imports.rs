@@ -7,6 +7,8 @@
 //! | `bext.metric(name, len, value, tags, len) -> i32` | `bext.emit_metric` | the runtime's [`MetricsSink`]; 1 = malformed tags |
 //! | `bext.event(kind, a, len, b, len)` | `bext.cache_event` (1), `bext.lifecycle_event` (2) | a structured `tracing` event |
 //! | `wasi_snapshot_preview1.poll_oneoff` | nothing (Lua never sleeps) | `ENOSYS`: it would block the host thread past any deadline |
+//! | `bext.shared(op, req, len, out, cap) -> i32` | `bext.shared:get/set/...` | the plugin's [`SharedStore`]: n >= 0 is a reply of n bytes, n < 0 an error message of -n-1 bytes to raise; at `out` if it fits in `cap`, else fetched with `shared_take` |
+//! | `bext.shared_take(ptr, len)` | a reply larger than the shim's buffer | copies the pending reply |
 //! | `bext.heap_exhausted(requested)` | the guest allocator, after Lua's emergency GC | a trap classified as [`Error::MemoryLimit`](crate::Error::MemoryLimit) |
 //!
 //! Guest pointers are read through [`abi::guest_bytes`], so garbage arguments
@@ -21,8 +23,10 @@
 use crate::abi::{self, AbiViolation};
 use crate::metrics::MetricsSink;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use crate::shared::{self, SharedFailure, SharedOp, SharedStore};
 use std::sync::Arc;
-use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
+use std::time::Instant;
+use wasmtime::{Caller, Linker, Memory, ResourceLimiter, Trap};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 /// Per-instance host state, the data of each wasmtime `Store`.
@@ -32,6 +36,12 @@ pub(crate) struct HostState {
     pub(crate) plugin: Arc<PluginIdentity>,
     /// Set once the instance is created; host functions read guest memory through it.
     pub(crate) memory: Option<Memory>,
+    /// When the running call's wall-clock budget ends (set when budgets are
+    /// armed): host calls that wait on the network stop there.
+    pub(crate) call_deadline: Option<Instant>,
+    /// A `bext.shared` reply too large for the shim's buffer, until
+    /// `shared_take` copies it.
+    shared_pending: Vec<u8>,
 }
 
 impl HostState {
@@ -43,12 +53,18 @@ impl HostState {
             limiter: HeapLimiter { max_bytes: max_heap_bytes },
             plugin,
             memory: None,
+            call_deadline: None,
+            shared_pending: Vec::new(),
         }
     }
 
     /// State for the runtime's own instances (snapshotting, reading the image).
     pub(crate) fn internal() -> Self {
-        let identity = PluginIdentity { name: "bext-lua-runtime".into(), metrics: Arc::new(crate::metrics::TracingMetrics) };
+        let identity = PluginIdentity {
+            name: "bext-lua-runtime".into(),
+            metrics: Arc::new(crate::metrics::TracingMetrics),
+            shared: None,
+        };
         HostState::new(Arc::new(identity), 64 << 20)
     }
 }
@@ -57,6 +73,8 @@ impl HostState {
 pub(crate) struct PluginIdentity {
     pub(crate) name: String,
     pub(crate) metrics: Arc<dyn MetricsSink>,
+    /// Where `bext.shared` goes (`None` for the runtime's own instances).
+    pub(crate) shared: Option<Arc<dyn SharedStore>>,
 }
 
 /// Caps the linear memory at `max_heap_bytes`. Growth past the cap fails
@@ -222,8 +240,66 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostS
             })
         },
     )?;
+    linker.func_wrap("bext", "shared", shared_call)?;
+    linker.func_wrap("bext", "shared_take", |mut caller: Caller<'_, HostState>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+        let memory = caller.data().memory.ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
+        let pending = std::mem::take(&mut caller.data_mut().shared_pending);
+        if pending.len() != len as usize {
+            return Err(AbiViolation(format!("shared_take of {len} bytes, {} pending", pending.len())).into());
+        }
+        abi::guest_bytes_mut(memory.data_mut(&mut caller), ptr, len)?.copy_from_slice(&pending);
+        Ok(())
+    })?;
     linker.func_wrap("bext", "heap_exhausted", |_caller: Caller<'_, HostState>, requested: u32| -> wasmtime::Result<()> {
         Err(HeapExhausted { requested }.into())
     })?;
     Ok(linker)
+}
+
+/// `bext.shared(op, req, req_len, out, out_cap) -> i32`: runs one operation
+/// on the plugin's store and charges its fuel (see [`shared::fuel_cost`]).
+fn shared_call(
+    mut caller: Caller<'_, HostState>,
+    code: i32,
+    req: u32,
+    req_len: u32,
+    out: u32,
+    out_cap: u32,
+) -> wasmtime::Result<i32> {
+    let memory = caller.data().memory.ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
+    let op = SharedOp::decode(code, abi::guest_bytes(memory.data(&caller), req, req_len)?);
+    let state = caller.data();
+    let result = match (op, &state.plugin.shared) {
+        (Ok(op), Some(store)) => store.execute(&op, state.call_deadline),
+        (Ok(_), None) => Err(SharedFailure::Raise("bext.shared is not available here".into())),
+        (Err(message), _) => Err(SharedFailure::Raise(message)),
+    };
+    let mut bytes = Vec::new();
+    let (visited, is_error) = match result {
+        Ok(reply) => {
+            reply.encode(&mut bytes);
+            (reply.entries_visited, false)
+        }
+        Err(SharedFailure::Raise(message)) => {
+            bytes = message.into_bytes();
+            (0, true)
+        }
+        Err(SharedFailure::Deadline) => return Err(Trap::Interrupt.into()),
+    };
+    // Fuel only exists when the runtime meters it.
+    if let Ok(fuel) = caller.get_fuel() {
+        let cost = shared::fuel_cost(req_len as usize + bytes.len(), visited);
+        if fuel < cost {
+            caller.set_fuel(0)?;
+            return Err(Trap::OutOfFuel.into());
+        }
+        caller.set_fuel(fuel - cost)?;
+    }
+    let len = i32::try_from(bytes.len()).map_err(|_| AbiViolation(format!("bext.shared reply of {} bytes", bytes.len())))?;
+    if bytes.len() <= out_cap as usize {
+        abi::guest_bytes_mut(memory.data_mut(&mut caller), out, len as u32)?.copy_from_slice(&bytes);
+    } else {
+        caller.data_mut().shared_pending = bytes;
+    }
+    Ok(if is_error { -len - 1 } else { len })
 }

@@ -120,9 +120,12 @@ mod runtime;
 pub mod runner;
 mod sandbox;
 mod validate;
+mod shared;
+#[cfg(feature = "redis")]
+mod shared_redis;
 
 pub use capabilities::{request_context_json, LifecycleHook};
-pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig, PoolingLimits};
+pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig, PoolingLimits, SharedBackend};
 pub use error::{Error, Result};
 pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};
 pub use metrics::{MetricsSink, TracingMetrics};
@@ -130,6 +133,9 @@ pub use plugin::{LuaPlugin, LuaPluginPool, PluginStats, PooledInstance, WeakLuaP
 pub use pool::{PoolConfig, PoolStats};
 pub use runtime::LuaPluginRuntime;
 pub use validate::{MAX_GUEST_MEMORY_BYTES, MAX_POOL_SANDBOXES, MAX_WASM_STACK_BYTES};
+pub use shared::{SHARED_CALL_FUEL, SHARED_ENTRY_FUEL, SHARED_ENTRY_OVERHEAD_BYTES, SHARED_MAX_KEY_BYTES};
+#[cfg(feature = "redis")]
+pub use shared_redis::{RedisShared, RedisUnavailable};
 
 /// The embedded guest module (stock Lua 5.4 and the shim), for inspection.
 pub fn guest_wasm() -> &'static [u8] {

@@ -57,6 +57,15 @@ pub struct LuaSandboxLimits {
     pub quarantine_after_traps: u32,
     /// Cool-down of a quarantine in milliseconds. Default: 5000 ms.
     pub quarantine_ms: u64,
+    /// Bound of the plugin's `bext.shared` dictionary in bytes: keys plus
+    /// values (8 per number, 1 per boolean) plus
+    /// [`SHARED_ENTRY_OVERHEAD_BYTES`](crate::SHARED_ENTRY_OVERHEAD_BYTES)
+    /// per entry. A write that needs room evicts expired entries first, then
+    /// the least recently used (its `forcible` result is then true); an entry
+    /// larger than the whole bound is refused (`false, "no memory"`). The
+    /// dictionary lives on the host, outside `max_heap_bytes`. Applies to the
+    /// in-process backend; Redis bounds its own memory. Default: 1 MiB.
+    pub shared_dict_bytes: usize,
 }
 
 impl Default for LuaSandboxLimits {
@@ -68,6 +77,7 @@ impl Default for LuaSandboxLimits {
             max_payload_bytes: 16 << 20,
             quarantine_after_traps: 5,
             quarantine_ms: 5000,
+            shared_dict_bytes: 1 << 20,
         }
     }
 }
@@ -107,6 +117,12 @@ impl LuaSandboxLimits {
     /// Sets [`quarantine_ms`](Self::quarantine_ms).
     pub fn quarantine_ms(mut self, ms: u64) -> Self {
         self.quarantine_ms = ms;
+        self
+    }
+
+    /// Sets [`shared_dict_bytes`](Self::shared_dict_bytes).
+    pub fn shared_dict_bytes(mut self, bytes: usize) -> Self {
+        self.shared_dict_bytes = bytes;
         self
     }
 }

@@ -234,7 +234,7 @@ impl LuaRunner {
             });
         }
         let (engine, instance_pre) = EngineShared::raw_guest(&config).map_err(|e| RunError::Engine { message: e.to_string() })?;
-        let identity = Arc::new(PluginIdentity { name: "bext-lua".into(), metrics: Arc::new(TracingMetrics) });
+        let identity = Arc::new(PluginIdentity { name: "bext-lua".into(), metrics: Arc::new(TracingMetrics), shared: None });
         Ok(LuaRunner { engine, instance_pre, identity })
     }
 

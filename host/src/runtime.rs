@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::imports::PluginIdentity;
 use crate::plugin::LuaPlugin;
 use crate::sandbox::PluginSpec;
+use crate::shared::SharedRegistry;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -20,6 +21,9 @@ const ON_RELOAD: &str = "on_reload";
 pub struct LuaPluginRuntime {
     engine: Arc<EngineShared>,
     plugins: RwLock<HashMap<String, LuaPlugin>>,
+    /// Each plugin's `bext.shared` dictionary, by name: kept across hot
+    /// reloads and sandbox rebuilds, dropped by `unload_plugin`.
+    shared: SharedRegistry,
 }
 
 impl std::fmt::Debug for LuaPluginRuntime {
@@ -65,7 +69,7 @@ impl LuaPluginRuntime {
     }
 
     fn with_module(config: LuaRuntimeConfig, wasm: &[u8]) -> Result<Self, Error> {
-        Ok(LuaPluginRuntime { engine: Arc::new(EngineShared::new(config, wasm)?), plugins: RwLock::default() })
+        Ok(LuaPluginRuntime { engine: Arc::new(EngineShared::new(config, wasm)?), plugins: RwLock::default(), shared: SharedRegistry::default() })
     }
 
     /// The engine-wide settings.
@@ -84,7 +88,7 @@ impl LuaPluginRuntime {
     /// its `on_reload` fails, the error is returned and the old version keeps
     /// serving. Loading compiles no wasm.
     pub fn load_plugin(&self, config: LuaPluginConfig) -> Result<LuaPlugin, Error> {
-        let LuaPluginConfig { name, manifest, source, config_json, limits, pool, cold_start } = config;
+        let LuaPluginConfig { name, manifest, source, config_json, limits, pool, cold_start, shared_backend } = config;
         if let Some(pooling) = &self.engine.config.pooling {
             if limits.max_heap_bytes > pooling.max_heap_bytes {
                 return Err(Error::CapacityExhausted {
@@ -97,15 +101,40 @@ impl LuaPluginRuntime {
             }
         }
         crate::validate::plugin_config(&self.engine.config, self.engine.image.len(), &name, &limits, &pool)?;
-        let identity = Arc::new(PluginIdentity { name: name.clone(), metrics: self.engine.config.metrics.clone() });
+        let (dict, created) = self.shared.dict(&name, limits.shared_dict_bytes);
+        let backend = shared_backend.as_ref().unwrap_or(&self.engine.config.shared_backend);
+        let identity = Arc::new(PluginIdentity {
+            name: name.clone(),
+            metrics: self.engine.config.metrics.clone(),
+            shared: Some(backend.store(&name, dict.clone())),
+        });
+        let shared_dict_bytes = limits.shared_dict_bytes;
         let spec = PluginSpec { identity, source, config_json, limits };
+        let loaded = self.load_checked(&name, spec, manifest, pool, cold_start);
+        match &loaded {
+            Ok(_) => dict.set_capacity(shared_dict_bytes),
+            // A first load that failed leaves no dictionary behind.
+            Err(_) if created => self.shared.remove(&name),
+            Err(_) => {}
+        }
+        loaded
+    }
+
+    fn load_checked(
+        &self,
+        name: &str,
+        spec: PluginSpec,
+        manifest: bext_plugin_api::types::PluginManifest,
+        pool: crate::pool::PoolConfig,
+        cold_start: crate::config::ColdStart,
+    ) -> Result<LuaPlugin, Error> {
         let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool, cold_start)?;
         crate::capabilities::check_declared_capabilities(&plugin)?;
-        let reloading = self.read_registry().contains_key(&name);
+        let reloading = self.read_registry().contains_key(name);
         if reloading && plugin.has_method(ON_RELOAD) {
             plugin.call(ON_RELOAD, &[])?;
         }
-        self.write_registry().insert(name, plugin.clone());
+        self.write_registry().insert(name.to_string(), plugin.clone());
         Ok(plugin)
     }
 
@@ -115,8 +144,10 @@ impl LuaPluginRuntime {
     }
 
     /// Removes a plugin from the registry; its sandbox is freed once the last
-    /// handle to it is dropped.
+    /// handle to it is dropped. Its in-process `bext.shared` dictionary is
+    /// dropped too: a plugin loaded later under the same name starts empty.
     pub fn unload_plugin(&self, name: &str) -> Option<LuaPlugin> {
+        self.shared.remove(name);
         self.write_registry().remove(name)
     }
 

@@ -226,7 +226,10 @@ fn arm(store: &mut Store<HostState>, engine: &EngineShared, limits: &LuaSandboxL
     if engine.config.epoch_deadlines {
         store.set_epoch_deadline(engine.deadline_ticks(limits.timeout_ms));
     }
-    Instant::now()
+    let started = Instant::now();
+    // Host calls that wait (bext.shared on Redis) stop at the same deadline.
+    store.data_mut().call_deadline = started.checked_add(std::time::Duration::from_millis(limits.timeout_ms));
+    started
 }
 
 /// Fuel consumed since [`arm`].

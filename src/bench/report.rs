@@ -31,12 +31,22 @@ pub enum Group {
     Memory,
     /// Calls across threads.
     Scaling,
+    /// `bext.shared` against per-sandbox state.
+    SharedState,
 }
 
 impl Group {
     /// Every group, in report order.
-    pub const ALL: [Group; 7] =
-        [Group::ColdStart, Group::PerCall, Group::Cpu, Group::Metering, Group::ErrorPath, Group::Memory, Group::Scaling];
+    pub const ALL: [Group; 8] = [
+        Group::ColdStart,
+        Group::PerCall,
+        Group::Cpu,
+        Group::Metering,
+        Group::ErrorPath,
+        Group::Memory,
+        Group::Scaling,
+        Group::SharedState,
+    ];
 
     /// The section title.
     pub fn title(self) -> &'static str {
@@ -48,6 +58,7 @@ impl Group {
             Group::ErrorPath => "Error path",
             Group::Memory => "Memory: PSS per live instance (plugin memory included)",
             Group::Scaling => "Scaling: wall time per on_request across threads (2 cores)",
+            Group::SharedState => "Shared state: bext.shared (host dictionary, Redis) against state in one Lua state",
         }
     }
 
@@ -61,6 +72,7 @@ impl Group {
             Group::ErrorPath => "errors",
             Group::Memory => "memory",
             Group::Scaling => "scaling",
+            Group::SharedState => "shared-state",
         }
     }
 }
@@ -113,6 +125,13 @@ plugin's fork template. Read the 100 and 1000 rows for the cost per instance."
             " Each thread makes its calls on its own instances: wasm threads share the loaded plugins \
 (each call takes a sandbox from the plugin's pool), native threads load their own Lua states. Past \
 2 threads the 2 cores are oversubscribed."
+        }
+        Group::SharedState => {
+            " Native mlua has no shared dictionary: its `bext.shared` (src/native_shared.lua) is a table in \
+the Lua state, which is what a counter costs in bext's mlua tier, and is exact only within one state. The \
+sandbox's is on the host, shared by all the plugin's sandboxes (exact across a pool); the Redis rows talk \
+to a `redis-server` on 127.0.0.1 started by the report, shared by every node. The first row is a plain Lua \
+global on both sides, for scale."
         }
         _ => "",
     }
@@ -214,6 +233,7 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
             Group::ErrorPath => error_path(effort, &mut push)?,
             Group::Memory => memory(effort, &mut push)?,
             Group::Scaling => scaling(effort, &mut push)?,
+            Group::SharedState => shared_state(effort, &mut push)?,
         }
     }
     Ok(Report { rows, quick: options.quick, seconds: started.elapsed().as_secs_f64() })
@@ -414,6 +434,42 @@ fn scaling(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
             push(row(Group::Scaling, name, Unit::Seconds, &samples));
         }
     }
+    Ok(())
+}
+
+fn shared_state(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
+    let wasm = WasmSide::new(WasmSetup::default())?;
+    let native = NativeSide::default();
+    let ops = effort.calls_per_sample.to_string();
+    let per_op = |plugin: &dyn Plugin| run_program(plugin, &ops).map(|s| s / effort.calls_per_sample as f64);
+    for (label, spec) in [("Lua global increment, per op", workloads::global_counter()), ("bext.shared:incr, per call", workloads::shared_counter())] {
+        let (w, n) = (wasm.load(&spec)?, native.load(&spec)?);
+        let samples = Interleaved::run(effort.rounds, effort.warmup, || per_op(&*w), || per_op(&*n))?;
+        push(row(Group::SharedState, label, Unit::Seconds, &samples));
+    }
+    // The fleet backend: a real server on loopback, or no rows without one.
+    let server = match crate::redis_server::RedisServer::start() {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("bench-report: no Redis rows: {e}");
+            return Ok(());
+        }
+    };
+    let redis = bext_plugin_lua_wasm::RedisShared::new(&server.url())?;
+    let wasm = WasmSide::with_shared_backend(WasmSetup::default(), bext_plugin_lua_wasm::SharedBackend::Redis(redis))?;
+    let spec = workloads::shared_counter();
+    let (w, n) = (wasm.load(&spec)?, native.load(&spec)?);
+    let samples = Interleaved::run(effort.rounds, effort.warmup, || per_op(&*w), || per_op(&*n))?;
+    push(row(Group::SharedState, "bext.shared:incr, per call, Redis on loopback", Unit::Seconds, &samples));
+    let spec = workloads::ratelimit();
+    let (w, n) = (wasm.load(&spec)?, native.load(&spec)?);
+    let on_request = |plugin: &dyn Plugin| {
+        seconds_per_op(effort.calls_per_sample, |calls| {
+            (0..calls).try_for_each(|i| plugin.on_request(&mut request_context(ContextSize::Small, i as usize)).map(drop))
+        })
+    };
+    let samples = Interleaved::run(effort.rounds, effort.warmup, || on_request(&*w), || on_request(&*n))?;
+    push(row(Group::SharedState, "ratelimit on_request, 300 B ctx, Redis on loopback", Unit::Seconds, &samples));
     Ok(())
 }
 

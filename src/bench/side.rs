@@ -5,7 +5,7 @@ use crate::native::{NativeLimits, NativePlugin};
 use bext_plugin_api::middleware::{PluginResponse, RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_lua_wasm::{
     request_context_json, ColdStart, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits,
-    PoolConfig, PoolingLimits, PooledInstance, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS,
+    PoolConfig, PoolingLimits, PooledInstance, SharedBackend, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS,
 };
 use serde_json::Value;
 use std::any::Any;
@@ -225,7 +225,17 @@ impl WasmSide {
 
     /// Like [`new`](Self::new), with the compiled guest kept in `cache_dir`.
     pub fn with_cache(setup: WasmSetup, cache_dir: Option<PathBuf>) -> BenchResult<Self> {
+        Self::build(setup, cache_dir, SharedBackend::Local)
+    }
+
+    /// Like [`new`](Self::new), with the plugins' `bext.shared` in `backend`.
+    pub fn with_shared_backend(setup: WasmSetup, backend: SharedBackend) -> BenchResult<Self> {
+        Self::build(setup, None, backend)
+    }
+
+    fn build(setup: WasmSetup, cache_dir: Option<PathBuf>, backend: SharedBackend) -> BenchResult<Self> {
         let mut config = LuaRuntimeConfig::default()
+            .shared_backend(backend)
             .fuel_metering(matches!(setup.metering, Metering::Fuel | Metering::Both))
             .epoch_deadlines(matches!(setup.metering, Metering::Deadline | Metering::Both));
         if setup.pooling {

@@ -14,6 +14,24 @@ pub fn ratelimit() -> PluginSpec {
     PluginSpec::new("ratelimit", include_str!("../../examples/plugins/ratelimit.lua"), r#"{"limit":100,"window_secs":1}"#)
 }
 
+/// `run(n)` adds 1 to a Lua global `n` times: per-sandbox state, for scale.
+pub fn global_counter() -> PluginSpec {
+    PluginSpec::new(
+        "global_counter",
+        "hits = 0\nreturn { run = function(self, n) for _ = 1, tonumber(n) do hits = hits + 1 end return tostring(hits) end }",
+        "{}",
+    )
+}
+
+/// `run(n)` calls `bext.shared:incr` `n` times.
+pub fn shared_counter() -> PluginSpec {
+    PluginSpec::new(
+        "shared_counter",
+        "return { run = function(self, n) local v for _ = 1, tonumber(n) do v = bext.shared:incr('hits', 1, 0) end return tostring(v) end }",
+        "{}",
+    )
+}
+
 /// The bearer-token check (`examples/plugins/auth.lua`); the contexts carry
 /// an accepted token, so every call walks the headers and matches it.
 pub fn auth() -> PluginSpec {

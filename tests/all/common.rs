@@ -134,6 +134,49 @@ pub fn eval(plugin: &LuaPlugin, code: &str) -> Result<String, bext_plugin_lua_wa
     plugin.try_transform(code, "eval", &ctx).map(|out| out.unwrap_or_else(|| code.to_string()))
 }
 
+/// Runs `code` in `plugin` (from the eval harness) and returns its result;
+/// panics on error.
+pub fn eval_ok(plugin: &LuaPlugin, code: &str) -> String {
+    eval(plugin, code).unwrap_or_else(|e| panic!("{code}: {e}"))
+}
+
+/// The first three results of the Lua expression list `code`, each through
+/// `tostring`, joined with spaces (`"false exists false"`).
+pub fn eval_results(plugin: &LuaPlugin, code: &str) -> String {
+    eval_ok(plugin, &format!("local a, b, c = {code}; return tostring(a) .. ' ' .. tostring(b) .. ' ' .. tostring(c)"))
+}
+
+/// `threads` threads, started together, each make `per_thread` requests to
+/// a middleware (thread i to `limiters[i % len]`); returns how many were let
+/// through. Every other answer must be a 429.
+pub fn admitted_by(limiters: &[LuaPlugin], threads: usize, per_thread: usize) -> usize {
+    use bext_plugin_api::middleware::RequestAction;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+    let admitted = Arc::new(AtomicUsize::new(0));
+    let start = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let (limiter, admitted, start) = (limiters[i % limiters.len()].clone(), admitted.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                for _ in 0..per_thread {
+                    match limiter.try_on_request(&mut request("GET", "/", &[])).unwrap() {
+                        RequestAction::Continue => {
+                            admitted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        RequestAction::Respond(r) => assert_eq!(r.status, 429),
+                    }
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    admitted.load(Ordering::Relaxed)
+}
+
 /// xorshift64*: a small seeded generator, so generated cases are the same
 /// on every run for a given seed.
 pub struct Rng(u64);

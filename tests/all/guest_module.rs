@@ -32,7 +32,7 @@ fn guest_imports_only_bext_and_wasi_preview1() {
         assert!(matches!(ty, TypeRef::Func(_) | TypeRef::FuncExact(_)), "{module}.{name} is not a function import");
     }
     for (module, name, _) in imports.iter().filter(|(m, _, _)| m == "bext") {
-        assert!(["log", "metric", "event", "heap_exhausted"].contains(&name.as_str()), "{module}.{name}");
+        assert!(["log", "metric", "event", "heap_exhausted", "shared", "shared_take"].contains(&name.as_str()), "{module}.{name}");
     }
     for export in ["memory", "_initialize", "bext_abi_version", "bext_init", "bext_input", "bext_load", "bext_call", "bext_describe", "bext_output"] {
         assert!(exports.iter().any(|e| e == export), "missing export {export}: {exports:?}");

@@ -24,4 +24,6 @@ mod noisy_neighbour;
 mod pool;
 mod reliability;
 mod reload;
+mod shared;
+mod shared_redis;
 mod transform;
