@@ -240,15 +240,23 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostS
             })
         },
     )?;
-    linker.func_wrap("bext", "shared", shared_call)?;
-    linker.func_wrap("bext", "shared_take", |mut caller: Caller<'_, HostState>, ptr: u32, len: u32| -> wasmtime::Result<()> {
-        let memory = caller.data().memory.ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
-        let pending = std::mem::take(&mut caller.data_mut().shared_pending);
-        if pending.len() != len as usize {
-            return Err(AbiViolation(format!("shared_take of {len} bytes, {} pending", pending.len())).into());
-        }
-        abi::guest_bytes_mut(memory.data_mut(&mut caller), ptr, len)?.copy_from_slice(&pending);
-        Ok(())
+    linker.func_wrap(
+        "bext",
+        "shared",
+        |caller: Caller<'_, HostState>, code: i32, req: u32, req_len: u32, out: u32, out_cap: u32| {
+            contained("bext.shared", || shared_call(caller, code, req, req_len, out, out_cap))
+        },
+    )?;
+    linker.func_wrap("bext", "shared_take", |mut caller: Caller<'_, HostState>, ptr: u32, len: u32| {
+        contained("bext.shared_take", || {
+            let memory = caller.data().memory.ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
+            let pending = std::mem::take(&mut caller.data_mut().shared_pending);
+            if pending.len() != len as usize {
+                return Err(AbiViolation(format!("shared_take of {len} bytes, {} pending", pending.len())).into());
+            }
+            abi::guest_bytes_mut(memory.data_mut(&mut caller), ptr, len)?.copy_from_slice(&pending);
+            Ok(())
+        })
     })?;
     linker.func_wrap("bext", "heap_exhausted", |_caller: Caller<'_, HostState>, requested: u32| -> wasmtime::Result<()> {
         Err(HeapExhausted { requested }.into())
