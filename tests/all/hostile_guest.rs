@@ -13,7 +13,7 @@ use crate::common::*;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-const HOSTILE_WAT: &str = include_str!("wat/hostile.wat");
+const HOSTILE_WAT: &str = include_str!("../wat/hostile.wat");
 
 /// An honest entry: input buffer at 0x1000 (ignored by `bext_load`), no
 /// action, status ok, output slot 256 = nil (continue). A tape of it alone

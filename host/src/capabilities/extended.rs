@@ -10,6 +10,7 @@
 
 use super::generic::{error_code, JsonArg};
 use super::log_swallowed;
+use super::http_text::{check_header, check_header_value};
 use crate::abi::Output;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
@@ -171,7 +172,10 @@ impl AuthPlugin for LuaPlugin {
         let args = [self.json_arg(M, &auth_context(ctx)).map_err(text)?, self.json_arg(M, &params).map_err(text)?];
         let action: LoginActionJson = self.call_json_required(Cap::Auth, M, &args, "a login action").map_err(text)?;
         Ok(match action {
-            LoginActionJson::Redirect { url } => LoginAction::Redirect { url },
+            LoginActionJson::Redirect { url } => {
+                check_header_value("location", &url).map_err(|m| text(self.bad_envelope(M, m)))?;
+                LoginAction::Redirect { url }
+            }
             LoginActionJson::Prompt { message } => LoginAction::Prompt { message },
             LoginActionJson::Complete { user } => LoginAction::Complete { user },
         })
@@ -791,14 +795,22 @@ impl StorageClientPlugin for LuaPlugin {
         let page: Option<PageJson> = self
             .call_json(Cap::StorageClient, "list_page", &[prefix.into(), continuation_token.into()], "a page of objects")
             .map_err(storage_error)?;
-        Ok(page.map_or((Vec::new(), None), |p| (p.objects, p.next)))
+        let (objects, next) = page.map_or((Vec::new(), None), |p| (p.objects, p.next));
+        for object in &objects {
+            check_header_value("etag", &object.etag).map_err(|m| storage_error(self.bad_envelope("list_page", m)))?;
+        }
+        Ok((objects, next))
     }
 
     fn presigned_url(&self, key: &str, op: PresignOp, ttl_secs: u64) -> Result<String, StorageError> {
         const M: &str = "presigned_url";
         let op = self.json_arg(M, &op).map_err(storage_error)?;
-        self.call_json_required(Cap::StorageClient, M, &[key.into(), op, ttl_secs.into()], "a URL string")
-            .map_err(storage_error)
+        let url: String = self
+            .call_json_required(Cap::StorageClient, M, &[key.into(), op, ttl_secs.into()], "a URL string")
+            .map_err(storage_error)?;
+        // Servers hand it out as a redirect's `Location`.
+        check_header_value("location", &url).map_err(|m| storage_error(self.bad_envelope(M, m)))?;
+        Ok(url)
     }
 
     fn is_healthy(&self) -> bool {
@@ -897,7 +909,12 @@ impl LuaPlugin {
             Some(value) => match self.decode_value(M, value, "a policy decision")? {
                 DecisionJson::Allow => PolicyDecision::Allow,
                 DecisionJson::Deny { reason } => PolicyDecision::Deny { reason },
-                DecisionJson::Mutate { headers, body } => PolicyDecision::Mutate { headers, body: body.map(String::into_bytes) },
+                DecisionJson::Mutate { headers, body } => {
+                    for (name, value) in &headers {
+                        check_header(name, value).map_err(|m| self.bad_envelope(M, m))?;
+                    }
+                    PolicyDecision::Mutate { headers, body: body.map(String::into_bytes) }
+                }
             },
         })
     }
