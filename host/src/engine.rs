@@ -1,6 +1,7 @@
 //! Process-wide machinery: the wasmtime engine, the compiled guest, and the
 //! epoch ticker that drives deadlines.
 
+use crate::artifact_cache;
 use crate::coldstart;
 use crate::config::LuaRuntimeConfig;
 use crate::error::Error;
@@ -14,11 +15,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig, Store};
 
-/// The guest module built by `build.rs`: stock Lua 5.4 and the shim.
-pub(crate) static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
+/// The guest module: stock Lua 5.4 and the shim, prebuilt from `guest/` and
+/// shipped in the `bext-plugin-lua-wasm-guest` crate.
+pub(crate) static GUEST_WASM: &[u8] = bext_plugin_lua_wasm_guest::GUEST_WASM;
 
 /// SHA-256 of [`GUEST_WASM`], hex.
-pub(crate) const GUEST_SHA256: &str = env!("BEXT_GUEST_SHA256");
+pub(crate) const GUEST_SHA256: &str = bext_plugin_lua_wasm_guest::GUEST_SHA256;
 
 /// Everything sandboxes of one runtime share.
 pub(crate) struct EngineShared {
@@ -59,7 +61,7 @@ impl EngineShared {
     pub(crate) fn raw_guest(config: &LuaRuntimeConfig) -> Result<(Engine, InstancePre<HostState>), Error> {
         crate::validate::runtime_config(config)?;
         let (engine, linker) = engine_and_linker(config)?;
-        let module = cached_module(&engine, "raw", || Module::new(&engine, GUEST_WASM))
+        let module = cached_module(&engine, "raw", config.artifact_cache_dir.as_deref(), || Module::new(&engine, GUEST_WASM))
             .map_err(|e| engine_err("compiling the guest", e))?;
         let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
         Ok((engine, instance_pre))
@@ -109,39 +111,17 @@ fn engine_config(config: &LuaRuntimeConfig) -> Config {
     c
 }
 
-/// The compiled generic snapshot, made once per process: kept in memory
-/// (later runtimes deserialize it in well under a millisecond instead of
-/// snapshotting and compiling again) and, when configured, in a file under
-/// `cache_dir` that later processes load. Keyed by the guest build and the
-/// engine's compatibility hash.
+/// The compiled generic snapshot (see [`cached_module`]).
 fn compiled_snapshot(engine: &Engine, linker: &Linker<HostState>, cache_dir: Option<&Path>) -> wasmtime::Result<Module> {
-    let file_key = artifact_key(engine, "snapshot");
-    let file = cache_dir.map(|dir| dir.join(format!("bext-lua-guest-{}-{file_key:016x}.cwasm", &GUEST_SHA256[..16])));
-    cached_module(engine, "snapshot", || {
-        if let Some(file) = file.as_ref().filter(|f| f.exists()) {
-            // SAFETY: the file is one this crate wrote (name keyed by guest
-            // build and engine); `deserialize_file` checks the engine
-            // compatibility and the format. The cache directory must be
-            // writable only by the server's own user: loading a compiled
-            // artifact runs its code.
-            match unsafe { Module::deserialize_file(engine, file) } {
-                Ok(module) => return Ok(module),
-                Err(e) => tracing::warn!(target: "bext_lua", "ignoring the guest cache {}: {e:#}", file.display()),
-            }
-        }
+    cached_module(engine, "snapshot", cache_dir, || {
         let snapshot = coldstart::generic_snapshot(engine, linker, GUEST_WASM)?;
-        let module = Module::new(engine, &snapshot)?;
-        if let Some(file) = &file {
-            if let Err(e) = write_atomically(file, &module.serialize()?) {
-                tracing::warn!(target: "bext_lua", "could not write the guest cache {}: {e}", file.display());
-            }
-        }
-        Ok(module)
+        Module::new(engine, &snapshot)
     })
 }
 
 /// Identifies a compiled artifact: its kind, the guest build and the
-/// engine's compatibility hash.
+/// engine's compatibility hash (which covers wasmtime's exact version and
+/// the settings that change compiled code: fuel, epochs, target features).
 fn artifact_key(engine: &Engine, kind: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -150,9 +130,21 @@ fn artifact_key(engine: &Engine, kind: &str) -> u64 {
     hasher.finish()
 }
 
-/// A compiled module kept in memory for the whole process: later runtimes
-/// deserialize it in well under a millisecond instead of building it again.
-fn cached_module(engine: &Engine, kind: &str, build: impl FnOnce() -> wasmtime::Result<Module>) -> wasmtime::Result<Module> {
+/// The file name of an artifact in the on-disk cache.
+fn artifact_file_name(engine: &Engine, kind: &str) -> String {
+    format!("guest-{}-{kind}-{:016x}", &GUEST_SHA256[..16], artifact_key(engine, kind))
+}
+
+/// A compiled module of `kind`, built once per process and, with a
+/// `cache_dir`, once per cache folder: kept in memory (later runtimes of the
+/// process deserialize it in well under a millisecond) and in a file that
+/// later processes load ([`artifact_cache`]).
+fn cached_module(
+    engine: &Engine,
+    kind: &str,
+    cache_dir: Option<&Path>,
+    build: impl FnOnce() -> wasmtime::Result<Module>,
+) -> wasmtime::Result<Module> {
     static COMPILED: OnceLock<Mutex<HashMap<u64, Arc<[u8]>>>> = OnceLock::new();
     let key = artifact_key(engine, kind);
     // Holding the lock while building makes concurrent first runtimes wait
@@ -163,17 +155,31 @@ fn cached_module(engine: &Engine, kind: &str, build: impl FnOnce() -> wasmtime::
         // process, for an engine with the same compatibility hash.
         return unsafe { Module::deserialize(engine, artifact) };
     }
+    let file = cache_dir.map(|dir| artifact_cache::file_in(dir, &artifact_file_name(engine, kind)));
+    if let Some(file) = &file {
+        if let Some(artifact) = artifact_cache::read(file) {
+            // SAFETY: the file is one this crate wrote (its name is keyed by
+            // guest build, wasmtime version and engine settings; its trailer
+            // checksum matched) in a folder only the user may write to;
+            // `deserialize` checks the engine compatibility and the format.
+            match unsafe { Module::deserialize(engine, &artifact) } {
+                Ok(module) => {
+                    cache.insert(key, artifact.into());
+                    return Ok(module);
+                }
+                Err(e) => {
+                    artifact_cache::ignore::<()>(file, &format!("{e:#}"));
+                }
+            }
+        }
+    }
     let module = build()?;
-    cache.insert(key, module.serialize()?.into());
+    let artifact: Arc<[u8]> = module.serialize()?.into();
+    if let Some(file) = &file {
+        artifact_cache::write(file, &artifact);
+    }
+    cache.insert(key, artifact);
     Ok(module)
-}
-
-fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, file)
 }
 
 /// The memory of a fresh instance of the generic snapshot.

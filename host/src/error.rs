@@ -27,6 +27,11 @@ pub enum Error {
     NotATable { plugin: String, found: String },
     /// The manifest claims a capability the script does not implement.
     CapabilityMismatch { plugin: String, message: String },
+    /// A reload was refused because the new script does not define
+    /// `methods`, which the running version has: calls to them would start
+    /// failing. The running version keeps serving. Allow it with
+    /// [`LuaPluginConfig::allow_removing_methods`](crate::LuaPluginConfig::allow_removing_methods).
+    MethodsRemoved { plugin: String, methods: Vec<String> },
     /// A method raised a Lua error (`LUA_ERRRUN`) that the script did not
     /// catch. `code` is the error code the script raised, taken from the
     /// raised value: `error("not_found: ...")` or an error table
@@ -65,11 +70,12 @@ pub enum Error {
     /// Every sandbox of the plugin's pool stayed busy for the whole
     /// `acquire_timeout_ms`.
     PoolTimeout { plugin: String, waited_ms: u64, max_size: usize },
-    /// The plugin trapped on its last `consecutive_traps` calls and is in
-    /// quarantine: calls fail at once, without entering a sandbox, for
-    /// another `retry_after_ms` milliseconds (see
+    /// `recent_traps` of the plugin's recent calls failed (trapped, or
+    /// starved behind trapping calls) and it is in quarantine: calls fail at
+    /// once, without entering a sandbox, for another `retry_after_ms`
+    /// milliseconds (see
     /// [`LuaSandboxLimits::quarantine_after_traps`](crate::LuaSandboxLimits::quarantine_after_traps)).
-    Quarantined { plugin: String, method: String, retry_after_ms: u64, consecutive_traps: u32 },
+    Quarantined { plugin: String, method: String, retry_after_ms: u64, recent_traps: u32 },
     /// Every pre-reserved instance slot ([`PoolingLimits`](crate::PoolingLimits))
     /// is in use, or the plugin asks for a larger heap than the slots hold.
     CapacityExhausted { plugin: String, message: String },
@@ -101,6 +107,7 @@ impl Error {
             | ScriptInit { plugin, .. }
             | NotATable { plugin, .. }
             | CapabilityMismatch { plugin, .. }
+            | MethodsRemoved { plugin, .. }
             | Lua { plugin, .. }
             | MissingMethod { plugin, .. }
             | CapabilityNotProvided { plugin, .. }
@@ -121,6 +128,21 @@ impl Error {
             | UnknownPlugin { plugin } => Some(plugin),
             InvalidConfig { plugin, .. } => plugin.as_deref(),
             Engine { .. } | SharedBackend { .. } => None,
+        }
+    }
+
+    /// How long a caller should wait before trying again, for the errors
+    /// that are about load rather than the request:
+    /// [`PoolTimeout`](Error::PoolTimeout) (as long as it waited, at least
+    /// 1 ms: the pool was busy that long) and
+    /// [`Quarantined`](Error::Quarantined) (until the cool-down ends). A
+    /// server can put it in a `retry-after` header. `None` for every other
+    /// error.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::PoolTimeout { waited_ms, .. } => Some(std::time::Duration::from_millis((*waited_ms).max(1))),
+            Error::Quarantined { retry_after_ms, .. } => Some(std::time::Duration::from_millis(*retry_after_ms)),
+            _ => None,
         }
     }
 
@@ -153,6 +175,12 @@ impl fmt::Display for Error {
                 write!(f, "lua plugin `{plugin}`: the script must return a table of methods, it returned {found}")
             }
             CapabilityMismatch { plugin, message } => write!(f, "lua plugin `{plugin}`: {message}"),
+            MethodsRemoved { plugin, methods } => write!(
+                f,
+                "lua plugin `{plugin}`: reload refused: the new script does not define `{}`, which the running \
+                 version has (LuaPluginConfig::allow_removing_methods allows it)",
+                methods.join("`, `")
+            ),
             Lua { plugin, method, message, .. } => write!(f, "lua plugin `{plugin}`: {method}: {message}"),
             MissingMethod { plugin, method } => write!(f, "lua plugin `{plugin}`: the script defines no method `{method}`"),
             CapabilityNotProvided { plugin, capability } => {
@@ -191,10 +219,10 @@ impl fmt::Display for Error {
                 f,
                 "lua plugin `{plugin}`: all {max_size} sandboxes stayed busy for {waited_ms} ms"
             ),
-            Quarantined { plugin, method, retry_after_ms, consecutive_traps } => write!(
+            Quarantined { plugin, method, retry_after_ms, recent_traps } => write!(
                 f,
-                "lua plugin `{plugin}`: {method} refused: the plugin is quarantined after {consecutive_traps} \
-                 consecutive traps (retry in {retry_after_ms} ms)"
+                "lua plugin `{plugin}`: {method} refused: the plugin is quarantined after {recent_traps} \
+                 failed calls among its recent ones (retry in {retry_after_ms} ms)"
             ),
             CapacityExhausted { plugin, message } => write!(f, "lua plugin `{plugin}`: no sandbox capacity left: {message}"),
             UnknownPlugin { plugin } => write!(f, "no lua plugin named `{plugin}` is loaded"),

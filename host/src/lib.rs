@@ -1,7 +1,7 @@
 //! Lua 5.4 plugins for bext servers, each in its own WebAssembly sandbox.
 //!
-//! Stock Lua 5.4 runs inside a wasm32-wasip1 module (built and embedded by
-//! this crate's build script) under wasmtime. Every plugin gets its own
+//! Stock Lua 5.4 runs inside a wasm32-wasip1 module (prebuilt, shipped in
+//! the `bext-plugin-lua-wasm-guest` crate and embedded) under wasmtime. Every plugin gets its own
 //! instance, bounded by fuel, a wall-clock deadline and a memory limit, and
 //! is used by the server through the capability traits of
 //! [`bext-plugin-api`](bext_plugin_api), exactly like a native plugin. Scripts
@@ -105,12 +105,14 @@
 #![warn(missing_docs)]
 
 mod abi;
+mod artifact_cache;
 mod capabilities;
 mod coldstart;
 mod config;
 mod engine;
 mod error;
 mod imports;
+mod latency;
 mod limits;
 mod metrics;
 mod plugin;
@@ -124,9 +126,14 @@ mod shared;
 #[cfg(feature = "redis")]
 mod shared_redis;
 
+/// The capability traits and types this crate implements, re-exported so a
+/// dependent needs only this crate: `bext_plugin_lua_wasm::bext_plugin_api::MiddlewarePlugin`.
+pub use bext_plugin_api;
+pub use artifact_cache::{default_artifact_cache_dir, ARTIFACT_CACHE_ENV};
 pub use capabilities::{request_context_json, LifecycleHook};
 pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig, PoolingLimits, SharedBackend};
 pub use error::{Error, Result};
+pub use latency::{LatencyHistogram, LATENCY_BUCKETS};
 pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};
 pub use metrics::{MetricsSink, TracingMetrics};
 pub use plugin::{LuaPlugin, LuaPluginPool, PluginStats, PooledInstance, WeakLuaPlugin};

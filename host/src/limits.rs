@@ -48,13 +48,22 @@ pub struct LuaSandboxLimits {
     /// Largest payload accepted in either direction (arguments, returned
     /// strings and JSON) in bytes. Default: 16 MiB.
     pub max_payload_bytes: usize,
-    /// Consecutive trapping calls (fuel, deadline, memory, stack, other
-    /// traps) after which the plugin is quarantined: calls fail at once with
+    /// Failed calls among the plugin's last
+    /// [`quarantine_window_calls`](Self::quarantine_window_calls) after which
+    /// it is quarantined: calls fail at once with
     /// [`Error::Quarantined`](crate::Error::Quarantined) for
     /// [`quarantine_ms`](Self::quarantine_ms), then one probe call is let
-    /// through; a call that does not trap ends the streak. `0` disables
-    /// quarantine. Default: 5.
+    /// through, whose outcome ends or restarts the quarantine. A failed call
+    /// is a trap (fuel, deadline, memory, stack, other traps), or a
+    /// [`PoolTimeout`](crate::Error::PoolTimeout) while the window already
+    /// holds a trap (the plugin's own stuck calls held every sandbox). Calls
+    /// that succeed do not reset the count; they age failures out of the
+    /// window. The full rule is in the crate docs' "Quarantine" section.
+    /// `0` disables quarantine. Default: 5.
     pub quarantine_after_traps: u32,
+    /// How many recent calls [`quarantine_after_traps`](Self::quarantine_after_traps)
+    /// counts over (at least `quarantine_after_traps`). Default: 20.
+    pub quarantine_window_calls: u32,
     /// Cool-down of a quarantine in milliseconds. Default: 5000 ms.
     pub quarantine_ms: u64,
     /// Bound of the plugin's `bext.shared` dictionary in bytes: keys plus
@@ -76,6 +85,7 @@ impl Default for LuaSandboxLimits {
             timeout_ms: 1000,
             max_payload_bytes: 16 << 20,
             quarantine_after_traps: 5,
+            quarantine_window_calls: 20,
             quarantine_ms: 5000,
             shared_dict_bytes: 1 << 20,
         }
@@ -111,6 +121,12 @@ impl LuaSandboxLimits {
     /// disables quarantine).
     pub fn quarantine_after_traps(mut self, traps: u32) -> Self {
         self.quarantine_after_traps = traps;
+        self
+    }
+
+    /// Sets [`quarantine_window_calls`](Self::quarantine_window_calls).
+    pub fn quarantine_window_calls(mut self, calls: u32) -> Self {
+        self.quarantine_window_calls = calls;
         self
     }
 

@@ -5,13 +5,15 @@ use crate::coldstart::ForkTemplate;
 use crate::config::ColdStart;
 use crate::engine::EngineShared;
 use crate::error::Error;
+use crate::latency::{LatencyHistogram, LatencyRecorder};
 use crate::pool::{AcquireError, Pool, PoolConfig, PoolStats};
 use crate::quarantine::Quarantine;
 use crate::sandbox::{PluginShape, PluginSpec, Sandbox};
 use bext_plugin_api::types::PluginManifest;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use serde::Serialize;
+use std::time::{Duration, Instant};
 
 /// A loaded Lua plugin: cheap to clone, `Send + Sync`.
 ///
@@ -52,12 +54,15 @@ struct Counters {
     calls: AtomicU64,
     errors: AtomicU64,
     traps: AtomicU64,
+    timeouts: AtomicU64,
     fuel_consumed: AtomicU64,
     quarantined: AtomicU64,
+    latency: LatencyRecorder,
 }
 
-/// Counters of one plugin, for the embedding server's monitoring.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counters of one plugin, for the embedding server's monitoring
+/// (serializable, e.g. to JSON for a metrics endpoint).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct PluginStats {
     /// Calls made (successful or not).
@@ -69,11 +74,27 @@ pub struct PluginStats {
     pub traps: u64,
     /// Sandboxes created, at load included.
     pub instances_created: u64,
-    /// Fuel consumed by all calls (0 when the runtime does not meter fuel).
+    /// Calls stopped at their deadline ([`Error::Timeout`]; also counted in
+    /// `traps`).
+    pub timeouts: u64,
+    /// Fuel consumed by all calls (0 when the runtime does not meter fuel),
+    /// whether the plugin's fuel is limited or not. Calls stopped at their
+    /// deadline (`timeouts`) add nothing: wasmtime does not record the fuel
+    /// of an interrupted call.
     pub fuel_consumed: u64,
     /// Calls refused with [`Error::Quarantined`] (also counted in `calls`
     /// and `errors`); they entered no sandbox.
     pub quarantined: u64,
+    /// Times the plugin entered quarantine since it was loaded.
+    pub quarantines: u64,
+    /// Failed calls (traps, and pool timeouts behind traps) among the recent
+    /// calls the quarantine rule counts over
+    /// ([`LuaSandboxLimits::quarantine_window_calls`](crate::LuaSandboxLimits::quarantine_window_calls)).
+    pub recent_traps: u32,
+    /// `Some(ms until the next probe call)` while the plugin is quarantined.
+    pub quarantined_for_ms: Option<u64>,
+    /// How long calls took inside their sandbox.
+    pub latency: LatencyHistogram,
 }
 
 impl std::fmt::Debug for LuaPlugin {
@@ -100,7 +121,8 @@ impl LuaPlugin {
         // where the script's load left off.
         let template = (cold_start == ColdStart::Fork).then(|| first.template(&engine));
         let shape = first.describe(&engine, &spec)?;
-        let quarantine = Quarantine::new(spec.limits.quarantine_after_traps, spec.limits.quarantine_ms);
+        let limits = &spec.limits;
+        let quarantine = Quarantine::new(limits.quarantine_after_traps, limits.quarantine_window_calls, limits.quarantine_ms);
         let pool = Pool::new(pool, Vec::new());
         let inner = PluginInner { spec, manifest, shape, engine, template, pool, stats: Counters::default(), quarantine };
         let pool = *inner.pool.config();
@@ -152,13 +174,19 @@ impl LuaPlugin {
     /// The plugin's counters.
     pub fn stats(&self) -> PluginStats {
         let c = &self.inner.stats;
+        let quarantine = self.inner.quarantine.snapshot();
         PluginStats {
             calls: c.calls.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
             traps: c.traps.load(Ordering::Relaxed),
             instances_created: self.inner.pool.stats().created,
+            timeouts: c.timeouts.load(Ordering::Relaxed),
             fuel_consumed: c.fuel_consumed.load(Ordering::Relaxed),
             quarantined: c.quarantined.load(Ordering::Relaxed),
+            quarantines: quarantine.entered,
+            recent_traps: quarantine.recent_failures,
+            quarantined_for_ms: quarantine.retry_after_ms,
+            latency: c.latency.snapshot(),
         }
     }
 
@@ -181,14 +209,17 @@ impl LuaPlugin {
     /// plugin fails fast instead (see [`Quarantine`]).
     pub(crate) fn call(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
         let inner = &*self.inner;
-        if let Err(refused) = inner.quarantine.check(self.name(), method) {
-            inner.stats.calls.fetch_add(1, Ordering::Relaxed);
-            inner.stats.quarantined.fetch_add(1, Ordering::Relaxed);
-            count_error(inner, false);
-            return Err(refused);
-        }
+        let admission = match inner.quarantine.check(self.name(), method) {
+            Ok(admission) => admission,
+            Err(refused) => {
+                inner.stats.calls.fetch_add(1, Ordering::Relaxed);
+                inner.stats.quarantined.fetch_add(1, Ordering::Relaxed);
+                count_error(inner, &refused);
+                return Err(refused);
+            }
+        };
         let result = self.acquire().and_then(|mut instance| instance.call(method, args));
-        inner.quarantine.record(&result);
+        inner.quarantine.record(admission, &result);
         result
     }
 
@@ -260,7 +291,7 @@ impl LuaPluginPool {
                 max_size: inner.pool.config().max_size,
             }),
             Err(AcquireError::Build(e)) => {
-                count_error(inner, e.is_trap());
+                count_error(inner, &e);
                 Err(e)
             }
         }
@@ -309,12 +340,14 @@ impl PooledInstance {
         // Counted as trapped until the call returns: should anything unwind
         // out of it, `Drop` discards the sandbox instead of pooling it.
         self.trapped = true;
+        let started = Instant::now();
         let result = sandbox.call(&inner.engine, &inner.spec, method, args);
+        inner.stats.latency.record(started.elapsed());
         self.trapped = false;
         inner.stats.fuel_consumed.fetch_add(sandbox.last_fuel_used, Ordering::Relaxed);
         if let Err(e) = &result {
             self.trapped = e.is_trap();
-            count_error(inner, self.trapped);
+            count_error(inner, e);
         }
         result
     }
@@ -335,9 +368,12 @@ impl Drop for PooledInstance {
     }
 }
 
-fn count_error(inner: &PluginInner, trapped: bool) {
+fn count_error(inner: &PluginInner, error: &Error) {
     inner.stats.errors.fetch_add(1, Ordering::Relaxed);
-    if trapped {
+    if error.is_trap() {
         inner.stats.traps.fetch_add(1, Ordering::Relaxed);
+    }
+    if matches!(error, Error::Timeout { .. }) {
+        inner.stats.timeouts.fetch_add(1, Ordering::Relaxed);
     }
 }

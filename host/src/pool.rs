@@ -69,8 +69,9 @@ impl PoolConfig {
     }
 }
 
-/// A snapshot of a pool's counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A snapshot of a pool's counters (serializable, e.g. to JSON for a
+/// metrics endpoint).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct PoolStats {
     /// Sandboxes handed out right now.

@@ -35,14 +35,23 @@ impl std::fmt::Debug for LuaPluginRuntime {
     }
 }
 
+/// Like [`LuaPluginRuntime::new`] but without the on-disk cache: `Default`
+/// reads no environment (the cache folder comes from it), so it compiles
+/// the guest once per process.
 impl Default for LuaPluginRuntime {
     fn default() -> Self {
-        Self::new()
+        Self::with_config(LuaRuntimeConfig::default()).unwrap_or_else(|e| panic!("bext-plugin-lua-wasm: {e}"))
     }
 }
 
 impl LuaPluginRuntime {
-    /// A runtime with [`LuaRuntimeConfig::default`]: fuel and deadlines on.
+    /// A runtime with [`LuaRuntimeConfig::default`] (fuel and deadlines on)
+    /// that keeps the compiled guest in the per-user cache folder
+    /// ([`LuaRuntimeConfig::user_artifact_cache`],
+    /// [`default_artifact_cache_dir`](crate::default_artifact_cache_dir)), so
+    /// only the first process of a user compiles it. For no on-disk cache,
+    /// use `with_config(LuaRuntimeConfig::default())` or set
+    /// `BEXT_LUA_WASM_CACHE_DIR=off`.
     ///
     /// # Panics
     ///
@@ -50,7 +59,8 @@ impl LuaPluginRuntime {
     /// which would be a bug in this crate. [`with_config`](Self::with_config)
     /// returns that as an error instead.
     pub fn new() -> Self {
-        Self::with_config(LuaRuntimeConfig::default()).unwrap_or_else(|e| panic!("bext-plugin-lua-wasm: {e}"))
+        Self::with_config(LuaRuntimeConfig::default().user_artifact_cache())
+            .unwrap_or_else(|e| panic!("bext-plugin-lua-wasm: {e}"))
     }
 
     /// A runtime with engine-wide settings.
@@ -84,11 +94,25 @@ impl LuaPluginRuntime {
     /// runs first; only then is it swapped in, atomically. Calls already
     /// running finish on the old version, new calls get the new one. If the
     /// new version fails to load, the manifest declares a capability whose
-    /// methods the script does not define ([`Error::CapabilityMismatch`]), or
-    /// its `on_reload` fails, the error is returned and the old version keeps
-    /// serving. Loading compiles no wasm.
+    /// methods the script does not define ([`Error::CapabilityMismatch`]),
+    /// the script lacks a method the running version has
+    /// ([`Error::MethodsRemoved`], unless
+    /// [`LuaPluginConfig::allow_removing_methods`]; checked whether or not
+    /// the manifest declares capabilities), or its `on_reload` fails, the
+    /// error is returned and the old version keeps serving. Loading compiles
+    /// no wasm.
     pub fn load_plugin(&self, config: LuaPluginConfig) -> Result<LuaPlugin, Error> {
-        let LuaPluginConfig { name, manifest, source, config_json, limits, pool, cold_start, shared_backend } = config;
+        let LuaPluginConfig {
+            name,
+            manifest,
+            source,
+            config_json,
+            limits,
+            pool,
+            cold_start,
+            shared_backend,
+            allow_removing_methods,
+        } = config;
         if let Some(pooling) = &self.engine.config.pooling {
             if limits.max_heap_bytes > pooling.max_heap_bytes {
                 return Err(Error::CapacityExhausted {
@@ -110,7 +134,7 @@ impl LuaPluginRuntime {
         });
         let shared_dict_bytes = limits.shared_dict_bytes;
         let spec = PluginSpec { identity, source, config_json, limits };
-        let loaded = self.load_checked(&name, spec, manifest, pool, cold_start);
+        let loaded = self.load_checked(&name, spec, manifest, pool, cold_start, allow_removing_methods);
         match &loaded {
             Ok(_) => dict.set_capacity(shared_dict_bytes),
             // A first load that failed leaves no dictionary behind.
@@ -127,11 +151,18 @@ impl LuaPluginRuntime {
         manifest: bext_plugin_api::types::PluginManifest,
         pool: crate::pool::PoolConfig,
         cold_start: crate::config::ColdStart,
+        allow_removing_methods: bool,
     ) -> Result<LuaPlugin, Error> {
         let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool, cold_start)?;
         crate::capabilities::check_declared_capabilities(&plugin)?;
-        let reloading = self.read_registry().contains_key(name);
-        if reloading && plugin.has_method(ON_RELOAD) {
+        let running = self.plugin(name);
+        if let Some(running) = &running {
+            let removed: Vec<String> = running.methods().filter(|m| !plugin.has_method(m)).map(String::from).collect();
+            if !removed.is_empty() && !allow_removing_methods {
+                return Err(Error::MethodsRemoved { plugin: name.to_string(), methods: removed });
+            }
+        }
+        if running.is_some() && plugin.has_method(ON_RELOAD) {
             plugin.call(ON_RELOAD, &[])?;
         }
         self.write_registry().insert(name.to_string(), plugin.clone());

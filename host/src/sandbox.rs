@@ -39,7 +39,8 @@ pub(crate) struct Sandbox {
     guest: GuestExports,
     /// Reused encoding buffer for call arguments.
     scratch: Vec<u8>,
-    /// Fuel the last call consumed (0 when fuel metering is off).
+    /// Fuel the last call consumed (0 when fuel metering is off, and when
+    /// the call was stopped at its deadline: then it is unknown).
     pub(crate) last_fuel_used: u64,
 }
 
@@ -123,7 +124,17 @@ impl Sandbox {
         // Outputs over the limit stay in the guest: the host never copies more.
         let result = enter(|| self.guest.call(&mut self.store, &self.scratch, method.len(), limit));
         self.last_fuel_used = fuel_used(&self.store, engine, &spec.limits);
-        let (status, out) = result.map_err(|e| classify(e, spec, method, started))?;
+        let (status, out) = result.map_err(|e| {
+            let error = classify(e, spec, method, started);
+            if matches!(error, Error::Timeout { .. }) {
+                // Compiled code keeps the fuel counter in a register and
+                // wasmtime does not store it back when an epoch deadline
+                // interrupts the call: what the store holds is stale, so
+                // the call's fuel is unknown, not what it would read.
+                self.last_fuel_used = 0;
+            }
+            error
+        })?;
         let plugin = || spec.name().to_string();
         match status {
             Status::Ok => Ok(out),

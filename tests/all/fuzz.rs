@@ -265,6 +265,14 @@ fn random_context(rng: &mut Rng) -> RequestContext {
     ctx
 }
 
+/// The `http` crate's rules: the name an RFC 9110 token, the value free of
+/// control characters but tab.
+fn valid_header(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && value.bytes().all(|b| b >= 0x20 && b != 0x7f || b == b'\t')
+}
+
 /// `RequestContext` is not `Clone`.
 fn copy(ctx: &RequestContext) -> RequestContext {
     RequestContext {
@@ -326,7 +334,16 @@ fn fuzz_request_context() {
         assert_eq!(headers, ctx.headers);
         let status = 100 + rng.below(900) as u16;
         let mut response = ResponseHeaders { status, headers: ctx.headers.clone() };
-        echo.try_on_response(&ctx, &mut response).unwrap();
+        // Echoed back as the response's headers: accepted unchanged when
+        // they are valid HTTP, refused (nothing changed) when not.
+        match echo.try_on_response(&ctx, &mut response) {
+            Ok(()) => assert!(ctx.headers.iter().all(|(k, v)| valid_header(k, v)), "accepted invalid headers"),
+            Err(Error::BadEnvelope { plugin, .. }) => {
+                assert_eq!(plugin, "fuzz-echo");
+                assert!(!ctx.headers.iter().all(|(k, v)| valid_header(k, v)), "refused valid headers");
+            }
+            Err(other) => panic!("{other:?}"),
+        }
         assert_eq!((response.status, &response.headers), (status, &ctx.headers));
 
         let picked = picker.try_on_request(&mut copy(&ctx));

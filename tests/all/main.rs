@@ -3,6 +3,7 @@
 //! shared helpers in `common`.
 
 mod common;
+mod artifact_cache;
 mod attacks;
 mod bad_input;
 mod bench_suite;
@@ -14,6 +15,7 @@ mod conformance;
 mod extended_capabilities;
 mod fuzz;
 mod guest_module;
+mod header_injection;
 mod hostile_guest;
 mod isolation;
 mod json;
@@ -26,4 +28,7 @@ mod reliability;
 mod reload;
 mod shared;
 mod shared_redis;
+mod quarantine;
+mod reload;
+mod stats;
 mod transform;

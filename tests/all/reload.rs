@@ -107,3 +107,36 @@ fn unload_removes_the_plugin_and_frees_its_sandboxes() {
     };
     assert!(weak.upgrade().is_none(), "no handle keeps the sandboxes alive after unload");
 }
+
+#[test]
+fn a_reload_that_drops_a_method_is_refused_unless_allowed() {
+    // The manifest declares no capabilities, so no capability check would
+    // notice that `on_request` is gone.
+    let both = "return { on_request = function() end, on_response = function() end }";
+    let fewer = "return { on_response = function() end, helper = function() end }";
+    runtime().load_plugin(LuaPluginConfig::new("shrinking", manifest("shrinking"), both)).unwrap();
+    let refused = runtime().load_plugin(LuaPluginConfig::new("shrinking", manifest("shrinking"), fewer));
+    match &refused {
+        Err(e @ Error::MethodsRemoved { plugin, methods }) => {
+            assert_eq!((plugin.as_str(), methods.as_slice()), ("shrinking", &["on_request".to_string()][..]));
+            assert!(e.to_string().contains("reload refused") && e.to_string().contains("`on_request`"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let running = runtime().plugin("shrinking").unwrap();
+    assert!(running.has_method("on_request"), "the running version keeps serving");
+    assert!(matches!(running.try_on_request(&mut request("GET", "/", &[])), Ok(RequestAction::Continue)));
+    // Adding methods is always fine; removing them is an explicit choice.
+    let allowed = LuaPluginConfig::new("shrinking", manifest("shrinking"), fewer).allow_removing_methods(true);
+    runtime().load_plugin(allowed).unwrap();
+    let running = runtime().plugin("shrinking").unwrap();
+    assert!(!running.has_method("on_request") && running.has_method("helper"));
+    assert!(matches!(running.try_on_request(&mut request("GET", "/", &[])), Err(Error::MissingMethod { .. })));
+}
+
+#[test]
+fn the_plugin_name_can_come_from_the_manifest_alone() {
+    let plugin = runtime().load_plugin(LuaPluginConfig::from_manifest(manifest("named-once"), "return {}")).unwrap();
+    assert_eq!(plugin.name(), "named-once");
+    assert!(runtime().plugin("named-once").is_some());
+}

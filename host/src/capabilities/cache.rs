@@ -19,6 +19,7 @@
 //! * `is_healthy(self)` returns a boolean; a script without it is healthy.
 //!   The trait method cannot return an error: an error (logged) is unhealthy.
 
+use super::http_text::check_header_value;
 use super::{json_kind, log_swallowed, parse_headers};
 use crate::abi::Arg;
 use crate::error::Error;
@@ -112,6 +113,7 @@ fn parse_entry(map: &Map<String, Value>) -> Result<CacheEntry, String> {
     };
     let html = string("html", true)?;
     let etag = string("etag", false)?;
+    check_header_value("etag", &etag)?;
     let headers = match map.get("headers") {
         None | Some(Value::Null) => Vec::new(),
         Some(headers) => parse_headers(headers)?,

@@ -10,6 +10,7 @@
 
 use super::generic::{error_code, JsonArg};
 use super::log_swallowed;
+use super::http_text::{check_header, check_header_value};
 use crate::abi::Output;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
@@ -824,7 +825,11 @@ impl StorageClientPlugin for LuaPlugin {
         let page: Option<PageJson> = self
             .call_json(Cap::StorageClient, "list_page", &[prefix.into(), continuation_token.into()], "a page of objects")
             .map_err(storage_error)?;
-        Ok(page.map_or((Vec::new(), None), |p| (p.objects, p.next)))
+        let (objects, next) = page.map_or((Vec::new(), None), |p| (p.objects, p.next));
+        for object in &objects {
+            check_header_value("etag", &object.etag).map_err(|m| storage_error(self.bad_envelope("list_page", m)))?;
+        }
+        Ok((objects, next))
     }
 
     fn presigned_url(&self, key: &str, op: PresignOp, ttl_secs: u64) -> Result<String, StorageError> {
@@ -932,7 +937,12 @@ impl LuaPlugin {
             Some(value) => match self.decode_value(M, value, "a policy decision")? {
                 DecisionJson::Allow => PolicyDecision::Allow,
                 DecisionJson::Deny { reason } => PolicyDecision::Deny { reason },
-                DecisionJson::Mutate { headers, body } => PolicyDecision::Mutate { headers, body: body.map(String::into_bytes) },
+                DecisionJson::Mutate { headers, body } => {
+                    for (name, value) in &headers {
+                        check_header(name, value).map_err(|m| self.bad_envelope(M, m))?;
+                    }
+                    PolicyDecision::Mutate { headers, body: body.map(String::into_bytes) }
+                }
             },
         })
     }

@@ -20,6 +20,7 @@
 //!   whose `status` and/or `headers` replace the response's. A script without
 //!   `on_response` leaves responses unchanged.
 
+use super::http_text::check_extension;
 use super::{json_kind, parse_headers};
 use crate::abi::{Arg, Output};
 use crate::error::Error;
@@ -146,11 +147,19 @@ impl LuaPlugin {
             Some(other) => return Err(bad(format!("unknown action `{other}` (expected continue or respond)"))),
             None => return Err(bad("the action object needs an \"action\" field".into())),
         };
-        for (key, value) in extensions.into_iter().flatten() {
-            let value = match value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+        let extensions: Vec<(&String, String)> = extensions
+            .into_iter()
+            .flatten()
+            .map(|(key, value)| {
+                let value = match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                check_extension(key, &value).map(|()| (key, value))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(bad)?;
+        for (key, value) in extensions {
             ctx.extensions.insert(key.clone(), value);
         }
         Ok(result)

@@ -45,6 +45,7 @@ mod bounded_json;
 mod cache;
 mod extended;
 mod generic;
+mod http_text;
 mod lifecycle;
 mod middleware;
 mod transform;
@@ -267,9 +268,9 @@ pub(crate) fn json_kind(value: &Value) -> &'static str {
 }
 
 /// Header pairs from JSON: `[["k","v"], ...]` (order and duplicates kept) or
-/// `{"k":"v", ...}`.
+/// `{"k":"v", ...}`, each checked by [`http_text::check_header`].
 pub(crate) fn parse_headers(value: &Value) -> Result<Vec<(String, String)>, String> {
-    match value {
+    let headers: Vec<(String, String)> = match value {
         Value::Array(pairs) => pairs
             .iter()
             .map(|pair| match pair.as_array().map(Vec::as_slice) {
@@ -285,5 +286,9 @@ pub(crate) fn parse_headers(value: &Value) -> Result<Vec<(String, String)>, Stri
             })
             .collect(),
         other => Err(format!("headers must be an array of [name, value] pairs, got {}", json_kind(other))),
+    }?;
+    for (name, value) in &headers {
+        http_text::check_header(name, value)?;
     }
+    Ok(headers)
 }

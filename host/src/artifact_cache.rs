@@ -1,0 +1,209 @@
+//! Compiled guests kept on disk, so a process starts without compiling.
+//!
+//! Compiling the guest takes about 0.6 s in an optimised build and tens of
+//! seconds in a dependent's unoptimised debug build (wasmtime's compiler
+//! itself is then unoptimised); loading a compiled artifact takes
+//! milliseconds. One file per artifact kind, guest build and engine
+//! settings, in a per-user folder ([`default_artifact_cache_dir`]) or the one
+//! [`LuaRuntimeConfig::artifact_cache_dir`](crate::LuaRuntimeConfig::artifact_cache_dir)
+//! names.
+//!
+//! Safe to share between processes: a file is written to a temporary name
+//! and renamed into place, so readers see a whole file or none. Each file
+//! ends with a checksum of its contents and a format tag; a file that is
+//! short, altered, from another wasmtime or for other engine settings is
+//! ignored (with a warning) and rebuilt. On Unix the folder is created
+//! private to the user (mode 0700), and a file in a folder that others may
+//! write to is never loaded: loading a compiled artifact runs its code.
+
+use std::hash::Hasher;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The environment variable that overrides [`default_artifact_cache_dir`]:
+/// a folder, or `off` (or empty) for no on-disk cache.
+pub const ARTIFACT_CACHE_ENV: &str = "BEXT_LUA_WASM_CACHE_DIR";
+
+/// The name of this crate's folder inside the per-user cache folder.
+const CACHE_SUBDIR: &str = "bext-plugin-lua-wasm";
+
+/// Ends every cache file: the format version of this trailer.
+const MAGIC: &[u8; 8] = b"bextlua1";
+
+/// The per-user folder compiled guests are kept in by default
+/// ([`LuaPluginRuntime::new`](crate::LuaPluginRuntime::new) and
+/// [`LuaRuntimeConfig::user_artifact_cache`](crate::LuaRuntimeConfig::user_artifact_cache)),
+/// read from the environment when called:
+///
+/// 1. `$BEXT_LUA_WASM_CACHE_DIR` if set: that folder, or no cache when it is
+///    `off` or empty;
+/// 2. else `$XDG_CACHE_HOME/bext-plugin-lua-wasm`;
+/// 3. else `$HOME/.cache/bext-plugin-lua-wasm` (`%LOCALAPPDATA%\bext-plugin-lua-wasm`
+///    on Windows);
+/// 4. else `None` (no on-disk cache; the guest is compiled once per process).
+pub fn default_artifact_cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(value) = std::env::var_os(ARTIFACT_CACHE_ENV) {
+        return (!value.is_empty() && value != "off").then(|| PathBuf::from(value));
+    }
+    let base = if cfg!(windows) {
+        var("LOCALAPPDATA")
+    } else {
+        var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|home| home.join(".cache")))
+    };
+    base.map(|base| base.join(CACHE_SUBDIR))
+}
+
+/// The file for an artifact named `name` (a unique key) in `dir`.
+pub(crate) fn file_in(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.cwasm"))
+}
+
+/// The artifact stored in `file`, without its trailer, if the file exists,
+/// may be trusted and is intact; `None` (after a warning when the file is
+/// there but unusable) means: build it.
+pub(crate) fn read(file: &Path) -> Option<Vec<u8>> {
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return ignore(file, &format!("cannot read it: {e}")),
+    };
+    if let Err(problem) = check_private(file.parent().unwrap_or(Path::new("."))) {
+        return ignore(file, &problem);
+    }
+    let Some(body_len) = bytes.len().checked_sub(16) else {
+        return ignore(file, "it is truncated");
+    };
+    let (body, trailer) = bytes.split_at(body_len);
+    if &trailer[8..] != MAGIC || trailer[..8] != checksum(body).to_le_bytes() {
+        return ignore(file, "its checksum does not match (truncated or altered)");
+    }
+    let mut body = bytes;
+    body.truncate(body_len);
+    Some(body)
+}
+
+/// Stores `artifact` in `file` (atomically), creating the folder private
+/// to the user. Failures are logged: the cache is an optimisation.
+pub(crate) fn write(file: &Path, artifact: &[u8]) {
+    if let Err(e) = try_write(file, artifact) {
+        tracing::warn!(target: "bext_lua", "could not write the compiled-guest cache {}: {e}", file.display());
+    }
+}
+
+/// Logs why `file` is not used.
+pub(crate) fn ignore<T>(file: &Path, why: &str) -> Option<T> {
+    tracing::warn!(target: "bext_lua", "ignoring the compiled-guest cache {} ({why}); compiling instead", file.display());
+    None
+}
+
+fn try_write(file: &Path, artifact: &[u8]) -> std::io::Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    create_private_dir(dir)?;
+    // Unique per process and thread: concurrent writers never share a
+    // temporary file, and the rename makes the last complete one win.
+    let tmp = dir.join(format!(
+        ".{}.{}.{:?}.tmp",
+        file.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let result = (|| {
+        let mut out = std::fs::File::create(&tmp)?;
+        out.write_all(artifact)?;
+        out.write_all(&checksum(artifact).to_le_bytes())?;
+        out.write_all(MAGIC)?;
+        out.sync_all()?;
+        std::fs::rename(&tmp, file)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A 64-bit checksum of the artifact (SipHash with fixed keys, the same in
+/// every process): catches truncation and corruption, not an attacker, whom
+/// the folder's permissions keep out.
+fn checksum(bytes: &[u8]) -> u64 {
+    #[allow(deprecated)] // SipHasher's fixed keys are the point here
+    let mut hasher = std::hash::SipHasher::new();
+    hasher.write(bytes);
+    hasher.finish()
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// `Err` when users other than the owner may write to `dir`.
+#[cfg(unix)]
+fn check_private(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir).map_err(|e| format!("cannot inspect its folder: {e}"))?.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(format!("its folder is writable by other users (mode {:o})", mode & 0o777));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_dir: &Path) -> Result<(), String> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("bext-artifact-cache-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_written_artifact_reads_back_and_the_folder_is_private() {
+        let dir = temp_dir("roundtrip").join("nested");
+        let file = file_in(&dir, "a");
+        assert_eq!(read(&file), None, "nothing there yet");
+        write(&file, b"compiled code");
+        assert_eq!(read(&file).as_deref(), Some(&b"compiled code"[..]));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn truncated_altered_or_foreign_files_are_ignored() {
+        let dir = temp_dir("corrupt");
+        let file = file_in(&dir, "a");
+        write(&file, b"compiled code");
+        let good = std::fs::read(&file).unwrap();
+        for bad in [&good[..good.len() - 1], &good[..10], b"", &[b"x".as_slice(), &good[1..]].concat()] {
+            std::fs::write(&file, bad).unwrap();
+            assert_eq!(read(&file), None, "{bad:?}");
+        }
+        std::fs::write(&file, &good).unwrap();
+        assert!(read(&file).is_some());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+            assert_eq!(read(&file), None, "a folder others may write to is not trusted");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
