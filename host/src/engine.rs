@@ -57,7 +57,7 @@ impl EngineShared {
     /// WASI preopens and create their own Lua state.
     pub(crate) fn raw_guest(config: &LuaRuntimeConfig) -> Result<(Engine, InstancePre<HostState>), Error> {
         let (engine, linker) = engine_and_linker(config)?;
-        let module = cached_module(&engine, "raw", || Module::new(&engine, GUEST_WASM))
+        let module = compiled_artifact(&engine, "raw", config.artifact_cache_dir.as_deref(), || Module::new(&engine, GUEST_WASM))
             .map_err(|e| engine_err("compiling the guest", e))?;
         let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
         Ok((engine, instance_pre))
@@ -113,9 +113,29 @@ fn engine_config(config: &LuaRuntimeConfig) -> Config {
 /// `cache_dir` that later processes load. Keyed by the guest build and the
 /// engine's compatibility hash.
 fn compiled_snapshot(engine: &Engine, linker: &Linker<HostState>, cache_dir: Option<&Path>) -> wasmtime::Result<Module> {
-    let file_key = artifact_key(engine, "snapshot");
+    compiled_artifact(engine, "snapshot", cache_dir, || {
+        let snapshot = coldstart::generic_snapshot(engine, linker, GUEST_WASM)?;
+        Module::new(engine, &snapshot)
+    })
+}
+
+/// A compiled artifact of kind `kind` made by `build`: kept in memory for
+/// the process ([`cached_module`]) and, when `cache_dir` is set, in a file
+/// there that later processes load instead of compiling. The file name
+/// carries the guest build and [`artifact_key`] (wasmtime's compatibility
+/// hash, which covers its version and the engine settings); a file that does
+/// not load (corrupt, truncated, another engine's) is ignored and replaced.
+/// Files are written to a temporary name and renamed, so concurrent
+/// processes never see a partial one.
+fn compiled_artifact(
+    engine: &Engine,
+    kind: &str,
+    cache_dir: Option<&Path>,
+    build: impl FnOnce() -> wasmtime::Result<Module>,
+) -> wasmtime::Result<Module> {
+    let file_key = artifact_key(engine, kind);
     let file = cache_dir.map(|dir| dir.join(format!("bext-lua-guest-{}-{file_key:016x}.cwasm", &GUEST_SHA256[..16])));
-    cached_module(engine, "snapshot", || {
+    cached_module(engine, kind, || {
         if let Some(file) = file.as_ref().filter(|f| f.exists()) {
             // SAFETY: the file is one this crate wrote (name keyed by guest
             // build and engine); `deserialize_file` checks the engine
@@ -127,8 +147,7 @@ fn compiled_snapshot(engine: &Engine, linker: &Linker<HostState>, cache_dir: Opt
                 Err(e) => tracing::warn!(target: "bext_lua", "ignoring the guest cache {}: {e:#}", file.display()),
             }
         }
-        let snapshot = coldstart::generic_snapshot(engine, linker, GUEST_WASM)?;
-        let module = Module::new(engine, &snapshot)?;
+        let module = build()?;
         if let Some(file) = &file {
             if let Err(e) = write_atomically(file, &module.serialize()?) {
                 tracing::warn!(target: "bext_lua", "could not write the guest cache {}: {e}", file.display());
@@ -170,8 +189,11 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, file)
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, file));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// The memory of a fresh instance of the generic snapshot.

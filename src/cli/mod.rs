@@ -9,14 +9,20 @@ mod requests;
 mod run;
 mod try_cmd;
 
+use bext_plugin_lua_wasm::LuaRuntimeConfig;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Lua 5.4 on the bext WebAssembly guest: run programs, check, try and time
 /// plugins.
 #[derive(Debug, Parser)]
 #[command(name = "bext-lua", version)]
 struct Cli {
+    /// Compiles the guest in this process instead of loading (and saving) the
+    /// compiled guest in the per-user cache folder ($XDG_CACHE_HOME/bext-lua
+    /// or ~/.cache/bext-lua).
+    #[arg(long, global = true)]
+    no_cache: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,11 +46,56 @@ enum Command {
 /// Runs the command line of this process; returns the exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    let engine = engine_config(if cli.no_cache { None } else { guest_cache_dir() });
     match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Check(args) => check::check(args),
-        Command::Try(args) => try_cmd::try_requests(args),
-        Command::Bench(args) => bench::bench(args),
+        Command::Run(args) => run::run(args, engine),
+        Command::Check(args) => check::check(args, engine),
+        Command::Try(args) => try_cmd::try_requests(args, engine),
+        Command::Bench(args) => bench::bench(args, engine),
+    }
+}
+
+/// The per-user folder where the compiled guest is kept between runs:
+/// `$XDG_CACHE_HOME/bext-lua`, else `$HOME/.cache/bext-lua`; `None` when
+/// neither is an absolute path. (The one place the command line chooses it.)
+pub fn guest_cache_dir() -> Option<PathBuf> {
+    let absolute = |var: &str| std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_absolute());
+    absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|home| home.join(".cache"))).map(|base| base.join("bext-lua"))
+}
+
+/// Engine settings for every subcommand: the defaults, with the compiled
+/// guest cached in `cache_dir` when it is a private folder (see
+/// [`private_folder`]).
+fn engine_config(cache_dir: Option<PathBuf>) -> LuaRuntimeConfig {
+    let config = LuaRuntimeConfig::default();
+    match cache_dir.filter(|dir| private_folder(dir)) {
+        Some(dir) => config.artifact_cache_dir(dir),
+        None => config,
+    }
+}
+
+/// Creates `dir` (mode 0700 on Unix) if needed and tells whether it is safe
+/// to load compiled code from: a folder others cannot write to. A cache that
+/// is missing, unwritable or shared is skipped with a warning; the run goes
+/// on without it.
+fn private_folder(dir: &Path) -> bool {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    let checked = builder.create(dir).and_then(|()| std::fs::metadata(dir)).and_then(|meta| {
+        #[cfg(unix)]
+        if std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o022 != 0 {
+            return Err(std::io::Error::other("writable by other users; loading compiled code from it is unsafe"));
+        }
+        if meta.is_dir() { Ok(()) } else { Err(std::io::Error::other("not a folder")) }
+    });
+    match checked {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("bext-lua: not caching the compiled guest in {}: {e}", dir.display());
+            false
+        }
     }
 }
 
