@@ -15,7 +15,12 @@
  *
  * Everything here uses the public Lua C API. The standard libraries all come
  * from stock Lua; we replace the three functions that lua-src's WASI build
- * turns into "not supported": os.clock, os.tmpname and io.tmpfile.
+ * turns into "not supported" (os.clock, os.tmpname and io.tmpfile), and
+ * os.setlocale, whose C library accepts any locale name.
+ *
+ * Below Lua, a few C library entry points are wrapped (`--wrap` in
+ * guest/build.rs) so that files behave as on Linux where WASI differs; see
+ * "POSIX file semantics".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <wasi/api.h>
@@ -113,6 +120,143 @@ static int full_tmpfile(lua_State *L) {
     p->f = f;
     p->closef = full_tmpfile_close;
     return 1;
+}
+
+/* ---- os.setlocale ---- */
+
+/* wasi-libc accepts any locale name and has no locale data (it behaves as
+ * C whatever the name), and its names for mixed locales are its own. The
+ * full profile answers as Linux (glibc) does on a system without extra
+ * locales: the C locale exists under its names, every other name fails,
+ * and the names read back are glibc's, kept here per category (static
+ * strings: the names of the available locales). The C library itself stays
+ * in its C locale, which is what every available locale means here. */
+static const char *available_locale(const char *name) {
+    static const char *const names[] = {"C", "C.UTF-8", "C.utf8"};
+    if (strcmp(name, "POSIX") == 0) return "C"; /* glibc's name for it */
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0) return names[i];
+    return NULL;
+}
+
+/* glibc's categories (their environment variables), in the order of its
+ * composite LC_ALL name. */
+#define LOCALE_CATEGORIES 12
+static const char *const glibc_category_vars[LOCALE_CATEGORIES] = {
+    "LC_CTYPE", "LC_NUMERIC", "LC_TIME",      "LC_COLLATE",     "LC_MONETARY",       "LC_MESSAGES",
+    "LC_PAPER", "LC_NAME",    "LC_ADDRESS",   "LC_TELEPHONE",   "LC_MEASUREMENT",    "LC_IDENTIFICATION"};
+static const char *locale_names[LOCALE_CATEGORIES] = {"C", "C", "C", "C", "C", "C", "C", "C", "C", "C", "C", "C"};
+
+/* os.setlocale's category option -> index in glibc_category_vars, -1 = all. */
+static const char *const lua_category_options[] = {"all", "collate", "ctype", "monetary", "numeric", "time", NULL};
+static const int lua_category_index[] = {-1, 3, 0, 4, 1, 2};
+
+/* The locale "" stands for in a category, from the environment as POSIX
+ * says: LC_ALL, then the category's own variable, then LANG, else "C". */
+static const char *environment_locale(int index) {
+    const char *vars[] = {"LC_ALL", glibc_category_vars[index], "LANG"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *value = getenv(vars[i]);
+        if (value != NULL && value[0] != '\0') return value;
+    }
+    return "C";
+}
+
+/* Pushes the current name of category `index` (-1: glibc's LC_ALL name,
+ * one name when every category agrees, else "LC_CTYPE=...;LC_NUMERIC=..."). */
+static void push_locale_name(lua_State *L, int index) {
+    if (index >= 0) {
+        lua_pushstring(L, locale_names[index]);
+        return;
+    }
+    int same = 1;
+    for (int i = 1; i < LOCALE_CATEGORIES; i++) same = same && strcmp(locale_names[i], locale_names[0]) == 0;
+    if (same) {
+        lua_pushstring(L, locale_names[0]);
+        return;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0; i < LOCALE_CATEGORIES; i++) {
+        if (i > 0) luaL_addchar(&b, ';');
+        luaL_addstring(&b, glibc_category_vars[i]);
+        luaL_addchar(&b, '=');
+        luaL_addstring(&b, locale_names[i]);
+    }
+    luaL_pushresult(&b);
+}
+
+/* os.setlocale([locale [, category]]): as stock Lua on Linux. A locale that
+ * is not available (by name, or through "" and the environment) fails with
+ * nil and changes nothing; otherwise every category it covers takes it. */
+static int full_setlocale(lua_State *L) {
+    const char *name = luaL_optstring(L, 1, NULL);
+    int index = lua_category_index[luaL_checkoption(L, 2, "all", lua_category_options)];
+    if (name != NULL) {
+        int first = index < 0 ? 0 : index, last = index < 0 ? LOCALE_CATEGORIES - 1 : index;
+        const char *chosen[LOCALE_CATEGORIES];
+        for (int i = first; i <= last; i++) {
+            chosen[i] = available_locale(name[0] == '\0' ? environment_locale(i) : name);
+            if (chosen[i] == NULL) {
+                lua_pushnil(L);
+                return 1;
+            }
+        }
+        for (int i = first; i <= last; i++) locale_names[i] = chosen[i];
+    }
+    push_locale_name(L, index);
+    return 1;
+}
+
+/* ---- POSIX file semantics ----
+ *
+ * wasi-libc resolves the empty path to the current folder (so fopen("")
+ * opened the preopened folder and package.searchpath found a file named
+ * ""), and wasmtime answers a read from a directory with EBADF. Linux says
+ * ENOENT and EISDIR. These wrappers restore that for every path the full
+ * profile opens: io.open/lines/input/output, loadfile, dofile, require and
+ * package.searchpath (fopen/freopen -> __wasilibc_open_nomode), os.remove
+ * and os.rename. */
+
+int __real___wasilibc_open_nomode(const char *path, int oflag);
+int __real_remove(const char *path);
+int __real_rename(const char *old_path, const char *new_path);
+ssize_t __real_read(int fd, void *buf, size_t count);
+ssize_t __real_readv(int fd, const struct iovec *iov, int iovcnt);
+
+int __wrap___wasilibc_open_nomode(const char *path, int oflag) {
+    if (path[0] == '\0') return errno = ENOENT, -1;
+    return __real___wasilibc_open_nomode(path, oflag);
+}
+
+int __wrap_remove(const char *path) {
+    if (path[0] == '\0') return errno = ENOENT, -1;
+    return __real_remove(path);
+}
+
+int __wrap_rename(const char *old_path, const char *new_path) {
+    if (old_path[0] == '\0' || new_path[0] == '\0') return errno = ENOENT, -1;
+    return __real_rename(old_path, new_path);
+}
+
+/* After a failed read: EBADF on a directory is Linux's EISDIR. */
+static void directory_read_errno(int fd) {
+    struct stat st;
+    int saved = errno;
+    if (saved == EBADF && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) saved = EISDIR;
+    errno = saved;
+}
+
+ssize_t __wrap_read(int fd, void *buf, size_t count) {
+    ssize_t n = __real_read(fd, buf, count);
+    if (n < 0) directory_read_errno(fd);
+    return n;
+}
+
+ssize_t __wrap_readv(int fd, const struct iovec *iov, int iovcnt) {
+    ssize_t n = __real_readv(fd, iov, iovcnt);
+    if (n < 0) directory_read_errno(fd);
+    return n;
 }
 
 static void replace_field(lua_State *L, const char *lib, const char *name, lua_CFunction f) {
@@ -212,6 +356,7 @@ static int full_main_entry(lua_State *L) {
     replace_field(L, LUA_OSLIBNAME, "clock", full_clock);
     replace_field(L, LUA_OSLIBNAME, "tmpname", full_tmpname);
     replace_field(L, LUA_IOLIBNAME, "tmpfile", full_tmpfile);
+    replace_field(L, LUA_OSLIBNAME, "setlocale", full_setlocale);
     /* Lua modules from the current folder (unless LUA_PATH says otherwise);
      * there is no dynamic loader, so no C modules. */
     lua_getglobal(L, LUA_LOADLIBNAME);
