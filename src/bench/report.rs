@@ -31,12 +31,22 @@ pub enum Group {
     Memory,
     /// Calls across threads.
     Scaling,
+    /// `bext-lua run` against the system's `lua5.4`, as processes.
+    Run,
 }
 
 impl Group {
     /// Every group, in report order.
-    pub const ALL: [Group; 7] =
-        [Group::ColdStart, Group::PerCall, Group::Cpu, Group::Metering, Group::ErrorPath, Group::Memory, Group::Scaling];
+    pub const ALL: [Group; 8] = [
+        Group::ColdStart,
+        Group::PerCall,
+        Group::Cpu,
+        Group::Metering,
+        Group::ErrorPath,
+        Group::Memory,
+        Group::Scaling,
+        Group::Run,
+    ];
 
     /// The section title.
     pub fn title(self) -> &'static str {
@@ -48,6 +58,7 @@ impl Group {
             Group::ErrorPath => "Error path",
             Group::Memory => "Memory: PSS per live instance (plugin memory included)",
             Group::Scaling => "Scaling: wall time per on_request across threads (2 cores)",
+            Group::Run => "bext-lua run against the system's lua5.4: whole processes, start-up included",
         }
     }
 
@@ -61,6 +72,7 @@ impl Group {
             Group::ErrorPath => "errors",
             Group::Memory => "memory",
             Group::Scaling => "scaling",
+            Group::Run => "run",
         }
     }
 }
@@ -113,6 +125,13 @@ plugin's fork template. Read the 100 and 1000 rows for the cost per instance."
             " Each thread makes its calls on its own instances: wasm threads share the loaded plugins \
 (each call takes a sandbox from the plugin's pool), native threads load their own Lua states. Past \
 2 threads the 2 cores are oversubscribed."
+        }
+        Group::Run => {
+            " Here **wasm** is `bext-lua run -e CHUNK` (the full profile: no fuel, no deadline, every \
+library; the compiled guest loaded from its disk cache) and **native** is Debian's `lua5.4 -e CHUNK` \
+(Lua 5.4.4), each a new process timed from spawn to exit; CHUNK runs a program of `benches/lua/` with \
+a larger N than the CPU group, and both must print the same line. The geometric mean leaves out the \
+start-up row."
         }
         _ => "",
     }
@@ -214,6 +233,10 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
             Group::ErrorPath => error_path(effort, &mut push)?,
             Group::Memory => memory(effort, &mut push)?,
             Group::Scaling => scaling(effort, &mut push)?,
+            Group::Run => match super::cli_run::missing_prerequisite().filter(|_| options.only.is_empty()) {
+                Some(missing) => eprintln!("bench-report: skipping the run group: {missing} (ask for it with --only run)"),
+                None => super::cli_run::measure(effort.rounds.min(11), 1, options.quick, |g, n, u, s| row(g, n, u, s), &mut push)?,
+            },
         }
     }
     Ok(Report { rows, quick: options.quick, seconds: started.elapsed().as_secs_f64() })
@@ -448,8 +471,16 @@ pub fn format_bytes(b: f64) -> String {
 impl Report {
     /// The geometric mean of the CPU set's ratios.
     pub fn cpu_geomean(&self) -> Option<f64> {
-        let ratios: Vec<f64> =
-            self.rows.iter().filter(|r| r.group == Group::Cpu && r.ratio.is_finite()).map(|r| r.ratio).collect();
+        self.geomean(|r| r.group == Group::Cpu)
+    }
+
+    /// The geometric mean of the `run` group's program ratios (start-up left out).
+    pub fn run_geomean(&self) -> Option<f64> {
+        self.geomean(super::cli_run::is_program_row)
+    }
+
+    fn geomean(&self, include: impl Fn(&Row) -> bool) -> Option<f64> {
+        let ratios: Vec<f64> = self.rows.iter().filter(|r| include(r) && r.ratio.is_finite()).map(|r| r.ratio).collect();
         (!ratios.is_empty()).then(|| (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp())
     }
 
@@ -483,6 +514,11 @@ impl Report {
                 && let Some(geomean) = self.cpu_geomean()
             {
                 let _ = writeln!(out, "| **geometric mean of the CPU set** | | | | | **{geomean:.2}x** |");
+            }
+            if group == Group::Run
+                && let Some(geomean) = self.run_geomean()
+            {
+                let _ = writeln!(out, "| **geometric mean of the programs** | | | | | **{geomean:.2}x** |");
             }
             let _ = writeln!(out, "\n{} rounds per row.{}\n", first.rounds, footnote(group));
         }
