@@ -19,18 +19,19 @@ use std::time::Instant;
 /// The system's interpreter (Debian's `lua5.4`, installed by `scripts/bootstrap`).
 pub const SYSTEM_LUA: &str = "lua5.4";
 
-/// The programs of `benches/lua/` with an `N` large enough that a run takes
-/// about 0.1-0.3 s on native Lua (the report's CPU group uses smaller ones
-/// inside one process): (name, N of a full run, N of a quick run).
+/// The programs of `benches/lua/` with an `N` about four times the CPU
+/// group's (a run takes roughly 0.1-0.2 s on native Lua on an idle 2-core
+/// machine, so start-up weighs as it does for a real script), and the CPU
+/// group's own `N` for a quick run: (name, N of a full run, N of a quick run).
 pub const RUN_PROGRAMS: [(&str, u32, u32); 8] = [
-    ("fib", 32, 27),
-    ("binary_trees", 15, 12),
-    ("nbody", 100_000, 15_000),
-    ("spectral_norm", 400, 120),
+    ("fib", 32, 30),
+    ("binary_trees", 15, 13),
+    ("nbody", 60_000, 15_000),
+    ("spectral_norm", 300, 150),
     ("fannkuch", 9, 8),
-    ("strings", 30_000, 5000),
-    ("tables", 60_000, 10_000),
-    ("json", 5000, 800),
+    ("strings", 20_000, 5000),
+    ("tables", 40_000, 10_000),
+    ("json", 3200, 800),
 ];
 
 /// The chunk both interpreters run for `program` with argument `n`.

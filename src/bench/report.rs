@@ -235,7 +235,7 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
             Group::Scaling => scaling(effort, &mut push)?,
             Group::Run => match super::cli_run::missing_prerequisite().filter(|_| options.only.is_empty()) {
                 Some(missing) => eprintln!("bench-report: skipping the run group: {missing} (ask for it with --only run)"),
-                None => super::cli_run::measure(effort.rounds.min(11), 1, options.quick, |g, n, u, s| row(g, n, u, s), &mut push)?,
+                None => super::cli_run::measure(effort.rounds.min(7), 1, options.quick, |g, n, u, s| row(g, n, u, s), &mut push)?,
             },
         }
     }
@@ -648,5 +648,24 @@ mod tests {
         let text = std::fs::read_to_string(&svg).unwrap();
         let _ = std::fs::remove_file(&svg);
         assert!(text.contains("cpu: a") && text.contains("memory: m"));
+    }
+
+    #[test]
+    fn the_run_group_has_its_own_geomean_without_the_start_up_row() {
+        let report = Report {
+            rows: vec![
+                row(Group::Cpu, "a", 4.0),
+                row(Group::Run, "print(1): start-up", 10.0),
+                row(Group::Run, "fib(32)", 2.0),
+                row(Group::Run, "json(3200)", 0.5),
+            ],
+            quick: true,
+            seconds: 0.0,
+        };
+        assert_eq!(report.run_geomean(), Some(1.0));
+        assert!((report.cpu_geomean().unwrap() - 4.0).abs() < 1e-9, "{:?}", report.cpu_geomean());
+        let markdown = report.markdown();
+        assert!(markdown.contains("**geometric mean of the programs** | | | | | **1.00x**"), "{markdown}");
+        assert!(markdown.contains("### bext-lua run against the system's lua5.4"), "{markdown}");
     }
 }
