@@ -8,25 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::TempDir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_bext-lua");
-
-/// A fresh folder under the system's temporary folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let path = std::env::temp_dir().join(format!("bext-lua-full-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `bext-lua ARGS` with `XDG_CACHE_HOME=cache_home`.
 fn bext_lua(cache_home: &Path, args: &[&str]) -> Command {
@@ -70,12 +54,18 @@ fn print_one(home: &Path) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[test]
-fn the_compiled_guest_is_cached_in_a_private_per_user_folder_and_reused() {
-    let home = TempDir::new("cache");
+/// A cache home after one run: (home, its bext-lua folder, the compiled guest).
+fn after_first_run(tag: &str) -> (TempDir, PathBuf, PathBuf) {
+    let home = TempDir::new(tag);
     let cache = home.0.join("bext-lua");
     assert_eq!(print_one(&home.0), "1\n");
     let artifact = only_artifact(&cache);
+    (home, cache, artifact)
+}
+
+#[test]
+fn the_compiled_guest_is_cached_in_a_private_per_user_folder_and_reused() {
+    let (home, cache, artifact) = after_first_run("cache");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -90,20 +80,15 @@ fn the_compiled_guest_is_cached_in_a_private_per_user_folder_and_reused() {
 
 #[test]
 fn a_corrupt_or_truncated_cache_file_is_ignored_and_replaced() {
-    let home = TempDir::new("corrupt");
-    let cache = home.0.join("bext-lua");
-    assert_eq!(print_one(&home.0), "1\n");
-    let artifact = only_artifact(&cache);
+    let (home, _, artifact) = after_first_run("corrupt");
     let good = std::fs::read(&artifact).unwrap();
 
-    std::fs::write(&artifact, b"\x7fELF not a compiled module at all").unwrap();
-    assert_eq!(print_one(&home.0), "1\n");
-    assert_eq!(std::fs::read(&artifact).unwrap().len(), good.len(), "the corrupt file was not replaced");
-
-    std::fs::write(&artifact, &good[..good.len() / 2]).unwrap();
-    assert_eq!(print_one(&home.0), "1\n");
-    assert_eq!(std::fs::read(&artifact).unwrap().len(), good.len(), "the truncated file was not replaced");
-    assert_eq!(print_one(&home.0), "1\n");
+    let damaged: [(&str, &[u8]); 2] = [("corrupt", b"\x7fELF not a compiled module at all"), ("truncated", &good[..good.len() / 2])];
+    for (what, contents) in damaged {
+        std::fs::write(&artifact, contents).unwrap();
+        assert_eq!(print_one(&home.0), "1\n", "with a {what} cache file");
+        assert_eq!(std::fs::read(&artifact).unwrap(), good, "the {what} file was not replaced");
+    }
 }
 
 #[test]
