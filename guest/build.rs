@@ -23,8 +23,8 @@ fn main() {
     lua.c_build().file("c/full_profile.c").warnings(true).compile("bext_full_profile");
     println!("cargo:rustc-cdylib-link-arg=--export=bext_full_main");
     // Linux file semantics where WASI differs (empty path, reading a
-    // directory): full_profile.c's "POSIX file semantics" wrappers.
-    for symbol in ["__wasilibc_open_nomode", "remove", "rename", "read", "readv"] {
+    // directory, errno numbers): full_profile.c's "POSIX file semantics".
+    for symbol in ["__wasilibc_open_nomode", "remove", "rename", "read", "readv", "luaL_fileresult"] {
         println!("cargo:rustc-cdylib-link-arg=--wrap={symbol}");
     }
     println!("cargo:rerun-if-changed=c");

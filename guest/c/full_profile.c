@@ -216,7 +216,7 @@ static int full_setlocale(lua_State *L) {
  * ENOENT and EISDIR. These wrappers restore that for every path the full
  * profile opens: io.open/lines/input/output, loadfile, dofile, require and
  * package.searchpath (fopen/freopen -> __wasilibc_open_nomode), os.remove
- * and os.rename. */
+ * and os.rename. luaL_fileresult is wrapped too, for the errno numbers. */
 
 int __real___wasilibc_open_nomode(const char *path, int oflag);
 int __real_remove(const char *path);
@@ -257,6 +257,46 @@ ssize_t __wrap_readv(int fd, const struct iovec *iov, int iovcnt) {
     ssize_t n = __real_readv(fd, iov, iovcnt);
     if (n < 0) directory_read_errno(fd);
     return n;
+}
+
+/* errno numbers as Linux numbers them: io.open, io.read, os.remove and the
+ * other file functions return the number as their third result
+ * (luaL_fileresult), and WASI's are others (ENOENT is 44, not 2). Every
+ * name the guest's C library defines, with its Linux number (x86-64 and
+ * asm-generic agree); ENOTCAPABLE has none and stays as it is. */
+static const struct {
+    int wasi, linux;
+} linux_errnos[] = {
+    {E2BIG, 7}, {EACCES, 13}, {EADDRINUSE, 98}, {EADDRNOTAVAIL, 99}, {EAFNOSUPPORT, 97}, {EAGAIN, 11},
+    {EALREADY, 114}, {EBADF, 9}, {EBADMSG, 74}, {EBUSY, 16}, {ECANCELED, 125}, {ECHILD, 10},
+    {ECONNABORTED, 103}, {ECONNREFUSED, 111}, {ECONNRESET, 104}, {EDEADLK, 35}, {EDESTADDRREQ, 89},
+    {EDOM, 33}, {EDQUOT, 122}, {EEXIST, 17}, {EFAULT, 14}, {EFBIG, 27}, {EHOSTUNREACH, 113}, {EIDRM, 43},
+    {EILSEQ, 84}, {EINPROGRESS, 115}, {EINTR, 4}, {EINVAL, 22}, {EIO, 5}, {EISCONN, 106}, {EISDIR, 21},
+    {ELOOP, 40}, {EMFILE, 24}, {EMLINK, 31}, {EMSGSIZE, 90}, {EMULTIHOP, 72}, {ENAMETOOLONG, 36},
+    {ENETDOWN, 100}, {ENETRESET, 102}, {ENETUNREACH, 101}, {ENFILE, 23}, {ENOBUFS, 105}, {ENODEV, 19},
+    {ENOENT, 2}, {ENOEXEC, 8}, {ENOLCK, 37}, {ENOLINK, 67}, {ENOMEM, 12}, {ENOMSG, 42}, {ENOPROTOOPT, 92},
+    {ENOSPC, 28}, {ENOSYS, 38}, {ENOTCONN, 107}, {ENOTDIR, 20}, {ENOTEMPTY, 39}, {ENOTRECOVERABLE, 131},
+    {ENOTSOCK, 88}, {ENOTSUP, 95}, {ENOTTY, 25}, {ENXIO, 6}, {EOVERFLOW, 75}, {EOWNERDEAD, 130}, {EPERM, 1},
+    {EPIPE, 32}, {EPROTO, 71}, {EPROTONOSUPPORT, 93}, {EPROTOTYPE, 91}, {ERANGE, 34}, {EROFS, 30},
+    {ESPIPE, 29}, {ESRCH, 3}, {ESTALE, 116}, {ETIMEDOUT, 110}, {ETXTBSY, 26}, {EXDEV, 18},
+};
+
+static int linux_errno(int wasi) {
+    for (size_t i = 0; i < sizeof linux_errnos / sizeof linux_errnos[0]; i++)
+        if (linux_errnos[i].wasi == wasi) return linux_errnos[i].linux;
+    return wasi;
+}
+
+int __real_luaL_fileresult(lua_State *L, int stat, const char *fname);
+
+int __wrap_luaL_fileresult(lua_State *L, int stat, const char *fname) {
+    int en = errno; /* what the real one reads first */
+    int results = __real_luaL_fileresult(L, stat, fname);
+    if (!stat) {
+        lua_pushinteger(L, linux_errno(en));
+        lua_replace(L, -2);
+    }
+    return results;
 }
 
 static void replace_field(lua_State *L, const char *lib, const char *name, lua_CFunction f) {

@@ -84,9 +84,9 @@ fn run_uses_files_in_the_current_and_temporary_folders_like_lua() {
 4\tline one|2|3.5|appended
 nil\tline one\t9\t24
 true
-nil\tdata.txt: No such file or directory\t44
+nil\tdata.txt: No such file or directory\t2
 true\ttrue
-nil\tno-such-file.txt: No such file or directory\t44
+nil\tno-such-file.txt: No such file or directory\t2
 true
 tmp data\ttrue
 in a tmpfile\tfile\ttrue\tclosed file

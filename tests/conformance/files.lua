@@ -1,8 +1,7 @@
 -- Paths in the full profile behave as on Linux: the empty path does not
 -- exist, a directory opens for reading but reads fail with "Is a
--- directory", and opening one for writing fails. Both sides run in the
--- repository's root; errno numbers are left out (WASI numbers them
--- differently).
+-- directory", and opening one for writing fails; errno numbers are
+-- Linux's. Both sides run in the repository's root.
 --- io.open of the empty path
 local f, message, code = io.open("")
 print(f, message, math.type(code))
@@ -45,3 +44,10 @@ print(pcall(dofile, "tests"))
 print((select(2, io.open("tests/no-such-file"))))
 print((select(2, io.open("no-such-folder/file", "w"))))
 print(loadfile("tests/no-such-file.lua"))
+--- errno numbers as Linux numbers them
+print(select(3, io.open("")), select(3, io.open("tests", "w")), select(3, io.open("README.md/")))
+local f = io.open("tests")
+print(select(3, f:read("a")))
+f:close()
+print(select(3, os.remove("")), select(3, os.rename("tests/no-such-file", "x")))
+print(select(3, io.open("tests/no-such-file")), select(3, io.open("no-such-folder/file", "w")))
