@@ -22,6 +22,11 @@ fn main() {
     // export below is what pulls its object file into the link.
     lua.c_build().file("c/full_profile.c").warnings(true).compile("bext_full_profile");
     println!("cargo:rustc-cdylib-link-arg=--export=bext_full_main");
+    // Linux file semantics where WASI differs (empty path, reading a
+    // directory, errno numbers): full_profile.c's "POSIX file semantics".
+    for symbol in ["__wasilibc_open_nomode", "remove", "rename", "read", "readv", "luaL_fileresult"] {
+        println!("cargo:rustc-cdylib-link-arg=--wrap={symbol}");
+    }
     println!("cargo:rerun-if-changed=c");
     println!("cargo:rustc-cdylib-link-arg=-zstack-size={STACK_BYTES}");
     // rustc links wasm with --allow-undefined, which turns any missing symbol

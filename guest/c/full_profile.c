@@ -15,7 +15,12 @@
  *
  * Everything here uses the public Lua C API. The standard libraries all come
  * from stock Lua; we replace the three functions that lua-src's WASI build
- * turns into "not supported": os.clock, os.tmpname and io.tmpfile.
+ * turns into "not supported" (os.clock, os.tmpname and io.tmpfile), and
+ * os.setlocale, whose C library accepts any locale name.
+ *
+ * Below Lua, a few C library entry points are wrapped (`--wrap` in
+ * guest/build.rs) so that files behave as on Linux where WASI differs; see
+ * "POSIX file semantics".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <wasi/api.h>
@@ -113,6 +120,183 @@ static int full_tmpfile(lua_State *L) {
     p->f = f;
     p->closef = full_tmpfile_close;
     return 1;
+}
+
+/* ---- os.setlocale ---- */
+
+/* wasi-libc accepts any locale name and has no locale data (it behaves as
+ * C whatever the name), and its names for mixed locales are its own. The
+ * full profile answers as Linux (glibc) does on a system without extra
+ * locales: the C locale exists under its names, every other name fails,
+ * and the names read back are glibc's, kept here per category (static
+ * strings: the names of the available locales). The C library itself stays
+ * in its C locale, which is what every available locale means here. */
+static const char *available_locale(const char *name) {
+    static const char *const names[] = {"C", "C.UTF-8", "C.utf8"};
+    if (strcmp(name, "POSIX") == 0) return "C"; /* glibc's name for it */
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0) return names[i];
+    return NULL;
+}
+
+/* glibc's categories (their environment variables), in the order of its
+ * composite LC_ALL name. */
+#define LOCALE_CATEGORIES 12
+static const char *const glibc_category_vars[LOCALE_CATEGORIES] = {
+    "LC_CTYPE", "LC_NUMERIC", "LC_TIME",      "LC_COLLATE",     "LC_MONETARY",       "LC_MESSAGES",
+    "LC_PAPER", "LC_NAME",    "LC_ADDRESS",   "LC_TELEPHONE",   "LC_MEASUREMENT",    "LC_IDENTIFICATION"};
+static const char *locale_names[LOCALE_CATEGORIES] = {"C", "C", "C", "C", "C", "C", "C", "C", "C", "C", "C", "C"};
+
+/* os.setlocale's category option -> index in glibc_category_vars, -1 = all. */
+static const char *const lua_category_options[] = {"all", "collate", "ctype", "monetary", "numeric", "time", NULL};
+static const int lua_category_index[] = {-1, 3, 0, 4, 1, 2};
+
+/* The locale "" stands for in a category, from the environment as POSIX
+ * says: LC_ALL, then the category's own variable, then LANG, else "C". */
+static const char *environment_locale(int index) {
+    const char *vars[] = {"LC_ALL", glibc_category_vars[index], "LANG"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *value = getenv(vars[i]);
+        if (value != NULL && value[0] != '\0') return value;
+    }
+    return "C";
+}
+
+/* Pushes the current name of category `index` (-1: glibc's LC_ALL name,
+ * one name when every category agrees, else "LC_CTYPE=...;LC_NUMERIC=..."). */
+static void push_locale_name(lua_State *L, int index) {
+    if (index >= 0) {
+        lua_pushstring(L, locale_names[index]);
+        return;
+    }
+    int same = 1;
+    for (int i = 1; i < LOCALE_CATEGORIES; i++) same = same && strcmp(locale_names[i], locale_names[0]) == 0;
+    if (same) {
+        lua_pushstring(L, locale_names[0]);
+        return;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0; i < LOCALE_CATEGORIES; i++) {
+        if (i > 0) luaL_addchar(&b, ';');
+        luaL_addstring(&b, glibc_category_vars[i]);
+        luaL_addchar(&b, '=');
+        luaL_addstring(&b, locale_names[i]);
+    }
+    luaL_pushresult(&b);
+}
+
+/* os.setlocale([locale [, category]]): as stock Lua on Linux. A locale that
+ * is not available (by name, or through "" and the environment) fails with
+ * nil and changes nothing; otherwise every category it covers takes it. */
+static int full_setlocale(lua_State *L) {
+    const char *name = luaL_optstring(L, 1, NULL);
+    int index = lua_category_index[luaL_checkoption(L, 2, "all", lua_category_options)];
+    if (name != NULL) {
+        int first = index < 0 ? 0 : index, last = index < 0 ? LOCALE_CATEGORIES - 1 : index;
+        const char *chosen[LOCALE_CATEGORIES];
+        for (int i = first; i <= last; i++) {
+            chosen[i] = available_locale(name[0] == '\0' ? environment_locale(i) : name);
+            if (chosen[i] == NULL) {
+                lua_pushnil(L);
+                return 1;
+            }
+        }
+        for (int i = first; i <= last; i++) locale_names[i] = chosen[i];
+    }
+    push_locale_name(L, index);
+    return 1;
+}
+
+/* ---- POSIX file semantics ----
+ *
+ * wasi-libc resolves the empty path to the current folder (so fopen("")
+ * opened the preopened folder and package.searchpath found a file named
+ * ""), and wasmtime answers a read from a directory with EBADF. Linux says
+ * ENOENT and EISDIR. These wrappers restore that for every path the full
+ * profile opens: io.open/lines/input/output, loadfile, dofile, require and
+ * package.searchpath (fopen/freopen -> __wasilibc_open_nomode), os.remove
+ * and os.rename. luaL_fileresult is wrapped too, for the errno numbers. */
+
+int __real___wasilibc_open_nomode(const char *path, int oflag);
+int __real_remove(const char *path);
+int __real_rename(const char *old_path, const char *new_path);
+ssize_t __real_read(int fd, void *buf, size_t count);
+ssize_t __real_readv(int fd, const struct iovec *iov, int iovcnt);
+
+int __wrap___wasilibc_open_nomode(const char *path, int oflag) {
+    if (path[0] == '\0') return errno = ENOENT, -1;
+    return __real___wasilibc_open_nomode(path, oflag);
+}
+
+int __wrap_remove(const char *path) {
+    if (path[0] == '\0') return errno = ENOENT, -1;
+    return __real_remove(path);
+}
+
+int __wrap_rename(const char *old_path, const char *new_path) {
+    if (old_path[0] == '\0' || new_path[0] == '\0') return errno = ENOENT, -1;
+    return __real_rename(old_path, new_path);
+}
+
+/* After a failed read: EBADF on a directory is Linux's EISDIR. */
+static void directory_read_errno(int fd) {
+    struct stat st;
+    int saved = errno;
+    if (saved == EBADF && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) saved = EISDIR;
+    errno = saved;
+}
+
+ssize_t __wrap_read(int fd, void *buf, size_t count) {
+    ssize_t n = __real_read(fd, buf, count);
+    if (n < 0) directory_read_errno(fd);
+    return n;
+}
+
+ssize_t __wrap_readv(int fd, const struct iovec *iov, int iovcnt) {
+    ssize_t n = __real_readv(fd, iov, iovcnt);
+    if (n < 0) directory_read_errno(fd);
+    return n;
+}
+
+/* errno numbers as Linux numbers them: io.open, io.read, os.remove and the
+ * other file functions return the number as their third result
+ * (luaL_fileresult), and WASI's are others (ENOENT is 44, not 2). Every
+ * name the guest's C library defines, with its Linux number (x86-64 and
+ * asm-generic agree); ENOTCAPABLE has none and stays as it is. */
+static const struct {
+    int wasi, linux;
+} linux_errnos[] = {
+    {E2BIG, 7}, {EACCES, 13}, {EADDRINUSE, 98}, {EADDRNOTAVAIL, 99}, {EAFNOSUPPORT, 97}, {EAGAIN, 11},
+    {EALREADY, 114}, {EBADF, 9}, {EBADMSG, 74}, {EBUSY, 16}, {ECANCELED, 125}, {ECHILD, 10},
+    {ECONNABORTED, 103}, {ECONNREFUSED, 111}, {ECONNRESET, 104}, {EDEADLK, 35}, {EDESTADDRREQ, 89},
+    {EDOM, 33}, {EDQUOT, 122}, {EEXIST, 17}, {EFAULT, 14}, {EFBIG, 27}, {EHOSTUNREACH, 113}, {EIDRM, 43},
+    {EILSEQ, 84}, {EINPROGRESS, 115}, {EINTR, 4}, {EINVAL, 22}, {EIO, 5}, {EISCONN, 106}, {EISDIR, 21},
+    {ELOOP, 40}, {EMFILE, 24}, {EMLINK, 31}, {EMSGSIZE, 90}, {EMULTIHOP, 72}, {ENAMETOOLONG, 36},
+    {ENETDOWN, 100}, {ENETRESET, 102}, {ENETUNREACH, 101}, {ENFILE, 23}, {ENOBUFS, 105}, {ENODEV, 19},
+    {ENOENT, 2}, {ENOEXEC, 8}, {ENOLCK, 37}, {ENOLINK, 67}, {ENOMEM, 12}, {ENOMSG, 42}, {ENOPROTOOPT, 92},
+    {ENOSPC, 28}, {ENOSYS, 38}, {ENOTCONN, 107}, {ENOTDIR, 20}, {ENOTEMPTY, 39}, {ENOTRECOVERABLE, 131},
+    {ENOTSOCK, 88}, {ENOTSUP, 95}, {ENOTTY, 25}, {ENXIO, 6}, {EOVERFLOW, 75}, {EOWNERDEAD, 130}, {EPERM, 1},
+    {EPIPE, 32}, {EPROTO, 71}, {EPROTONOSUPPORT, 93}, {EPROTOTYPE, 91}, {ERANGE, 34}, {EROFS, 30},
+    {ESPIPE, 29}, {ESRCH, 3}, {ESTALE, 116}, {ETIMEDOUT, 110}, {ETXTBSY, 26}, {EXDEV, 18},
+};
+
+static int linux_errno(int wasi) {
+    for (size_t i = 0; i < sizeof linux_errnos / sizeof linux_errnos[0]; i++)
+        if (linux_errnos[i].wasi == wasi) return linux_errnos[i].linux;
+    return wasi;
+}
+
+int __real_luaL_fileresult(lua_State *L, int stat, const char *fname);
+
+int __wrap_luaL_fileresult(lua_State *L, int stat, const char *fname) {
+    int en = errno; /* what the real one reads first */
+    int results = __real_luaL_fileresult(L, stat, fname);
+    if (!stat) {
+        lua_pushinteger(L, linux_errno(en));
+        lua_replace(L, -2);
+    }
+    return results;
 }
 
 static void replace_field(lua_State *L, const char *lib, const char *name, lua_CFunction f) {
@@ -212,6 +396,7 @@ static int full_main_entry(lua_State *L) {
     replace_field(L, LUA_OSLIBNAME, "clock", full_clock);
     replace_field(L, LUA_OSLIBNAME, "tmpname", full_tmpname);
     replace_field(L, LUA_IOLIBNAME, "tmpfile", full_tmpfile);
+    replace_field(L, LUA_OSLIBNAME, "setlocale", full_setlocale);
     /* Lua modules from the current folder (unless LUA_PATH says otherwise);
      * there is no dynamic loader, so no C modules. */
     lua_getglobal(L, LUA_LOADLIBNAME);

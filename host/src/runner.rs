@@ -227,6 +227,10 @@ impl LuaRunner {
 
     /// A runner with engine settings (the wasm stack size, for instance).
     /// Fuel metering and epoch deadlines must be off: a run has no budget.
+    /// With [`LuaRuntimeConfig::artifact_cache_dir`] set, the compiled guest
+    /// is loaded from (or saved to) a file there, as the runtime's snapshot
+    /// is, so a new process starts without compiling: what `bext-lua run`
+    /// does with its per-user cache folder.
     pub fn with_config(config: LuaRuntimeConfig) -> Result<Self, RunError> {
         if config.fuel_metering || config.epoch_deadlines {
             return Err(RunError::Engine {

@@ -33,6 +33,8 @@ pub enum Group {
     Scaling,
     /// `bext.shared` against per-sandbox state.
     SharedState,
+    /// `bext-lua run` against the system's `lua5.4`, as processes.
+    Run,
 }
 
 impl Group {
@@ -46,6 +48,7 @@ impl Group {
         Group::Memory,
         Group::Scaling,
         Group::SharedState,
+        Group::Run,
     ];
 
     /// The section title.
@@ -59,6 +62,7 @@ impl Group {
             Group::Memory => "Memory: PSS per live instance (plugin memory included)",
             Group::Scaling => "Scaling: wall time per on_request across threads (2 cores)",
             Group::SharedState => "Shared state: bext.shared (host dictionary, Redis) against state in one Lua state",
+            Group::Run => "bext-lua run against the system's lua5.4: whole processes, start-up included",
         }
     }
 
@@ -73,6 +77,7 @@ impl Group {
             Group::Memory => "memory",
             Group::Scaling => "scaling",
             Group::SharedState => "shared-state",
+            Group::Run => "run",
         }
     }
 }
@@ -132,6 +137,12 @@ the Lua state, which is what a counter costs in bext's mlua tier, and is exact o
 sandbox's is on the host, shared by all the plugin's sandboxes (exact across a pool); the Redis rows talk \
 to a `redis-server` on 127.0.0.1 started by the report, shared by every node. The first row is a plain Lua \
 global on both sides, for scale."
+        Group::Run => {
+            " Here **wasm** is `bext-lua run -e CHUNK` (the full profile: no fuel, no deadline, every \
+library; the compiled guest loaded from its disk cache) and **native** is Debian's `lua5.4 -e CHUNK` \
+(Lua 5.4.4), each a new process timed from spawn to exit; CHUNK runs a program of `benches/lua/` with \
+a larger N than the CPU group, and both must print the same line. The geometric mean leaves out the \
+start-up row."
         }
         _ => "",
     }
@@ -234,6 +245,10 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
             Group::Memory => memory(effort, &mut push)?,
             Group::Scaling => scaling(effort, &mut push)?,
             Group::SharedState => shared_state(effort, &mut push)?,
+            Group::Run => match super::cli_run::missing_prerequisite().filter(|_| options.only.is_empty()) {
+                Some(missing) => eprintln!("bench-report: skipping the run group: {missing} (ask for it with --only run)"),
+                None => super::cli_run::measure(effort.rounds.min(7), 1, options.quick, |g, n, u, s| row(g, n, u, s), &mut push)?,
+            },
         }
     }
     Ok(Report { rows, quick: options.quick, seconds: started.elapsed().as_secs_f64() })
@@ -504,8 +519,16 @@ pub fn format_bytes(b: f64) -> String {
 impl Report {
     /// The geometric mean of the CPU set's ratios.
     pub fn cpu_geomean(&self) -> Option<f64> {
-        let ratios: Vec<f64> =
-            self.rows.iter().filter(|r| r.group == Group::Cpu && r.ratio.is_finite()).map(|r| r.ratio).collect();
+        self.geomean(|r| r.group == Group::Cpu)
+    }
+
+    /// The geometric mean of the `run` group's program ratios (start-up left out).
+    pub fn run_geomean(&self) -> Option<f64> {
+        self.geomean(super::cli_run::is_program_row)
+    }
+
+    fn geomean(&self, include: impl Fn(&Row) -> bool) -> Option<f64> {
+        let ratios: Vec<f64> = self.rows.iter().filter(|r| include(r) && r.ratio.is_finite()).map(|r| r.ratio).collect();
         (!ratios.is_empty()).then(|| (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp())
     }
 
@@ -539,6 +562,11 @@ impl Report {
                 && let Some(geomean) = self.cpu_geomean()
             {
                 let _ = writeln!(out, "| **geometric mean of the CPU set** | | | | | **{geomean:.2}x** |");
+            }
+            if group == Group::Run
+                && let Some(geomean) = self.run_geomean()
+            {
+                let _ = writeln!(out, "| **geometric mean of the programs** | | | | | **{geomean:.2}x** |");
             }
             let _ = writeln!(out, "\n{} rounds per row.{}\n", first.rounds, footnote(group));
         }
@@ -668,5 +696,24 @@ mod tests {
         let text = std::fs::read_to_string(&svg).unwrap();
         let _ = std::fs::remove_file(&svg);
         assert!(text.contains("cpu: a") && text.contains("memory: m"));
+    }
+
+    #[test]
+    fn the_run_group_has_its_own_geomean_without_the_start_up_row() {
+        let report = Report {
+            rows: vec![
+                row(Group::Cpu, "a", 4.0),
+                row(Group::Run, "print(1): start-up", 10.0),
+                row(Group::Run, "fib(32)", 2.0),
+                row(Group::Run, "json(3200)", 0.5),
+            ],
+            quick: true,
+            seconds: 0.0,
+        };
+        assert_eq!(report.run_geomean(), Some(1.0));
+        assert!((report.cpu_geomean().unwrap() - 4.0).abs() < 1e-9, "{:?}", report.cpu_geomean());
+        let markdown = report.markdown();
+        assert!(markdown.contains("**geometric mean of the programs** | | | | | **1.00x**"), "{markdown}");
+        assert!(markdown.contains("### bext-lua run against the system's lua5.4"), "{markdown}");
     }
 }

@@ -15,7 +15,8 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Only these groups (repeatable): cold-start, per-call, cpu, metering,
-    /// errors, memory, scaling.
+    /// errors, memory, scaling, run (needs `cargo build --release --bin
+    /// bext-lua` and lua5.4).
     #[arg(long, value_name = "GROUP", value_parser = parse_group)]
     only: Vec<Group>,
     /// Also write the markdown report to this file.

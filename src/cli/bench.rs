@@ -34,7 +34,7 @@ fn fmt_duration(d: Duration) -> String {
     crate::bench::report::format_seconds(d.as_secs_f64())
 }
 
-pub(super) fn bench(args: BenchArgs) -> i32 {
+pub(super) fn bench(args: BenchArgs, engine: LuaRuntimeConfig) -> i32 {
     let source = match super::read_script(&args.plugin) {
         Ok(source) => source,
         Err(e) => return super::fail(e),
@@ -45,7 +45,7 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
 
     let started = Instant::now();
     // Pre-reserved instance slots: the configuration for fast sandbox starts.
-    let runtime = match LuaPluginRuntime::with_config(LuaRuntimeConfig::default().pooling(PoolingLimits::default())) {
+    let runtime = match LuaPluginRuntime::with_config(engine.pooling(PoolingLimits::default())) {
         Ok(runtime) => runtime,
         Err(e) => return super::fail(e),
     };

@@ -2,7 +2,7 @@
 //! plugin sandbox exactly as the runtime does and lists its capabilities.
 
 use bext_plugin_api::types::{PluginCapability, PluginManifest};
-use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime};
+use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};
 use clap::Args;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -96,7 +96,7 @@ fn read_manifest(path: &Path) -> Result<PluginManifest, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: not a plugin manifest: {e}", path.display()))
 }
 
-pub(super) fn check(args: CheckArgs) -> i32 {
+pub(super) fn check(args: CheckArgs, engine: LuaRuntimeConfig) -> i32 {
     let source = match super::read_script(&args.plugin) {
         Ok(source) => source,
         Err(e) => return super::fail(e),
@@ -109,7 +109,10 @@ pub(super) fn check(args: CheckArgs) -> i32 {
         None => None,
     };
     let name = super::plugin_name(&args.plugin);
-    let runtime = LuaPluginRuntime::new();
+    let runtime = match LuaPluginRuntime::with_config(engine) {
+        Ok(runtime) => runtime,
+        Err(e) => return super::fail(e),
+    };
     // The runtime would refuse a manifest whose capabilities the script
     // lacks at the first one; `check` compares them itself, reporting all.
     let mut sandbox_manifest = manifest.clone().unwrap_or_else(|| default_manifest(&args.plugin));

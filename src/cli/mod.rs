@@ -9,6 +9,7 @@ mod requests;
 mod run;
 mod try_cmd;
 
+use bext_plugin_lua_wasm::LuaRuntimeConfig;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -17,6 +18,11 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "bext-lua", version)]
 struct Cli {
+    /// Compiles the guest in this process instead of loading (and saving) the
+    /// compiled guest in the per-user cache folder ($XDG_CACHE_HOME/bext-lua
+    /// or ~/.cache/bext-lua).
+    #[arg(long, global = true)]
+    no_cache: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,12 +46,22 @@ enum Command {
 /// Runs the command line of this process; returns the exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    let engine = engine_config(cli.no_cache);
     match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Check(args) => check::check(args),
-        Command::Try(args) => try_cmd::try_requests(args),
-        Command::Bench(args) => bench::bench(args),
+        Command::Run(args) => run::run(args, engine),
+        Command::Check(args) => check::check(args, engine),
+        Command::Try(args) => try_cmd::try_requests(args, engine),
+        Command::Bench(args) => bench::bench(args, engine),
     }
+}
+
+/// Engine settings for every subcommand: the defaults, with the compiled
+/// guest kept in the runtime's per-user cache folder
+/// ([`bext_plugin_lua_wasm::default_artifact_cache_dir`]; the runtime
+/// refuses a folder others can write to) unless `--no-cache`.
+fn engine_config(no_cache: bool) -> LuaRuntimeConfig {
+    let config = LuaRuntimeConfig::default();
+    if no_cache { config } else { config.user_artifact_cache() }
 }
 
 /// Prints `bext-lua: message` to stderr and returns status 1.

@@ -1,5 +1,6 @@
 //! `bext-lua run [-e CHUNK]... [FILE [ARGS...]]`: the full profile.
 
+use bext_plugin_lua_wasm::LuaRuntimeConfig;
 use bext_plugin_lua_wasm::runner::{LuaRunner, RunOptions};
 use clap::Args;
 
@@ -16,7 +17,7 @@ pub(super) struct RunArgs {
     command: Vec<String>,
 }
 
-pub(super) fn run(args: RunArgs) -> i32 {
+pub(super) fn run(args: RunArgs, engine: LuaRuntimeConfig) -> i32 {
     let mut options = RunOptions { exec_chunks: args.exec, ..RunOptions::default() };
     let mut command = args.command.into_iter();
     options.script = command.next();
@@ -24,7 +25,7 @@ pub(super) fn run(args: RunArgs) -> i32 {
     if options.script.is_none() && options.exec_chunks.is_empty() {
         options.script = Some("-".into());
     }
-    let runner = match LuaRunner::new() {
+    let runner = match LuaRunner::with_config(engine.fuel_metering(false).epoch_deadlines(false)) {
         Ok(runner) => runner,
         Err(e) => return super::fail(e),
     };

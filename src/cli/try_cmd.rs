@@ -65,7 +65,7 @@ impl LogBuffer {
     }
 }
 
-pub(super) fn try_requests(args: TryArgs) -> i32 {
+pub(super) fn try_requests(args: TryArgs, engine: LuaRuntimeConfig) -> i32 {
     let source = match super::read_script(&args.plugin) {
         Ok(source) => source,
         Err(e) => return super::fail(e),
@@ -96,7 +96,7 @@ pub(super) fn try_requests(args: TryArgs) -> i32 {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let metrics = Arc::new(RecordedMetrics::default());
-    let runtime = match LuaPluginRuntime::with_config(LuaRuntimeConfig::default().metrics(metrics.clone())) {
+    let runtime = match LuaPluginRuntime::with_config(engine.metrics(metrics.clone())) {
         Ok(runtime) => runtime,
         Err(e) => return super::fail(e),
     };

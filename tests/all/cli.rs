@@ -6,34 +6,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::common::TempDir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_bext-lua");
 
 fn examples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/plugins")
-}
-
-/// A fresh folder under the system's temporary folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let path = std::env::temp_dir().join(format!("bext-lua-cli-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn bext_lua(dir: &Path, args: &[&str], stdin: &str) -> Output {
@@ -106,9 +84,9 @@ fn run_uses_files_in_the_current_and_temporary_folders_like_lua() {
 4\tline one|2|3.5|appended
 nil\tline one\t9\t24
 true
-nil\tdata.txt: No such file or directory\t44
+nil\tdata.txt: No such file or directory\t2
 true\ttrue
-nil\tno-such-file.txt: No such file or directory\t44
+nil\tno-such-file.txt: No such file or directory\t2
 true
 tmp data\ttrue
 in a tmpfile\tfile\ttrue\tclosed file

@@ -13,6 +13,7 @@ mod coldstart;
 mod compat;
 mod conformance;
 mod extended_capabilities;
+mod full_profile;
 mod fuzz;
 mod guest_module;
 mod header_injection;
