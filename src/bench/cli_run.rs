@@ -72,7 +72,7 @@ impl Interpreter {
         let mut command = Command::new(&self.program);
         command.current_dir(&self.root).args(&self.leading).arg("-e").arg(chunk);
         if let Some(home) = &self.cache_home {
-            command.env("XDG_CACHE_HOME", home);
+            command.env("XDG_CACHE_HOME", home).env_remove("BEXT_LUA_WASM_CACHE_DIR");
         }
         let output = command
             .output()

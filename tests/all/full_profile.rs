@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_bext-lua");
 /// `bext-lua ARGS` with `XDG_CACHE_HOME=cache_home`.
 fn bext_lua(cache_home: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
-    command.args(args).env("XDG_CACHE_HOME", cache_home).current_dir(env!("CARGO_MANIFEST_DIR"));
+    command.args(args).env("XDG_CACHE_HOME", cache_home).env_remove("BEXT_LUA_WASM_CACHE_DIR").current_dir(env!("CARGO_MANIFEST_DIR"));
     command
 }
 
@@ -54,10 +54,10 @@ fn print_one(home: &Path) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// A cache home after one run: (home, its bext-lua folder, the compiled guest).
+/// A cache home after one run: (home, its bext-plugin-lua-wasm folder, the compiled guest).
 fn after_first_run(tag: &str) -> (TempDir, PathBuf, PathBuf) {
     let home = TempDir::new(tag);
-    let cache = home.0.join("bext-lua");
+    let cache = home.0.join("bext-plugin-lua-wasm");
     assert_eq!(print_one(&home.0), "1\n");
     let artifact = only_artifact(&cache);
     (home, cache, artifact)
@@ -109,7 +109,7 @@ fn concurrent_first_runs_share_one_cache_file() {
         assert_eq!(String::from_utf8_lossy(&output.stdout), format!("{i}\n"));
     }
     // One artifact and no temporary file left behind.
-    only_artifact(&home.0.join("bext-lua"));
+    only_artifact(&home.0.join("bext-plugin-lua-wasm"));
     assert_eq!(print_one(&home.0), "1\n");
 }
 
@@ -128,7 +128,7 @@ fn no_cache_compiles_in_the_process_and_writes_nothing() {
 fn a_cache_folder_others_can_write_to_is_not_used() {
     use std::os::unix::fs::PermissionsExt;
     let home = TempDir::new("shared");
-    let cache = home.0.join("bext-lua");
+    let cache = home.0.join("bext-plugin-lua-wasm");
     std::fs::create_dir(&cache).unwrap();
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
     let output = run_ok(&mut bext_lua(&home.0, &["run", "-e", "print(1)"]));
@@ -144,10 +144,10 @@ fn check_try_and_bench_use_the_same_cache_folder() {
     let plugin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/plugins/ratelimit.lua");
     run_ok(&mut bext_lua(&home.0, &["check", plugin.to_str().unwrap()]));
     // The plugin commands cache the compiled plugin snapshot there.
-    let files = files_in(&home.0.join("bext-lua"));
+    let files = files_in(&home.0.join("bext-plugin-lua-wasm"));
     assert_eq!(files.len(), 1, "{files:?}");
     run_ok(&mut bext_lua(&home.0, &["check", plugin.to_str().unwrap()]));
-    assert_eq!(files_in(&home.0.join("bext-lua")), files);
+    assert_eq!(files_in(&home.0.join("bext-plugin-lua-wasm")), files);
 }
 
 /// `lua5.4` with exactly the environment `vars`.
