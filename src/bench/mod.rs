@@ -4,7 +4,9 @@
 //! `cargo run --release --bin bench-report`. The criterion benches in
 //! `benches/` use the same pieces.
 
+pub mod isolation;
 pub mod measure;
+pub mod noisy;
 pub mod report;
 pub mod side;
 pub mod workloads;

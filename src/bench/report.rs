@@ -2,6 +2,7 @@
 //! measure, both sides in one process, interleaved; a markdown table and an
 //! SVG chart of the ratios.
 
+use super::isolation::{IsolationSection, IsolationSettings};
 use super::measure::{pss_per_instance, seconds_per_call_across_threads, seconds_per_op, Interleaved, Summary};
 use super::side::{BenchError, BenchResult, Budget, Metering, NativeSide, Plugin, PluginSpec, Side, WasmSetup, WasmSide};
 use super::workloads::{self, request_context, upstream_response, ContextSize, CpuProgram, CPU_PROGRAMS};
@@ -31,12 +32,23 @@ pub enum Group {
     Memory,
     /// Calls across threads.
     Scaling,
+    /// The attack suite on both sides, and the noisy-neighbour load
+    /// ([`super::isolation`]).
+    Isolation,
 }
 
 impl Group {
     /// Every group, in report order.
-    pub const ALL: [Group; 7] =
-        [Group::ColdStart, Group::PerCall, Group::Cpu, Group::Metering, Group::ErrorPath, Group::Memory, Group::Scaling];
+    pub const ALL: [Group; 8] = [
+        Group::ColdStart,
+        Group::PerCall,
+        Group::Cpu,
+        Group::Metering,
+        Group::ErrorPath,
+        Group::Memory,
+        Group::Scaling,
+        Group::Isolation,
+    ];
 
     /// The section title.
     pub fn title(self) -> &'static str {
@@ -48,6 +60,7 @@ impl Group {
             Group::ErrorPath => "Error path",
             Group::Memory => "Memory: PSS per live instance (plugin memory included)",
             Group::Scaling => "Scaling: wall time per on_request across threads (2 cores)",
+            Group::Isolation => "Isolation: attacks contained, time to stop, harm to neighbours",
         }
     }
 
@@ -61,6 +74,7 @@ impl Group {
             Group::ErrorPath => "errors",
             Group::Memory => "memory",
             Group::Scaling => "scaling",
+            Group::Isolation => "isolation",
         }
     }
 }
@@ -193,6 +207,8 @@ pub struct Report {
     pub quick: bool,
     /// Wall time of the whole run in seconds.
     pub seconds: f64,
+    /// The isolation section, when it ran.
+    pub isolation: Option<IsolationSection>,
 }
 
 /// Runs the measures, calling `progress` after each row.
@@ -200,6 +216,7 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
     let started = Instant::now();
     let effort = Effort::new(options.quick);
     let mut rows = Vec::new();
+    let mut isolation = None;
     let wanted = |g: Group| options.only.is_empty() || options.only.contains(&g);
     let mut push = |row: Row| {
         progress(&row);
@@ -214,9 +231,13 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
             Group::ErrorPath => error_path(effort, &mut push)?,
             Group::Memory => memory(effort, &mut push)?,
             Group::Scaling => scaling(effort, &mut push)?,
+            Group::Isolation => {
+                let settings = IsolationSettings::for_report(options.quick)?;
+                isolation = Some(super::isolation::run(&settings, &mut |line: String| eprintln!("isolation   {line}"))?);
+            }
         }
     }
-    Ok(Report { rows, quick: options.quick, seconds: started.elapsed().as_secs_f64() })
+    Ok(Report { rows, quick: options.quick, seconds: started.elapsed().as_secs_f64(), isolation })
 }
 
 fn row(group: Group, name: impl Into<String>, unit: Unit, samples: &Interleaved) -> Row {
@@ -486,6 +507,9 @@ impl Report {
             }
             let _ = writeln!(out, "\n{} rounds per row.{}\n", first.rounds, footnote(group));
         }
+        if let Some(isolation) = &self.isolation {
+            out.push_str(&isolation.markdown());
+        }
         out.push_str(&self.claims());
         out
     }
@@ -602,6 +626,7 @@ mod tests {
             rows: vec![row(Group::Cpu, "a", 2.0), row(Group::Cpu, "b", 0.5), row(Group::Memory, "m", f64::NAN)],
             quick: true,
             seconds: 0.0,
+            isolation: None,
         };
         assert_eq!(report.cpu_geomean(), Some(1.0));
         let markdown = report.markdown();
