@@ -5,7 +5,9 @@
 //! `benches/` use the same pieces.
 
 pub mod cli_run;
+pub mod isolation;
 pub mod measure;
+pub mod noisy;
 pub mod report;
 pub mod side;
 pub mod workloads;

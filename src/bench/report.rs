@@ -2,6 +2,7 @@
 //! measure, both sides in one process, interleaved; a markdown table and an
 //! SVG chart of the ratios.
 
+use super::isolation::{IsolationSection, IsolationSettings};
 use super::measure::{pss_per_instance, seconds_per_call_across_threads, seconds_per_op, Interleaved, Summary};
 use super::side::{BenchError, BenchResult, Budget, Metering, NativeSide, Plugin, PluginSpec, Side, WasmSetup, WasmSide};
 use super::workloads::{self, request_context, upstream_response, ContextSize, CpuProgram, CPU_PROGRAMS};
@@ -35,6 +36,9 @@ pub enum Group {
     SharedState,
     /// `bext-lua run` against the system's `lua5.4`, as processes.
     Run,
+    /// The attack suite on both sides, and the noisy-neighbour load
+    /// ([`super::isolation`]).
+    Isolation,
 }
 
 impl Group {
@@ -49,6 +53,7 @@ impl Group {
         Group::Scaling,
         Group::SharedState,
         Group::Run,
+        Group::Isolation,
     ];
 
     /// The section title.
@@ -63,6 +68,7 @@ impl Group {
             Group::Scaling => "Scaling: wall time per on_request across threads (2 cores)",
             Group::SharedState => "Shared state: bext.shared (host dictionary, Redis) against state in one Lua state",
             Group::Run => "bext-lua run against the system's lua5.4: whole processes, start-up included",
+            Group::Isolation => "Isolation: attacks contained, time to stop, harm to neighbours",
         }
     }
 
@@ -78,6 +84,7 @@ impl Group {
             Group::Scaling => "scaling",
             Group::SharedState => "shared-state",
             Group::Run => "run",
+            Group::Isolation => "isolation",
         }
     }
 }
@@ -223,6 +230,8 @@ pub struct Report {
     pub quick: bool,
     /// Wall time of the whole run in seconds.
     pub seconds: f64,
+    /// The isolation section, when it ran.
+    pub isolation: Option<IsolationSection>,
 }
 
 /// Runs the measures, calling `progress` after each row.
@@ -230,6 +239,7 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
     let started = Instant::now();
     let effort = Effort::new(options.quick);
     let mut rows = Vec::new();
+    let mut isolation = None;
     let wanted = |g: Group| options.only.is_empty() || options.only.contains(&g);
     let mut push = |row: Row| {
         progress(&row);
@@ -249,9 +259,13 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
                 Some(missing) => eprintln!("bench-report: skipping the run group: {missing} (ask for it with --only run)"),
                 None => super::cli_run::measure(effort.rounds.min(7), 1, options.quick, |g, n, u, s| row(g, n, u, s), &mut push)?,
             },
+            Group::Isolation => {
+                let settings = IsolationSettings::for_report(options.quick)?;
+                isolation = Some(super::isolation::run(&settings, &mut |line: String| eprintln!("isolation   {line}"))?);
+            }
         }
     }
-    Ok(Report { rows, quick: options.quick, seconds: started.elapsed().as_secs_f64() })
+    Ok(Report { rows, quick: options.quick, seconds: started.elapsed().as_secs_f64(), isolation })
 }
 
 fn row(group: Group, name: impl Into<String>, unit: Unit, samples: &Interleaved) -> Row {
@@ -570,6 +584,9 @@ impl Report {
             }
             let _ = writeln!(out, "\n{} rounds per row.{}\n", first.rounds, footnote(group));
         }
+        if let Some(isolation) = &self.isolation {
+            out.push_str(&isolation.markdown());
+        }
         out.push_str(&self.claims());
         out
     }
@@ -686,6 +703,7 @@ mod tests {
             rows: vec![row(Group::Cpu, "a", 2.0), row(Group::Cpu, "b", 0.5), row(Group::Memory, "m", f64::NAN)],
             quick: true,
             seconds: 0.0,
+            isolation: None,
         };
         assert_eq!(report.cpu_geomean(), Some(1.0));
         let markdown = report.markdown();

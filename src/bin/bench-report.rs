@@ -15,8 +15,8 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Only these groups (repeatable): cold-start, per-call, cpu, metering,
-    /// errors, memory, scaling, run (needs `cargo build --release --bin
-    /// bext-lua` and lua5.4).
+    /// errors, memory, scaling, shared-state, run (needs `cargo build --release --bin
+    /// bext-lua` and lua5.4), isolation.
     #[arg(long, value_name = "GROUP", value_parser = parse_group)]
     only: Vec<Group>,
     /// Also write the markdown report to this file.
@@ -35,6 +35,11 @@ fn parse_group(name: &str) -> Result<Group, String> {
 }
 
 fn main() -> ExitCode {
+    // The isolation section re-executes this binary to run each attack in
+    // a child process it can time out or see crash.
+    if let Some(code) = bext_lua_wasm_suite::bench::isolation::child_main() {
+        return code;
+    }
     let args = Args::parse();
     if cfg!(debug_assertions) {
         eprintln!("bench-report: this is a debug build; figures need --release");

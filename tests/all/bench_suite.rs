@@ -6,7 +6,10 @@ use bext_lua_wasm_suite::bench::side::{Budget, Metering, NativeSide, Side, WasmS
 use bext_lua_wasm_suite::bench::workloads::{
     distinct_plugins, middleware, pcall_error, request_context, security_headers, upstream_response, ContextSize, CPU_PROGRAMS,
 };
+use bext_lua_wasm_suite::bench::isolation::{attack_class, run_attack, Attack, AttackClass, IsolationSettings, SideKind, Verdict, ATTACK_CLASSES};
+use bext_lua_wasm_suite::bench::noisy::{self, well_behaved_latency};
 use bext_plugin_api::middleware::RequestAction;
+use std::time::Duration;
 
 fn sides(budget: Budget) -> (WasmSide, NativeSide) {
     let wasm = WasmSide::new(WasmSetup { budget, max_instances_per_plugin: 16, ..WasmSetup::default() }).expect("runtime");
@@ -133,4 +136,116 @@ fn the_runtime_crate_does_not_depend_on_mlua() {
     assert!(names.len() > 10, "the walk found the runtime's dependencies: {names:?}");
     assert!(names.iter().any(|n| n == "wasmtime"), "{names:?}");
     assert!(!names.iter().any(|n| n.starts_with("mlua")), "{names:?}");
+}
+
+/// Isolation settings for the tests: the report binary as the child, a
+/// bound far above any contained call's time (the verdicts below do not
+/// depend on the machine's speed), a compiled-guest cache of the test's own.
+fn isolation_settings(tag: &str, attack_bound_secs: u64, repetitions: usize) -> IsolationSettings {
+    IsolationSettings {
+        program: env!("CARGO_BIN_EXE_bench-report").into(),
+        attack_bound: Duration::from_secs(attack_bound_secs),
+        repetitions,
+        cache_dir: Some(std::env::temp_dir().join(format!("bench-suite-{tag}-{}", std::process::id()))),
+        neighbour_rounds: 1,
+    }
+}
+
+fn attack(class: &str, path: &str) -> (&'static AttackClass, &'static Attack) {
+    let class = attack_class(class).unwrap();
+    (class, class.attacks.iter().find(|a| a.path == path).unwrap())
+}
+
+#[test]
+fn a_loop_stopped_by_the_budget_is_reported_contained_on_both_sides() {
+    let settings = isolation_settings("contained", 120, 2);
+    let (class, plain) = attack("infinite-loops", "/plain");
+    for side in SideKind::BOTH {
+        let result = run_attack(&settings, side, class, plain).unwrap();
+        assert_eq!(result.verdict, Verdict::Contained, "{}", side.label());
+        assert_eq!(result.seconds.len(), 2, "{}: one time per call", side.label());
+    }
+    let _ = std::fs::remove_dir_all(settings.cache_dir.unwrap());
+}
+
+#[test]
+fn a_native_hang_is_reported_as_hung_not_as_a_report_failure() {
+    // Backtracking runs in C, where the count hook never fires: natively the
+    // call never returns, and the child is killed at the bound.
+    let settings = isolation_settings("hung", 2, 2);
+    let (class, exponential) = attack("backtracking", "/exponential");
+    let result = run_attack(&settings, SideKind::Native, class, exponential).unwrap();
+    assert_eq!(result.verdict, Verdict::Hung { after: Duration::from_secs(2) });
+    assert!(result.seconds.is_empty(), "a hung call has no time to stop");
+    // The sandbox's fuel counts the matcher's work: contained.
+    let settings = isolation_settings("hung-wasm", 120, 1);
+    assert_eq!(run_attack(&settings, SideKind::Wasm, class, exponential).unwrap().verdict, Verdict::Contained);
+    let _ = std::fs::remove_dir_all(settings.cache_dir.unwrap());
+}
+
+#[test]
+fn probes_are_judged_by_what_got_through() {
+    let settings = isolation_settings("probes", 120, 1);
+    let (bytecode, all) = attack("binary-chunks", "/");
+    assert_eq!(run_attack(&settings, SideKind::Wasm, bytecode, all).unwrap().verdict, Verdict::Contained);
+    // Native `load` takes binary chunks by default: the crafted one reaches
+    // Lua's undumper, which does not verify bytecode.
+    match run_attack(&settings, SideKind::Native, bytecode, all).unwrap().verdict {
+        Verdict::NotContained(what) => assert!(what.starts_with("load-"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+    // Separate Lua states share nothing natively either.
+    let (cross, tamper) = attack("cross-tenant", "/tamper");
+    for side in SideKind::BOTH {
+        assert_eq!(run_attack(&settings, side, cross, tamper).unwrap().verdict, Verdict::Contained, "{}", side.label());
+    }
+    let _ = std::fs::remove_dir_all(settings.cache_dir.unwrap());
+}
+
+#[test]
+fn a_child_that_dies_mid_call_is_reported_as_crashed() {
+    // A stand-in child that announces its call and then dies by SIGSEGV.
+    let dir = std::env::temp_dir().join(format!("bench-suite-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = dir.join("crashing-child");
+    std::fs::write(&program, "#!/bin/sh\necho 'start 0'\nkill -SEGV $$\n").unwrap();
+    std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let settings = IsolationSettings { program, cache_dir: None, ..isolation_settings("crash", 120, 1) };
+    let (class, plain) = attack("infinite-loops", "/plain");
+    // Another test's child forked while the script was open for writing
+    // can make exec fail with "Text file busy" for a moment: retry.
+    let mut attempts = 0;
+    let result = loop {
+        match run_attack(&settings, SideKind::Native, class, plain) {
+            Err(e) if attempts < 20 && e.to_string().contains("busy") => attempts += 1,
+            other => break other.unwrap(),
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(result.verdict, Verdict::Crashed("signal 11 (SIGSEGV)".into()));
+}
+
+#[test]
+fn every_attack_file_is_a_class_of_the_isolation_section() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/attacks");
+    let mut files: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    let mut covered: Vec<String> = ATTACK_CLASSES.iter().map(|c| c.file.to_string()).collect();
+    covered.sort();
+    assert_eq!(files, covered);
+}
+
+#[test]
+fn the_noisy_neighbour_load_serves_every_well_behaved_call_on_both_sides() {
+    let (wasm, native) = sides(Budget::Bext);
+    for side in [&wasm as &dyn Side, &native] {
+        for noisy in [false, true] {
+            let latency = well_behaved_latency(side, 1, noisy).unwrap();
+            assert_eq!((latency.calls, latency.failures), (noisy::THREADS * noisy::WELL_BEHAVED, 0), "{}", side.label());
+            let noisy_calls = if noisy { noisy::THREADS * 2 } else { 0 };
+            assert_eq!((latency.noisy_calls, latency.noisy_stopped), (noisy_calls, noisy_calls), "{}", side.label());
+            assert!(latency.p50 > 0.0 && latency.p99 >= latency.p50, "{}: {latency:?}", side.label());
+        }
+    }
 }

@@ -18,33 +18,12 @@
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaPluginConfig, LuaSandboxLimits, PoolConfig};
 use crate::common::*;
+// The same load as the report's noisy-neighbour rows (one copy of the scripts).
+use bext_lua_wasm_suite::bench::noisy::{HOARDER, LIMITER, LOOPER, THREADS, WELL_BEHAVED};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const THREADS: usize = 8;
 const ROUNDS: usize = 6;
-const WELL_BEHAVED: usize = 18;
-
-/// A per-IP rate limiter like the demo's: pattern matching, a table, JSON out.
-const LIMITER: &str = r#"local seen = {}
-return {
-  on_request = function(self, ctx)
-    local ip = ctx:match('"peer_ip":"([^"]*)"') or "?"
-    local path = ctx:match('"path":"([^"]*)"') or "/"
-    seen[ip] = (seen[ip] or 0) + 1
-    if path:find("^/admin") then
-      return bext.middleware_respond('{"status":403,"body":"no"}')
-    end
-    return bext.middleware_continue('{"hits":"' .. seen[ip] .. '"}')
-  end,
-}"#;
-
-const LOOPER: &str = "return { on_request = function(self, ctx) while true do end end }";
-
-const HOARDER: &str = r#"return { on_request = function(self, ctx)
-  local t = {}
-  while true do t[#t + 1] = string.rep("m", 1 << 16) .. #t end
-end }"#;
 
 /// A plugin whose pool holds one sandbox per test thread: no call waits.
 fn load_for_threads(name: &str, source: &str, limits: LuaSandboxLimits) -> LuaPlugin {
