@@ -105,6 +105,7 @@
 #![warn(missing_docs)]
 
 mod abi;
+mod async_call;
 mod capabilities;
 mod coldstart;
 mod config;
