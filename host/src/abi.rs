@@ -258,17 +258,28 @@ pub(crate) type CallError = wasmtime::Error;
 impl GuestExports {
     /// Resolves the exports and checks the guest's ABI version.
     pub(crate) fn new(mut store: impl AsContextMut, instance: &Instance) -> wasmtime::Result<Self> {
+        let guest = Self::resolve(&mut store, instance)?;
+        let version: TypedFunc<(), u32> = instance.get_typed_func(&mut store, "bext_abi_version")?;
+        check_version(version.call(&mut store, ())?)?;
+        Ok(guest)
+    }
+
+    /// [`new`](Self::new) for a store driven by the async API.
+    pub(crate) async fn new_async(
+        mut store: impl AsContextMut<Data: Send>,
+        instance: &Instance,
+    ) -> wasmtime::Result<Self> {
+        let guest = Self::resolve(&mut store, instance)?;
+        let version: TypedFunc<(), u32> = instance.get_typed_func(&mut store, "bext_abi_version")?;
+        check_version(version.call_async(&mut store, ()).await?)?;
+        Ok(guest)
+    }
+
+    fn resolve(mut store: impl AsContextMut, instance: &Instance) -> wasmtime::Result<Self> {
         let mut store = store.as_context_mut();
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| wasmtime::Error::msg("the guest exports no memory"))?;
-        let version: TypedFunc<(), u32> = instance.get_typed_func(&mut store, "bext_abi_version")?;
-        let guest_version = version.call(&mut store, ())?;
-        if guest_version != ABI_VERSION {
-            return Err(wasmtime::Error::msg(format!(
-                "guest speaks ABI version {guest_version}, host speaks {ABI_VERSION}"
-            )));
-        }
         Ok(GuestExports {
             memory,
             input: instance.get_typed_func(&mut store, "bext_input")?,
@@ -289,9 +300,30 @@ impl GuestExports {
         source: &str,
     ) -> Result<(Status, Output), CallError> {
         let parts = [name.as_bytes(), config.as_bytes(), source.as_bytes()];
-        self.write_input(&mut store, &parts)?;
+        let len = input_len(&parts)?;
+        let ptr = self.input.call(&mut store, len)?;
+        self.copy_input(&mut store, ptr, &parts)?;
         let code = self.load.call(&mut store, (name.len() as u32, config.len() as u32, source.len() as u32))?;
-        self.finish(store, code, usize::MAX)
+        let slot = self.output.call(&mut store, ())?;
+        self.read_output(store, code, slot, usize::MAX)
+    }
+
+    /// [`load`](Self::load) for a store driven by the async API.
+    pub(crate) async fn load_async(
+        &self,
+        mut store: impl AsContextMut<Data: Send>,
+        name: &str,
+        config: &str,
+        source: &str,
+    ) -> Result<(Status, Output), CallError> {
+        let parts = [name.as_bytes(), config.as_bytes(), source.as_bytes()];
+        let len = input_len(&parts)?;
+        let ptr = self.input.call_async(&mut store, len).await?;
+        self.copy_input(&mut store, ptr, &parts)?;
+        let lens = (name.len() as u32, config.len() as u32, source.len() as u32);
+        let code = self.load.call_async(&mut store, lens).await?;
+        let slot = self.output.call_async(&mut store, ()).await?;
+        self.read_output(store, code, slot, usize::MAX)
     }
 
     /// `bext_call` with `encoded` from [`encode_call`] (`method_len` bytes of
@@ -304,29 +336,58 @@ impl GuestExports {
         method_len: usize,
         max_output_bytes: usize,
     ) -> Result<(Status, Output), CallError> {
-        self.write_input(&mut store, &[encoded])?;
+        let len = input_len(&[encoded])?;
+        let ptr = self.input.call(&mut store, len)?;
+        self.copy_input(&mut store, ptr, &[encoded])?;
         let args_len = encoded.len() - method_len;
         let code = self.call.call(&mut store, (method_len as u32, args_len as u32))?;
-        self.finish(store, code, max_output_bytes)
+        let slot = self.output.call(&mut store, ())?;
+        self.read_output(store, code, slot, max_output_bytes)
+    }
+
+    /// [`call`](Self::call) for a store driven by the async API: the guest
+    /// yields to the executor at every epoch deadline.
+    pub(crate) async fn call_async(
+        &self,
+        mut store: impl AsContextMut<Data: Send>,
+        encoded: &[u8],
+        method_len: usize,
+        max_output_bytes: usize,
+    ) -> Result<(Status, Output), CallError> {
+        let len = input_len(&[encoded])?;
+        let ptr = self.input.call_async(&mut store, len).await?;
+        self.copy_input(&mut store, ptr, &[encoded])?;
+        let args_len = encoded.len() - method_len;
+        let code = self.call.call_async(&mut store, (method_len as u32, args_len as u32)).await?;
+        let slot = self.output.call_async(&mut store, ()).await?;
+        self.read_output(store, code, slot, max_output_bytes)
     }
 
     /// `bext_describe`.
     pub(crate) fn describe(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
         let code = self.describe.call(&mut store, ())?;
-        self.finish(store, code, usize::MAX)
+        let slot = self.output.call(&mut store, ())?;
+        self.read_output(store, code, slot, usize::MAX)
     }
 
     /// `bext_reseed`.
     pub(crate) fn reseed(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
         let code = self.reseed.call(&mut store, ())?;
-        self.finish(store, code, usize::MAX)
+        let slot = self.output.call(&mut store, ())?;
+        self.read_output(store, code, slot, usize::MAX)
     }
 
-    /// Copies `parts` back to back into the guest's input buffer.
-    fn write_input(&self, mut store: impl AsContextMut, parts: &[&[u8]]) -> Result<(), CallError> {
+    /// [`reseed`](Self::reseed) for a store driven by the async API.
+    pub(crate) async fn reseed_async(&self, mut store: impl AsContextMut<Data: Send>) -> Result<(Status, Output), CallError> {
+        let code = self.reseed.call_async(&mut store, ()).await?;
+        let slot = self.output.call_async(&mut store, ()).await?;
+        self.read_output(store, code, slot, usize::MAX)
+    }
+
+    /// Copies `parts` back to back into the input buffer `bext_input`
+    /// returned at `ptr`.
+    fn copy_input(&self, mut store: impl AsContextMut, ptr: u32, parts: &[&[u8]]) -> Result<(), CallError> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        let total32 = u32::try_from(total).map_err(|_| AbiViolation(format!("input of {total} bytes")))?;
-        let ptr = self.input.call(&mut store, total32)?;
         if ptr == 0 {
             return Err(GuestOutOfMemory { requested: total }.into());
         }
@@ -343,11 +404,11 @@ impl GuestExports {
         Ok(())
     }
 
-    /// Reads the status and the output slot after an entry returned; string
-    /// and JSON outputs over `max_bytes` are refused before being copied.
-    fn finish(&self, mut store: impl AsContextMut, code: i32, max_bytes: usize) -> Result<(Status, Output), CallError> {
+    /// Reads the status `code` and the output slot at `slot` after an entry
+    /// returned; string and JSON outputs over `max_bytes` are refused before
+    /// being copied.
+    fn read_output(&self, store: impl AsContextMut, code: i32, slot: u32, max_bytes: usize) -> Result<(Status, Output), CallError> {
         let status = Status::from_code(code)?;
-        let slot = self.output.call(&mut store, ())?;
         let memory = self.memory.data(&store);
         let raw = guest_bytes(memory, slot, OUTPUT_SLOT_BYTES as u32)?;
         let word = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
@@ -386,6 +447,19 @@ impl std::fmt::Display for OutputTooLarge {
 }
 
 impl std::error::Error for OutputTooLarge {}
+/// The guest's ABI version against ours.
+fn check_version(guest_version: u32) -> wasmtime::Result<()> {
+    if guest_version != ABI_VERSION {
+        return Err(wasmtime::Error::msg(format!("guest speaks ABI version {guest_version}, host speaks {ABI_VERSION}")));
+    }
+    Ok(())
+}
+
+/// The input buffer size for `parts`, as the guest's `u32`.
+fn input_len(parts: &[&[u8]]) -> Result<u32, CallError> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    Ok(u32::try_from(total).map_err(|_| AbiViolation(format!("input of {total} bytes")))?)
+}
 
 /// The guest could not allocate an input buffer (its heap is at the limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

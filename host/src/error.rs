@@ -70,6 +70,12 @@ pub enum Error {
     /// Every sandbox of the plugin's pool stayed busy for the whole
     /// `acquire_timeout_ms`.
     PoolTimeout { plugin: String, waited_ms: u64, max_size: usize },
+    /// An async call waited `waited_ms` for one of the plugin's
+    /// `max_concurrent_calls` permits
+    /// ([`PoolConfig::max_concurrent_calls`](crate::PoolConfig::max_concurrent_calls))
+    /// for the whole `acquire_timeout_ms` (immediately outside a tokio
+    /// runtime, which has no timer to wait with).
+    ConcurrencyLimit { plugin: String, method: String, waited_ms: u64, max_concurrent_calls: usize },
     /// `recent_traps` of the plugin's recent calls failed (trapped, or
     /// starved behind trapping calls) and it is in quarantine: calls fail at
     /// once, without entering a sandbox, for another `retry_after_ms`
@@ -122,6 +128,7 @@ impl Error {
             | Trap { plugin, .. }
             | Abi { plugin, .. }
             | PoolTimeout { plugin, .. }
+            | ConcurrencyLimit { plugin, .. }
             | CapacityExhausted { plugin, .. }
             | Quarantined { plugin, .. }
             | HostPanic { plugin, .. }
@@ -218,6 +225,11 @@ impl fmt::Display for Error {
             PoolTimeout { plugin, waited_ms, max_size } => write!(
                 f,
                 "lua plugin `{plugin}`: all {max_size} sandboxes stayed busy for {waited_ms} ms"
+            ),
+            ConcurrencyLimit { plugin, method, waited_ms, max_concurrent_calls } => write!(
+                f,
+                "lua plugin `{plugin}`: {method} refused: all {max_concurrent_calls} concurrent calls allowed \
+                 stayed busy for {waited_ms} ms"
             ),
             Quarantined { plugin, method, retry_after_ms, recent_traps } => write!(
                 f,

@@ -106,6 +106,7 @@
 
 mod abi;
 mod artifact_cache;
+mod async_call;
 mod capabilities;
 mod coldstart;
 mod config;

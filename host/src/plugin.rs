@@ -5,9 +5,10 @@ use crate::coldstart::ForkTemplate;
 use crate::config::ColdStart;
 use crate::engine::EngineShared;
 use crate::error::Error;
+use crate::async_call::AsyncCalls;
 use crate::latency::{LatencyHistogram, LatencyRecorder};
-use crate::pool::{AcquireError, Pool, PoolConfig, PoolStats};
-use crate::quarantine::Quarantine;
+use crate::pool::{AcquireError, Pool, PoolConfig, PoolStats, Release};
+use crate::quarantine::{Admission, Quarantine};
 use crate::sandbox::{PluginShape, PluginSpec, Sandbox};
 use bext_plugin_api::types::PluginManifest;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,20 +24,22 @@ use std::time::{Duration, Instant};
 /// threads run in parallel, up to [`PoolConfig::max_size`].
 #[derive(Clone)]
 pub struct LuaPlugin {
-    inner: Arc<PluginInner>,
+    pub(crate) inner: Arc<PluginInner>,
 }
 
-struct PluginInner {
-    spec: PluginSpec,
+pub(crate) struct PluginInner {
+    pub(crate) spec: PluginSpec,
     manifest: PluginManifest,
     shape: PluginShape,
-    engine: Arc<EngineShared>,
+    pub(crate) engine: Arc<EngineShared>,
     /// Pages of the loaded script, for [`ColdStart::Fork`].
-    template: Option<ForkTemplate>,
+    pub(crate) template: Option<ForkTemplate>,
     pool: Pool<Sandbox>,
-    stats: Counters,
+    /// Sandboxes of the async API and its fair-share gate (`async_call.rs`).
+    pub(crate) async_calls: AsyncCalls,
+    pub(crate) stats: Counters,
     /// Fails calls fast after consecutive traps.
-    quarantine: Quarantine,
+    pub(crate) quarantine: Quarantine,
 }
 
 impl PluginInner {
@@ -50,14 +53,15 @@ impl PluginInner {
 }
 
 #[derive(Default)]
-struct Counters {
-    calls: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) calls: AtomicU64,
     errors: AtomicU64,
     traps: AtomicU64,
     timeouts: AtomicU64,
-    fuel_consumed: AtomicU64,
+    pub(crate) fuel_consumed: AtomicU64,
     quarantined: AtomicU64,
-    latency: LatencyRecorder,
+    pub(crate) cancelled: AtomicU64,
+    pub(crate) latency: LatencyRecorder,
 }
 
 /// Counters of one plugin, for the embedding server's monitoring
@@ -95,6 +99,9 @@ pub struct PluginStats {
     pub quarantined_for_ms: Option<u64>,
     /// How long calls took inside their sandbox.
     pub latency: LatencyHistogram,
+    /// Async calls cancelled (their future dropped) while the guest ran;
+    /// each discarded its sandbox. Also counted in `calls`.
+    pub cancelled: u64,
 }
 
 impl std::fmt::Debug for LuaPlugin {
@@ -123,8 +130,10 @@ impl LuaPlugin {
         let shape = first.describe(&engine, &spec)?;
         let limits = &spec.limits;
         let quarantine = Quarantine::new(limits.quarantine_after_traps, limits.quarantine_window_calls, limits.quarantine_ms);
+        let async_calls = AsyncCalls::new(&pool);
         let pool = Pool::new(pool, Vec::new());
-        let inner = PluginInner { spec, manifest, shape, engine, template, pool, stats: Counters::default(), quarantine };
+        let inner =
+            PluginInner { spec, manifest, shape, engine, template, pool, async_calls, stats: Counters::default(), quarantine };
         let pool = *inner.pool.config();
         if pool.size > 0 && !pool.fresh_instance_per_call {
             inner.pool.refill(first);
@@ -179,10 +188,11 @@ impl LuaPlugin {
             calls: c.calls.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
             traps: c.traps.load(Ordering::Relaxed),
-            instances_created: self.inner.pool.stats().created,
+            instances_created: self.inner.pool.stats().created + self.inner.async_calls.pool.stats().created,
             timeouts: c.timeouts.load(Ordering::Relaxed),
             fuel_consumed: c.fuel_consumed.load(Ordering::Relaxed),
             quarantined: c.quarantined.load(Ordering::Relaxed),
+            cancelled: c.cancelled.load(Ordering::Relaxed),
             quarantines: quarantine.entered,
             recent_traps: quarantine.recent_failures,
             quarantined_for_ms: quarantine.retry_after_ms,
@@ -208,19 +218,21 @@ impl LuaPlugin {
     /// Calls `plugin:method(args...)` in a pooled sandbox. A quarantined
     /// plugin fails fast instead (see [`Quarantine`]).
     pub(crate) fn call(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
-        let inner = &*self.inner;
-        let admission = match inner.quarantine.check(self.name(), method) {
-            Ok(admission) => admission,
-            Err(refused) => {
-                inner.stats.calls.fetch_add(1, Ordering::Relaxed);
-                inner.stats.quarantined.fetch_add(1, Ordering::Relaxed);
-                count_error(inner, &refused);
-                return Err(refused);
-            }
-        };
+        let admission = self.admit(method)?;
         let result = self.acquire().and_then(|mut instance| instance.call(method, args));
-        inner.quarantine.record(admission, &result);
+        self.inner.quarantine.record(admission, &result);
         result
+    }
+
+    /// Whether a call of `method` may enter a sandbox now: refused (and
+    /// counted) while the plugin is quarantined.
+    pub(crate) fn admit(&self, method: &str) -> Result<Admission, Error> {
+        let inner = &*self.inner;
+        inner.quarantine.check(self.name(), method).inspect_err(|refused| {
+            inner.stats.calls.fetch_add(1, Ordering::Relaxed);
+            inner.stats.quarantined.fetch_add(1, Ordering::Relaxed);
+            count_error(inner, refused);
+        })
     }
 
 }
@@ -278,6 +290,15 @@ impl LuaPluginPool {
     /// The pool's counters.
     pub fn stats(&self) -> PoolStats {
         self.inner.pool.stats()
+    }
+
+    /// The counters of the plugin's async sandboxes, the ones the
+    /// `try_*_async` methods use (see the README's "Async servers"): built
+    /// on first use, at most [`PoolConfig::max_concurrent_calls`];
+    /// `acquire_timeouts` counts calls refused with
+    /// [`Error::ConcurrencyLimit`].
+    pub fn async_stats(&self) -> PoolStats {
+        self.inner.async_calls.pool.stats()
     }
 
     fn take(&self, timeout: Option<Duration>) -> Result<Option<PooledInstance>, Error> {
@@ -343,12 +364,7 @@ impl PooledInstance {
         let started = Instant::now();
         let result = sandbox.call(&inner.engine, &inner.spec, method, args);
         inner.stats.latency.record(started.elapsed());
-        self.trapped = false;
-        inner.stats.fuel_consumed.fetch_add(sandbox.last_fuel_used, Ordering::Relaxed);
-        if let Err(e) = &result {
-            self.trapped = e.is_trap();
-            count_error(inner, e);
-        }
+        self.trapped = count_outcome(inner, sandbox, &result);
         result
     }
 }
@@ -357,7 +373,7 @@ impl Drop for PooledInstance {
     fn drop(&mut self) {
         let Some(sandbox) = self.sandbox.take() else { return };
         let inner = &self.inner;
-        inner.pool.release(sandbox, !self.trapped, self.trapped);
+        inner.pool.release(sandbox, if self.trapped { Release::Trapped } else { Release::Healthy });
         // Keep `size` ready so the next request does not pay the cold start.
         if self.trapped && inner.pool.below_size() {
             match inner.new_sandbox() {
@@ -368,7 +384,19 @@ impl Drop for PooledInstance {
     }
 }
 
-fn count_error(inner: &PluginInner, error: &Error) {
+/// Counts a finished call's fuel and error; true when it trapped.
+pub(crate) fn count_outcome(inner: &PluginInner, sandbox: &Sandbox, result: &Result<Output, Error>) -> bool {
+    inner.stats.fuel_consumed.fetch_add(sandbox.last_fuel_used, Ordering::Relaxed);
+    match result {
+        Err(e) => {
+            count_error(inner, e);
+            e.is_trap()
+        }
+        Ok(_) => false,
+    }
+}
+
+pub(crate) fn count_error(inner: &PluginInner, error: &Error) {
     inner.stats.errors.fetch_add(1, Ordering::Relaxed);
     if error.is_trap() {
         inner.stats.traps.fetch_add(1, Ordering::Relaxed);

@@ -28,6 +28,17 @@ pub struct PoolConfig {
     /// Give every call a brand-new sandbox and discard it afterwards, so no
     /// state at all survives between calls of the same plugin. Default: off.
     pub fresh_instance_per_call: bool,
+    /// Calls of this plugin that run at once through the async API (the
+    /// `try_*_async` methods), its fair share of an async server: further
+    /// calls wait in FIFO order, without blocking a thread, up to
+    /// [`acquire_timeout_ms`](Self::acquire_timeout_ms), then fail with
+    /// [`Error::ConcurrencyLimit`](crate::Error::ConcurrencyLimit). Async
+    /// calls run in sandboxes of their own (at most this many). Synchronous
+    /// calls are bounded by [`max_size`](Self::max_size) instead. Default:
+    /// half the number of CPUs, at least 1, so that on a runtime with one
+    /// worker per CPU a tenant whose calls are all stuck keeps at most half
+    /// the workers busy (its calls still yield every epoch tick).
+    pub max_concurrent_calls: usize,
 }
 
 impl Default for PoolConfig {
@@ -37,6 +48,7 @@ impl Default for PoolConfig {
             max_size: std::thread::available_parallelism().map_or(4, |n| n.get()),
             acquire_timeout_ms: 1000,
             fresh_instance_per_call: false,
+            max_concurrent_calls: std::thread::available_parallelism().map_or(2, |n| (n.get() / 2).max(1)),
         }
     }
 }
@@ -67,6 +79,12 @@ impl PoolConfig {
         self.fresh_instance_per_call = on;
         self
     }
+
+    /// Sets [`max_concurrent_calls`](Self::max_concurrent_calls) (at least 1).
+    pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
+        self.max_concurrent_calls = calls.max(1);
+        self
+    }
 }
 
 /// A snapshot of a pool's counters (serializable, e.g. to JSON for a
@@ -84,6 +102,55 @@ pub struct PoolStats {
     pub discarded_after_trap: u64,
     /// Acquires that gave up after `acquire_timeout_ms`.
     pub acquire_timeouts: u64,
+    /// Sandboxes thrown away because the async call running in them was
+    /// cancelled (its future dropped).
+    pub discarded_after_cancel: u64,
+}
+
+/// What [`Pool::checkout`] found.
+pub(crate) enum Checkout<'a, T> {
+    /// An idle item, now in use.
+    Idle(T),
+    /// A slot reserved for an item the caller builds; freed again if the
+    /// reservation is dropped before [`Reservation::built`].
+    Build(Reservation<'a, T>),
+    /// `max_size` items are live.
+    Full,
+}
+
+/// A pool slot reserved for an item being built (see [`Pool::checkout`]).
+pub(crate) struct Reservation<'a, T> {
+    pool: &'a Pool<T>,
+    done: bool,
+}
+
+impl<T> Reservation<'_, T> {
+    /// The item was built: it counts as created and in use.
+    pub(crate) fn built(mut self) {
+        self.done = true;
+        self.pool.lock().created += 1;
+    }
+}
+
+impl<T> Drop for Reservation<'_, T> {
+    fn drop(&mut self) {
+        // A failed or cancelled build gives its slot back.
+        if !self.done {
+            self.pool.forget_slot();
+        }
+    }
+}
+
+/// Why an item comes back to [`Pool::release`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// Its call finished normally: kept for reuse (unless the pool makes a
+    /// fresh item per call).
+    Healthy,
+    /// Its call trapped: dropped.
+    Trapped,
+    /// Its call was cancelled midway: dropped.
+    Cancelled,
 }
 
 /// Why [`Pool::acquire`] returned without an item.
@@ -108,6 +175,7 @@ struct State<T> {
     in_use: usize,
     created: u64,
     discarded_after_trap: u64,
+    discarded_after_cancel: u64,
     acquire_timeouts: u64,
 }
 
@@ -123,6 +191,7 @@ impl<T> Pool<T> {
                 in_use: 0,
                 created: n as u64,
                 discarded_after_trap: 0,
+                discarded_after_cancel: 0,
                 acquire_timeouts: 0,
             }),
             returned: Condvar::new(),
@@ -143,27 +212,20 @@ impl<T> Pool<T> {
         let started = Instant::now();
         let mut state = self.lock();
         loop {
-            if !self.config.fresh_instance_per_call {
-                if let Some(item) = state.idle.pop() {
-                    state.in_use += 1;
-                    return Ok(Some(item));
+            match self.checkout_locked(&mut state) {
+                Checkout::Idle(item) => return Ok(Some(item)),
+                Checkout::Build(reservation) => {
+                    // Build without holding the lock.
+                    drop(state);
+                    return match build() {
+                        Ok(item) => {
+                            reservation.built();
+                            Ok(Some(item))
+                        }
+                        Err(e) => Err(AcquireError::Build(e)),
+                    };
                 }
-            }
-            if state.live < self.config.max_size {
-                // Reserve the slot, then build without holding the lock.
-                state.live += 1;
-                state.in_use += 1;
-                drop(state);
-                return match build() {
-                    Ok(item) => {
-                        self.lock().created += 1;
-                        Ok(Some(item))
-                    }
-                    Err(e) => {
-                        self.forget_slot();
-                        Err(AcquireError::Build(e))
-                    }
-                };
+                Checkout::Full => {}
             }
             let Some(timeout) = timeout else {
                 return Ok(None);
@@ -177,17 +239,39 @@ impl<T> Pool<T> {
         }
     }
 
-    /// Gives an item back: kept when `healthy` and the pool reuses items,
-    /// dropped otherwise (`trapped` counts it as discarded after a trap).
-    pub(crate) fn release(&self, item: T, healthy: bool, trapped: bool) {
+    /// An idle item or a reserved slot to build one in, without waiting.
+    pub(crate) fn checkout(&self) -> Checkout<'_, T> {
+        self.checkout_locked(&mut self.lock())
+    }
+
+    fn checkout_locked(&self, state: &mut State<T>) -> Checkout<'_, T> {
+        if !self.config.fresh_instance_per_call {
+            if let Some(item) = state.idle.pop() {
+                state.in_use += 1;
+                return Checkout::Idle(item);
+            }
+        }
+        if state.live < self.config.max_size {
+            state.live += 1;
+            state.in_use += 1;
+            return Checkout::Build(Reservation { pool: self, done: false });
+        }
+        Checkout::Full
+    }
+
+    /// Gives an item back: kept after a healthy call when the pool reuses
+    /// items, dropped otherwise.
+    pub(crate) fn release(&self, item: T, why: Release) {
         let mut state = self.lock();
         state.in_use -= 1;
-        if healthy && !self.config.fresh_instance_per_call {
+        if why == Release::Healthy && !self.config.fresh_instance_per_call {
             state.idle.push(item);
         } else {
             state.live -= 1;
-            if trapped {
-                state.discarded_after_trap += 1;
+            match why {
+                Release::Trapped => state.discarded_after_trap += 1,
+                Release::Cancelled => state.discarded_after_cancel += 1,
+                Release::Healthy => {}
             }
             drop(state);
             drop(item); // outside the lock: freeing a sandbox is not free
@@ -220,7 +304,13 @@ impl<T> Pool<T> {
             created: state.created,
             discarded_after_trap: state.discarded_after_trap,
             acquire_timeouts: state.acquire_timeouts,
+            discarded_after_cancel: state.discarded_after_cancel,
         }
+    }
+
+    /// Counts a wait for an item that gave up (the async gate's timeouts).
+    pub(crate) fn count_acquire_timeout(&self) {
+        self.lock().acquire_timeouts += 1;
     }
 
     fn forget_slot(&self) {
@@ -259,7 +349,7 @@ mod tests {
         let b = p.acquire(None, ok(10)).unwrap().unwrap();
         assert_eq!(b, 10, "then a new one");
         assert!(p.acquire(None, ok(11)).unwrap().is_none(), "max_size reached");
-        p.release(a, true, false);
+        p.release(a, Release::Healthy);
         assert_eq!(p.acquire(None, ok(12)).unwrap(), Some(0));
         let stats = p.stats();
         assert_eq!((stats.in_use, stats.idle, stats.created), (2, 0, 2));
@@ -269,7 +359,7 @@ mod tests {
     fn trapped_items_are_discarded_and_counted() {
         let p = pool(1, 1);
         let a = p.acquire(None, ok(1)).unwrap().unwrap();
-        p.release(a, false, true);
+        p.release(a, Release::Trapped);
         let stats = p.stats();
         assert_eq!((stats.idle, stats.discarded_after_trap), (0, 1));
         assert!(p.below_size());
@@ -297,15 +387,30 @@ mod tests {
             let p = p.clone();
             std::thread::spawn(move || p.acquire(Some(Duration::from_secs(30)), ok(2)).unwrap())
         };
-        p.release(held, true, false);
+        p.release(held, Release::Healthy);
         assert_eq!(waiter.join().unwrap(), Some(0));
+    }
+
+    #[test]
+    fn reservations_free_their_slot_unless_built() {
+        let p: Pool<u32> = pool(0, 1);
+        let Checkout::Build(reservation) = p.checkout() else { panic!("an empty pool reserves a slot") };
+        assert!(matches!(p.checkout(), Checkout::Full));
+        drop(reservation); // a cancelled build
+        assert_eq!(p.stats().in_use, 0);
+        let Checkout::Build(reservation) = p.checkout() else { panic!("the slot is free again") };
+        reservation.built();
+        p.release(5, Release::Cancelled);
+        let stats = p.stats();
+        assert_eq!((stats.in_use, stats.idle, stats.created, stats.discarded_after_cancel), (0, 0, 1, 1));
+        assert!(matches!(p.checkout(), Checkout::Build(_)), "a cancelled item's slot is free");
     }
 
     #[test]
     fn fresh_mode_never_reuses() {
         let p = Pool::new(PoolConfig::default().size(0).max_size(2).fresh_instance_per_call(true), Vec::new());
         let a = p.acquire(None, ok(1)).unwrap().unwrap();
-        p.release(a, true, false);
+        p.release(a, Release::Healthy);
         assert_eq!(p.acquire(None, ok(2)).unwrap(), Some(2));
         assert_eq!(p.stats().idle, 0);
         assert!(!p.below_size());

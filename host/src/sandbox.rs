@@ -10,8 +10,8 @@ use crate::imports::{HeapExhausted, HostFunctionPanicked, HostState, PluginIdent
 use crate::limits::LuaSandboxLimits;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Instant;
-use wasmtime::{Store, Trap};
+use std::time::{Duration, Instant};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 /// What a sandbox is made from: the plugin's script and settings.
 pub(crate) struct PluginSpec {
@@ -50,6 +50,10 @@ const LOAD: &str = "load";
 /// Fuel for making an instance ready (instantiating, copying a template,
 /// reseeding), which no script controls.
 const INIT_FUEL: u64 = 20_000_000;
+
+/// Fuel between two yields of an async call when the runtime meters fuel
+/// but has no epoch ticks: about a millisecond of guest work.
+const FUEL_YIELD_INTERVAL: u64 = 2_000_000;
 
 impl Sandbox {
     /// A sandbox with the script loaded from source: an instance of the
@@ -99,6 +103,62 @@ impl Sandbox {
         Ok(Sandbox { store, guest, scratch: Vec::new(), last_fuel_used: 0 })
     }
 
+    /// [`new`](Self::new) for the async API: every guest entry, the
+    /// script's load included, yields to the executor at each epoch tick.
+    pub(crate) async fn new_async(engine: &EngineShared, spec: &PluginSpec) -> Result<Sandbox, Error> {
+        let mut sandbox = Self::instantiate_async(engine, spec, None).await?;
+        let started = arm_async(&mut sandbox.store, engine, &spec.limits);
+        let (status, out) = sandbox
+            .guest
+            .load_async(&mut sandbox.store, spec.name(), &spec.config_json, &spec.source)
+            .await
+            .map_err(|e| classify(e, spec, LOAD, started))?;
+        if status != Status::Ok {
+            return Err(load_error(spec, status, out));
+        }
+        Ok(sandbox)
+    }
+
+    /// [`fork`](Self::fork) for the async API.
+    pub(crate) async fn fork_async(
+        engine: &EngineShared,
+        spec: &PluginSpec,
+        template: &ForkTemplate,
+    ) -> Result<Sandbox, Error> {
+        Self::instantiate_async(engine, spec, Some(template)).await
+    }
+
+    /// [`instantiate`](Self::instantiate) for the async API. The store is
+    /// the same kind; only its deadline handling differs (see [`arm_async`]),
+    /// so such a sandbox is only ever entered through `*_async` calls.
+    async fn instantiate_async(
+        engine: &EngineShared,
+        spec: &PluginSpec,
+        template: Option<&ForkTemplate>,
+    ) -> Result<Sandbox, Error> {
+        let mut store = Store::new(&engine.engine, HostState::new(spec.identity.clone(), spec.limits.max_heap_bytes));
+        store.limiter(|state| &mut state.limiter);
+        if engine.config.fuel_metering && !engine.config.epoch_deadlines {
+            // Without epoch ticks, fuel is what makes a long call yield.
+            // Only fails when fuel metering is off, checked above.
+            let _ = store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL));
+        }
+        let started = arm_async(&mut store, engine, &spec.limits.clone().fuel_per_call(INIT_FUEL));
+        let fail = |e| classify(e, spec, LOAD, started);
+
+        let instance = engine.instance_pre.instantiate_async(&mut store).await.map_err(fail)?;
+        let guest = GuestExports::new_async(&mut store, &instance).await.map_err(fail)?;
+        store.data_mut().memory = Some(guest.memory);
+        if let Some(template) = template {
+            template.apply(guest.memory, &mut store).map_err(fail)?;
+        }
+        let (status, out) = guest.reseed_async(&mut store).await.map_err(fail)?;
+        if status != Status::Ok {
+            return Err(load_error(spec, status, out));
+        }
+        Ok(Sandbox { store, guest, scratch: Vec::new(), last_fuel_used: 0 })
+    }
+
     /// Calls `plugin:method(args...)` and returns its first result.
     ///
     /// An error for which [`Error::is_trap`] holds leaves this sandbox
@@ -110,19 +170,42 @@ impl Sandbox {
         method: &str,
         args: &[Arg<'_>],
     ) -> Result<Output, Error> {
-        let limit = spec.limits.max_payload_bytes;
-        abi::encode_call(&mut self.scratch, method, args);
-        if self.scratch.len() > limit {
-            return Err(Error::PayloadTooLarge {
-                plugin: spec.name().into(),
-                method: method.into(),
-                bytes: self.scratch.len(),
-                limit,
-            });
-        }
+        self.encode(spec, method, args)?;
         let started = arm(&mut self.store, engine, &spec.limits);
         // Outputs over the limit stay in the guest: the host never copies more.
+        let limit = spec.limits.max_payload_bytes;
         let result = enter(|| self.guest.call(&mut self.store, &self.scratch, method.len(), limit));
+        self.finish_call(engine, spec, method, started, result)
+    }
+
+    /// [`call`](Self::call) for a sandbox made by [`new_async`](Self::new_async)
+    /// or [`fork_async`](Self::fork_async): the guest yields to the executor
+    /// at every epoch tick. If the future is dropped before it completes, the
+    /// Lua state is left mid-call: the caller must drop this sandbox.
+    pub(crate) async fn call_async(
+        &mut self,
+        engine: &EngineShared,
+        spec: &PluginSpec,
+        method: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Output, Error> {
+        self.encode(spec, method, args)?;
+        let started = arm_async(&mut self.store, engine, &spec.limits);
+        let limit = spec.limits.max_payload_bytes;
+        let result = self.guest.call_async(&mut self.store, &self.scratch, method.len(), limit).await;
+        self.finish_call(engine, spec, method, started, result)
+    }
+
+    /// Accounts a returned entry's fuel and turns its outcome into the call's
+    /// result (both modes).
+    fn finish_call(
+        &mut self,
+        engine: &EngineShared,
+        spec: &PluginSpec,
+        method: &str,
+        started: Instant,
+        result: Result<(Status, Output), abi::CallError>,
+    ) -> Result<Output, Error> {
         self.last_fuel_used = fuel_used(&self.store, engine, &spec.limits);
         let (status, out) = result.map_err(|e| {
             let error = classify(e, spec, method, started);
@@ -135,34 +218,22 @@ impl Sandbox {
             }
             error
         })?;
-        let plugin = || spec.name().to_string();
-        match status {
-            Status::Ok => Ok(out),
-            Status::Runtime => {
-                let (message, traceback) = split_traceback(&out.text());
-                Err(Error::Lua { plugin: plugin(), method: method.into(), message, traceback, code: None })
-            }
-            Status::RuntimeCode => {
-                let text = out.text();
-                let (code, rest) = text.split_once('\n').unwrap_or((text.as_str(), ""));
-                if !is_error_code(code) {
-                    return Err(Error::Abi {
-                        plugin: plugin(),
-                        method: method.into(),
-                        message: format!("malformed error code {code:?}"),
-                    });
-                }
-                let (message, traceback) = split_traceback(rest);
-                Err(Error::Lua { plugin: plugin(), method: method.into(), message, traceback, code: Some(code.into()) })
-            }
-            Status::NoMethod => Err(Error::MissingMethod { plugin: plugin(), method: method.into() }),
-            Status::Memory => Err(memory_limit(spec, method)),
-            other => Err(Error::Abi {
-                plugin: plugin(),
+        call_result(spec, method, status, out)
+    }
+
+    /// Encodes a call into `scratch`, within the payload limit.
+    fn encode(&mut self, spec: &PluginSpec, method: &str, args: &[Arg<'_>]) -> Result<(), Error> {
+        let limit = spec.limits.max_payload_bytes;
+        abi::encode_call(&mut self.scratch, method, args);
+        if self.scratch.len() > limit {
+            return Err(Error::PayloadTooLarge {
+                plugin: spec.name().into(),
                 method: method.into(),
-                message: format!("unexpected status {other:?} from a call: {}", out.text()),
-            }),
+                bytes: self.scratch.len(),
+                limit,
+            });
         }
+        Ok(())
     }
 
     /// The loaded script's methods and priority.
@@ -240,6 +311,61 @@ fn arm(store: &mut Store<HostState>, engine: &EngineShared, limits: &LuaSandboxL
     let started = Instant::now();
     // Host calls that wait (bext.shared on Redis) stop at the same deadline.
     store.data_mut().call_deadline = started.checked_add(std::time::Duration::from_millis(limits.timeout_ms));
+    started
+}
+
+/// What a call's status and output mean for the caller.
+fn call_result(spec: &PluginSpec, method: &str, status: Status, out: Output) -> Result<Output, Error> {
+    let plugin = || spec.name().to_string();
+    match status {
+        // Outputs over the payload limit were refused before being copied
+        // ([`OutputTooLarge`], classified as `PayloadTooLarge`).
+        Status::Ok => Ok(out),
+        Status::Runtime => {
+            let (message, traceback) = split_traceback(&out.text());
+            Err(Error::Lua { plugin: plugin(), method: method.into(), message, traceback, code: None })
+        }
+        Status::RuntimeCode => {
+            let text = out.text();
+            let (code, rest) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+            if !is_error_code(code) {
+                return Err(Error::Abi {
+                    plugin: plugin(),
+                    method: method.into(),
+                    message: format!("malformed error code {code:?}"),
+                });
+            }
+            let (message, traceback) = split_traceback(rest);
+            Err(Error::Lua { plugin: plugin(), method: method.into(), message, traceback, code: Some(code.into()) })
+        }
+        Status::NoMethod => Err(Error::MissingMethod { plugin: plugin(), method: method.into() }),
+        Status::Memory => Err(memory_limit(spec, method)),
+        other => Err(Error::Abi {
+            plugin: plugin(),
+            method: method.into(),
+            message: format!("unexpected status {other:?} from a call: {}", out.text()),
+        }),
+    }
+}
+
+/// [`arm`] for the async API: fuel as for a synchronous call; the deadline
+/// is checked at every epoch tick, where the call yields to the executor
+/// (`UpdateDeadline::Yield`) until the deadline has passed and then traps
+/// with `Trap::Interrupt` exactly like a synchronous call. Time spent
+/// suspended counts: the deadline is wall-clock.
+fn arm_async(store: &mut Store<HostState>, engine: &EngineShared, limits: &LuaSandboxLimits) -> Instant {
+    let started = arm(store, engine, limits);
+    if engine.config.epoch_deadlines {
+        // `None` (a deadline past `Instant`'s range) never expires.
+        let deadline = started.checked_add(Duration::from_millis(limits.timeout_ms));
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(match deadline {
+                Some(deadline) if Instant::now() >= deadline => UpdateDeadline::Interrupt,
+                _ => UpdateDeadline::Yield(1),
+            })
+        });
+    }
     started
 }
 

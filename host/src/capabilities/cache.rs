@@ -21,7 +21,7 @@
 
 use super::http_text::check_header_value;
 use super::{json_kind, log_swallowed, parse_headers};
-use crate::abi::Arg;
+use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::cache::CacheEntry;
@@ -41,6 +41,92 @@ impl LuaPlugin {
     pub fn try_cache_get(&self, key: &str) -> Result<Option<CacheEntry>, Error> {
         self.require_capability(PluginCapability::CacheBackend)?;
         let out = self.call(GET, &[Arg::from(key)])?;
+        self.cache_entry(out)
+    }
+
+    /// [`try_cache_get`](Self::try_cache_get) for async servers.
+    pub async fn try_cache_get_async(&self, key: &str) -> Result<Option<CacheEntry>, Error> {
+        self.require_capability(PluginCapability::CacheBackend)?;
+        let out = self.call_async(GET, &[Arg::from(key)]).await?;
+        self.cache_entry(out)
+    }
+
+    /// `set` with the typed [`Error`].
+    pub fn try_cache_set(&self, key: &str, entry: &CacheEntry, ttl_ms: Option<u64>) -> Result<(), Error> {
+        let entry_json = self.cache_set_arg(entry)?;
+        self.call(SET, &[Arg::from(key), Arg::from(entry_json.as_str()), ttl_arg(ttl_ms)])?;
+        Ok(())
+    }
+
+    /// [`try_cache_set`](Self::try_cache_set) for async servers.
+    pub async fn try_cache_set_async(&self, key: &str, entry: &CacheEntry, ttl_ms: Option<u64>) -> Result<(), Error> {
+        let entry_json = self.cache_set_arg(entry)?;
+        self.call_async(SET, &[Arg::from(key), Arg::from(entry_json.as_str()), ttl_arg(ttl_ms)]).await?;
+        Ok(())
+    }
+
+    /// `delete` with the typed [`Error`].
+    pub fn try_cache_delete(&self, key: &str) -> Result<bool, Error> {
+        self.require_capability(PluginCapability::CacheBackend)?;
+        let out = self.call(DELETE, &[Arg::from(key)])?;
+        self.expect_truthy(DELETE, out)
+    }
+
+    /// [`try_cache_delete`](Self::try_cache_delete) for async servers.
+    pub async fn try_cache_delete_async(&self, key: &str) -> Result<bool, Error> {
+        self.require_capability(PluginCapability::CacheBackend)?;
+        let out = self.call_async(DELETE, &[Arg::from(key)]).await?;
+        self.expect_truthy(DELETE, out)
+    }
+
+    /// `invalidate_tag` with the typed [`Error`].
+    pub fn try_invalidate_tag(&self, tag: &str) -> Result<u32, Error> {
+        self.require_capability(PluginCapability::CacheBackend)?;
+        let out = self.call(INVALIDATE_TAG, &[Arg::from(tag)])?;
+        self.expect_count(INVALIDATE_TAG, out)
+    }
+
+    /// [`try_invalidate_tag`](Self::try_invalidate_tag) for async servers.
+    pub async fn try_invalidate_tag_async(&self, tag: &str) -> Result<u32, Error> {
+        self.require_capability(PluginCapability::CacheBackend)?;
+        let out = self.call_async(INVALIDATE_TAG, &[Arg::from(tag)]).await?;
+        self.expect_count(INVALIDATE_TAG, out)
+    }
+
+    /// `invalidate_path` with the typed [`Error`].
+    pub fn try_invalidate_path(&self, pattern: &str) -> Result<u32, Error> {
+        self.require_capability(PluginCapability::CacheBackend)?;
+        let out = self.call(INVALIDATE_PATH, &[Arg::from(pattern)])?;
+        self.expect_count(INVALIDATE_PATH, out)
+    }
+
+    /// [`try_invalidate_path`](Self::try_invalidate_path) for async servers.
+    pub async fn try_invalidate_path_async(&self, pattern: &str) -> Result<u32, Error> {
+        self.require_capability(PluginCapability::CacheBackend)?;
+        let out = self.call_async(INVALIDATE_PATH, &[Arg::from(pattern)]).await?;
+        self.expect_count(INVALIDATE_PATH, out)
+    }
+
+    /// `is_healthy` with the typed [`Error`]: `Ok(true)` when the script has
+    /// no `is_healthy`.
+    pub fn try_is_healthy(&self) -> Result<bool, Error> {
+        if !self.defines_is_healthy()? {
+            return Ok(true);
+        }
+        let result = self.call(IS_HEALTHY, &[]);
+        self.health(result)
+    }
+
+    /// [`try_is_healthy`](Self::try_is_healthy) for async servers.
+    pub async fn try_is_healthy_async(&self) -> Result<bool, Error> {
+        if !self.defines_is_healthy()? {
+            return Ok(true);
+        }
+        let result = self.call_async(IS_HEALTHY, &[]).await;
+        self.health(result)
+    }
+
+    fn cache_entry(&self, out: Output) -> Result<Option<CacheEntry>, Error> {
         let Some(text) = self.expect_optional_json_text(GET, out, "a CacheEntry (a JSON string or a table) or nil")?
         else {
             return Ok(None);
@@ -54,52 +140,31 @@ impl LuaPlugin {
         }
     }
 
-    /// `set` with the typed [`Error`].
-    pub fn try_cache_set(&self, key: &str, entry: &CacheEntry, ttl_ms: Option<u64>) -> Result<(), Error> {
+    fn cache_set_arg(&self, entry: &CacheEntry) -> Result<String, Error> {
         self.require_capability(PluginCapability::CacheBackend)?;
-        let entry_json = self.to_json(SET, entry)?;
-        let ttl = match ttl_ms {
-            Some(ms) => Arg::Int(i64::try_from(ms).unwrap_or(i64::MAX)),
-            None => Arg::Nil,
-        };
-        self.call(SET, &[Arg::from(key), Arg::from(entry_json.as_str()), ttl])?;
-        Ok(())
+        self.to_json(SET, entry)
     }
 
-    /// `delete` with the typed [`Error`].
-    pub fn try_cache_delete(&self, key: &str) -> Result<bool, Error> {
+    fn defines_is_healthy(&self) -> Result<bool, Error> {
         self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call(DELETE, &[Arg::from(key)])?;
-        self.expect_truthy(DELETE, out)
+        Ok(self.has_method(IS_HEALTHY))
     }
 
-    /// `invalidate_tag` with the typed [`Error`].
-    pub fn try_invalidate_tag(&self, tag: &str) -> Result<u32, Error> {
-        self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call(INVALIDATE_TAG, &[Arg::from(tag)])?;
-        self.expect_count(INVALIDATE_TAG, out)
-    }
-
-    /// `invalidate_path` with the typed [`Error`].
-    pub fn try_invalidate_path(&self, pattern: &str) -> Result<u32, Error> {
-        self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call(INVALIDATE_PATH, &[Arg::from(pattern)])?;
-        self.expect_count(INVALIDATE_PATH, out)
-    }
-
-    /// `is_healthy` with the typed [`Error`]: `Ok(true)` when the script has
-    /// no `is_healthy`.
-    pub fn try_is_healthy(&self) -> Result<bool, Error> {
-        self.require_capability(PluginCapability::CacheBackend)?;
-        if !self.has_method(IS_HEALTHY) {
-            return Ok(true);
-        }
-        match self.call(IS_HEALTHY, &[]) {
+    fn health(&self, result: Result<Output, Error>) -> Result<bool, Error> {
+        match result {
             Ok(out) => self.expect_truthy(IS_HEALTHY, out),
             // Defined at load, removed since: the trait's default.
             Err(Error::MissingMethod { .. }) => Ok(true),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// `set`'s TTL: an integer (above `i64::MAX` ms as `i64::MAX`), nil for none.
+fn ttl_arg(ttl_ms: Option<u64>) -> Arg<'static> {
+    match ttl_ms {
+        Some(ms) => Arg::Int(i64::try_from(ms).unwrap_or(i64::MAX)),
+        None => Arg::Nil,
     }
 }
 

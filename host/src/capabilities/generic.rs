@@ -100,6 +100,37 @@ fn empty_objects_as_arrays(value: Value) -> Value {
     }
 }
 
+/// The JSON text of each array or object argument (they cross as text).
+fn container_texts(args: &[JsonArg<'_>]) -> Vec<Option<String>> {
+    args.iter()
+        .map(|arg| match arg {
+            JsonArg::Value(v @ (Value::Array(_) | Value::Object(_))) => Some(v.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `args` as Lua arguments by the module's rule; `texts` from
+/// [`container_texts`].
+fn lua_args<'a>(args: &'a [JsonArg<'_>], texts: &'a [Option<String>]) -> Vec<Arg<'a>> {
+    args.iter()
+        .zip(texts)
+        .map(|(arg, text)| match (arg, text) {
+            (_, Some(text)) => Arg::from(text.as_str()),
+            (JsonArg::Bytes(bytes), _) => Arg::Str(bytes),
+            (JsonArg::Text(text), _) => Arg::Str(text),
+            (JsonArg::Value(Value::Bool(b)), _) => Arg::Bool(*b),
+            (JsonArg::Value(Value::String(s)), _) => Arg::from(s.as_str()),
+            (JsonArg::Value(Value::Number(n)), _) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Arg::Int(i),
+                (None, Some(_)) => Arg::Int(i64::MAX),
+                _ => Arg::Float(n.as_f64().unwrap_or(0.0)),
+            },
+            (JsonArg::Value(_), _) => Arg::Nil,
+        })
+        .collect()
+}
+
 impl LuaPlugin {
     /// `value`'s serde form as an argument, serialized straight to text
     /// within the payload limit (see `bounded_json.rs`): an array or object
@@ -128,31 +159,37 @@ impl LuaPlugin {
         args: &[JsonArg<'_>],
     ) -> Result<Output, Error> {
         self.require_capability(capability)?;
-        let texts: Vec<Option<String>> = args
-            .iter()
-            .map(|arg| match arg {
-                JsonArg::Value(v @ (Value::Array(_) | Value::Object(_))) => Some(v.to_string()),
-                _ => None,
-            })
-            .collect();
-        let lua: Vec<Arg<'_>> = args
-            .iter()
-            .zip(&texts)
-            .map(|(arg, text)| match (arg, text) {
-                (_, Some(text)) => Arg::from(text.as_str()),
-                (JsonArg::Bytes(bytes), _) => Arg::Str(bytes),
-                (JsonArg::Text(text), _) => Arg::Str(text),
-                (JsonArg::Value(Value::Bool(b)), _) => Arg::Bool(*b),
-                (JsonArg::Value(Value::String(s)), _) => Arg::from(s.as_str()),
-                (JsonArg::Value(Value::Number(n)), _) => match (n.as_i64(), n.as_u64()) {
-                    (Some(i), _) => Arg::Int(i),
-                    (None, Some(_)) => Arg::Int(i64::MAX),
-                    _ => Arg::Float(n.as_f64().unwrap_or(0.0)),
-                },
-                (JsonArg::Value(_), _) => Arg::Nil,
-            })
-            .collect();
-        self.call(method, &lua)
+        let texts = container_texts(args);
+        self.call(method, &lua_args(args, &texts))
+    }
+
+    /// Calls any capability method by name, the way the adapters of the
+    /// twelve extended traits do (see the module docs of `generic.rs`, or
+    /// the README's capability table): `args` cross by the one rule (JSON
+    /// strings, numbers and booleans as Lua scalars, `null` as nil, arrays
+    /// and objects as JSON text), the result comes back as JSON, `None` for
+    /// nil. The capability gate applies
+    /// ([`Error::CapabilityNotProvided`]); a Lua error is [`Error::Lua`]
+    /// with the script's message (and error code, if it starts with one).
+    pub fn try_call(&self, capability: PluginCapability, method: &str, args: &[Value]) -> Result<Option<Value>, Error> {
+        let args: Vec<JsonArg<'_>> = args.iter().cloned().map(JsonArg::Value).collect();
+        let out = self.call_ext(capability, method, &args)?;
+        self.output_value(method, out)
+    }
+
+    /// [`try_call`](Self::try_call) for async servers: the async path of
+    /// every capability, the twelve extended ones included.
+    pub async fn try_call_async(
+        &self,
+        capability: PluginCapability,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Option<Value>, Error> {
+        self.require_capability(capability)?;
+        let args: Vec<JsonArg<'_>> = args.iter().cloned().map(JsonArg::Value).collect();
+        let texts = container_texts(&args);
+        let out = self.call_async(method, &lua_args(&args, &texts)).await?;
+        self.output_value(method, out)
     }
 
     /// [`LuaPlugin::call_ext`] with the result as JSON, `None` for nil.

@@ -17,7 +17,7 @@
 //! hook fails by raising an error. `priority()` is the script's `priority`
 //! field, else 1000.
 
-use crate::abi::Arg;
+use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::types::PluginCapability;
@@ -85,24 +85,39 @@ impl LuaPlugin {
     /// Runs a lifecycle hook with the typed [`Error`]: `Ok` without a call
     /// when the script does not define it.
     pub fn try_lifecycle(&self, hook: LifecycleHook<'_>) -> Result<(), Error> {
+        let Some(args) = self.lifecycle_args(&hook)? else { return Ok(()) };
+        hook_done(self.call(hook.method(), &args))
+    }
+
+    /// [`try_lifecycle`](Self::try_lifecycle) for async servers.
+    pub async fn try_lifecycle_async(&self, hook: LifecycleHook<'_>) -> Result<(), Error> {
+        let Some(args) = self.lifecycle_args(&hook)? else { return Ok(()) };
+        hook_done(self.call_async(hook.method(), &args).await)
+    }
+
+    /// The hook's arguments, or `None` when the script does not define it.
+    fn lifecycle_args<'a>(&self, hook: &LifecycleHook<'a>) -> Result<Option<Vec<Arg<'a>>>, Error> {
         self.require_capability(PluginCapability::Lifecycle)?;
-        let method = hook.method();
-        if !self.has_method(method) {
-            return Ok(());
+        if !self.has_method(hook.method()) {
+            return Ok(None);
         }
-        let args: Vec<Arg<'_>> = match hook {
+        Ok(Some(match *hook {
             LifecycleHook::ServerStart { config_json: json } | LifecycleHook::RequestComplete { event_json: json } => {
                 vec![Arg::from(json)]
             }
             LifecycleHook::CacheWrite { key, tags_json } => vec![Arg::from(key), Arg::from(tags_json)],
             LifecycleHook::CacheInvalidate { pattern, count } => vec![Arg::from(pattern), Arg::Int(count.into())],
             LifecycleHook::ServerStop | LifecycleHook::Reload | LifecycleHook::Cleanup => vec![],
-        };
-        match self.call(method, &args) {
-            // Defined at load, removed since: the trait's default.
-            Ok(_) | Err(Error::MissingMethod { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+        }))
+    }
+}
+
+/// A hook's outcome: its return value is ignored.
+fn hook_done(result: Result<Output, Error>) -> Result<(), Error> {
+    match result {
+        // Defined at load, removed since: the trait's default.
+        Ok(_) | Err(Error::MissingMethod { .. }) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -83,21 +83,52 @@ impl LuaPlugin {
     /// `on_request` with the typed [`Error`]; the trait method returns its
     /// text.
     pub fn try_on_request(&self, ctx: &mut RequestContext) -> Result<RequestAction, Error> {
-        self.require_capability(PluginCapability::Middleware)?;
-        let ctx_json = self.to_json(ON_REQUEST, &ContextJson::from(&*ctx))?;
+        let ctx_json = self.on_request_arg(ctx)?;
         let out = self.call(ON_REQUEST, &[Arg::from(ctx_json.as_str())])?;
+        self.apply_action(ctx, out)
+    }
+
+    /// [`try_on_request`](Self::try_on_request) for async servers: the
+    /// guest yields to the executor at every epoch tick, and dropping the
+    /// future cancels the call (see the README's "Async servers"). The
+    /// future is `Send`.
+    pub async fn try_on_request_async(&self, ctx: &mut RequestContext) -> Result<RequestAction, Error> {
+        let ctx_json = self.on_request_arg(ctx)?;
+        let out = self.call_async(ON_REQUEST, &[Arg::from(ctx_json.as_str())]).await?;
         self.apply_action(ctx, out)
     }
 
     /// `on_response` with the typed [`Error`].
     pub fn try_on_response(&self, ctx: &RequestContext, response: &mut ResponseHeaders) -> Result<(), Error> {
+        let Some(arg_json) = self.on_response_arg(ctx, response)? else { return Ok(()) };
+        let out = self.call(ON_RESPONSE, &[Arg::from(arg_json.as_str())])?;
+        self.apply_response_change(response, out)
+    }
+
+    /// [`try_on_response`](Self::try_on_response) for async servers.
+    pub async fn try_on_response_async(&self, ctx: &RequestContext, response: &mut ResponseHeaders) -> Result<(), Error> {
+        let Some(arg_json) = self.on_response_arg(ctx, response)? else { return Ok(()) };
+        let out = self.call_async(ON_RESPONSE, &[Arg::from(arg_json.as_str())]).await?;
+        self.apply_response_change(response, out)
+    }
+
+    fn on_request_arg(&self, ctx: &RequestContext) -> Result<String, Error> {
+        self.require_capability(PluginCapability::Middleware)?;
+        self.to_json(ON_REQUEST, &ContextJson::from(ctx))
+    }
+
+    /// `on_response`'s argument, or `None` when the script has no
+    /// `on_response` (the response stays unchanged).
+    fn on_response_arg(&self, ctx: &RequestContext, response: &ResponseHeaders) -> Result<Option<String>, Error> {
         self.require_capability(PluginCapability::Middleware)?;
         if !self.has_method(ON_RESPONSE) {
-            return Ok(());
+            return Ok(None);
         }
         let arg = ResponseJson { status: response.status, headers: &response.headers, request: ctx.into() };
-        let arg_json = self.to_json(ON_RESPONSE, &arg)?;
-        let out = self.call(ON_RESPONSE, &[Arg::from(arg_json.as_str())])?;
+        self.to_json(ON_RESPONSE, &arg).map(Some)
+    }
+
+    fn apply_response_change(&self, response: &mut ResponseHeaders, out: Output) -> Result<(), Error> {
         let Some(change) = self.expect_optional_json_object(ON_RESPONSE, out)? else {
             return Ok(());
         };

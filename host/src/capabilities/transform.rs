@@ -43,12 +43,40 @@ impl LuaPlugin {
         self.expect_truthy(MATCHES, out)
     }
 
+    /// [`try_matches`](Self::try_matches) for async servers.
+    pub async fn try_matches_async(&self, path: &str, source: &str) -> Result<bool, Error> {
+        self.require_capability(PluginCapability::Transform)?;
+        let out = self.call_async(MATCHES, &[Arg::from(path), Arg::from(source)]).await?;
+        self.expect_truthy(MATCHES, out)
+    }
+
     /// `transform` with the typed [`Error`]: `Ok(None)` when the source is
     /// unchanged.
     pub fn try_transform(&self, source: &str, path: &str, ctx: &TransformContext) -> Result<Option<String>, Error> {
-        self.require_capability(PluginCapability::Transform)?;
-        let ctx_json = self.to_json(TRANSFORM, &ContextJson { node_env: &ctx.node_env, env_vars: &ctx.env_vars })?;
+        let ctx_json = self.transform_arg(ctx)?;
         let out = self.call(TRANSFORM, &[Arg::from(source), Arg::from(path), Arg::from(ctx_json.as_str())])?;
+        self.transformed(source, out)
+    }
+
+    /// [`try_transform`](Self::try_transform) for async servers.
+    pub async fn try_transform_async(
+        &self,
+        source: &str,
+        path: &str,
+        ctx: &TransformContext,
+    ) -> Result<Option<String>, Error> {
+        let ctx_json = self.transform_arg(ctx)?;
+        let args = [Arg::from(source), Arg::from(path), Arg::from(ctx_json.as_str())];
+        let out = self.call_async(TRANSFORM, &args).await?;
+        self.transformed(source, out)
+    }
+
+    fn transform_arg(&self, ctx: &TransformContext) -> Result<String, Error> {
+        self.require_capability(PluginCapability::Transform)?;
+        self.to_json(TRANSFORM, &ContextJson { node_env: &ctx.node_env, env_vars: &ctx.env_vars })
+    }
+
+    fn transformed(&self, source: &str, out: Output) -> Result<Option<String>, Error> {
         match out {
             Output::Str(ref bytes) if bytes.as_slice() == source.as_bytes() => Ok(None),
             out => self.expect_optional_string(TRANSFORM, out),
