@@ -10,8 +10,9 @@
 //!   [`TREE_BUDGET_FACTOR`] times `max_payload_bytes`: a 16 MiB `[0,0,0,...]`
 //!   would otherwise cost some 256 MiB.
 //!
-//! Either overflow is [`Error::PayloadTooLarge`]; `bytes` is then the host
-//! memory the payload needed at least.
+//! Either overflow is [`Error::PayloadTooLarge`]: for an argument `bytes` is
+//! its text's size (counted after the refusal, without keeping it), for a
+//! result the estimated size of its tree.
 
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
@@ -57,6 +58,22 @@ impl std::io::Write for Bounded {
     }
 }
 
+/// A writer that only counts: the exact size of a refused payload, for the
+/// error, without holding it.
+#[derive(Default)]
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(bytes.len());
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// How many JSON values `text` holds, counted without parsing: every `[`
 /// and `{` starts a value, every `,` and `:` outside strings one more, plus
 /// the first. An upper bound for well-formed text (keys count as values).
@@ -89,12 +106,16 @@ impl LuaPlugin {
         let mut writer = Bounded { text: Vec::new(), limit };
         match serde_json::to_writer(&mut writer, value) {
             Ok(()) => Ok(writer.text),
-            Err(e) if e.is_io() => Err(Error::PayloadTooLarge {
-                plugin: self.name().into(),
-                method: method.into(),
-                bytes: limit.saturating_add(1),
-                limit,
-            }),
+            Err(e) if e.is_io() => {
+                drop(writer);
+                // Counted, not kept: the error reports the payload's real size.
+                let mut counter = Counter::default();
+                let bytes = match serde_json::to_writer(&mut counter, value) {
+                    Ok(()) => counter.0,
+                    Err(_) => limit.saturating_add(1),
+                };
+                Err(Error::PayloadTooLarge { plugin: self.name().into(), method: method.into(), bytes, limit })
+            }
             Err(e) => Err(self.bad_input(method, e.to_string())),
         }
     }
