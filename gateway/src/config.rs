@@ -65,6 +65,9 @@ pub struct TenantLimits {
     pub fuel_per_call: Option<u64>,
     /// Heap limit per sandbox, in bytes.
     pub max_heap_bytes: Option<usize>,
+    /// How long a plugin that keeps trapping stays quarantined, in
+    /// milliseconds.
+    pub quarantine_ms: Option<u64>,
 }
 
 impl TenantLimits {
@@ -79,6 +82,9 @@ impl TenantLimits {
         }
         if let Some(bytes) = self.max_heap_bytes {
             limits = limits.max_heap_bytes(bytes);
+        }
+        if let Some(ms) = self.quarantine_ms {
+            limits = limits.quarantine_ms(ms);
         }
         limits
     }

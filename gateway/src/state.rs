@@ -133,7 +133,7 @@ impl Tenant {
 }
 
 /// What the admin endpoint shows for one plugin.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PluginStatus {
     /// The tenant.
     pub tenant: String,

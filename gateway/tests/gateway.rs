@@ -12,12 +12,10 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
-/// One runtime for the whole test binary: the guest is compiled once.
+/// A runtime per gateway; the compiled guest is shared by the process.
 fn runtime() -> LuaPluginRuntime {
-    static FIRST: OnceLock<()> = OnceLock::new();
-    FIRST.get_or_init(|| ());
     LuaPluginRuntime::new()
 }
 
@@ -38,10 +36,6 @@ impl TempDir {
         let path = self.0.join(relative);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
-    }
-
-    fn remove(&self, relative: &str) {
-        std::fs::remove_file(self.0.join(relative)).unwrap();
     }
 }
 
@@ -304,8 +298,8 @@ async fn a_looping_or_hoarding_tenant_fails_alone_and_shows_in_the_stats() {
     plugins.write("hog/hoard.lua", &std::fs::read_to_string(examples.join("hog/hoard.lua")).unwrap());
     let config = r#"{"tenants":[
         {"id":"a","hosts":["a.localhost"]},
-        {"id":"loop","hosts":["loop.localhost"],"limits":{"timeout_ms":50}},
-        {"id":"hog","hosts":["hog.localhost"],"limits":{"max_heap_bytes":8388608}}]}"#;
+        {"id":"loop","hosts":["loop.localhost"],"limits":{"timeout_ms":50,"quarantine_ms":600000}},
+        {"id":"hog","hosts":["hog.localhost"],"limits":{"max_heap_bytes":8388608,"quarantine_ms":600000}}]}"#;
     let gw = TestGateway::start(config, plugins, Tier::Sandboxed).await;
 
     for round in 0..6 {
@@ -319,8 +313,11 @@ async fn a_looping_or_hoarding_tenant_fails_alone_and_shows_in_the_stats() {
         let good = gw.get("a.localhost", "/", &[]).await;
         assert_eq!((good.status, good.header("x-tag")), (200, Some("ok@a")));
     }
-    let reply = gw.get("loop.localhost", "/", &[]).await;
-    assert!(reply.header("retry-after").is_some(), "{reply:?}");
+    for host in ["loop.localhost", "hog.localhost"] {
+        let reply = gw.get(host, "/", &[]).await;
+        assert_eq!(reply.status, 503, "{reply:?}");
+        assert!(reply.header("retry-after").is_some_and(|s| s.parse::<u64>().unwrap() > 500), "{reply:?}");
+    }
 
     let metrics = gw.metrics().await;
     for plugin in ["loop/spin", "hog/hoard"] {
