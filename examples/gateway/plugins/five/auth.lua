@@ -1,0 +1,1 @@
+../../../plugins/auth.lua

@@ -1,0 +1,1 @@
+../../../plugins/security_headers.lua

@@ -1,0 +1,81 @@
+//! `gateway`: serves the tenants of a configuration file.
+//!
+//! `cargo run --release -p bext-gateway` starts it with the sample tenants
+//! of `examples/gateway/` (see the README's "Gateway" section).
+
+use bext_gateway::{GatewayConfig, Tier};
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// An HTTP gateway running per-tenant Lua middleware in wasm sandboxes.
+#[derive(Parser, Debug)]
+#[command(name = "gateway")]
+struct Args {
+    /// The configuration file (tenants, listeners, plugin folder).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/gateway/gateway.json"))]
+    config: PathBuf,
+    /// Serve requests here instead of the configured address.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Serve the admin endpoint here instead of the configured address.
+    #[arg(long)]
+    admin: Option<SocketAddr>,
+    /// Take plugins from this folder instead of the configured one.
+    #[arg(long)]
+    plugins: Option<PathBuf>,
+    /// Run the scripts on native mlua instead of wasm sandboxes (the load
+    /// test's baseline: no isolation, no budgets).
+    #[arg(long)]
+    native: bool,
+    /// How often the plugin folder is checked for changes, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    poll_ms: u64,
+}
+
+#[tokio::main]
+async fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let args = Args::parse();
+    if let Err(e) = run(args).await {
+        eprintln!("gateway: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = GatewayConfig::load(&args.config)?;
+    config.listen = args.listen.unwrap_or(config.listen);
+    config.admin = args.admin.unwrap_or(config.admin);
+    config.plugins = args.plugins.unwrap_or(config.plugins);
+    let tier = if args.native { Tier::Native } else { Tier::Sandboxed };
+    let running = bext_gateway::start(&config, tier, Duration::from_millis(args.poll_ms)).await?;
+    println!("gateway: serving on http://{} ({} tier), admin on http://{}/metrics", running.addr, tier.label(), running.admin_addr);
+    for tenant in running.gateway.tenants() {
+        println!("  tenant {:<10} plugins: {:?}", tenant.id(), tenant.chain());
+    }
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated() => {}
+    }
+    println!("gateway: shutting down");
+    running.stop().await?;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            term.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminated() {
+    std::future::pending().await
+}

@@ -1,0 +1,402 @@
+//! The gateway end to end over real HTTP on 127.0.0.1: routing, the
+//! request context plugins see, the handler and upstream, failures, the
+//! admin endpoint, and live reload through the folder source.
+
+use axum::body::Body;
+use bext_gateway::config::GatewayConfig;
+use bext_gateway::source::{FolderSource, Reconciler};
+use bext_gateway::state::{Gateway, Tier};
+use bext_gateway::server;
+use bext_plugin_lua_wasm::LuaPluginRuntime;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// A runtime per gateway; the compiled guest is shared by the process.
+fn runtime() -> LuaPluginRuntime {
+    LuaPluginRuntime::new()
+}
+
+/// A fresh folder under the target dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("bext-gateway-test-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn write(&self, relative: &str, text: &str) {
+        let path = self.0.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A gateway serving on an ephemeral port, with its folder source applied
+/// by hand (so each test decides exactly when a reload happens).
+struct TestGateway {
+    addr: SocketAddr,
+    admin: SocketAddr,
+    gateway: Arc<Gateway>,
+    folder: FolderSource,
+    reconciler: Reconciler,
+    _plugins: TempDir,
+}
+
+impl TestGateway {
+    async fn start(config_json: &str, plugins: TempDir, tier: Tier) -> Self {
+        let config = GatewayConfig::parse(config_json).unwrap();
+        let gateway = Arc::new(Gateway::new(&config, runtime(), tier));
+        let folder = FolderSource::new(&plugins.0);
+        let mut test = TestGateway { addr: ([0, 0, 0, 0], 0).into(), admin: ([0, 0, 0, 0], 0).into(), gateway, folder, reconciler: Reconciler::default(), _plugins: plugins };
+        test.reconcile();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        test.addr = listener.local_addr().unwrap();
+        test.admin = admin.local_addr().unwrap();
+        tokio::spawn(server::serve_until(listener, server::router(test.gateway.clone()), std::future::pending()));
+        tokio::spawn(server::serve_until(admin, server::admin_router(test.gateway.clone()), std::future::pending()));
+        test
+    }
+
+    fn reconcile(&mut self) -> bext_gateway::source::Applied {
+        let snapshot = self.folder.snapshot().unwrap();
+        self.reconciler.apply(&self.gateway, &snapshot)
+    }
+
+    async fn get(&self, host: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
+        request(self.addr, host, path_and_query, headers).await
+    }
+
+    async fn metrics(&self) -> String {
+        request(self.admin, "admin", "/metrics", &[]).await.body
+    }
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+async fn request(addr: SocketAddr, host: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
+    let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Body>();
+    let mut builder = http::Request::get(format!("http://{addr}{path_and_query}")).header("host", host);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let response = client.request(builder.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
+    let body = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    Reply { status, headers, body }
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+const TWO_TENANTS: &str = r#"{"tenants":[
+    {"id":"a","hosts":["a.localhost"]},
+    {"id":"b","hosts":["b.localhost","www.b.localhost"]}]}"#;
+
+const TAGGER: &str = r#"
+local config = bext.json.decode(bext.get_config())
+return {
+  priority = 300,
+  on_request = function(self, ctx_json)
+    return bext.middleware_continue(bext.json.encode({ tag = config.tag }))
+  end,
+  on_response = function(self, arg_json)
+    local arg = bext.json.decode(arg_json)
+    arg.headers[#arg.headers + 1] = { "x-tag", arg.request.extensions.tag .. "@" .. arg.request.tenant_id }
+    return { headers = arg.headers }
+  end,
+}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_by_host_and_fills_the_context_from_the_real_request() {
+    let plugins = TempDir::new("routing");
+    plugins.write("a/tagger.lua", TAGGER);
+    plugins.write("a/tagger.json", r#"{"tag":"from-a"}"#);
+    let gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Sandboxed).await;
+
+    let reply = gw
+        .get("A.localhost:8080", "/orders/7?x=1&y=%20z", &[("x-dup", "one"), ("accept", "*/*"), ("x-dup", "two")])
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("x-tag"), Some("from-a@a"));
+    let echo = reply.json();
+    assert_eq!(echo["method"], "GET");
+    assert_eq!(echo["path"], "/orders/7");
+    assert_eq!(echo["query_string"], "x=1&y=%20z");
+    assert_eq!(echo["hostname"], "a.localhost");
+    assert_eq!(echo["peer_ip"], "127.0.0.1");
+    assert_eq!(echo["tenant_id"], "a");
+    assert_eq!(echo["extensions"]["tag"], "from-a", "the handler sees what on_request added");
+    let dups: Vec<&str> =
+        echo["headers"].as_array().unwrap().iter().filter(|h| h[0] == "x-dup").map(|h| h[1].as_str().unwrap()).collect();
+    assert_eq!(dups, ["one", "two"], "both values, in order");
+
+    // Tenant b has no plugins: the echo handler alone, on either of its hosts.
+    let reply = gw.get("www.b.localhost", "/", &[]).await;
+    assert_eq!((reply.status, reply.header("x-tag")), (200, None));
+    assert_eq!(reply.json()["tenant_id"], "b");
+
+    let reply = gw.get("nobody.localhost", "/", &[]).await;
+    assert_eq!(reply.status, 404);
+    assert!(reply.body.contains("nobody.localhost"), "{}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_plugins_short_circuit_and_add_headers_in_stack_order() {
+    let plugins = TempDir::new("shop");
+    let shop = examples().join("gateway/plugins/shop");
+    for entry in std::fs::read_dir(&shop).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        plugins.write(&format!("a/{name}"), &std::fs::read_to_string(&path).unwrap());
+    }
+    let gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Sandboxed).await;
+
+    let open = gw.get("a.localhost", "/", &[]).await;
+    assert_eq!(open.status, 200);
+    assert_eq!(open.header("x-content-type-options"), Some("nosniff"), "security headers' on_response ran");
+    assert_eq!(open.header("x-ratelimit-remaining"), Some("4"));
+
+    let denied = gw.get("a.localhost", "/api/orders", &[]).await;
+    assert_eq!(denied.status, 401, "{}", denied.body);
+    assert_eq!(denied.header("x-frame-options"), Some("DENY"), "a short-circuit still unwinds through earlier plugins");
+
+    let allowed = gw.get("a.localhost", "/api/orders", &[("authorization", "Bearer s3cret-token")]).await;
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    for _ in 0..2 {
+        gw.get("a.localhost", "/", &[]).await;
+    }
+    let limited = gw.get("a.localhost", "/", &[]).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.header("retry-after").is_some());
+}
+
+/// A log writer that keeps what the gateway logged.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn versioned(version: &str) -> String {
+    format!(
+        r#"return {{
+  on_response = function(self, arg_json)
+    local headers = bext.json.decode(arg_json).headers
+    headers[#headers + 1] = {{ "x-version", "{version}" }}
+    return {{ headers = headers }}
+  end,
+  on_request = function(self) return bext.middleware_continue() end,
+}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_reload_swaps_new_versions_keeps_the_old_on_a_broken_edit_and_unloads_deleted_plugins() {
+    let plugins = TempDir::new("reload");
+    plugins.write("a/app.lua", &versioned("1"));
+    let root = plugins.0.clone();
+    let mut gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Sandboxed).await;
+    let write = |text: &str| std::fs::write(root.join("a/app.lua"), text).unwrap();
+    assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("1"));
+
+    // An edit: loaded, checked, swapped in. A request that took the chain
+    // before the swap still runs the version it started with.
+    let tenant = gw.gateway.tenant_for_host("a.localhost").unwrap().clone();
+    let in_flight = tenant.chain();
+    write(&versioned("2"));
+    let applied = gw.reconcile();
+    assert_eq!(applied.loaded, ["a/app"]);
+    assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("2"));
+    let mut response = bext_plugin_api::middleware::ResponseHeaders { status: 200, headers: vec![] };
+    let ctx = bext_gateway::context::request_context(
+        &http::Request::get("/").body(()).unwrap().into_parts().0,
+        "127.0.0.1:1".parse().unwrap(),
+        "a",
+    );
+    in_flight.on_response(&ctx, &mut response, 1).await.unwrap();
+    assert_eq!(response.headers, [("x-version".to_string(), "1".to_string())], "the old version finishes its requests");
+
+    // A broken edit: rejected with a logged error naming the plugin; version 2 keeps serving.
+    write("return { on_request = function(self) return bext.middleware_continue() end, on_response = function(self) x = end }");
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt().with_writer({
+        let logs = logs.clone();
+        move || logs.clone()
+    }).with_ansi(false).finish();
+    let applied = tracing::subscriber::with_default(subscriber, || gw.reconcile());
+    assert_eq!(applied.rejected, ["a/app"]);
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("ERROR") && logged.contains("a/app") && logged.contains("rejected"), "{logged}");
+    assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("2"));
+    let metrics = gw.metrics().await;
+    assert!(metrics.contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"bext_plugin_reloads_total{tenant="a",plugin="a/app",result="rejected"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"bext_plugin_reloads_total{tenant="a",plugin="a/app",result="ok"} 2"#), "{metrics}");
+
+    // A script that raises at load is rejected the same way; then a good edit recovers.
+    write("error('not today')");
+    assert_eq!(gw.reconcile().rejected, ["a/app"]);
+    write(&versioned("3"));
+    assert_eq!(gw.reconcile().loaded, ["a/app"]);
+    assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("3"));
+    assert!(gw.metrics().await.contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 0"#));
+
+    // Deleted: unloaded, and gone from the chain and the admin endpoint.
+    std::fs::remove_file(root.join("a/app.lua")).unwrap();
+    assert_eq!(gw.reconcile().removed, ["a/app"]);
+    let reply = gw.get("a.localhost", "/", &[]).await;
+    assert_eq!((reply.status, reply.header("x-version")), (200, None));
+    assert!(!gw.metrics().await.contains("a/app"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_or_hoarding_tenant_fails_alone_and_shows_in_the_stats() {
+    let plugins = TempDir::new("noisy");
+    plugins.write("a/tagger.lua", TAGGER);
+    plugins.write("a/tagger.json", r#"{"tag":"ok"}"#);
+    let examples = examples().join("gateway/plugins");
+    plugins.write("loop/spin.lua", &std::fs::read_to_string(examples.join("loop/spin.lua")).unwrap());
+    plugins.write("hog/hoard.lua", &std::fs::read_to_string(examples.join("hog/hoard.lua")).unwrap());
+    let config = r#"{"tenants":[
+        {"id":"a","hosts":["a.localhost"]},
+        {"id":"loop","hosts":["loop.localhost"],"limits":{"timeout_ms":50,"quarantine_ms":600000}},
+        {"id":"hog","hosts":["hog.localhost"],"limits":{"max_heap_bytes":8388608,"quarantine_ms":600000}}]}"#;
+    let gw = TestGateway::start(config, plugins, Tier::Sandboxed).await;
+
+    for round in 0..6 {
+        for host in ["loop.localhost", "hog.localhost"] {
+            let reply = gw.get(host, "/", &[]).await;
+            // Five traps in a row, then the quarantine answers 503 at once.
+            let expected = if round < 5 { 500 } else { 503 };
+            assert_eq!(reply.status, expected, "{host} round {round}: {}", reply.body);
+            assert!(reply.body.contains(&format!("{}/", host.trim_end_matches(".localhost"))), "{}", reply.body);
+        }
+        let good = gw.get("a.localhost", "/", &[]).await;
+        assert_eq!((good.status, good.header("x-tag")), (200, Some("ok@a")));
+    }
+    for host in ["loop.localhost", "hog.localhost"] {
+        let reply = gw.get(host, "/", &[]).await;
+        assert_eq!(reply.status, 503, "{reply:?}");
+        assert!(reply.header("retry-after").is_some_and(|s| s.parse::<u64>().unwrap() > 500), "{reply:?}");
+    }
+
+    let metrics = gw.metrics().await;
+    for plugin in ["loop/spin", "hog/hoard"] {
+        let tenant = plugin.split('/').next().unwrap();
+        assert!(metrics.contains(&format!(r#"bext_plugin_traps_total{{tenant="{tenant}",plugin="{plugin}"}} 5"#)), "{metrics}");
+        assert!(metrics.contains(&format!(r#"bext_plugin_quarantined_calls_total{{tenant="{tenant}",plugin="{plugin}"}} 2"#)), "{metrics}");
+    }
+    assert!(metrics.contains(r#"bext_plugin_traps_total{tenant="a",plugin="a/tagger"} 0"#), "{metrics}");
+    assert!(metrics.contains(r#"bext_plugin_calls_total{tenant="a",plugin="a/tagger"} 12"#), "six on_request, six on_response: {metrics}");
+    assert!(metrics.contains(r#"bext_gateway_responses_total{tenant="a",class="2xx"} 6"#), "{metrics}");
+    assert!(metrics.contains(r#"bext_gateway_responses_total{tenant="loop",class="5xx"} 7"#), "{metrics}");
+    assert!(metrics.contains(r#"bext_plugin_up{tenant="a",plugin="a/tagger",version=""#), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_to_an_upstream_between_on_request_and_on_response() {
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = upstream.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|request: axum::extract::Request| async move {
+        let seen = format!(
+            "{} {} forwarded-for={} tag-header={}",
+            request.method(),
+            request.uri(),
+            request.headers().get("x-forwarded-for").map_or("-", |v| v.to_str().unwrap()),
+            request.headers().get("x-client").map_or("-", |v| v.to_str().unwrap()),
+        );
+        ([("x-origin", "yes")], seen)
+    });
+    tokio::spawn(async move { axum::serve(upstream, app).await });
+
+    let plugins = TempDir::new("proxy");
+    plugins.write("a/tagger.lua", TAGGER);
+    plugins.write("a/tagger.json", r#"{"tag":"proxied"}"#);
+    let config = format!(r#"{{"tenants":[{{"id":"a","hosts":["a.localhost"],"upstream":"http://{origin}"}}]}}"#);
+    let gw = TestGateway::start(&config, plugins, Tier::Sandboxed).await;
+    let reply = gw.get("a.localhost", "/v1/items?page=2", &[("x-client", "c1")]).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, "GET /v1/items?page=2 forwarded-for=127.0.0.1 tag-header=c1");
+    assert_eq!(reply.header("x-origin"), Some("yes"));
+    assert_eq!(reply.header("x-tag"), Some("proxied@a"), "on_response saw the upstream's response");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_sets_what_http_cannot_carry_gets_a_500_naming_the_problem() {
+    let plugins = TempDir::new("badheader");
+    plugins.write(
+        "a/bad.lua",
+        r#"return { on_request = function(self)
+             return bext.middleware_respond('{"status":200,"headers":[["bad header","x"]],"body":"hi"}')
+           end }"#,
+    );
+    let gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Sandboxed).await;
+    let reply = gw.get("a.localhost", "/", &[]).await;
+    assert_eq!(reply.status, 500);
+    assert!(reply.body.contains("bad header"), "{}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_tier_serves_the_same_scripts_behind_the_same_trait() {
+    let plugins = TempDir::new("native");
+    plugins.write("a/tagger.lua", TAGGER);
+    plugins.write("a/tagger.json", r#"{"tag":"native"}"#);
+    let gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Native).await;
+    let reply = gw.get("a.localhost", "/", &[]).await;
+    assert_eq!((reply.status, reply.header("x-tag")), (200, Some("native@a")));
+    assert_eq!(reply.json()["extensions"]["tag"], "native");
+    assert!(gw.metrics().await.contains(r#"tier="native""#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_configuration_starts_with_one_call() {
+    let mut config = GatewayConfig::load(&examples().join("gateway/gateway.json")).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.admin = "127.0.0.1:0".parse().unwrap();
+    let running = bext_gateway::start(&config, Tier::Sandboxed, std::time::Duration::from_secs(3600)).await.unwrap();
+    for (host, status) in [("bare.localhost", 200), ("one.localhost", 200), ("five.localhost", 200), ("shop.localhost", 200), ("loop.localhost", 500)] {
+        assert_eq!(request(running.addr, host, "/", &[]).await.status, status, "{host}");
+    }
+    let metrics = request(running.admin_addr, "admin", "/metrics", &[]).await.body;
+    assert_eq!(metrics.matches("bext_plugin_up{").count(), 13, "every sample plugin loaded: {metrics}");
+    running.stop().await.unwrap();
+}
