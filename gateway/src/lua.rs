@@ -47,6 +47,8 @@ impl Middleware for LuaMiddleware {
         &self.version
     }
 
+    // The runtime's async path: the guest yields to the executor every
+    // epoch tick, so a looping tenant never holds a worker thread.
     fn on_request<'a>(&'a self, ctx: &'a mut RequestContext) -> BoxFuture<'a, Result<RequestAction, PluginFailure>> {
         Box::pin(async move { self.plugin.try_on_request_async(ctx).await.map_err(|e| failure(&self.plugin, e)) })
     }
@@ -61,53 +63,5 @@ impl Middleware for LuaMiddleware {
 
     fn stats(&self) -> Option<PluginStats> {
         Some(self.plugin.stats())
-    }
-}
-
-/// Stand-in for the runtime's async call path until it is merged: the sync
-/// calls on tokio's blocking pool, so no executor thread waits on a plugin.
-trait AsyncCalls {
-    async fn try_on_request_async(&self, ctx: &mut RequestContext) -> Result<RequestAction, Error>;
-    async fn try_on_response_async(&self, ctx: &RequestContext, response: &mut ResponseHeaders) -> Result<(), Error>;
-}
-
-fn copy_context(ctx: &RequestContext) -> RequestContext {
-    RequestContext {
-        method: ctx.method.clone(),
-        path: ctx.path.clone(),
-        hostname: ctx.hostname.clone(),
-        headers: ctx.headers.clone(),
-        query_string: ctx.query_string.clone(),
-        peer_ip: ctx.peer_ip.clone(),
-        tenant_id: ctx.tenant_id.clone(),
-        site_id: ctx.site_id.clone(),
-        extensions: ctx.extensions.clone(),
-    }
-}
-
-fn joined<T>(plugin: &LuaPlugin, joined: Result<T, tokio::task::JoinError>) -> Result<T, Error> {
-    joined.map_err(|e| Error::Trap { plugin: plugin.name().into(), method: "on_request".into(), message: e.to_string() })
-}
-
-impl AsyncCalls for LuaPlugin {
-    async fn try_on_request_async(&self, ctx: &mut RequestContext) -> Result<RequestAction, Error> {
-        let (plugin, mut owned) = (self.clone(), copy_context(ctx));
-        let (owned, result) = joined(self, tokio::task::spawn_blocking(move || {
-            let result = plugin.try_on_request(&mut owned);
-            (owned, result)
-        }).await)?;
-        *ctx = owned;
-        result
-    }
-
-    async fn try_on_response_async(&self, ctx: &RequestContext, response: &mut ResponseHeaders) -> Result<(), Error> {
-        let (plugin, owned) = (self.clone(), copy_context(ctx));
-        let mut headers = ResponseHeaders { status: response.status, headers: std::mem::take(&mut response.headers) };
-        let (headers, result) = joined(self, tokio::task::spawn_blocking(move || {
-            let result = plugin.try_on_response(&owned, &mut headers);
-            (headers, result)
-        }).await)?;
-        *response = headers;
-        result
     }
 }
