@@ -4,6 +4,7 @@
 //! `cargo run --release --bin bench-report`. The criterion benches in
 //! `benches/` use the same pieces.
 
+pub mod async_api;
 pub mod measure;
 pub mod report;
 pub mod side;

@@ -3,6 +3,7 @@
 //! shared helpers in `common`.
 
 mod common;
+mod async_calls;
 mod attacks;
 mod bad_input;
 mod bench_suite;
