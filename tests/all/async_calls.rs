@@ -188,7 +188,15 @@ fn dropping_the_future_cancels_the_call_and_frees_its_slot() {
         let (mut looping_ctx, mut plain_ctx) = (request("GET", "/loop", &[]), request("GET", "/", &[]));
         let holder = plugin.try_on_request_async(&mut looping_ctx);
         let waiter = plugin.try_on_request_async(&mut plain_ctx);
-        let both = async { tokio::join!(holder, waiter) };
+        let both = async {
+            let (mut holder, mut waiter) = (std::pin::pin!(holder), std::pin::pin!(waiter));
+            std::future::poll_fn(|cx| {
+                let _ = holder.as_mut().poll(cx);
+                let _ = waiter.as_mut().poll(cx);
+                std::task::Poll::<()>::Pending
+            })
+            .await
+        };
         assert!(tokio::time::timeout(Duration::from_millis(20), both).await.is_err());
         let action = plugin.try_on_request_async(&mut request("GET", "/", &[])).await.unwrap();
         assert!(matches!(action, RequestAction::Continue));
@@ -222,10 +230,12 @@ fn calls_beyond_the_cap_wait_their_turn_then_fail_typed() {
     let pool = PoolConfig::default().max_concurrent_calls(1).acquire_timeout_ms(60_000);
     let plugin = looping("async-cap-fifo", deadline_only(30), pool);
     two_workers().block_on(async {
-        let (mut looping_ctx, mut plain_ctx) = (request("GET", "/loop", &[]), request("GET", "/", &[]));
-        let first = plugin.try_on_request_async(&mut looping_ctx);
-        let second = plugin.try_on_request_async(&mut plain_ctx);
-        let (first, second) = tokio::join!(first, second);
+        let spawn_call = |path: &'static str| {
+            let plugin = plugin.clone();
+            tokio::spawn(async move { plugin.try_on_request_async(&mut request("GET", path, &[])).await })
+        };
+        let (first, second) = (spawn_call("/loop"), spawn_call("/"));
+        let (first, second) = (first.await.unwrap(), second.await.unwrap());
         assert!(matches!(first, Err(Error::Timeout { .. })), "{first:?}");
         assert!(matches!(second, Ok(RequestAction::Continue)), "{second:?}");
     });
