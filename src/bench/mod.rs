@@ -4,6 +4,7 @@
 //! `cargo run --release --bin bench-report`. The criterion benches in
 //! `benches/` use the same pieces.
 
+pub mod async_api;
 pub mod cli_run;
 pub mod isolation;
 pub mod measure;

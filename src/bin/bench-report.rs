@@ -2,6 +2,7 @@
 //! every benchmark, the wasm sandbox and native mlua interleaved in this one
 //! process; prints a markdown report and writes an SVG chart of the ratios.
 
+use bext_lua_wasm_suite::bench::async_api::{self, AsyncEffort};
 use bext_lua_wasm_suite::bench::report::{self, machine_description, Group, ReportOptions};
 use clap::Parser;
 use std::path::PathBuf;
@@ -22,6 +23,10 @@ struct Args {
     /// Also write the markdown report to this file.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Only the async API's section (async against sync per call, and the
+    /// tokio isolation measure); a run without `--only` includes it.
+    #[arg(long)]
+    async_api: bool,
     /// Where the SVG chart of the ratios goes.
     #[arg(long, value_name = "FILE", default_value = "target/bench-report/ratios.svg")]
     svg: PathBuf,
@@ -43,6 +48,9 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if cfg!(debug_assertions) {
         eprintln!("bench-report: this is a debug build; figures need --release");
+    }
+    if args.async_api {
+        return async_section(&args);
     }
     let options = ReportOptions { quick: args.quick, only: args.only.clone() };
     let report = match report::run(&options, |row| {
@@ -70,6 +78,15 @@ fn main() -> ExitCode {
         report.seconds
     );
     text.push_str(&report.markdown());
+    if args.only.is_empty() {
+        match async_api::run(AsyncEffort::new(args.quick), |name| eprintln!("async      {name}")) {
+            Ok(section) => text.push_str(&format!("\n{}", section.markdown())),
+            Err(e) => {
+                eprintln!("bench-report: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     print!("{text}");
 
     if let Some(parent) = args.svg.parent() {
@@ -80,6 +97,33 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     eprintln!("bench-report: chart written to {}", args.svg.display());
+    if let Some(out) = &args.out
+        && let Err(e) = std::fs::write(out, &text)
+    {
+        eprintln!("bench-report: cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// `--async-api`: only the async API's section.
+fn async_section(args: &Args) -> ExitCode {
+    let started = std::time::Instant::now();
+    let section = match async_api::run(AsyncEffort::new(args.quick), |name| eprintln!("async      {name}")) {
+        Ok(section) => section,
+        Err(e) => {
+            eprintln!("bench-report: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let quick = if args.quick { " --quick" } else { "" };
+    let text = format!(
+        "## Async API run\n\n* Machine: {}\n* Command: `cargo run --release --bin bench-report --{quick} --async-api` ({:.0} s)\n\n{}",
+        machine_description(),
+        started.elapsed().as_secs_f64(),
+        section.markdown()
+    );
+    print!("{text}");
     if let Some(out) = &args.out
         && let Err(e) = std::fs::write(out, &text)
     {

@@ -4,6 +4,7 @@
 
 mod common;
 mod artifact_cache;
+mod async_calls;
 mod attacks;
 mod bad_input;
 mod bench_suite;
@@ -25,11 +26,10 @@ mod limits;
 mod middleware;
 mod noisy_neighbour;
 mod pool;
+mod quarantine;
 mod reliability;
 mod reload;
 mod shared;
 mod shared_redis;
-mod quarantine;
-mod reload;
 mod stats;
 mod transform;
