@@ -95,7 +95,8 @@ fn the_default_cache_folder_follows_the_environment() {
     }
     let dir = |env: &[(&str, &str)], remove: &[&str]| {
         let out = child(NAME, env, remove);
-        out.lines().find_map(|l| l.strip_prefix("DIR ")).unwrap_or_else(|| panic!("{out}")).to_string()
+        // libtest prints the test's name on the same line before its output.
+        out.lines().find_map(|l| l.split_once("DIR ")).map(|(_, dir)| dir.trim().to_string()).unwrap_or_else(|| panic!("{out}"))
     };
     let all = [ARTIFACT_CACHE_ENV, "XDG_CACHE_HOME", "HOME"];
     assert_eq!(dir(&[(ARTIFACT_CACHE_ENV, "/srv/cache"), ("XDG_CACHE_HOME", "/x")], &[]), r#"Some("/srv/cache")"#);
