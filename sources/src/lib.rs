@@ -9,8 +9,8 @@
 //! its capability check is rejected with a logged [`SourceError::Rejected`]
 //! naming tenant and plugin, and the last good version keeps serving.
 //!
-//! Sources (each behind a cargo feature of the same name; `folder` and
-//! `http` are on by default):
+//! Sources (each behind a cargo feature of the same name, all three on by
+//! default):
 //!
 //! * `folder`: [`FolderSource`], one subfolder per tenant, watched with
 //!   `notify`.
