@@ -447,6 +447,7 @@ impl std::fmt::Display for OutputTooLarge {
 }
 
 impl std::error::Error for OutputTooLarge {}
+
 /// The guest's ABI version against ours.
 fn check_version(guest_version: u32) -> wasmtime::Result<()> {
     if guest_version != ABI_VERSION {

@@ -28,7 +28,7 @@
 
 use crate::config::LuaRuntimeConfig;
 use crate::engine::EngineShared;
-use crate::imports::{HeapLimiter, HostState, PluginIdentity};
+use crate::imports::{HostState, PluginIdentity};
 use crate::metrics::TracingMetrics;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -274,13 +274,9 @@ impl LuaRunner {
                 Some((out, err))
             }
         };
-        let state = HostState {
-            wasi: wasi.build_p1(),
-            // wasm32's whole address space: `lua` has no heap limit either.
-            limiter: HeapLimiter { max_bytes: 1 << 32 },
-            plugin: self.identity.clone(),
-            memory: None,
-        };
+        // wasm32's whole address space: `lua` has no heap limit either.
+        let mut state = HostState::new(self.identity.clone(), 1 << 32);
+        state.wasi = wasi.build_p1();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         let result = self.start(&mut store, script_index);
