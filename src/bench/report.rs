@@ -144,6 +144,7 @@ the Lua state, which is what a counter costs in bext's mlua tier, and is exact o
 sandbox's is on the host, shared by all the plugin's sandboxes (exact across a pool); the Redis rows talk \
 to a `redis-server` on 127.0.0.1 started by the report, shared by every node. The first row is a plain Lua \
 global on both sides, for scale."
+        }
         Group::Run => {
             " Here **wasm** is `bext-lua run -e CHUNK` (the full profile: no fuel, no deadline, every \
 library; the compiled guest loaded from its disk cache) and **native** is Debian's `lua5.4 -e CHUNK` \
