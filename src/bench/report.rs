@@ -43,7 +43,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in report order.
-    pub const ALL: [Group; 8] = [
+    pub const ALL: [Group; 10] = [
         Group::ColdStart,
         Group::PerCall,
         Group::Cpu,
