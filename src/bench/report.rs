@@ -728,6 +728,7 @@ mod tests {
             ],
             quick: true,
             seconds: 0.0,
+            isolation: None,
         };
         assert_eq!(report.run_geomean(), Some(1.0));
         assert!((report.cpu_geomean().unwrap() - 4.0).abs() < 1e-9, "{:?}", report.cpu_geomean());

@@ -251,7 +251,7 @@ fn quarantine_and_hot_reload_work_through_the_async_api() {
             assert!(matches!(err, Error::Timeout { .. }), "{err}");
         }
         let err = plugin.try_on_request_async(&mut request("GET", "/", &[])).await.unwrap_err();
-        assert!(matches!(err, Error::Quarantined { consecutive_traps: 2, .. }), "{err}");
+        assert!(matches!(err, Error::Quarantined { recent_traps: 2, .. }), "{err}");
         assert_eq!(plugin.stats().quarantined, 1);
     });
 

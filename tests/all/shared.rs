@@ -90,7 +90,7 @@ fn bad_arguments_raise_errors_naming_the_plugin_and_the_call() {
 fn the_memory_bound_evicts_least_recent_and_refuses_what_cannot_fit() {
     // Room for about ten 100-byte entries (key + value + 64 bytes overhead).
     let p = evaluator_with_limits("shared-bound", LuaSandboxLimits::default().shared_dict_bytes(10 * 170));
-    let out = run(
+    let out = eval_ok(
         &p,
         "local forcible_seen = false
          for i = 1, 30 do
