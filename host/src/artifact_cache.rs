@@ -100,6 +100,8 @@ pub(crate) fn ignore<T>(file: &Path, why: &str) -> Option<T> {
 fn try_write(file: &Path, artifact: &[u8]) -> std::io::Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
     create_private_dir(dir)?;
+    // Never leave compiled code where others could replace it.
+    check_private(dir).map_err(std::io::Error::other)?;
     // Unique per process and thread: concurrent writers never share a
     // temporary file, and the rename makes the last complete one win.
     let tmp = dir.join(format!(

@@ -401,6 +401,7 @@ impl LocalDict {
     }
 
     /// Bytes counted against the limit right now.
+    #[cfg(test)]
     pub(crate) fn used_bytes(&self) -> usize {
         self.lock().used_bytes
     }

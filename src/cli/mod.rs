@@ -57,11 +57,34 @@ pub fn main() -> i32 {
 
 /// Engine settings for every subcommand: the defaults, with the compiled
 /// guest kept in the runtime's per-user cache folder
-/// ([`bext_plugin_lua_wasm::default_artifact_cache_dir`]; the runtime
-/// refuses a folder others can write to) unless `--no-cache`.
+/// ([`bext_plugin_lua_wasm::default_artifact_cache_dir`]) unless
+/// `--no-cache`. A folder other users can write to is not used (loading
+/// compiled code from it would run theirs), and the user is told why.
 fn engine_config(no_cache: bool) -> LuaRuntimeConfig {
     let config = LuaRuntimeConfig::default();
-    if no_cache { config } else { config.user_artifact_cache() }
+    if no_cache {
+        return config;
+    }
+    let config = config.user_artifact_cache();
+    if let Some(dir) = config.artifact_cache_dir.clone() {
+        if let Some(problem) = writable_by_others(&dir) {
+            eprintln!("bext-lua: not caching the compiled guest in {}: {problem}", dir.display());
+            return config.no_artifact_cache();
+        }
+    }
+    config
+}
+
+#[cfg(unix)]
+fn writable_by_others(dir: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir).ok()?.permissions().mode();
+    (mode & 0o022 != 0).then(|| format!("writable by other users (mode {:o})", mode & 0o777))
+}
+
+#[cfg(not(unix))]
+fn writable_by_others(_dir: &std::path::Path) -> Option<String> {
+    None
 }
 
 /// Prints `bext-lua: message` to stderr and returns status 1.

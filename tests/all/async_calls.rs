@@ -119,7 +119,8 @@ fn limits_stop_async_calls_with_the_same_typed_errors() {
     let deadline = looping("async-deadline", deadline_only(30), PoolConfig::default());
     let memory = looping(
         "async-memory",
-        LuaSandboxLimits::default().max_heap_bytes(16 << 20).quarantine_after_traps(0),
+        // No fuel limit: the bomb must reach the heap limit first.
+        LuaSandboxLimits::default().max_heap_bytes(16 << 20).fuel_per_call(0).quarantine_after_traps(0),
         PoolConfig::default(),
     );
     current_thread().block_on(async {

@@ -96,7 +96,9 @@ const LOOPS: &[&str] = &[
 
 #[test]
 fn infinite_loops_run_out_of_fuel_wherever_they_hide() {
-    let plugin = load_attack("loops-fuel", "infinite_loops.lua", LuaSandboxLimits::default().fuel_per_call(5_000_000).timeout_ms(60_000));
+    // Every attack must run: the quarantine (tested on its own) would refuse the later ones.
+    let limits = LuaSandboxLimits::default().fuel_per_call(5_000_000).timeout_ms(60_000).quarantine_after_traps(0);
+    let plugin = load_attack("loops-fuel", "infinite_loops.lua", limits);
     run_attacks(&plugin, LOOPS, |_, r| matches!(r, Err(Error::OutOfFuel { fuel_limit: 5_000_000, .. })));
     let stats = plugin.stats();
     assert_eq!((stats.traps, stats.instances_created), (LOOPS.len() as u64, LOOPS.len() as u64 + 1), "{stats:?}");
@@ -109,7 +111,8 @@ fn infinite_loops_hit_the_deadline_wherever_they_hide() {
     let plugin = rt
         .load_plugin(
             LuaPluginConfig::new("loops-deadline", manifest("loops-deadline"), attack_script("infinite_loops.lua"))
-                .limits(LuaSandboxLimits::default().timeout_ms(50)),
+                // Every attack must run: see infinite_loops_run_out_of_fuel_wherever_they_hide.
+                .limits(LuaSandboxLimits::default().timeout_ms(50).quarantine_after_traps(0)),
         )
         .unwrap();
     run_attacks(&plugin, LOOPS, |_, r| {
@@ -119,7 +122,8 @@ fn infinite_loops_hit_the_deadline_wherever_they_hide() {
 
 #[test]
 fn memory_bombs_stop_at_the_memory_limit() {
-    let limits = LuaSandboxLimits::default().max_heap_bytes(16 << 20).fuel_per_call(0).timeout_ms(60_000);
+    // Every attack must run: see infinite_loops_run_out_of_fuel_wherever_they_hide.
+    let limits = LuaSandboxLimits::default().max_heap_bytes(16 << 20).fuel_per_call(0).timeout_ms(60_000).quarantine_after_traps(0);
     let plugin = load_attack("memory-bombs", "memory_bombs.lua", limits);
     let bombs = [
         "/string-rep", "/string-rep-loop", "/table-growth", "/table-growth-pcall", "/concat", "/concat-keep",

@@ -18,7 +18,7 @@ fn snippet(file: &str) -> String {
 
 #[test]
 fn hello_world_middleware() {
-    let mw: Arc<dyn MiddlewarePlugin> = Arc::new(load("hello", &example_plugin("hello.lua")).unwrap());
+    let mw: Arc<dyn MiddlewarePlugin> = Arc::new(load("compat-hello", &example_plugin("hello.lua")).unwrap());
     let mut ctx = request("GET", "/docs", &[]);
     let logs = capture_logs(|| assert!(matches!(mw.on_request(&mut ctx).unwrap(), RequestAction::Continue)));
     assert!(logs.contains("INFO") && logs.contains("plugin saw: {\"method\":\"GET\",\"path\":\"/docs\""), "{logs}");

@@ -117,7 +117,7 @@ fn the_memory_bound_evicts_least_recent_and_refuses_what_cannot_fit() {
 fn plugins_never_see_each_others_dictionary() {
     let a = evaluator("shared-tenant-a");
     let b = evaluator("shared-tenant-b");
-    eval_ok(&a, "bext.shared:set('secret', 'a-only'); bext.shared:incr('n', 1, 0)");
+    eval_ok(&a, "bext.shared:set('secret', 'a-only'); bext.shared:incr('n', 1, 0); return true");
     assert_eq!(eval_ok(&b, "return tostring(bext.shared:get('secret'))"), "nil");
     assert_eq!(eval_ok(&b, "return #bext.shared:keys(0)"), "0");
     assert_eq!(eval_ok(&b, "return bext.shared:incr('n', 1, 100)"), "101");
@@ -131,7 +131,7 @@ fn the_dictionary_survives_traps_and_reloads_and_unload_drops_it() {
     let name = "shared-lifetime";
     let limits = LuaSandboxLimits::default().fuel_per_call(5_000_000);
     let p = evaluator_with_limits(name, limits.clone());
-    eval_ok(&p, "bext.shared:set('kept', 'yes'); x_global = 'sandbox state'");
+    eval_ok(&p, "bext.shared:set('kept', 'yes'); x_global = 'sandbox state'; return true");
     // A trap discards the sandbox (and its globals), not the dictionary.
     assert!(matches!(eval(&p, "while true do end"), Err(Error::OutOfFuel { .. })));
     assert_eq!(eval_ok(&p, "return tostring(x_global) .. ' ' .. bext.shared:get('kept')"), "nil yes");

@@ -64,7 +64,7 @@ fn redis_namespaces_keep_plugins_apart() {
     // Names chosen so that a naive "name:key" layout would collide.
     let a = evaluator("redis-tenant", redis(&server));
     let b = evaluator("redis-tenant:x", redis(&server));
-    eval_ok(&a, "bext.shared:set('x:secret', 'a-only')");
+    eval_ok(&a, "bext.shared:set('x:secret', 'a-only'); return true");
     assert_eq!(eval_ok(&b, "return tostring(bext.shared:get('secret'))"), "nil");
     assert_eq!(eval_ok(&b, "return #bext.shared:keys(0)"), "0");
     eval_ok(&b, "bext.shared:flush_all()");

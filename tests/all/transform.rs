@@ -165,9 +165,9 @@ fn a_10_mb_source_works_with_budget_and_fails_typed_without() {
 
 #[test]
 fn priority_defaults_to_1000() {
-    let t: Arc<dyn TransformPlugin> = Arc::new(transform_returning("no-prio", "true", "nil"));
+    let t: Arc<dyn TransformPlugin> = Arc::new(transform_returning("transform-no-prio", "true", "nil"));
     assert_eq!(t.priority(), 1000);
     let t: Arc<dyn TransformPlugin> =
-        Arc::new(load("prio", "return { priority = 450, matches = function() return true end, transform = function() end }").unwrap());
+        Arc::new(load("transform-prio", "return { priority = 450, matches = function() return true end, transform = function() end }").unwrap());
     assert_eq!(t.priority(), 450);
 }

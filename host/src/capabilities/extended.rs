@@ -98,6 +98,9 @@ impl LuaPlugin {
     /// `url` when it has `shape` and no whitespace or control characters
     /// (it may end up in a `Location` header); else a [`Error::BadEnvelope`].
     fn checked_url(&self, method: &str, url: String, shape: UrlShape) -> Result<String, Error> {
+        // Servers hand the URL out as a `Location` header: the header rules
+        // first (their message names the header and the character).
+        check_header_value("location", &url).map_err(|m| self.bad_envelope(method, m))?;
         let absolute = ["https://", "http://"].iter().any(|scheme| {
             url.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme)) && url.len() > scheme.len()
         });
