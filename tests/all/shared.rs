@@ -14,21 +14,27 @@ fn evaluator_with_limits(name: &str, limits: LuaSandboxLimits) -> LuaPlugin {
     load_with_limits(name, &script("eval.lua"), limits)
 }
 
+/// set/get/add/replace/incr and their OpenResty return values, the same on
+/// every backend (`shared_redis.rs` runs it against Redis).
+pub(crate) fn assert_core_operations(p: &LuaPlugin) {
+    assert_eq!(eval_results(p, "bext.shared:set('a', 'x')"), "true nil false");
+    assert_eq!(eval_ok(p, "return bext.shared:get('a')"), "x");
+    assert_eq!(eval_ok(p, "return tostring(bext.shared:get('missing'))"), "nil");
+    assert_eq!(eval_results(p, "bext.shared:add('a', 'y')"), "false exists false");
+    assert_eq!(eval_results(p, "bext.shared:add('b', 'y')"), "true nil false");
+    assert_eq!(eval_results(p, "bext.shared:replace('nope', 1)"), "false not found false");
+    assert_eq!(eval_results(p, "bext.shared:replace('b', 2)"), "true nil false");
+    assert_eq!(eval_results(p, "bext.shared:incr('b', 40)"), "42 nil false");
+    assert_eq!(eval_results(p, "bext.shared:incr('c', 1)"), "nil not found nil");
+    assert_eq!(eval_results(p, "bext.shared:incr('c', 1, 10)"), "11 nil false");
+    assert_eq!(eval_results(p, "bext.shared:incr('c', 0.5)"), "11.5 nil false");
+    assert_eq!(eval_results(p, "bext.shared:incr('a', 1)"), "nil not a number nil");
+}
+
 #[test]
 fn operations_return_what_openresty_returns() {
     let p = evaluator("shared-api");
-    assert_eq!(eval_results(&p, "bext.shared:set('a', 'x')"), "true nil false");
-    assert_eq!(eval_ok(&p, "return bext.shared:get('a')"), "x");
-    assert_eq!(eval_ok(&p, "return tostring(bext.shared:get('missing'))"), "nil");
-    assert_eq!(eval_results(&p, "bext.shared:add('a', 'y')"), "false exists false");
-    assert_eq!(eval_results(&p, "bext.shared:add('b', 'y')"), "true nil false");
-    assert_eq!(eval_results(&p, "bext.shared:replace('nope', 1)"), "false not found false");
-    assert_eq!(eval_results(&p, "bext.shared:replace('b', 2)"), "true nil false");
-    assert_eq!(eval_results(&p, "bext.shared:incr('b', 40)"), "42 nil false");
-    assert_eq!(eval_results(&p, "bext.shared:incr('c', 1)"), "nil not found nil");
-    assert_eq!(eval_results(&p, "bext.shared:incr('c', 1, 10)"), "11 nil false");
-    assert_eq!(eval_results(&p, "bext.shared:incr('c', 0.5)"), "11.5 nil false");
-    assert_eq!(eval_results(&p, "bext.shared:incr('a', 1)"), "nil not a number nil");
+    assert_core_operations(&p);
     // Types survive: integers, floats, booleans, binary strings.
     assert_eq!(
         eval_ok(&p, "bext.shared:set('i', 7); bext.shared:set('f', 2.5); bext.shared:set('t', false); bext.shared:set('s', 'a\\0b')

@@ -27,18 +27,7 @@ fn evaluator(name: &str, backend: RedisShared) -> LuaPlugin {
 fn operations_on_redis_return_what_the_local_dictionary_returns() {
     let server = RedisServer::start().unwrap();
     let p = evaluator("redis-api", redis(&server));
-    assert_eq!(eval_results(&p, "bext.shared:set('a', 'x')"), "true nil false");
-    assert_eq!(eval_ok(&p, "return bext.shared:get('a')"), "x");
-    assert_eq!(eval_ok(&p, "return tostring(bext.shared:get('missing'))"), "nil");
-    assert_eq!(eval_results(&p, "bext.shared:add('a', 'y')"), "false exists false");
-    assert_eq!(eval_results(&p, "bext.shared:add('b', 'y')"), "true nil false");
-    assert_eq!(eval_results(&p, "bext.shared:replace('nope', 1)"), "false not found false");
-    assert_eq!(eval_results(&p, "bext.shared:replace('b', 2)"), "true nil false");
-    assert_eq!(eval_results(&p, "bext.shared:incr('b', 40)"), "42 nil false");
-    assert_eq!(eval_results(&p, "bext.shared:incr('c', 1)"), "nil not found nil");
-    assert_eq!(eval_results(&p, "bext.shared:incr('c', 1, 10)"), "11 nil false");
-    assert_eq!(eval_results(&p, "bext.shared:incr('c', 0.5)"), "11.5 nil false");
-    assert_eq!(eval_results(&p, "bext.shared:incr('a', 1)"), "nil not a number nil");
+    crate::shared::assert_core_operations(&p);
     assert_eq!(eval_ok(&p, "bext.shared:set('big', math.maxinteger - 1); return bext.shared:incr('big', 1) == math.maxinteger"), "true");
     assert_eq!(
         eval_ok(&p, "bext.shared:set('i', 7); bext.shared:set('f', 2.5); bext.shared:set('t', false); bext.shared:set('s', '12')
