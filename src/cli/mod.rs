@@ -19,8 +19,9 @@ use std::path::PathBuf;
 #[command(name = "bext-lua", version)]
 struct Cli {
     /// Compiles the guest in this process instead of loading (and saving) the
-    /// compiled guest in the per-user cache folder ($XDG_CACHE_HOME/bext-lua
-    /// or ~/.cache/bext-lua).
+    /// compiled guest in the runtime's per-user cache folder
+    /// ($BEXT_LUA_WASM_CACHE_DIR, else $XDG_CACHE_HOME/bext-plugin-lua-wasm,
+    /// else ~/.cache/bext-plugin-lua-wasm).
     #[arg(long, global = true)]
     no_cache: bool,
     #[command(subcommand)]
