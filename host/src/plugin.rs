@@ -128,6 +128,7 @@ impl LuaPlugin {
         // where the script's load left off.
         let template = (cold_start == ColdStart::Fork).then(|| first.template(&engine));
         let shape = first.describe(&engine, &spec)?;
+        crate::capabilities::check_declared_capabilities(spec.name(), &manifest, |m| shape.methods.contains(m))?;
         let limits = &spec.limits;
         let quarantine = Quarantine::new(limits.quarantine_after_traps, limits.quarantine_window_calls, limits.quarantine_ms);
         let async_calls = AsyncCalls::new(&pool);

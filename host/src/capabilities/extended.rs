@@ -35,22 +35,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// The methods each extended capability needs: `(capability, all of)`.
-pub(crate) const EXTENDED_METHODS: &[(Cap, &[&str])] = &[
-    (Cap::Auth, &["provider_kind", "resolve"]),
-    (Cap::Session, &["create", "read", "update", "touch", "delete"]),
-    (Cap::Mailer, &["send"]),
-    (Cap::Tracer, &["start_span", "set_attribute", "set_status", "add_event", "end_span", "flush"]),
-    (Cap::Scheduled, &["schedules", "run"]),
-    (Cap::Webhook, &["scheme", "verify"]),
-    (Cap::FeatureFlag, &["evaluate"]),
-    (Cap::I18n, &["translate", "supported_locales", "fallback_locale"]),
-    (Cap::StorageClient, &["get", "put", "delete", "list_page", "presigned_url"]),
-    (Cap::SearchClient, &["search", "index", "delete"]),
-    (Cap::AuthzPolicy, &["evaluate", "reload_policies"]),
-    (Cap::Locking, &["try_lock", "renew", "release"]),
-];
-
 const IS_HEALTHY: &str = "is_healthy";
 const CLEANUP: &str = "cleanup";
 
@@ -513,7 +497,7 @@ impl ScheduledPlugin for LuaPlugin {
 
     /// The script's `priority` field, else 1000.
     fn priority(&self) -> u32 {
-        self.priority_or(1000)
+        self.priority_for(Cap::Scheduled)
     }
 
     /// An array of `Schedule`s; nil is none.

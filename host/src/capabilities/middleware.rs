@@ -26,7 +26,7 @@ use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::middleware::{PluginResponse, RequestAction, RequestContext, ResponseHeaders};
-use bext_plugin_api::types::{priority, PluginCapability};
+use bext_plugin_api::types::PluginCapability;
 use bext_plugin_api::MiddlewarePlugin;
 use serde::Serialize;
 use serde_json::Value;
@@ -230,7 +230,7 @@ impl MiddlewarePlugin for LuaPlugin {
 
     /// The script's `priority` field, else 600 (after the built-ins).
     fn priority(&self) -> u32 {
-        self.priority_or(priority::PLUGIN_DEFAULT)
+        self.priority_for(PluginCapability::Middleware)
     }
 
     fn on_request(&self, ctx: &mut RequestContext) -> Result<RequestAction, String> {

@@ -12,27 +12,10 @@
 //! # Capabilities: what a plugin provides
 //!
 //! The manifest's `capabilities` and `provides_capabilities` (together: the
-//! *declared* capabilities) are checked at load against the methods the
-//! script defines ([`check_declared_capabilities`]):
-//!
-//! | capability | the script must define |
-//! |---|---|
-//! | `middleware` | `on_request` |
-//! | `cache_backend` | `get`, `set`, `delete`, `invalidate_tag`, `invalidate_path` |
-//! | `lifecycle` | at least one lifecycle hook |
-//! | `transform` | `matches`, `transform` |
-//! | `auth` | `provider_kind`, `resolve` |
-//! | `session` | `create`, `read`, `update`, `touch`, `delete` |
-//! | `mailer` | `send` |
-//! | `tracer` | `start_span`, `set_attribute`, `set_status`, `add_event`, `end_span`, `flush` |
-//! | `scheduled` | `schedules`, `run` |
-//! | `webhook` | `scheme`, `verify` |
-//! | `feature_flag` | `evaluate` |
-//! | `i18n` | `translate`, `supported_locales`, `fallback_locale` |
-//! | `storage_client` | `get`, `put`, `delete`, `list_page`, `presigned_url` |
-//! | `search_client` | `search`, `index`, `delete` |
-//! | `authz_policy` | `evaluate`, `reload_policies` |
-//! | `locking` | `try_lock`, `renew`, `release` |
+//! *declared* capabilities) are checked when the plugin loads against the
+//! methods the script defines ([`check_declared_capabilities`]), by the one
+//! capability table ([`table`]: each capability's required and optional
+//! methods and default priority; the README's tables are compared with it).
 //!
 //! All sixteen capabilities are wired: the twelve beyond the first four go
 //! through one generic mechanism (`generic.rs`, adapters in `extended.rs`). When a manifest declares capabilities, a call through a trait it
@@ -48,61 +31,54 @@ mod generic;
 mod http_text;
 mod lifecycle;
 mod middleware;
+pub(crate) mod table;
 mod transform;
 
 pub use lifecycle::LifecycleHook;
 pub use middleware::request_context_json;
-use lifecycle::LIFECYCLE_METHODS;
+pub use table::{capability_methods, capability_name, CapabilityMethods, CAPABILITIES};
 
 use crate::abi::Output;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
-use bext_plugin_api::types::PluginCapability;
+use bext_plugin_api::types::{PluginCapability, PluginManifest};
 use serde_json::Value;
 
-/// The script methods a capability needs: `(all of, at least one of)`, or
-/// `None` for capabilities this runtime does not wire.
-fn needed_methods(capability: PluginCapability) -> Option<(&'static [&'static str], &'static [&'static str])> {
-    match capability {
-        PluginCapability::Middleware => Some((&["on_request"], &[])),
-        PluginCapability::CacheBackend => {
-            Some((&["get", "set", "delete", "invalidate_tag", "invalidate_path"], &[]))
+/// The capabilities `manifest` declares (`capabilities` and
+/// `provides_capabilities`), without duplicates, in manifest order.
+pub(crate) fn declared_capabilities(manifest: &PluginManifest) -> Vec<PluginCapability> {
+    let mut declared = Vec::new();
+    for capability in manifest.capabilities.iter().chain(&manifest.provides_capabilities) {
+        if !declared.contains(capability) {
+            declared.push(*capability);
         }
-        PluginCapability::Lifecycle => Some((&[], &LIFECYCLE_METHODS)),
-        PluginCapability::Transform => Some((&["matches", "transform"], &[])),
-        other => extended::EXTENDED_METHODS.iter().find(|(c, _)| *c == other).map(|(_, all_of)| (*all_of, &[][..])),
     }
+    declared
 }
 
-/// The manifest's name of a capability (`cache_backend`, ...).
-pub(crate) fn capability_name(capability: PluginCapability) -> String {
-    match serde_json::to_value(capability) {
-        Ok(Value::String(name)) => name,
-        _ => format!("{capability:?}"),
-    }
-}
-
-/// Fails the load with [`Error::CapabilityMismatch`] when the manifest
-/// declares a capability whose methods the script does not define, naming
-/// every missing method.
-pub(crate) fn check_declared_capabilities(plugin: &LuaPlugin) -> Result<(), Error> {
+/// The load-time check: [`Error::CapabilityMismatch`] when `manifest`
+/// declares a capability whose methods the script of `plugin` does not
+/// define (`defines` answers for it), naming every missing method.
+pub(crate) fn check_declared_capabilities(
+    plugin: &str,
+    manifest: &PluginManifest,
+    defines: impl Fn(&str) -> bool,
+) -> Result<(), Error> {
     let mut problems = Vec::new();
-    for capability in plugin.declared_capabilities() {
-        let Some((all_of, any_of)) = needed_methods(capability) else { continue };
-        let missing: Vec<String> =
-            all_of.iter().filter(|m| !plugin.has_method(m)).map(|m| format!("`{m}`")).collect();
-        let name = capability_name(capability);
+    for capability in declared_capabilities(manifest) {
+        let row = capability_methods(capability);
+        let missing: Vec<String> = row.missing(&defines).iter().map(|m| format!("`{m}`")).collect();
         if !missing.is_empty() {
-            problems.push(format!("claims the {name} capability but the script defines no {}", missing.join(", ")));
+            problems.push(format!("claims the {} capability but the script defines no {}", row.name, missing.join(", ")));
         }
-        if !any_of.is_empty() && !any_of.iter().any(|m| plugin.has_method(m)) {
-            problems.push(format!("claims the {name} capability but the script defines none of {}", any_of.join(", ")));
+        if row.required.is_empty() && !row.optional.iter().any(|m| defines(m)) {
+            problems.push(format!("claims the {} capability but the script defines none of {}", row.name, row.optional.join(", ")));
         }
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::CapabilityMismatch { plugin: plugin.name().into(), message: format!("the manifest {}", problems.join("; it ")) })
+        Err(Error::CapabilityMismatch { plugin: plugin.into(), message: format!("the manifest {}", problems.join("; it ")) })
     }
 }
 
@@ -110,27 +86,18 @@ impl LuaPlugin {
     /// The capabilities the manifest declares (`capabilities` and
     /// `provides_capabilities`), without duplicates, in manifest order.
     pub fn declared_capabilities(&self) -> Vec<PluginCapability> {
-        let manifest = self.manifest();
-        let mut declared = Vec::new();
-        for capability in manifest.capabilities.iter().chain(&manifest.provides_capabilities) {
-            if !declared.contains(capability) {
-                declared.push(*capability);
-            }
-        }
-        declared
+        declared_capabilities(self.manifest())
     }
 
     /// Whether the plugin provides `capability`: declared in the manifest,
     /// or, for a manifest that declares nothing, implemented by the script
-    /// (it defines the methods the capability needs). Capabilities this
-    /// runtime does not wire are never provided.
+    /// (it defines the methods the [capability table](CAPABILITIES) lists).
     pub fn provides(&self, capability: PluginCapability) -> bool {
-        let Some((all_of, any_of)) = needed_methods(capability) else { return false };
         let declared = self.declared_capabilities();
         if !declared.is_empty() {
             return declared.contains(&capability);
         }
-        all_of.iter().all(|m| self.has_method(m)) && (any_of.is_empty() || any_of.iter().any(|m| self.has_method(m)))
+        capability_methods(capability).implemented_by(|m| self.has_method(m))
     }
 
     /// [`Error::CapabilityNotProvided`] when the manifest declares
@@ -140,13 +107,16 @@ impl LuaPlugin {
         if declared.is_empty() || declared.contains(&capability) {
             Ok(())
         } else {
-            Err(Error::CapabilityNotProvided { plugin: self.name().into(), capability: capability_name(capability) })
+            Err(Error::CapabilityNotProvided { plugin: self.name().into(), capability: capability_name(capability).into() })
         }
     }
 
-    /// The trait default for a priority: the script's `priority` field when
-    /// it is a `u32`, else `default`.
-    pub(crate) fn priority_or(&self, default: u32) -> u32 {
+    /// `priority()` of `capability`'s trait: the script's `priority` field
+    /// when it is a `u32`, else the trait's default from the table.
+    pub(crate) fn priority_for(&self, capability: PluginCapability) -> u32 {
+        // Every trait with a `priority()` has a default in the table (a unit
+        // test of table.rs checks it); 600 only satisfies the type.
+        let default = capability_methods(capability).default_priority.unwrap_or(bext_plugin_api::types::priority::PLUGIN_DEFAULT);
         self.script_priority().and_then(|p| u32::try_from(p).ok()).unwrap_or(default)
     }
 
