@@ -254,5 +254,15 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The error of the `bext-plugin-api` trait methods that return
+/// `Result<_, String>`: the message, naming plugin and method. The traits
+/// with a typed error (`SessionError`, `MailerError`, ...) have their own
+/// `From<Error>` in their adapter, mapping the script's error code.
+impl From<Error> for String {
+    fn from(error: Error) -> String {
+        error.to_string()
+    }
+}
+
 /// Crate-wide result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -21,7 +21,9 @@
 //!   `on_response` leaves responses unchanged.
 
 use super::http_text::check_extension;
-use super::{json_kind, parse_headers};
+use super::mirrors::RequestJson;
+use super::output::json_kind;
+use super::parse_headers;
 use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
@@ -30,53 +32,22 @@ use bext_plugin_api::types::PluginCapability;
 use bext_plugin_api::MiddlewarePlugin;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
 
 const ON_REQUEST: &str = "on_request";
 const ON_RESPONSE: &str = "on_response";
-
-/// `RequestContext` as the script sees it.
-#[derive(Serialize)]
-struct ContextJson<'a> {
-    method: &'a str,
-    path: &'a str,
-    hostname: &'a str,
-    headers: &'a [(String, String)],
-    query_string: &'a str,
-    peer_ip: Option<&'a str>,
-    tenant_id: Option<&'a str>,
-    site_id: Option<&'a str>,
-    extensions: &'a HashMap<String, String>,
-}
-
-impl<'a> From<&'a RequestContext> for ContextJson<'a> {
-    fn from(ctx: &'a RequestContext) -> Self {
-        ContextJson {
-            method: &ctx.method,
-            path: &ctx.path,
-            hostname: &ctx.hostname,
-            headers: &ctx.headers,
-            query_string: &ctx.query_string,
-            peer_ip: ctx.peer_ip.as_deref(),
-            tenant_id: ctx.tenant_id.as_deref(),
-            site_id: ctx.site_id.as_deref(),
-            extensions: &ctx.extensions,
-        }
-    }
-}
 
 #[derive(Serialize)]
 struct ResponseJson<'a> {
     status: u16,
     headers: &'a [(String, String)],
-    request: ContextJson<'a>,
+    request: RequestJson<'a>,
 }
 
 /// `ctx` as the JSON `on_request` receives: the `RequestContext` fields, in
 /// order, `headers` as `[[name, value], ...]`. Benchmarks and tools use it to
 /// give native Lua the identical input.
 pub fn request_context_json(ctx: &RequestContext) -> String {
-    serde_json::to_string(&ContextJson::from(ctx)).expect("string fields always serialise")
+    serde_json::to_string(&RequestJson::from(ctx)).expect("string fields always serialise")
 }
 
 impl LuaPlugin {
@@ -114,7 +85,7 @@ impl LuaPlugin {
 
     fn on_request_arg(&self, ctx: &RequestContext) -> Result<String, Error> {
         self.require_capability(PluginCapability::Middleware)?;
-        self.to_json(ON_REQUEST, &ContextJson::from(ctx))
+        self.to_json(ON_REQUEST, &RequestJson::from(ctx))
     }
 
     /// `on_response`'s argument, or `None` when the script has no

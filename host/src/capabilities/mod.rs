@@ -18,27 +18,45 @@
 //! methods and default priority; the README's tables are compared with it).
 //!
 //! All sixteen capabilities are wired: the twelve beyond the first four go
-//! through one generic mechanism (`generic.rs`, adapters in `extended.rs`). When a manifest declares capabilities, a call through a trait it
+//! through one generic mechanism (`generic.rs`; one adapter file per trait,
+//! `auth.rs` ... `webhook.rs`). Guest results become host values in
+//! `output.rs`; the request JSON both middleware and auth hand a script is
+//! in `mirrors.rs`. When a manifest declares capabilities, a call through a trait it
 //! does not declare fails with [`Error::CapabilityNotProvided`]; a manifest
 //! that declares none gates nothing, and each call runs the method of that
 //! name (absent: [`Error::MissingMethod`], or the trait's default where it
 //! has one).
 
 mod bounded_json;
-mod cache;
-mod extended;
 mod generic;
 mod http_text;
+mod mirrors;
+mod output;
+pub(crate) mod table;
+// The four capabilities with their own adapter.
+mod cache;
 mod lifecycle;
 mod middleware;
-pub(crate) mod table;
 mod transform;
+// The twelve over the one mechanism of `generic.rs`, a file per trait.
+mod auth;
+mod authz_policy;
+mod feature_flag;
+mod i18n;
+mod locking;
+mod mailer;
+mod scheduled;
+mod search_client;
+mod session;
+mod storage_client;
+mod tracer;
+mod webhook;
 
 pub use lifecycle::LifecycleHook;
 pub use middleware::request_context_json;
 pub use table::{capability_methods, capability_name, CapabilityMethods, CAPABILITIES};
 
-use crate::abi::Output;
+pub(crate) use output::json_kind;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::types::{PluginCapability, PluginManifest};
@@ -120,121 +138,11 @@ impl LuaPlugin {
         self.script_priority().and_then(|p| u32::try_from(p).ok()).unwrap_or(default)
     }
 
-    /// A boolean result. A documented coercion, as Lua reads conditions (and
-    /// as mlua converts to `bool`): nil is false, numbers and strings (what
-    /// `path:find(...)` returns) are true. Tables, functions and userdata
-    /// are an error.
-    pub(crate) fn expect_truthy(&self, method: &str, out: Output) -> Result<bool, Error> {
-        match out {
-            Output::Bool(b) => Ok(b),
-            Output::Nil => Ok(false),
-            Output::Int(_) | Output::Float(_) | Output::Str(_) => Ok(true),
-            other => Err(self.wrong_type(method, "a boolean", &other)),
-        }
-    }
-
-    /// A count: an integer from 0 to `u32::MAX`; a float with an integral
-    /// value (`n / 2` in Lua 5.4 is a float) is accepted as that integer.
-    /// Negative, fractional, out-of-range and non-numbers are an error.
-    pub(crate) fn expect_count(&self, method: &str, out: Output) -> Result<u32, Error> {
-        const EXPECTED: &str = "a count (an integer from 0 to 4294967295)";
-        let found = match out {
-            Output::Int(n) => match u32::try_from(n) {
-                Ok(n) => return Ok(n),
-                Err(_) => n.to_string(),
-            },
-            Output::Float(x) => {
-                if x.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&x) {
-                    return Ok(x as u32);
-                }
-                format!("{x:?}")
-            }
-            other => other.type_name(),
-        };
-        Err(Error::WrongReturnType { plugin: self.name().into(), method: method.into(), expected: EXPECTED, found })
-    }
-
-    /// JSON text from a JSON string or a returned table, or `None` for nil;
-    /// other types are a [`Error::WrongReturnType`] naming `expected`.
-    pub(crate) fn expect_optional_json_text(
-        &self,
-        method: &str,
-        out: Output,
-        expected: &'static str,
-    ) -> Result<Option<String>, Error> {
-        match out {
-            Output::Nil => Ok(None),
-            Output::Str(bytes) | Output::Json(bytes) => String::from_utf8(bytes)
-                .map(Some)
-                .map_err(|_| self.bad_envelope(method, "the returned string is not valid UTF-8".into())),
-            Output::JsonError(message) => {
-                Err(self.bad_envelope(method, format!("the returned table cannot be encoded as JSON: {message}")))
-            }
-            other => Err(self.wrong_type(method, expected, &other)),
-        }
-    }
-
-    /// A string result, or `None` for nil; other types are an error.
-    pub(crate) fn expect_optional_string(&self, method: &str, out: Output) -> Result<Option<String>, Error> {
-        match out {
-            Output::Nil => Ok(None),
-            Output::Str(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
-                self.bad_envelope(method, "the returned string is not valid UTF-8".into())
-            }),
-            other => Err(self.wrong_type(method, "a string or nil", &other)),
-        }
-    }
-
-    /// A JSON-object result (a string holding a JSON object, or a table), or
-    /// `None` for nil.
-    pub(crate) fn expect_optional_json_object(
-        &self,
-        method: &str,
-        out: Output,
-    ) -> Result<Option<serde_json::Map<String, Value>>, Error> {
-        let Some(text) = self.expect_optional_json_text(method, out, "a JSON object (a string or a table) or nil")?
-        else {
-            return Ok(None);
-        };
-        self.parse_json_object(method, &text).map(Some)
-    }
-
-    /// `text` as a JSON object, or a [`Error::BadEnvelope`].
-    pub(crate) fn parse_json_object(&self, method: &str, text: &str) -> Result<serde_json::Map<String, Value>, Error> {
-        match self.parse_json_bounded(method, text.as_bytes())? {
-            Value::Object(map) => Ok(map),
-            other => Err(self.bad_envelope(method, format!("expected a JSON object, got {}", json_kind(&other)))),
-        }
-    }
-
-    pub(crate) fn wrong_type(&self, method: &str, expected: &'static str, found: &Output) -> Error {
-        Error::WrongReturnType { plugin: self.name().into(), method: method.into(), expected, found: found.type_name() }
-    }
-
-    pub(crate) fn bad_envelope(&self, method: &str, message: String) -> Error {
-        Error::BadEnvelope { plugin: self.name().into(), method: method.into(), message }
-    }
-
-    pub(crate) fn bad_input(&self, method: &str, message: String) -> Error {
-        Error::BadInput { plugin: self.name().into(), method: method.into(), message }
-    }
 }
 
 /// Logs an error that a trait method without a `Result` cannot return.
 pub(crate) fn log_swallowed(error: &Error, outcome: &str) {
     tracing::warn!(target: "bext_lua", plugin = error.plugin().unwrap_or(""), "{error}; {outcome}");
-}
-
-/// "a string", "an array", ... for messages about JSON values.
-pub(crate) fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Header pairs from JSON: `[["k","v"], ...]` (order and duplicates kept) or
