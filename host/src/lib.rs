@@ -131,7 +131,10 @@ mod shared_redis;
 /// dependent needs only this crate: `bext_plugin_lua_wasm::bext_plugin_api::MiddlewarePlugin`.
 pub use bext_plugin_api;
 pub use artifact_cache::{default_artifact_cache_dir, ARTIFACT_CACHE_ENV};
-pub use capabilities::{capability_methods, capability_name, request_context_json, CapabilityMethods, LifecycleHook, CAPABILITIES};
+pub use capabilities::{
+    capability_methods, capability_name, parse_middleware_action, parse_response_change, request_context_json,
+    CapabilityMethods, LifecycleHook, MiddlewareAction, ResponseChange, CAPABILITIES,
+};
 pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig, PoolingLimits, SharedBackend};
 pub use error::{Error, Result};
 pub use latency::{LatencyHistogram, LATENCY_BUCKETS};

@@ -100,24 +100,11 @@ impl LuaPlugin {
     }
 
     fn apply_response_change(&self, response: &mut ResponseHeaders, out: Output) -> Result<(), Error> {
-        let Some(change) = self.expect_optional_json_object(ON_RESPONSE, out)? else {
+        let Some(text) = self.expect_optional_json_text(ON_RESPONSE, out, "a JSON object (a string or a table) or nil")? else {
             return Ok(());
         };
-        let status = match change.get("status") {
-            None | Some(Value::Null) => None,
-            Some(status) => Some(parse_status(status).map_err(|m| self.bad_envelope(ON_RESPONSE, m))?),
-        };
-        let headers = match change.get("headers") {
-            None | Some(Value::Null) => None,
-            Some(headers) => Some(parse_headers(headers).map_err(|m| self.bad_envelope(ON_RESPONSE, m))?),
-        };
-        // Validate everything before changing anything.
-        if let Some(status) = status {
-            response.status = status;
-        }
-        if let Some(headers) = headers {
-            response.headers = headers;
-        }
+        let change = self.parse_json_bounded(ON_RESPONSE, text.as_bytes())?;
+        parse_response_change(&change).map_err(|m| self.bad_envelope(ON_RESPONSE, m))?.apply(response);
         Ok(())
     }
 
@@ -132,40 +119,111 @@ impl LuaPlugin {
         let Some(text) = self.expect_optional_string(ON_REQUEST, out)? else {
             return Ok(RequestAction::Continue);
         };
-        let action = self.parse_json_object(ON_REQUEST, &text)?;
-        let bad = |message: String| self.bad_envelope(ON_REQUEST, message);
-        let extensions = match action.get("extensions") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(extensions)) => Some(extensions),
-            Some(other) => return Err(bad(format!("extensions must be a JSON object, got {}", json_kind(other)))),
-        };
-        // Validate the whole action before changing the context.
-        let result = match action.get("action").and_then(Value::as_str) {
-            Some("continue") => RequestAction::Continue,
-            Some("respond") => {
-                let envelope = action.get("response").ok_or_else(|| bad("a respond action needs a response".into()))?;
-                RequestAction::Respond(parse_envelope(envelope).map_err(bad)?)
-            }
-            Some(other) => return Err(bad(format!("unknown action `{other}` (expected continue or respond)"))),
-            None => return Err(bad("the action object needs an \"action\" field".into())),
-        };
-        let extensions: Vec<(&String, String)> = extensions
-            .into_iter()
-            .flatten()
-            .map(|(key, value)| {
-                let value = match value {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                check_extension(key, &value).map(|()| (key, value))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(bad)?;
-        for (key, value) in extensions {
-            ctx.extensions.insert(key.clone(), value);
-        }
-        Ok(result)
+        let action = self.parse_json_bounded(ON_REQUEST, text.as_bytes())?;
+        Ok(parse_middleware_action(&action).map_err(|m| self.bad_envelope(ON_REQUEST, m))?.apply(ctx))
     }
+}
+
+/// An `on_request` action, checked: what the server does next and the
+/// extensions to merge into `RequestContext.extensions` first.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct MiddlewareAction {
+    /// Continue, or respond with this response.
+    pub action: RequestAction,
+    /// Extensions to set (non-string JSON values as their JSON text).
+    pub extensions: Vec<(String, String)>,
+}
+
+impl MiddlewareAction {
+    /// Merges the extensions into `ctx` and returns the action.
+    pub fn apply(self, ctx: &mut RequestContext) -> RequestAction {
+        ctx.extensions.extend(self.extensions);
+        self.action
+    }
+}
+
+/// Parses the action JSON an `on_request` returns (what
+/// `bext.middleware_continue` / `bext.middleware_respond` make) exactly as
+/// the sandboxed adapter does: `{"action":"continue","extensions":{...}?}`
+/// or `{"action":"respond","response":{"status":N,"headers":...,"body":"..."}}`.
+/// The status must be an integer from 100 to 999, every header an RFC 9110
+/// token with a value free of control characters, every extension free of
+/// CR, LF and NUL. The error is the message of the
+/// [`Error::BadEnvelope`] the adapter would raise. Public so a native
+/// baseline or gateway parses actions exactly as strictly.
+pub fn parse_middleware_action(action: &Value) -> Result<MiddlewareAction, String> {
+    let Value::Object(action) = action else {
+        return Err(format!("expected a JSON object, got {}", json_kind(action)));
+    };
+    let extensions = match action.get("extensions") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(extensions)) => Some(extensions),
+        Some(other) => return Err(format!("extensions must be a JSON object, got {}", json_kind(other))),
+    };
+    let result = match action.get("action").and_then(Value::as_str) {
+        Some("continue") => RequestAction::Continue,
+        Some("respond") => {
+            let envelope = action.get("response").ok_or("a respond action needs a response")?;
+            RequestAction::Respond(parse_envelope(envelope)?)
+        }
+        Some(other) => return Err(format!("unknown action `{other}` (expected continue or respond)")),
+        None => return Err("the action object needs an \"action\" field".into()),
+    };
+    let extensions = extensions
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            check_extension(key, &value).map(|()| (key.clone(), value))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(MiddlewareAction { action: result, extensions })
+}
+
+/// An `on_response` result, checked: the status and/or headers that
+/// replace the response's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResponseChange {
+    /// The new status, if any.
+    pub status: Option<u16>,
+    /// The new headers (all of them), if any.
+    pub headers: Option<Vec<(String, String)>>,
+}
+
+impl ResponseChange {
+    /// Replaces what the change sets.
+    pub fn apply(self, response: &mut ResponseHeaders) {
+        if let Some(status) = self.status {
+            response.status = status;
+        }
+        if let Some(headers) = self.headers {
+            response.headers = headers;
+        }
+    }
+}
+
+/// Parses what an `on_response` returns (a JSON object whose `status`
+/// and/or `headers` replace the response's) exactly as the sandboxed
+/// adapter does, with the rules of [`parse_middleware_action`]; the whole
+/// change is checked before anything is applied.
+pub fn parse_response_change(change: &Value) -> Result<ResponseChange, String> {
+    let Value::Object(change) = change else {
+        return Err(format!("expected a JSON object, got {}", json_kind(change)));
+    };
+    let status = match change.get("status") {
+        None | Some(Value::Null) => None,
+        Some(status) => Some(parse_status(status)?),
+    };
+    let headers = match change.get("headers") {
+        None | Some(Value::Null) => None,
+        Some(headers) => Some(parse_headers(headers)?),
+    };
+    Ok(ResponseChange { status, headers })
 }
 
 /// `{"status":429,"headers":[["retry-after","60"]],"body":"slow down"}`.

@@ -53,7 +53,7 @@ mod tracer;
 mod webhook;
 
 pub use lifecycle::LifecycleHook;
-pub use middleware::request_context_json;
+pub use middleware::{parse_middleware_action, parse_response_change, request_context_json, MiddlewareAction, ResponseChange};
 pub use table::{capability_methods, capability_name, CapabilityMethods, CAPABILITIES};
 
 pub(crate) use output::json_kind;

@@ -70,28 +70,6 @@ impl LuaPlugin {
         }
     }
 
-    /// A JSON-object result (a string holding a JSON object, or a table), or
-    /// `None` for nil.
-    pub(crate) fn expect_optional_json_object(
-        &self,
-        method: &str,
-        out: Output,
-    ) -> Result<Option<serde_json::Map<String, Value>>, Error> {
-        let Some(text) = self.expect_optional_json_text(method, out, "a JSON object (a string or a table) or nil")?
-        else {
-            return Ok(None);
-        };
-        self.parse_json_object(method, &text).map(Some)
-    }
-
-    /// `text` as a JSON object, or a [`Error::BadEnvelope`].
-    pub(crate) fn parse_json_object(&self, method: &str, text: &str) -> Result<serde_json::Map<String, Value>, Error> {
-        match self.parse_json_bounded(method, text.as_bytes())? {
-            Value::Object(map) => Ok(map),
-            other => Err(self.bad_envelope(method, format!("expected a JSON object, got {}", json_kind(&other)))),
-        }
-    }
-
     pub(crate) fn wrong_type(&self, method: &str, expected: &'static str, found: &Output) -> Error {
         Error::WrongReturnType { plugin: self.name().into(), method: method.into(), expected, found: found.type_name() }
     }
