@@ -4,7 +4,7 @@
 use crate::config::{LuaPluginConfig, LuaRuntimeConfig};
 use crate::engine::EngineShared;
 use crate::error::Error;
-use crate::imports::PluginIdentity;
+use crate::state::PluginIdentity;
 use crate::plugin::LuaPlugin;
 use crate::sandbox::PluginSpec;
 use crate::shared::SharedRegistry;
