@@ -11,9 +11,8 @@
 
 use crate::chain::{BoxFuture, Middleware, PluginFailure};
 use bext_lua_wasm_suite::native::{NativeLimits, NativePlugin};
-use bext_plugin_api::middleware::{PluginResponse, RequestAction, RequestContext, ResponseHeaders};
-use bext_plugin_lua_wasm::request_context_json;
-use serde::Deserialize;
+use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
+use bext_plugin_lua_wasm::{parse_middleware_action, parse_response_change, request_context_json};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -79,50 +78,6 @@ impl NativeMiddleware {
     }
 }
 
-/// The action JSON the `bext.middleware_*` helpers make.
-#[derive(Deserialize)]
-struct Action {
-    action: String,
-    response: Option<Envelope>,
-    #[serde(default)]
-    extensions: serde_json::Map<String, Value>,
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    status: u16,
-    #[serde(default)]
-    headers: Headers,
-    #[serde(default)]
-    body: String,
-}
-
-/// Headers as `[[k, v], ...]` or `{"k": "v"}`, as the script contract allows.
-#[derive(Deserialize, Default)]
-#[serde(untagged)]
-enum Headers {
-    #[default]
-    None,
-    Pairs(Vec<(String, String)>),
-    Object(HashMap<String, String>),
-}
-
-impl Headers {
-    fn into_pairs(self) -> Vec<(String, String)> {
-        match self {
-            Headers::None => Vec::new(),
-            Headers::Pairs(pairs) => pairs,
-            Headers::Object(map) => map.into_iter().collect(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct ResponseChange {
-    status: Option<u16>,
-    headers: Option<Headers>,
-}
-
 impl Middleware for NativeMiddleware {
     fn name(&self) -> &str {
         &self.name
@@ -142,23 +97,9 @@ impl Middleware for NativeMiddleware {
             let Some(text) = self.call("on_request", &request_context_json(ctx))? else {
                 return Ok(RequestAction::Continue);
             };
-            let action: Action = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-            for (key, value) in action.extensions {
-                let value = match value {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                ctx.extensions.insert(key, value);
-            }
-            match (action.action.as_str(), action.response) {
-                ("continue", _) => Ok(RequestAction::Continue),
-                ("respond", Some(r)) => Ok(RequestAction::Respond(PluginResponse {
-                    status: r.status,
-                    headers: r.headers.into_pairs(),
-                    body: r.body.into_bytes(),
-                })),
-                (other, _) => Err(bad(format!("unknown action `{other}`"))),
-            }
+            // The runtime's parser: actions are checked exactly as in the sandbox.
+            let action: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+            Ok(parse_middleware_action(&action).map_err(bad)?.apply(ctx))
         })();
         Box::pin(async move { result })
     }
@@ -175,17 +116,9 @@ impl Middleware for NativeMiddleware {
             let headers = serde_json::to_string(&response.headers).unwrap_or_else(|_| "[]".into());
             let arg = format!(r#"{{"status":{},"headers":{headers},"request":{}}}"#, response.status, request_context_json(ctx));
             let Some(text) = self.call("on_response", &arg)? else { return Ok(()) };
-            let change: ResponseChange = serde_json::from_str(&text).map_err(|e| PluginFailure {
-                plugin: self.name.clone(),
-                message: format!("on_response: {e}"),
-                retry_after_ms: None,
-            })?;
-            if let Some(status) = change.status {
-                response.status = status;
-            }
-            if let Some(headers) = change.headers {
-                response.headers = headers.into_pairs();
-            }
+            let bad = |m: String| PluginFailure { plugin: self.name.clone(), message: format!("on_response: {m}"), retry_after_ms: None };
+            let change: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+            parse_response_change(&change).map_err(bad)?.apply(response);
             Ok(())
         })();
         Box::pin(async move { result })

@@ -1,19 +1,16 @@
 //! Process-wide machinery: the wasmtime engine, the compiled guest, and the
 //! epoch ticker that drives deadlines.
 
-use crate::artifact_cache;
-use crate::coldstart;
+use crate::snapshot::{self, cached_module, compiled_snapshot, memory_image};
 use crate::config::LuaRuntimeConfig;
 use crate::error::Error;
-use crate::imports::{self, HostState};
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::Path;
+use crate::imports;
+use crate::state::HostState;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig};
 
 /// The guest module: stock Lua 5.4 and the shim, prebuilt from `guest/` and
 /// shipped in the `bext-plugin-lua-wasm-guest` crate.
@@ -25,7 +22,7 @@ pub(crate) const GUEST_SHA256: &str = bext_plugin_lua_wasm_guest::GUEST_SHA256;
 /// Everything sandboxes of one runtime share.
 pub(crate) struct EngineShared {
     pub(crate) engine: Engine,
-    /// The generic snapshot (see [`coldstart`]), ready to instantiate.
+    /// The generic snapshot (see [`snapshot`]), ready to instantiate.
     pub(crate) instance_pre: InstancePre<HostState>,
     /// The memory of a fresh instance of it, which fork templates diff against.
     pub(crate) image: Arc<[u8]>,
@@ -44,7 +41,7 @@ impl EngineShared {
             compiled_snapshot(&engine, &linker, config.artifact_cache_dir.as_deref())
         } else {
             // Test modules are snapshotted and compiled every time, never cached.
-            coldstart::generic_snapshot(&engine, &linker, guest_wasm).and_then(|snapshot| Module::new(&engine, &snapshot))
+            snapshot::generic_snapshot(&engine, &linker, guest_wasm).and_then(|snapshot| Module::new(&engine, &snapshot))
         }
         .map_err(|e| engine_err("preparing the guest", e))?;
         let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
@@ -58,6 +55,7 @@ impl EngineShared {
     /// An engine and the guest as built, not snapshotted: for the full
     /// profile (`runner`), whose instances run `_initialize` with their own
     /// WASI preopens and create their own Lua state.
+    #[cfg(feature = "runner")]
     pub(crate) fn raw_guest(config: &LuaRuntimeConfig) -> Result<(Engine, InstancePre<HostState>), Error> {
         crate::validate::runtime_config(config)?;
         let (engine, linker) = engine_and_linker(config)?;
@@ -65,14 +63,6 @@ impl EngineShared {
             .map_err(|e| engine_err("compiling the guest", e))?;
         let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
         Ok((engine, instance_pre))
-    }
-
-    /// Epoch ticks that cover `timeout_ms`: one more than the quotient,
-    /// because the current tick is already partly over.
-    /// Capped far below `u64::MAX`: wasmtime adds it to the current epoch
-    /// (`timeout_ms: u64::MAX` means "no deadline" in practice, not a panic).
-    pub(crate) fn deadline_ticks(&self, timeout_ms: u64) -> u64 {
-        (timeout_ms / self.config.epoch_tick_ms.max(1)).saturating_add(1).min(u64::MAX >> 2)
     }
 }
 
@@ -109,88 +99,6 @@ fn engine_config(config: &LuaRuntimeConfig) -> Config {
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     c
-}
-
-/// The compiled generic snapshot (see [`cached_module`]).
-fn compiled_snapshot(engine: &Engine, linker: &Linker<HostState>, cache_dir: Option<&Path>) -> wasmtime::Result<Module> {
-    cached_module(engine, "snapshot", cache_dir, || {
-        let snapshot = coldstart::generic_snapshot(engine, linker, GUEST_WASM)?;
-        Module::new(engine, &snapshot)
-    })
-}
-
-/// Identifies a compiled artifact: its kind, the guest build and the
-/// engine's compatibility hash (which covers wasmtime's exact version and
-/// the settings that change compiled code: fuel, epochs, target features).
-fn artifact_key(engine: &Engine, kind: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    GUEST_SHA256.hash(&mut hasher);
-    kind.hash(&mut hasher);
-    hasher.finish()
-}
-
-/// The file name of an artifact in the on-disk cache.
-fn artifact_file_name(engine: &Engine, kind: &str) -> String {
-    format!("guest-{}-{kind}-{:016x}", &GUEST_SHA256[..16], artifact_key(engine, kind))
-}
-
-/// A compiled module of `kind`, built once per process and, with a
-/// `cache_dir`, once per cache folder: kept in memory (later runtimes of the
-/// process deserialize it in well under a millisecond) and in a file that
-/// later processes load ([`artifact_cache`]).
-fn cached_module(
-    engine: &Engine,
-    kind: &str,
-    cache_dir: Option<&Path>,
-    build: impl FnOnce() -> wasmtime::Result<Module>,
-) -> wasmtime::Result<Module> {
-    static COMPILED: OnceLock<Mutex<HashMap<u64, Arc<[u8]>>>> = OnceLock::new();
-    let key = artifact_key(engine, kind);
-    // Holding the lock while building makes concurrent first runtimes wait
-    // for one build instead of each doing their own.
-    let mut cache = COMPILED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(artifact) = cache.get(&key) {
-        // SAFETY: the bytes were produced by `Module::serialize` in this
-        // process, for an engine with the same compatibility hash.
-        return unsafe { Module::deserialize(engine, artifact) };
-    }
-    let file = cache_dir.map(|dir| artifact_cache::file_in(dir, &artifact_file_name(engine, kind)));
-    if let Some(file) = &file {
-        if let Some(artifact) = artifact_cache::read(file) {
-            // SAFETY: the file is one this crate wrote (its name is keyed by
-            // guest build, wasmtime version and engine settings; its trailer
-            // checksum matched) in a folder only the user may write to;
-            // `deserialize` checks the engine compatibility and the format.
-            match unsafe { Module::deserialize(engine, &artifact) } {
-                Ok(module) => {
-                    cache.insert(key, artifact.into());
-                    return Ok(module);
-                }
-                Err(e) => {
-                    artifact_cache::ignore::<()>(file, &format!("{e:#}"));
-                }
-            }
-        }
-    }
-    let module = build()?;
-    let artifact: Arc<[u8]> = module.serialize()?.into();
-    if let Some(file) = &file {
-        artifact_cache::write(file, &artifact);
-    }
-    cache.insert(key, artifact);
-    Ok(module)
-}
-
-/// The memory of a fresh instance of the generic snapshot.
-fn memory_image(engine: &Engine, instance_pre: &InstancePre<HostState>) -> wasmtime::Result<Arc<[u8]>> {
-    let mut store = Store::new(engine, HostState::internal());
-    store.limiter(|state| &mut state.limiter);
-    let instance = instance_pre.instantiate(&mut store)?;
-    let memory = instance
-        .get_memory(&mut store, "memory")
-        .ok_or_else(|| wasmtime::Error::msg("the guest exports no memory"))?;
-    Ok(memory.data(&store).into())
 }
 
 /// One thread per runtime that advances the engine's epoch every tick;

@@ -85,8 +85,6 @@ pub enum Error {
     /// Every pre-reserved instance slot ([`PoolingLimits`](crate::PoolingLimits))
     /// is in use, or the plugin asks for a larger heap than the slots hold.
     CapacityExhausted { plugin: String, message: String },
-    /// No plugin of that name is loaded.
-    UnknownPlugin { plugin: String },
     /// The wasm engine could not be set up (configuration or resources).
     Engine { message: String },
     /// A host function the guest called (`import`: `bext.metric`,
@@ -131,8 +129,7 @@ impl Error {
             | ConcurrencyLimit { plugin, .. }
             | CapacityExhausted { plugin, .. }
             | Quarantined { plugin, .. }
-            | HostPanic { plugin, .. }
-            | UnknownPlugin { plugin } => Some(plugin),
+            | HostPanic { plugin, .. } => Some(plugin),
             InvalidConfig { plugin, .. } => plugin.as_deref(),
             Engine { .. } | SharedBackend { .. } => None,
         }
@@ -237,7 +234,6 @@ impl fmt::Display for Error {
                  failed calls among its recent ones (retry in {retry_after_ms} ms)"
             ),
             CapacityExhausted { plugin, message } => write!(f, "lua plugin `{plugin}`: no sandbox capacity left: {message}"),
-            UnknownPlugin { plugin } => write!(f, "no lua plugin named `{plugin}` is loaded"),
             Engine { message } => write!(f, "wasm engine: {message}"),
             HostPanic { plugin, method, import, message } => write!(
                 f,
@@ -253,6 +249,16 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The error of the `bext-plugin-api` trait methods that return
+/// `Result<_, String>`: the message, naming plugin and method. The traits
+/// with a typed error (`SessionError`, `MailerError`, ...) have their own
+/// `From<Error>` in their adapter, mapping the script's error code.
+impl From<Error> for String {
+    fn from(error: Error) -> String {
+        error.to_string()
+    }
+}
 
 /// Crate-wide result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -4,10 +4,10 @@
 //! | import | from the script | here |
 //! |---|---|---|
 //! | `bext.log(level, ptr, len)` | `bext.log`, `print`, Lua warnings | a `tracing` event with the plugin's name |
-//! | `bext.metric(name, len, value, tags, len) -> i32` | `bext.emit_metric` | the runtime's [`MetricsSink`]; 1 = malformed tags |
+//! | `bext.metric(name, len, value, tags, len) -> i32` | `bext.emit_metric` | the runtime's [`MetricsSink`](crate::MetricsSink); 1 = malformed tags |
 //! | `bext.event(kind, a, len, b, len)` | `bext.cache_event` (1), `bext.lifecycle_event` (2) | a structured `tracing` event |
 //! | `wasi_snapshot_preview1.poll_oneoff` | nothing (Lua never sleeps) | `ENOSYS`: it would block the host thread past any deadline |
-//! | `bext.shared(op, req, len, out, cap) -> i32` | `bext.shared:get/set/...` | the plugin's [`SharedStore`]: n >= 0 is a reply of n bytes, n < 0 an error message of -n-1 bytes to raise; at `out` if it fits in `cap`, else fetched with `shared_take` |
+//! | `bext.shared(op, req, len, out, cap) -> i32` | `bext.shared:get/set/...` | the plugin's [`SharedStore`](crate::shared::SharedStore): n >= 0 is a reply of n bytes, n < 0 an error message of -n-1 bytes to raise; at `out` if it fits in `cap`, else fetched with `shared_take` |
 //! | `bext.shared_take(ptr, len)` | a reply larger than the shim's buffer | copies the pending reply |
 //! | `bext.heap_exhausted(requested)` | the guest allocator, after Lua's emergency GC | a trap classified as [`Error::MemoryLimit`](crate::Error::MemoryLimit) |
 //!
@@ -15,85 +15,16 @@
 //! make the call fail with an ABI error instead of reading out of bounds.
 //!
 //! Every `bext.*` import runs inside [`contained`]: a panic in it (the
-//! embedder's [`MetricsSink`] or tracing subscriber, steered by a metric name
+//! embedder's [`MetricsSink`](crate::MetricsSink) or tracing subscriber, steered by a metric name
 //! or log line the script chose) stops the guest call as a trap classified
 //! as [`Error::HostPanic`](crate::Error::HostPanic) naming the import, and
 //! the sandbox is discarded: its Lua state was left in the middle of a call.
 
 use crate::abi::{self, AbiViolation};
-use crate::metrics::MetricsSink;
+use crate::state::HostState;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use crate::shared::{self, SharedFailure, SharedOp, SharedStore};
-use std::sync::Arc;
-use std::time::Instant;
-use wasmtime::{Caller, Linker, Memory, ResourceLimiter, Trap};
-use wasmtime_wasi::p1::WasiP1Ctx;
-
-/// Per-instance host state, the data of each wasmtime `Store`.
-pub(crate) struct HostState {
-    pub(crate) wasi: WasiP1Ctx,
-    pub(crate) limiter: HeapLimiter,
-    pub(crate) plugin: Arc<PluginIdentity>,
-    /// Set once the instance is created; host functions read guest memory through it.
-    pub(crate) memory: Option<Memory>,
-    /// When the running call's wall-clock budget ends (set when budgets are
-    /// armed): host calls that wait on the network stop there.
-    pub(crate) call_deadline: Option<Instant>,
-    /// A `bext.shared` reply too large for the shim's buffer, until
-    /// `shared_take` copies it.
-    shared_pending: Vec<u8>,
-}
-
-impl HostState {
-    /// State for a new instance: WASI with nothing granted (no args, env or
-    /// preopens; stdio discarded) and the heap capped at `max_heap_bytes`.
-    pub(crate) fn new(plugin: Arc<PluginIdentity>, max_heap_bytes: usize) -> Self {
-        HostState {
-            wasi: wasmtime_wasi::WasiCtxBuilder::new().build_p1(),
-            limiter: HeapLimiter { max_bytes: max_heap_bytes },
-            plugin,
-            memory: None,
-            call_deadline: None,
-            shared_pending: Vec::new(),
-        }
-    }
-
-    /// State for the runtime's own instances (snapshotting, reading the image).
-    pub(crate) fn internal() -> Self {
-        let identity = PluginIdentity {
-            name: "bext-lua-runtime".into(),
-            metrics: Arc::new(crate::metrics::TracingMetrics),
-            shared: None,
-        };
-        HostState::new(Arc::new(identity), 64 << 20)
-    }
-}
-
-/// Who the instance belongs to, for logs, metrics and events.
-pub(crate) struct PluginIdentity {
-    pub(crate) name: String,
-    pub(crate) metrics: Arc<dyn MetricsSink>,
-    /// Where `bext.shared` goes (`None` for the runtime's own instances).
-    pub(crate) shared: Option<Arc<dyn SharedStore>>,
-}
-
-/// Caps the linear memory at `max_heap_bytes`. Growth past the cap fails
-/// (the guest's `malloc` returns NULL and Lua runs its emergency GC); the
-/// guest allocator then reports real exhaustion through `heap_exhausted`.
-pub(crate) struct HeapLimiter {
-    pub(crate) max_bytes: usize,
-}
-
-impl ResourceLimiter for HeapLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= self.max_bytes)
-    }
-
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        // The guest's only table holds its function pointers and never grows.
-        Ok(desired <= 4096)
-    }
-}
+use crate::shared::{self, SharedFailure, SharedOp};
+use wasmtime::{Caller, Linker, Trap};
 
 /// The trap `bext.heap_exhausted` raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

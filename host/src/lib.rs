@@ -108,7 +108,9 @@ mod abi;
 mod artifact_cache;
 mod async_call;
 mod capabilities;
-mod coldstart;
+mod fork;
+mod snapshot;
+mod state;
 mod config;
 mod engine;
 mod error;
@@ -120,6 +122,10 @@ mod plugin;
 mod pool;
 mod quarantine;
 mod runtime;
+/// The full-profile `lua` interpreter of `bext-lua run` (every library,
+/// preopens, environment, stdio): not the plugin runtime, so behind the
+/// `runner` feature.
+#[cfg(feature = "runner")]
 pub mod runner;
 mod sandbox;
 mod validate;
@@ -131,14 +137,17 @@ mod shared_redis;
 /// dependent needs only this crate: `bext_plugin_lua_wasm::bext_plugin_api::MiddlewarePlugin`.
 pub use bext_plugin_api;
 pub use artifact_cache::{default_artifact_cache_dir, ARTIFACT_CACHE_ENV};
-pub use capabilities::{request_context_json, LifecycleHook};
+pub use capabilities::{
+    capability_methods, capability_name, parse_middleware_action, parse_response_change, request_context_json,
+    CapabilityMethods, LifecycleHook, MiddlewareAction, ResponseChange, CAPABILITIES,
+};
 pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig, PoolingLimits, SharedBackend};
 pub use error::{Error, Result};
 pub use latency::{LatencyHistogram, LATENCY_BUCKETS};
 pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};
 pub use metrics::{MetricsSink, TracingMetrics};
-pub use plugin::{LuaPlugin, LuaPluginPool, PluginStats, PooledInstance, WeakLuaPlugin};
-pub use pool::{PoolConfig, PoolStats};
+pub use plugin::{LuaPlugin, PluginStats, WeakLuaPlugin};
+pub use pool::{LuaPluginPool, PoolConfig, PoolStats, PooledInstance};
 pub use runtime::LuaPluginRuntime;
 pub use validate::{MAX_GUEST_MEMORY_BYTES, MAX_POOL_SANDBOXES, MAX_WASM_STACK_BYTES};
 pub use shared::{SHARED_CALL_FUEL, SHARED_ENTRY_FUEL, SHARED_ENTRY_OVERHEAD_BYTES, SHARED_MAX_KEY_BYTES};

@@ -28,7 +28,7 @@
 
 use crate::config::LuaRuntimeConfig;
 use crate::engine::EngineShared;
-use crate::imports::{HostState, PluginIdentity};
+use crate::state::{HostState, PluginIdentity};
 use crate::metrics::TracingMetrics;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 use crate::config::{LuaPluginConfig, LuaRuntimeConfig};
 use crate::engine::EngineShared;
 use crate::error::Error;
-use crate::imports::PluginIdentity;
+use crate::state::PluginIdentity;
 use crate::plugin::LuaPlugin;
 use crate::sandbox::PluginSpec;
 use crate::shared::SharedRegistry;
@@ -154,7 +154,6 @@ impl LuaPluginRuntime {
         allow_removing_methods: bool,
     ) -> Result<LuaPlugin, Error> {
         let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool, cold_start)?;
-        crate::capabilities::check_declared_capabilities(&plugin)?;
         let running = self.plugin(name);
         if let Some(running) = &running {
             let removed: Vec<String> = running.methods().filter(|m| !plugin.has_method(m)).map(String::from).collect();

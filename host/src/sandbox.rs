@@ -3,15 +3,16 @@
 //! and every failure is classified into an [`Error`] here.
 
 use crate::abi::{self, AbiViolation, Arg, GuestExports, GuestOutOfMemory, Output, OutputTooLarge, Status};
-use crate::coldstart::ForkTemplate;
+use crate::fork::ForkTemplate;
 use crate::engine::EngineShared;
 use crate::error::Error;
-use crate::imports::{HeapExhausted, HostFunctionPanicked, HostState, PluginIdentity};
-use crate::limits::LuaSandboxLimits;
+use crate::imports::{HeapExhausted, HostFunctionPanicked};
+use crate::state::{HostState, PluginIdentity};
+use crate::limits::{arm, arm_async, fuel_used, LuaSandboxLimits};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use wasmtime::{Store, Trap, UpdateDeadline};
+use std::time::Instant;
+use wasmtime::{Store, Trap};
 
 /// What a sandbox is made from: the plugin's script and settings.
 pub(crate) struct PluginSpec {
@@ -60,7 +61,7 @@ impl Sandbox {
     /// generic snapshot that parses and runs the script.
     pub(crate) fn new(engine: &EngineShared, spec: &PluginSpec) -> Result<Sandbox, Error> {
         let mut sandbox = Self::instantiate(engine, spec, None)?;
-        let started = arm(&mut sandbox.store, engine, &spec.limits);
+        let started = arm(&mut sandbox.store, &engine.config, &spec.limits);
         let (status, out) = enter(|| sandbox.guest.load(&mut sandbox.store, spec.name(), &spec.config_json, &spec.source))
             .map_err(|e| classify(e, spec, LOAD, started))?;
         if status != Status::Ok {
@@ -87,7 +88,7 @@ impl Sandbox {
     fn instantiate(engine: &EngineShared, spec: &PluginSpec, template: Option<&ForkTemplate>) -> Result<Sandbox, Error> {
         let mut store = Store::new(&engine.engine, HostState::new(spec.identity.clone(), spec.limits.max_heap_bytes));
         store.limiter(|state| &mut state.limiter);
-        let started = arm(&mut store, engine, &spec.limits.clone().fuel_per_call(INIT_FUEL));
+        let started = arm(&mut store, &engine.config, &spec.limits.clone().fuel_per_call(INIT_FUEL));
         let fail = |e| classify(e, spec, LOAD, started);
 
         let instance = engine.instance_pre.instantiate(&mut store).map_err(fail)?;
@@ -107,7 +108,7 @@ impl Sandbox {
     /// script's load included, yields to the executor at each epoch tick.
     pub(crate) async fn new_async(engine: &EngineShared, spec: &PluginSpec) -> Result<Sandbox, Error> {
         let mut sandbox = Self::instantiate_async(engine, spec, None).await?;
-        let started = arm_async(&mut sandbox.store, engine, &spec.limits);
+        let started = arm_async(&mut sandbox.store, &engine.config, &spec.limits);
         let (status, out) = sandbox
             .guest
             .load_async(&mut sandbox.store, spec.name(), &spec.config_json, &spec.source)
@@ -143,7 +144,7 @@ impl Sandbox {
             // Only fails when fuel metering is off, checked above.
             let _ = store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL));
         }
-        let started = arm_async(&mut store, engine, &spec.limits.clone().fuel_per_call(INIT_FUEL));
+        let started = arm_async(&mut store, &engine.config, &spec.limits.clone().fuel_per_call(INIT_FUEL));
         let fail = |e| classify(e, spec, LOAD, started);
 
         let instance = engine.instance_pre.instantiate_async(&mut store).await.map_err(fail)?;
@@ -171,7 +172,7 @@ impl Sandbox {
         args: &[Arg<'_>],
     ) -> Result<Output, Error> {
         self.encode(spec, method, args)?;
-        let started = arm(&mut self.store, engine, &spec.limits);
+        let started = arm(&mut self.store, &engine.config, &spec.limits);
         // Outputs over the limit stay in the guest: the host never copies more.
         let limit = spec.limits.max_payload_bytes;
         let result = enter(|| self.guest.call(&mut self.store, &self.scratch, method.len(), limit));
@@ -190,7 +191,7 @@ impl Sandbox {
         args: &[Arg<'_>],
     ) -> Result<Output, Error> {
         self.encode(spec, method, args)?;
-        let started = arm_async(&mut self.store, engine, &spec.limits);
+        let started = arm_async(&mut self.store, &engine.config, &spec.limits);
         let limit = spec.limits.max_payload_bytes;
         let result = self.guest.call_async(&mut self.store, &self.scratch, method.len(), limit).await;
         self.finish_call(engine, spec, method, started, result)
@@ -206,7 +207,7 @@ impl Sandbox {
         started: Instant,
         result: Result<(Status, Output), abi::CallError>,
     ) -> Result<Output, Error> {
-        self.last_fuel_used = fuel_used(&self.store, engine, &spec.limits);
+        self.last_fuel_used = fuel_used(&self.store, &engine.config, &spec.limits);
         let (status, out) = result.map_err(|e| {
             let error = classify(e, spec, method, started);
             if matches!(error, Error::Timeout { .. }) {
@@ -238,7 +239,7 @@ impl Sandbox {
 
     /// The loaded script's methods and priority.
     pub(crate) fn describe(&mut self, engine: &EngineShared, spec: &PluginSpec) -> Result<PluginShape, Error> {
-        let started = arm(&mut self.store, engine, &spec.limits);
+        let started = arm(&mut self.store, &engine.config, &spec.limits);
         let (status, out) = enter(|| self.guest.describe(&mut self.store)).map_err(|e| classify(e, spec, LOAD, started))?;
         match (status, out) {
             (Status::Ok, Output::Str(summary)) => parse_summary(&summary).map_err(|message| Error::Abi {
@@ -298,22 +299,6 @@ fn parse_decimal_i64(text: &str) -> Option<i64> {
     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
 }
 
-/// Resets the budgets (reset, not topped up) and returns the start time.
-fn arm(store: &mut Store<HostState>, engine: &EngineShared, limits: &LuaSandboxLimits) -> Instant {
-    if engine.config.fuel_metering {
-        let fuel = if limits.fuel_per_call == 0 { u64::MAX } else { limits.fuel_per_call };
-        // Only fails when fuel metering is off, which was checked above.
-        let _ = store.set_fuel(fuel);
-    }
-    if engine.config.epoch_deadlines {
-        store.set_epoch_deadline(engine.deadline_ticks(limits.timeout_ms));
-    }
-    let started = Instant::now();
-    // Host calls that wait (bext.shared on Redis) stop at the same deadline.
-    store.data_mut().call_deadline = started.checked_add(std::time::Duration::from_millis(limits.timeout_ms));
-    started
-}
-
 /// What a call's status and output mean for the caller.
 fn call_result(spec: &PluginSpec, method: &str, status: Status, out: Output) -> Result<Output, Error> {
     let plugin = || spec.name().to_string();
@@ -345,38 +330,6 @@ fn call_result(spec: &PluginSpec, method: &str, status: Status, out: Output) -> 
             method: method.into(),
             message: format!("unexpected status {other:?} from a call: {}", out.text()),
         }),
-    }
-}
-
-/// [`arm`] for the async API: fuel as for a synchronous call; the deadline
-/// is checked at every epoch tick, where the call yields to the executor
-/// (`UpdateDeadline::Yield`) until the deadline has passed and then traps
-/// with `Trap::Interrupt` exactly like a synchronous call. Time spent
-/// suspended counts: the deadline is wall-clock.
-fn arm_async(store: &mut Store<HostState>, engine: &EngineShared, limits: &LuaSandboxLimits) -> Instant {
-    let started = arm(store, engine, limits);
-    if engine.config.epoch_deadlines {
-        // `None` (a deadline past `Instant`'s range) never expires.
-        let deadline = started.checked_add(Duration::from_millis(limits.timeout_ms));
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(match deadline {
-                Some(deadline) if Instant::now() >= deadline => UpdateDeadline::Interrupt,
-                _ => UpdateDeadline::Yield(1),
-            })
-        });
-    }
-    started
-}
-
-/// Fuel consumed since [`arm`].
-fn fuel_used(store: &Store<HostState>, engine: &EngineShared, limits: &LuaSandboxLimits) -> u64 {
-    match store.get_fuel() {
-        Ok(left) if engine.config.fuel_metering => {
-            let budget = if limits.fuel_per_call == 0 { u64::MAX } else { limits.fuel_per_call };
-            budget - left
-        }
-        _ => 0,
     }
 }
 

@@ -2,9 +2,9 @@
 //! mlua, and every benchmark drives both through it with identical input.
 
 use crate::native::{NativeLimits, NativePlugin};
-use bext_plugin_api::middleware::{PluginResponse, RequestAction, RequestContext, ResponseHeaders};
+use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_lua_wasm::{
-    request_context_json, ColdStart, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits,
+    parse_middleware_action, parse_response_change, request_context_json, ColdStart, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits,
     PoolConfig, PoolingLimits, PooledInstance, SharedBackend, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS,
 };
 use serde_json::Value;
@@ -385,30 +385,10 @@ impl Plugin for NativeHandle {
         let Some(text) = self.call("on_request", &request_context_json(ctx))? else {
             return Ok(RequestAction::Continue);
         };
-        // The same parsing work as the wasm side's adapter.
-        let action: serde_json::Map<String, Value> = serde_json::from_str(&text).map_err(|e| self.invalid(e))?;
-        let result = match action.get("action").and_then(Value::as_str) {
-            Some("continue") => RequestAction::Continue,
-            Some("respond") => {
-                let response = action.get("response").ok_or_else(|| self.invalid("respond without a response"))?;
-                RequestAction::Respond(PluginResponse {
-                    status: response.get("status").and_then(Value::as_u64).unwrap_or(200) as u16,
-                    headers: headers_of(response),
-                    body: response.get("body").and_then(Value::as_str).unwrap_or("").as_bytes().to_vec(),
-                })
-            }
-            other => return Err(self.invalid(format!("unknown action {other:?}"))),
-        };
-        if let Some(Value::Object(extensions)) = action.get("extensions") {
-            for (key, value) in extensions {
-                let value = match value {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                ctx.extensions.insert(key.clone(), value);
-            }
-        }
-        Ok(result)
+        // The same parsing work, and the same checks, as the wasm side's
+        // adapter: the host's own parser.
+        let action: Value = serde_json::from_str(&text).map_err(|e| self.invalid(e))?;
+        Ok(parse_middleware_action(&action).map_err(|e| self.invalid(e))?.apply(ctx))
     }
 
     fn on_response(&self, ctx: &RequestContext, response: &mut ResponseHeaders) -> BenchResult<()> {
@@ -416,12 +396,7 @@ impl Plugin for NativeHandle {
         let arg = format!(r#"{{"status":{},"headers":{headers},"request":{}}}"#, response.status, request_context_json(ctx));
         let Some(text) = self.call("on_response", &arg)? else { return Ok(()) };
         let change: Value = serde_json::from_str(&text).map_err(|e| self.invalid(e))?;
-        if let Some(status) = change.get("status").and_then(Value::as_u64) {
-            response.status = status as u16;
-        }
-        if change.get("headers").is_some() {
-            response.headers = headers_of(&change);
-        }
+        parse_response_change(&change).map_err(|e| self.invalid(e))?.apply(response);
         Ok(())
     }
 
@@ -441,13 +416,4 @@ impl Plugin for NativeHandle {
         }
         Ok(Box::new(held))
     }
-}
-
-/// `[[name, value], ...]` under `headers`.
-fn headers_of(object: &Value) -> Vec<(String, String)> {
-    let Some(Value::Array(pairs)) = object.get("headers") else { return Vec::new() };
-    pairs
-        .iter()
-        .filter_map(|pair| Some((pair.get(0)?.as_str()?.to_string(), pair.get(1)?.as_str()?.to_string())))
-        .collect()
 }

@@ -2,7 +2,7 @@
 //! plugin sandbox exactly as the runtime does and lists its capabilities.
 
 use bext_plugin_api::types::{PluginCapability, PluginManifest};
-use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};
+use bext_plugin_lua_wasm::{capability_name, Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, CAPABILITIES};
 use clap::Args;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,65 +21,20 @@ pub(super) struct CheckArgs {
     config: String,
 }
 
-/// Script methods that make up each capability: (capability, required
-/// methods, optional methods). Names follow the traits of bext-plugin-api.
-const CAPABILITIES: &[(PluginCapability, &[&str], &[&str])] = &[
-    (PluginCapability::Middleware, &["on_request"], &["on_response"]),
-    (
-        PluginCapability::CacheBackend,
-        &["get", "set", "delete", "invalidate_tag", "invalidate_path"],
-        &["is_healthy"],
-    ),
-    (
-        PluginCapability::Lifecycle,
-        &[],
-        &["on_server_start", "on_server_stop", "on_request_complete", "on_cache_write", "on_cache_invalidate", "on_reload", "cleanup"],
-    ),
-    (PluginCapability::Transform, &["matches", "transform"], &[]),
-];
-
-/// The twelve capabilities beyond the first four. They are listed when the
-/// script defines every method they need (`LuaPlugin::provides`); partial
-/// ones are not warned about, as their method names (`get`, `delete`,
-/// `evaluate`, ...) overlap too much to mean anything alone.
-const EXTENDED: [PluginCapability; 12] = [
-    PluginCapability::Auth,
-    PluginCapability::Session,
-    PluginCapability::Mailer,
-    PluginCapability::Tracer,
-    PluginCapability::Scheduled,
-    PluginCapability::Webhook,
-    PluginCapability::FeatureFlag,
-    PluginCapability::I18n,
-    PluginCapability::StorageClient,
-    PluginCapability::SearchClient,
-    PluginCapability::AuthzPolicy,
-    PluginCapability::Locking,
-];
-
-/// The snake_case name bext-plugin-api's serde gives a capability.
-pub(super) fn capability_name(capability: PluginCapability) -> String {
-    serde_json::to_value(capability)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{capability:?}"))
-}
-
 /// Capabilities a script's methods provide, and capabilities it only
-/// partly implements (with the missing methods).
+/// partly implements (with the missing required methods), by the runtime's
+/// capability table. Partial ones are reported only for capabilities with
+/// their own adapter: the method names of the twelve others (`get`,
+/// `delete`, `evaluate`, ...) overlap too much to mean anything alone.
 pub(super) fn capabilities_of(methods: &BTreeSet<String>) -> (Vec<PluginCapability>, Vec<(PluginCapability, Vec<&'static str>)>) {
+    let defines = |m: &str| methods.contains(m);
     let mut provided = Vec::new();
     let mut partial = Vec::new();
-    for (capability, required, optional) in CAPABILITIES {
-        let touched = required.iter().chain(optional.iter()).any(|m| methods.contains(*m));
-        if !touched {
-            continue;
-        }
-        let missing: Vec<&str> = required.iter().copied().filter(|m| !methods.contains(*m)).collect();
-        if missing.is_empty() {
-            provided.push(*capability);
-        } else {
-            partial.push((*capability, missing));
+    for row in CAPABILITIES {
+        if row.implemented_by(defines) {
+            provided.push(row.capability);
+        } else if row.own_adapter && row.touched_by(defines) {
+            partial.push((row.capability, row.missing(defines)));
         }
     }
     (provided, partial)
@@ -133,9 +88,8 @@ pub(super) fn check(args: CheckArgs, engine: LuaRuntimeConfig) -> i32 {
         None => println!("  priority: (none; the trait default)"),
     }
     println!("  methods: {}", methods.iter().cloned().collect::<Vec<_>>().join(", "));
-    let (mut provided, partial) = capabilities_of(&methods);
-    provided.extend(EXTENDED.into_iter().filter(|c| plugin.provides(*c)));
-    let names: Vec<String> = provided.iter().map(|c| capability_name(*c)).collect();
+    let (provided, partial) = capabilities_of(&methods);
+    let names: Vec<&str> = provided.iter().map(|c| capability_name(*c)).collect();
     println!("  capabilities: {}", if names.is_empty() { "(none)".to_string() } else { names.join(", ") });
     let mut status = 0;
     for (capability, missing) in &partial {

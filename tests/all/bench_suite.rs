@@ -249,3 +249,52 @@ fn the_noisy_neighbour_load_serves_every_well_behaved_call_on_both_sides() {
         }
     }
 }
+
+/// Actions and response changes the sandbox refuses (`Error::BadEnvelope`):
+/// the native baseline, parsing with the host's parser, refuses each too,
+/// instead of defaulting a status or dropping a bad header.
+#[test]
+fn the_native_side_rejects_every_action_the_sandbox_rejects() {
+    use bext_lua_wasm_suite::bench::side::{BenchError, PluginSpec};
+    use bext_plugin_api::middleware::ResponseHeaders;
+    let (wasm, native) = sides(Budget::Bext);
+    let bad_actions = [
+        r#"{"action":"respond","response":{"headers":[],"body":"no status"}}"#,
+        r#"{"action":"respond","response":{"status":0}}"#,
+        r#"{"action":"respond","response":{"status":1000}}"#,
+        r#"{"action":"respond","response":{"status":"200"}}"#,
+        r#"{"action":"respond","response":{"status":200,"headers":[["bad name","1"]]}}"#,
+        r#"{"action":"respond","response":{"status":200,"headers":[["x","a\r\nset-cookie: s=1"]]}}"#,
+        r#"{"action":"respond","response":{"status":200,"headers":[["only-a-name"]]}}"#,
+        r#"{"action":"respond","response":{"status":200,"body":5}}"#,
+        r#"{"action":"respond"}"#,
+        r#"{"action":"continue","extensions":{"k":"a\nb"}}"#,
+        r#"{"action":"continue","extensions":[1]}"#,
+        r#"{"action":"stop"}"#,
+        r#"{"extensions":{}}"#,
+        r#"[1]"#,
+    ];
+    let bad_changes = [r#"{"status":0}"#, r#"{"headers":[["x y","1"]]}"#, r#"{"headers":{"x":"a\u0000b"}}"#, r#""text""#];
+    let scripts = bad_actions
+        .iter()
+        .map(|json| format!("return {{ on_request = function(self, ctx) return [==[{json}]==] end }}"))
+        .chain(bad_changes.iter().map(|json| {
+            format!("return {{ on_request = function() end, on_response = function(self, arg) return [==[{json}]==] end }}")
+        }));
+    for (i, source) in scripts.enumerate() {
+        let spec = PluginSpec::new(format!("strict{i}"), source.as_str(), "{}");
+        for side in [&wasm as &dyn Side, &native] {
+            let plugin = side.load(&spec).unwrap();
+            let mut ctx = request_context(ContextSize::Small, 0);
+            let mut response = ResponseHeaders { status: 200, headers: vec![] };
+            let result = plugin.on_request(&mut ctx).and_then(|_| plugin.on_response(&ctx, &mut response));
+            match (side.label(), result) {
+                ("wasm", Err(BenchError::Wasm(bext_plugin_lua_wasm::Error::BadEnvelope { .. })))
+                | ("native", Err(BenchError::Native { .. })) => {}
+                (label, other) => panic!("{label} accepted or mis-typed {source}: {other:?}"),
+            }
+            assert!(ctx.extensions.is_empty(), "{}: {source}: extensions applied before the check", side.label());
+            assert_eq!(response.status, 200, "{}: {source}", side.label());
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod attacks;
 mod bad_input;
 mod bench_suite;
 mod cache;
+mod capability_table;
 mod cli;
 mod coldstart;
 mod compat;

@@ -1,5 +1,5 @@
 //! The one mechanism behind the twelve extended capabilities
-//! (see `extended.rs`): a trait method calls the script method of the same
+//! (`auth.rs` ... `locking.rs`, one file per trait): a trait method calls the script method of the same
 //! name with its arguments converted by one rule, and reads the result back
 //! from JSON.
 //!
@@ -38,6 +38,8 @@
 //! codes; other errors map to the trait's generic variant, carrying the
 //! message that names plugin and method.
 
+use super::http_text::check_header_value;
+use super::log_swallowed;
 use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
@@ -87,16 +89,6 @@ pub(crate) fn error_code(error: &Error) -> Option<&str> {
     match error {
         Error::Lua { code, .. } => code.as_deref(),
         _ => None,
-    }
-}
-
-/// Empty objects anywhere in `value` replaced by empty arrays.
-fn empty_objects_as_arrays(value: Value) -> Value {
-    match value {
-        Value::Object(map) if map.is_empty() => Value::Array(Vec::new()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, empty_objects_as_arrays(v))).collect()),
-        Value::Array(items) => Value::Array(items.into_iter().map(empty_objects_as_arrays).collect()),
-        other => other,
     }
 }
 
@@ -229,54 +221,69 @@ impl LuaPlugin {
         self.call_json(capability, method, args, expected)?.ok_or_else(|| self.wrong_type(method, expected, &Output::Nil))
     }
 
-    /// A Lua result as JSON.
-    pub(crate) fn output_value(&self, method: &str, out: Output) -> Result<Option<Value>, Error> {
-        match out {
-            Output::Nil => Ok(None),
-            Output::Bool(b) => Ok(Some(Value::Bool(b))),
-            Output::Int(n) => Ok(Some(Value::from(n))),
-            Output::Float(x) => serde_json::Number::from_f64(x)
-                .map(|n| Some(Value::Number(n)))
-                .ok_or_else(|| self.bad_envelope(method, format!("{x} is not a JSON number"))),
-            Output::Str(bytes) => String::from_utf8(bytes)
-                .map(|s| Some(Value::String(s)))
-                .map_err(|_| self.bad_envelope(method, "the returned string is not valid UTF-8".into())),
-            Output::Json(bytes) => self.parse_json_bounded(method, &bytes).map(Some),
-            Output::JsonError(message) => {
-                Err(self.bad_envelope(method, format!("the returned table cannot be encoded as JSON: {message}")))
+}
+
+/// The optional health check of the traits that have one.
+pub(crate) const IS_HEALTHY: &str = "is_healthy";
+/// The optional cleanup of the traits that have one.
+pub(crate) const CLEANUP: &str = "cleanup";
+
+impl LuaPlugin {
+    /// The script's `is_healthy` for `capability`, else healthy; errors
+    /// (logged) are unhealthy.
+    pub(crate) fn ext_healthy(&self, capability: PluginCapability) -> bool {
+        let result = self.defines(capability, IS_HEALTHY).and_then(|defined| {
+            if !defined {
+                return Ok(true);
             }
-            other => Err(self.wrong_type(method, "a value that converts to JSON", &other)),
-        }
+            let out = self.call_ext(capability, IS_HEALTHY, &[])?;
+            self.expect_truthy(IS_HEALTHY, out)
+        });
+        result.unwrap_or_else(|e| {
+            log_swallowed(&e, "reporting unhealthy");
+            false
+        })
     }
 
-    /// `value` as `R`: as it is, else (a string) its decoded JSON, else with
-    /// empty objects read as empty arrays; a [`Error::BadEnvelope`] when
-    /// nothing fits.
-    pub(crate) fn decode_value<R: DeserializeOwned>(
-        &self,
-        method: &str,
-        value: Value,
-        expected: &'static str,
-    ) -> Result<R, Error> {
-        let first = match serde_json::from_value::<R>(value.clone()) {
-            Ok(r) => return Ok(r),
-            Err(e) => e,
+    /// A method returning nothing, with `Ok(())` when the script does not
+    /// define it (the trait default) if `optional`.
+    pub(crate) fn ext_unit(&self, capability: PluginCapability, method: &str, args: &[JsonArg<'_>], optional: bool) -> Result<(), Error> {
+        if optional && !self.defines(capability, method)? {
+            return Ok(());
+        }
+        self.call_ext(capability, method, args).map(drop)
+    }
+}
+
+/// What a URL from a script may look like.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UrlShape {
+    /// `http://...` or `https://...`.
+    Absolute,
+    /// Absolute, or a path on this server (`/login?x=1`).
+    AbsoluteOrPath,
+}
+
+impl LuaPlugin {
+    /// `url` when it has `shape` and no whitespace or control characters
+    /// (it may end up in a `Location` header); else a [`Error::BadEnvelope`].
+    pub(crate) fn checked_url(&self, method: &str, url: String, shape: UrlShape) -> Result<String, Error> {
+        // Servers hand the URL out as a `Location` header: the header rules
+        // first (their message names the header and the character).
+        check_header_value("location", &url).map_err(|m| self.bad_envelope(method, m))?;
+        let absolute = ["https://", "http://"].iter().any(|scheme| {
+            url.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme)) && url.len() > scheme.len()
+        });
+        let path = shape == UrlShape::AbsoluteOrPath && url.starts_with('/');
+        let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if (absolute || path) && clean {
+            return Ok(url);
+        }
+        let expected = match shape {
+            UrlShape::Absolute => "an http(s) URL",
+            UrlShape::AbsoluteOrPath => "an http(s) URL or a path starting with /",
         };
-        let value = match value {
-            // Only a structured value (object, array) may come as JSON text:
-            // `"\"token\""` or `"5"` is not the scalar it holds.
-            Value::String(text) => match self.parse_json_bounded(method, text.as_bytes()) {
-                Ok(decoded @ (Value::Object(_) | Value::Array(_))) => match serde_json::from_value::<R>(decoded.clone()) {
-                    Ok(r) => return Ok(r),
-                    Err(_) => decoded,
-                },
-                Err(too_large @ Error::PayloadTooLarge { .. }) => return Err(too_large),
-                _ => return Err(self.bad_envelope(method, format!("not {expected}: {first}"))),
-            },
-            other => other,
-        };
-        serde_json::from_value::<R>(empty_objects_as_arrays(value))
-            .map_err(|_| self.bad_envelope(method, format!("not {expected}: {first}")))
+        Err(self.bad_envelope(method, format!("{url:?} is not {expected} without whitespace or control characters")))
     }
 }
 

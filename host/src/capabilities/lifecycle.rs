@@ -23,13 +23,6 @@ use crate::plugin::LuaPlugin;
 use bext_plugin_api::types::PluginCapability;
 use bext_plugin_api::LifecyclePlugin;
 
-/// The script methods of every [`LifecycleHook`]; each is optional.
-pub(crate) const LIFECYCLE_METHODS: [&str; 7] =
-    ["on_server_start", "on_server_stop", "on_request_complete", "on_cache_write", "on_cache_invalidate", "on_reload", "cleanup"];
-
-/// `LifecyclePlugin`'s default priority (the trait's literal default).
-const LIFECYCLE_DEFAULT_PRIORITY: u32 = 1000;
-
 /// One lifecycle hook and its arguments, for [`LuaPlugin::try_lifecycle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -128,7 +121,7 @@ impl LifecyclePlugin for LuaPlugin {
 
     /// The script's `priority` field, else 1000.
     fn priority(&self) -> u32 {
-        self.priority_or(LIFECYCLE_DEFAULT_PRIORITY)
+        self.priority_for(PluginCapability::Lifecycle)
     }
 
     fn on_server_start(&self, config_json: &str) -> Result<(), String> {

@@ -21,62 +21,33 @@
 //!   `on_response` leaves responses unchanged.
 
 use super::http_text::check_extension;
-use super::{json_kind, parse_headers};
+use super::mirrors::RequestJson;
+use super::output::json_kind;
+use super::parse_headers;
 use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::middleware::{PluginResponse, RequestAction, RequestContext, ResponseHeaders};
-use bext_plugin_api::types::{priority, PluginCapability};
+use bext_plugin_api::types::PluginCapability;
 use bext_plugin_api::MiddlewarePlugin;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
 
 const ON_REQUEST: &str = "on_request";
 const ON_RESPONSE: &str = "on_response";
-
-/// `RequestContext` as the script sees it.
-#[derive(Serialize)]
-struct ContextJson<'a> {
-    method: &'a str,
-    path: &'a str,
-    hostname: &'a str,
-    headers: &'a [(String, String)],
-    query_string: &'a str,
-    peer_ip: Option<&'a str>,
-    tenant_id: Option<&'a str>,
-    site_id: Option<&'a str>,
-    extensions: &'a HashMap<String, String>,
-}
-
-impl<'a> From<&'a RequestContext> for ContextJson<'a> {
-    fn from(ctx: &'a RequestContext) -> Self {
-        ContextJson {
-            method: &ctx.method,
-            path: &ctx.path,
-            hostname: &ctx.hostname,
-            headers: &ctx.headers,
-            query_string: &ctx.query_string,
-            peer_ip: ctx.peer_ip.as_deref(),
-            tenant_id: ctx.tenant_id.as_deref(),
-            site_id: ctx.site_id.as_deref(),
-            extensions: &ctx.extensions,
-        }
-    }
-}
 
 #[derive(Serialize)]
 struct ResponseJson<'a> {
     status: u16,
     headers: &'a [(String, String)],
-    request: ContextJson<'a>,
+    request: RequestJson<'a>,
 }
 
 /// `ctx` as the JSON `on_request` receives: the `RequestContext` fields, in
 /// order, `headers` as `[[name, value], ...]`. Benchmarks and tools use it to
 /// give native Lua the identical input.
 pub fn request_context_json(ctx: &RequestContext) -> String {
-    serde_json::to_string(&ContextJson::from(ctx)).expect("string fields always serialise")
+    serde_json::to_string(&RequestJson::from(ctx)).expect("string fields always serialise")
 }
 
 impl LuaPlugin {
@@ -114,7 +85,7 @@ impl LuaPlugin {
 
     fn on_request_arg(&self, ctx: &RequestContext) -> Result<String, Error> {
         self.require_capability(PluginCapability::Middleware)?;
-        self.to_json(ON_REQUEST, &ContextJson::from(ctx))
+        self.to_json(ON_REQUEST, &RequestJson::from(ctx))
     }
 
     /// `on_response`'s argument, or `None` when the script has no
@@ -129,24 +100,11 @@ impl LuaPlugin {
     }
 
     fn apply_response_change(&self, response: &mut ResponseHeaders, out: Output) -> Result<(), Error> {
-        let Some(change) = self.expect_optional_json_object(ON_RESPONSE, out)? else {
+        let Some(text) = self.expect_optional_json_text(ON_RESPONSE, out, "a JSON object (a string or a table) or nil")? else {
             return Ok(());
         };
-        let status = match change.get("status") {
-            None | Some(Value::Null) => None,
-            Some(status) => Some(parse_status(status).map_err(|m| self.bad_envelope(ON_RESPONSE, m))?),
-        };
-        let headers = match change.get("headers") {
-            None | Some(Value::Null) => None,
-            Some(headers) => Some(parse_headers(headers).map_err(|m| self.bad_envelope(ON_RESPONSE, m))?),
-        };
-        // Validate everything before changing anything.
-        if let Some(status) = status {
-            response.status = status;
-        }
-        if let Some(headers) = headers {
-            response.headers = headers;
-        }
+        let change = self.parse_json_bounded(ON_RESPONSE, text.as_bytes())?;
+        parse_response_change(&change).map_err(|m| self.bad_envelope(ON_RESPONSE, m))?.apply(response);
         Ok(())
     }
 
@@ -161,40 +119,111 @@ impl LuaPlugin {
         let Some(text) = self.expect_optional_string(ON_REQUEST, out)? else {
             return Ok(RequestAction::Continue);
         };
-        let action = self.parse_json_object(ON_REQUEST, &text)?;
-        let bad = |message: String| self.bad_envelope(ON_REQUEST, message);
-        let extensions = match action.get("extensions") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(extensions)) => Some(extensions),
-            Some(other) => return Err(bad(format!("extensions must be a JSON object, got {}", json_kind(other)))),
-        };
-        // Validate the whole action before changing the context.
-        let result = match action.get("action").and_then(Value::as_str) {
-            Some("continue") => RequestAction::Continue,
-            Some("respond") => {
-                let envelope = action.get("response").ok_or_else(|| bad("a respond action needs a response".into()))?;
-                RequestAction::Respond(parse_envelope(envelope).map_err(bad)?)
-            }
-            Some(other) => return Err(bad(format!("unknown action `{other}` (expected continue or respond)"))),
-            None => return Err(bad("the action object needs an \"action\" field".into())),
-        };
-        let extensions: Vec<(&String, String)> = extensions
-            .into_iter()
-            .flatten()
-            .map(|(key, value)| {
-                let value = match value {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                check_extension(key, &value).map(|()| (key, value))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(bad)?;
-        for (key, value) in extensions {
-            ctx.extensions.insert(key.clone(), value);
-        }
-        Ok(result)
+        let action = self.parse_json_bounded(ON_REQUEST, text.as_bytes())?;
+        Ok(parse_middleware_action(&action).map_err(|m| self.bad_envelope(ON_REQUEST, m))?.apply(ctx))
     }
+}
+
+/// An `on_request` action, checked: what the server does next and the
+/// extensions to merge into `RequestContext.extensions` first.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct MiddlewareAction {
+    /// Continue, or respond with this response.
+    pub action: RequestAction,
+    /// Extensions to set (non-string JSON values as their JSON text).
+    pub extensions: Vec<(String, String)>,
+}
+
+impl MiddlewareAction {
+    /// Merges the extensions into `ctx` and returns the action.
+    pub fn apply(self, ctx: &mut RequestContext) -> RequestAction {
+        ctx.extensions.extend(self.extensions);
+        self.action
+    }
+}
+
+/// Parses the action JSON an `on_request` returns (what
+/// `bext.middleware_continue` / `bext.middleware_respond` make) exactly as
+/// the sandboxed adapter does: `{"action":"continue","extensions":{...}?}`
+/// or `{"action":"respond","response":{"status":N,"headers":...,"body":"..."}}`.
+/// The status must be an integer from 100 to 999, every header an RFC 9110
+/// token with a value free of control characters, every extension free of
+/// CR, LF and NUL. The error is the message of the
+/// [`Error::BadEnvelope`] the adapter would raise. Public so a native
+/// baseline or gateway parses actions exactly as strictly.
+pub fn parse_middleware_action(action: &Value) -> Result<MiddlewareAction, String> {
+    let Value::Object(action) = action else {
+        return Err(format!("expected a JSON object, got {}", json_kind(action)));
+    };
+    let extensions = match action.get("extensions") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(extensions)) => Some(extensions),
+        Some(other) => return Err(format!("extensions must be a JSON object, got {}", json_kind(other))),
+    };
+    let result = match action.get("action").and_then(Value::as_str) {
+        Some("continue") => RequestAction::Continue,
+        Some("respond") => {
+            let envelope = action.get("response").ok_or("a respond action needs a response")?;
+            RequestAction::Respond(parse_envelope(envelope)?)
+        }
+        Some(other) => return Err(format!("unknown action `{other}` (expected continue or respond)")),
+        None => return Err("the action object needs an \"action\" field".into()),
+    };
+    let extensions = extensions
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            check_extension(key, &value).map(|()| (key.clone(), value))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(MiddlewareAction { action: result, extensions })
+}
+
+/// An `on_response` result, checked: the status and/or headers that
+/// replace the response's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResponseChange {
+    /// The new status, if any.
+    pub status: Option<u16>,
+    /// The new headers (all of them), if any.
+    pub headers: Option<Vec<(String, String)>>,
+}
+
+impl ResponseChange {
+    /// Replaces what the change sets.
+    pub fn apply(self, response: &mut ResponseHeaders) {
+        if let Some(status) = self.status {
+            response.status = status;
+        }
+        if let Some(headers) = self.headers {
+            response.headers = headers;
+        }
+    }
+}
+
+/// Parses what an `on_response` returns (a JSON object whose `status`
+/// and/or `headers` replace the response's) exactly as the sandboxed
+/// adapter does, with the rules of [`parse_middleware_action`]; the whole
+/// change is checked before anything is applied.
+pub fn parse_response_change(change: &Value) -> Result<ResponseChange, String> {
+    let Value::Object(change) = change else {
+        return Err(format!("expected a JSON object, got {}", json_kind(change)));
+    };
+    let status = match change.get("status") {
+        None | Some(Value::Null) => None,
+        Some(status) => Some(parse_status(status)?),
+    };
+    let headers = match change.get("headers") {
+        None | Some(Value::Null) => None,
+        Some(headers) => Some(parse_headers(headers)?),
+    };
+    Ok(ResponseChange { status, headers })
 }
 
 /// `{"status":429,"headers":[["retry-after","60"]],"body":"slow down"}`.
@@ -230,7 +259,7 @@ impl MiddlewarePlugin for LuaPlugin {
 
     /// The script's `priority` field, else 600 (after the built-ins).
     fn priority(&self) -> u32 {
-        self.priority_or(priority::PLUGIN_DEFAULT)
+        self.priority_for(PluginCapability::Middleware)
     }
 
     fn on_request(&self, ctx: &mut RequestContext) -> Result<RequestAction, String> {

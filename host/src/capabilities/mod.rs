@@ -12,97 +12,91 @@
 //! # Capabilities: what a plugin provides
 //!
 //! The manifest's `capabilities` and `provides_capabilities` (together: the
-//! *declared* capabilities) are checked at load against the methods the
-//! script defines ([`check_declared_capabilities`]):
-//!
-//! | capability | the script must define |
-//! |---|---|
-//! | `middleware` | `on_request` |
-//! | `cache_backend` | `get`, `set`, `delete`, `invalidate_tag`, `invalidate_path` |
-//! | `lifecycle` | at least one lifecycle hook |
-//! | `transform` | `matches`, `transform` |
-//! | `auth` | `provider_kind`, `resolve` |
-//! | `session` | `create`, `read`, `update`, `touch`, `delete` |
-//! | `mailer` | `send` |
-//! | `tracer` | `start_span`, `set_attribute`, `set_status`, `add_event`, `end_span`, `flush` |
-//! | `scheduled` | `schedules`, `run` |
-//! | `webhook` | `scheme`, `verify` |
-//! | `feature_flag` | `evaluate` |
-//! | `i18n` | `translate`, `supported_locales`, `fallback_locale` |
-//! | `storage_client` | `get`, `put`, `delete`, `list_page`, `presigned_url` |
-//! | `search_client` | `search`, `index`, `delete` |
-//! | `authz_policy` | `evaluate`, `reload_policies` |
-//! | `locking` | `try_lock`, `renew`, `release` |
+//! *declared* capabilities) are checked when the plugin loads against the
+//! methods the script defines ([`check_declared_capabilities`]), by the one
+//! capability table ([`table`]: each capability's required and optional
+//! methods and default priority; the README's tables are compared with it).
 //!
 //! All sixteen capabilities are wired: the twelve beyond the first four go
-//! through one generic mechanism (`generic.rs`, adapters in `extended.rs`). When a manifest declares capabilities, a call through a trait it
+//! through one generic mechanism (`generic.rs`; one adapter file per trait,
+//! `auth.rs` ... `webhook.rs`). Guest results become host values in
+//! `output.rs`; the request JSON both middleware and auth hand a script is
+//! in `mirrors.rs`. When a manifest declares capabilities, a call through a trait it
 //! does not declare fails with [`Error::CapabilityNotProvided`]; a manifest
 //! that declares none gates nothing, and each call runs the method of that
 //! name (absent: [`Error::MissingMethod`], or the trait's default where it
 //! has one).
 
 mod bounded_json;
-mod cache;
-mod extended;
 mod generic;
 mod http_text;
+mod mirrors;
+mod output;
+pub(crate) mod table;
+// The four capabilities with their own adapter.
+mod cache;
 mod lifecycle;
 mod middleware;
 mod transform;
+// The twelve over the one mechanism of `generic.rs`, a file per trait.
+mod auth;
+mod authz_policy;
+mod feature_flag;
+mod i18n;
+mod locking;
+mod mailer;
+mod scheduled;
+mod search_client;
+mod session;
+mod storage_client;
+mod tracer;
+mod webhook;
 
 pub use lifecycle::LifecycleHook;
-pub use middleware::request_context_json;
-use lifecycle::LIFECYCLE_METHODS;
+pub use middleware::{parse_middleware_action, parse_response_change, request_context_json, MiddlewareAction, ResponseChange};
+pub use table::{capability_methods, capability_name, CapabilityMethods, CAPABILITIES};
 
-use crate::abi::Output;
+pub(crate) use output::json_kind;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
-use bext_plugin_api::types::PluginCapability;
+use bext_plugin_api::types::{PluginCapability, PluginManifest};
 use serde_json::Value;
 
-/// The script methods a capability needs: `(all of, at least one of)`, or
-/// `None` for capabilities this runtime does not wire.
-fn needed_methods(capability: PluginCapability) -> Option<(&'static [&'static str], &'static [&'static str])> {
-    match capability {
-        PluginCapability::Middleware => Some((&["on_request"], &[])),
-        PluginCapability::CacheBackend => {
-            Some((&["get", "set", "delete", "invalidate_tag", "invalidate_path"], &[]))
+/// The capabilities `manifest` declares (`capabilities` and
+/// `provides_capabilities`), without duplicates, in manifest order.
+pub(crate) fn declared_capabilities(manifest: &PluginManifest) -> Vec<PluginCapability> {
+    let mut declared = Vec::new();
+    for capability in manifest.capabilities.iter().chain(&manifest.provides_capabilities) {
+        if !declared.contains(capability) {
+            declared.push(*capability);
         }
-        PluginCapability::Lifecycle => Some((&[], &LIFECYCLE_METHODS)),
-        PluginCapability::Transform => Some((&["matches", "transform"], &[])),
-        other => extended::EXTENDED_METHODS.iter().find(|(c, _)| *c == other).map(|(_, all_of)| (*all_of, &[][..])),
     }
+    declared
 }
 
-/// The manifest's name of a capability (`cache_backend`, ...).
-pub(crate) fn capability_name(capability: PluginCapability) -> String {
-    match serde_json::to_value(capability) {
-        Ok(Value::String(name)) => name,
-        _ => format!("{capability:?}"),
-    }
-}
-
-/// Fails the load with [`Error::CapabilityMismatch`] when the manifest
-/// declares a capability whose methods the script does not define, naming
-/// every missing method.
-pub(crate) fn check_declared_capabilities(plugin: &LuaPlugin) -> Result<(), Error> {
+/// The load-time check: [`Error::CapabilityMismatch`] when `manifest`
+/// declares a capability whose methods the script of `plugin` does not
+/// define (`defines` answers for it), naming every missing method.
+pub(crate) fn check_declared_capabilities(
+    plugin: &str,
+    manifest: &PluginManifest,
+    defines: impl Fn(&str) -> bool,
+) -> Result<(), Error> {
     let mut problems = Vec::new();
-    for capability in plugin.declared_capabilities() {
-        let Some((all_of, any_of)) = needed_methods(capability) else { continue };
-        let missing: Vec<String> =
-            all_of.iter().filter(|m| !plugin.has_method(m)).map(|m| format!("`{m}`")).collect();
-        let name = capability_name(capability);
+    for capability in declared_capabilities(manifest) {
+        let row = capability_methods(capability);
+        let missing: Vec<String> = row.missing(&defines).iter().map(|m| format!("`{m}`")).collect();
         if !missing.is_empty() {
-            problems.push(format!("claims the {name} capability but the script defines no {}", missing.join(", ")));
+            problems.push(format!("claims the {} capability but the script defines no {}", row.name, missing.join(", ")));
         }
-        if !any_of.is_empty() && !any_of.iter().any(|m| plugin.has_method(m)) {
-            problems.push(format!("claims the {name} capability but the script defines none of {}", any_of.join(", ")));
+        if row.required.is_empty() && !row.optional.iter().any(|m| defines(m)) {
+            problems.push(format!("claims the {} capability but the script defines none of {}", row.name, row.optional.join(", ")));
         }
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::CapabilityMismatch { plugin: plugin.name().into(), message: format!("the manifest {}", problems.join("; it ")) })
+        Err(Error::CapabilityMismatch { plugin: plugin.into(), message: format!("the manifest {}", problems.join("; it ")) })
     }
 }
 
@@ -110,27 +104,18 @@ impl LuaPlugin {
     /// The capabilities the manifest declares (`capabilities` and
     /// `provides_capabilities`), without duplicates, in manifest order.
     pub fn declared_capabilities(&self) -> Vec<PluginCapability> {
-        let manifest = self.manifest();
-        let mut declared = Vec::new();
-        for capability in manifest.capabilities.iter().chain(&manifest.provides_capabilities) {
-            if !declared.contains(capability) {
-                declared.push(*capability);
-            }
-        }
-        declared
+        declared_capabilities(self.manifest())
     }
 
     /// Whether the plugin provides `capability`: declared in the manifest,
     /// or, for a manifest that declares nothing, implemented by the script
-    /// (it defines the methods the capability needs). Capabilities this
-    /// runtime does not wire are never provided.
+    /// (it defines the methods the [capability table](CAPABILITIES) lists).
     pub fn provides(&self, capability: PluginCapability) -> bool {
-        let Some((all_of, any_of)) = needed_methods(capability) else { return false };
         let declared = self.declared_capabilities();
         if !declared.is_empty() {
             return declared.contains(&capability);
         }
-        all_of.iter().all(|m| self.has_method(m)) && (any_of.is_empty() || any_of.iter().any(|m| self.has_method(m)))
+        capability_methods(capability).implemented_by(|m| self.has_method(m))
     }
 
     /// [`Error::CapabilityNotProvided`] when the manifest declares
@@ -140,131 +125,24 @@ impl LuaPlugin {
         if declared.is_empty() || declared.contains(&capability) {
             Ok(())
         } else {
-            Err(Error::CapabilityNotProvided { plugin: self.name().into(), capability: capability_name(capability) })
+            Err(Error::CapabilityNotProvided { plugin: self.name().into(), capability: capability_name(capability).into() })
         }
     }
 
-    /// The trait default for a priority: the script's `priority` field when
-    /// it is a `u32`, else `default`.
-    pub(crate) fn priority_or(&self, default: u32) -> u32 {
+    /// `priority()` of `capability`'s trait: the script's `priority` field
+    /// when it is a `u32`, else the trait's default from the table.
+    pub(crate) fn priority_for(&self, capability: PluginCapability) -> u32 {
+        // Every trait with a `priority()` has a default in the table (a unit
+        // test of table.rs checks it); 600 only satisfies the type.
+        let default = capability_methods(capability).default_priority.unwrap_or(bext_plugin_api::types::priority::PLUGIN_DEFAULT);
         self.script_priority().and_then(|p| u32::try_from(p).ok()).unwrap_or(default)
     }
 
-    /// A boolean result. A documented coercion, as Lua reads conditions (and
-    /// as mlua converts to `bool`): nil is false, numbers and strings (what
-    /// `path:find(...)` returns) are true. Tables, functions and userdata
-    /// are an error.
-    pub(crate) fn expect_truthy(&self, method: &str, out: Output) -> Result<bool, Error> {
-        match out {
-            Output::Bool(b) => Ok(b),
-            Output::Nil => Ok(false),
-            Output::Int(_) | Output::Float(_) | Output::Str(_) => Ok(true),
-            other => Err(self.wrong_type(method, "a boolean", &other)),
-        }
-    }
-
-    /// A count: an integer from 0 to `u32::MAX`; a float with an integral
-    /// value (`n / 2` in Lua 5.4 is a float) is accepted as that integer.
-    /// Negative, fractional, out-of-range and non-numbers are an error.
-    pub(crate) fn expect_count(&self, method: &str, out: Output) -> Result<u32, Error> {
-        const EXPECTED: &str = "a count (an integer from 0 to 4294967295)";
-        let found = match out {
-            Output::Int(n) => match u32::try_from(n) {
-                Ok(n) => return Ok(n),
-                Err(_) => n.to_string(),
-            },
-            Output::Float(x) => {
-                if x.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&x) {
-                    return Ok(x as u32);
-                }
-                format!("{x:?}")
-            }
-            other => other.type_name(),
-        };
-        Err(Error::WrongReturnType { plugin: self.name().into(), method: method.into(), expected: EXPECTED, found })
-    }
-
-    /// JSON text from a JSON string or a returned table, or `None` for nil;
-    /// other types are a [`Error::WrongReturnType`] naming `expected`.
-    pub(crate) fn expect_optional_json_text(
-        &self,
-        method: &str,
-        out: Output,
-        expected: &'static str,
-    ) -> Result<Option<String>, Error> {
-        match out {
-            Output::Nil => Ok(None),
-            Output::Str(bytes) | Output::Json(bytes) => String::from_utf8(bytes)
-                .map(Some)
-                .map_err(|_| self.bad_envelope(method, "the returned string is not valid UTF-8".into())),
-            Output::JsonError(message) => {
-                Err(self.bad_envelope(method, format!("the returned table cannot be encoded as JSON: {message}")))
-            }
-            other => Err(self.wrong_type(method, expected, &other)),
-        }
-    }
-
-    /// A string result, or `None` for nil; other types are an error.
-    pub(crate) fn expect_optional_string(&self, method: &str, out: Output) -> Result<Option<String>, Error> {
-        match out {
-            Output::Nil => Ok(None),
-            Output::Str(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
-                self.bad_envelope(method, "the returned string is not valid UTF-8".into())
-            }),
-            other => Err(self.wrong_type(method, "a string or nil", &other)),
-        }
-    }
-
-    /// A JSON-object result (a string holding a JSON object, or a table), or
-    /// `None` for nil.
-    pub(crate) fn expect_optional_json_object(
-        &self,
-        method: &str,
-        out: Output,
-    ) -> Result<Option<serde_json::Map<String, Value>>, Error> {
-        let Some(text) = self.expect_optional_json_text(method, out, "a JSON object (a string or a table) or nil")?
-        else {
-            return Ok(None);
-        };
-        self.parse_json_object(method, &text).map(Some)
-    }
-
-    /// `text` as a JSON object, or a [`Error::BadEnvelope`].
-    pub(crate) fn parse_json_object(&self, method: &str, text: &str) -> Result<serde_json::Map<String, Value>, Error> {
-        match self.parse_json_bounded(method, text.as_bytes())? {
-            Value::Object(map) => Ok(map),
-            other => Err(self.bad_envelope(method, format!("expected a JSON object, got {}", json_kind(&other)))),
-        }
-    }
-
-    pub(crate) fn wrong_type(&self, method: &str, expected: &'static str, found: &Output) -> Error {
-        Error::WrongReturnType { plugin: self.name().into(), method: method.into(), expected, found: found.type_name() }
-    }
-
-    pub(crate) fn bad_envelope(&self, method: &str, message: String) -> Error {
-        Error::BadEnvelope { plugin: self.name().into(), method: method.into(), message }
-    }
-
-    pub(crate) fn bad_input(&self, method: &str, message: String) -> Error {
-        Error::BadInput { plugin: self.name().into(), method: method.into(), message }
-    }
 }
 
 /// Logs an error that a trait method without a `Result` cannot return.
 pub(crate) fn log_swallowed(error: &Error, outcome: &str) {
     tracing::warn!(target: "bext_lua", plugin = error.plugin().unwrap_or(""), "{error}; {outcome}");
-}
-
-/// "a string", "an array", ... for messages about JSON values.
-pub(crate) fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Header pairs from JSON: `[["k","v"], ...]` (order and duplicates kept) or

@@ -21,7 +21,7 @@ use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::transform::TransformContext;
-use bext_plugin_api::types::{transform_priority, PluginCapability};
+use bext_plugin_api::types::PluginCapability;
 use bext_plugin_api::TransformPlugin;
 use serde::Serialize;
 
@@ -91,7 +91,7 @@ impl TransformPlugin for LuaPlugin {
 
     /// The script's `priority` field, else 1000.
     fn priority(&self) -> u32 {
-        self.priority_or(transform_priority::PLUGIN_DEFAULT)
+        self.priority_for(PluginCapability::Transform)
     }
 
     fn matches(&self, path: &str, source: &str) -> bool {

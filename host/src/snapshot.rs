@@ -1,0 +1,165 @@
+//! The generic snapshot: made, cached and imaged here.
+//!
+//! * **Made** (once per process): the guest with its Lua state created, the
+//!   sandbox libraries opened and `bext` installed, captured with
+//!   wasmtime-wizer. Instances of it skip `bext_init`; their memory is
+//!   mapped copy-on-write from the image. Lua's string-hash seed is part of
+//!   the Lua state, so it is shared by the instances of one snapshot: random
+//!   per process (or per on-disk cache file).
+//! * **Cached**: compiled once per process (kept serialized in memory) and,
+//!   with an artifact cache folder, once per folder ([`artifact_cache`]).
+//! * **Imaged**: the memory of a fresh instance, which fork templates
+//!   (`fork.rs`) diff against.
+
+use crate::artifact_cache;
+use crate::engine::{GUEST_SHA256, GUEST_WASM};
+use crate::state::HostState;
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::Path;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use wasmtime::{Engine, Instance, InstancePre, Linker, Module, Store, Val};
+use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
+
+/// The generic snapshot of `guest`: a module whose instances start with the
+/// Lua state created. Compiles the instrumented guest once to run its init.
+pub(crate) fn generic_snapshot(engine: &Engine, linker: &Linker<HostState>, guest: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    let wizer = Wizer::new();
+    let (cx, instrumented) = wizer.instrument(guest)?;
+    let module = Module::new(engine, &instrumented)?;
+    let mut store = Store::new(engine, HostState::internal());
+    store.limiter(|state| &mut state.limiter);
+    // Whatever the engine meters, initialisation runs to completion.
+    let _ = store.set_fuel(u64::MAX);
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = linker.instantiate(&mut store, &module)?;
+    store.data_mut().memory = instance.get_memory(&mut store, "memory");
+    instance.get_typed_func::<(), ()>(&mut store, "_initialize")?.call(&mut store, ())?;
+    let status = instance.get_typed_func::<(), i32>(&mut store, "bext_init")?.call(&mut store, ())?;
+    if status != 0 {
+        return Err(wasmtime::Error::msg(format!("bext_init failed with status {status} while snapshotting")));
+    }
+    block_on(wizer.snapshot(&cx, &mut SnapshotSource { store: &mut store, instance }))
+}
+
+/// Reads an instance's state for wizer.
+struct SnapshotSource<'a> {
+    store: &'a mut Store<HostState>,
+    instance: Instance,
+}
+
+impl InstanceState for SnapshotSource<'_> {
+    async fn global_get(&mut self, name: &str, _type_hint: ValType) -> SnapshotVal {
+        // Wizer only asks for the globals its instrumentation exported.
+        let global = self.instance.get_global(&mut *self.store, name).expect("wizer-exported global");
+        match global.get(&mut *self.store) {
+            Val::I32(x) => SnapshotVal::I32(x),
+            Val::I64(x) => SnapshotVal::I64(x),
+            Val::F32(x) => SnapshotVal::F32(x),
+            Val::F64(x) => SnapshotVal::F64(x),
+            Val::V128(x) => SnapshotVal::V128(x.as_u128()),
+            other => panic!("the guest has no reference-typed globals, found {other:?}"),
+        }
+    }
+
+    async fn memory_contents(&mut self, name: &str, contents: impl FnOnce(&[u8]) + Send) {
+        let memory = self.instance.get_memory(&mut *self.store, name).expect("wizer-exported memory");
+        contents(memory.data(&*self.store))
+    }
+}
+
+/// Drives a future that never waits (wizer's snapshot over in-memory state).
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+/// The compiled generic snapshot (see [`cached_module`]).
+pub(crate) fn compiled_snapshot(engine: &Engine, linker: &Linker<HostState>, cache_dir: Option<&Path>) -> wasmtime::Result<Module> {
+    cached_module(engine, "snapshot", cache_dir, || {
+        let snapshot = generic_snapshot(engine, linker, GUEST_WASM)?;
+        Module::new(engine, &snapshot)
+    })
+}
+
+/// Identifies a compiled artifact: its kind, the guest build and the
+/// engine's compatibility hash (which covers wasmtime's exact version and
+/// the settings that change compiled code: fuel, epochs, target features).
+fn artifact_key(engine: &Engine, kind: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    GUEST_SHA256.hash(&mut hasher);
+    kind.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The file name of an artifact in the on-disk cache.
+fn artifact_file_name(engine: &Engine, kind: &str) -> String {
+    format!("guest-{}-{kind}-{:016x}", &GUEST_SHA256[..16], artifact_key(engine, kind))
+}
+
+/// A compiled module of `kind`, built once per process and, with a
+/// `cache_dir`, once per cache folder: kept in memory (later runtimes of the
+/// process deserialize it in well under a millisecond) and in a file that
+/// later processes load ([`artifact_cache`]).
+pub(crate) fn cached_module(
+    engine: &Engine,
+    kind: &str,
+    cache_dir: Option<&Path>,
+    build: impl FnOnce() -> wasmtime::Result<Module>,
+) -> wasmtime::Result<Module> {
+    static COMPILED: OnceLock<Mutex<HashMap<u64, Arc<[u8]>>>> = OnceLock::new();
+    let key = artifact_key(engine, kind);
+    // Holding the lock while building makes concurrent first runtimes wait
+    // for one build instead of each doing their own.
+    let mut cache = COMPILED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(artifact) = cache.get(&key) {
+        // SAFETY: the bytes were produced by `Module::serialize` in this
+        // process, for an engine with the same compatibility hash.
+        return unsafe { Module::deserialize(engine, artifact) };
+    }
+    let file = cache_dir.map(|dir| artifact_cache::file_in(dir, &artifact_file_name(engine, kind)));
+    if let Some(file) = &file {
+        if let Some(artifact) = artifact_cache::read(file) {
+            // SAFETY: the file is one this crate wrote (its name is keyed by
+            // guest build, wasmtime version and engine settings; its trailer
+            // checksum matched) in a folder only the user may write to;
+            // `deserialize` checks the engine compatibility and the format.
+            match unsafe { Module::deserialize(engine, &artifact) } {
+                Ok(module) => {
+                    cache.insert(key, artifact.into());
+                    return Ok(module);
+                }
+                Err(e) => {
+                    artifact_cache::ignore::<()>(file, &format!("{e:#}"));
+                }
+            }
+        }
+    }
+    let module = build()?;
+    let artifact: Arc<[u8]> = module.serialize()?.into();
+    if let Some(file) = &file {
+        artifact_cache::write(file, &artifact);
+    }
+    cache.insert(key, artifact);
+    Ok(module)
+}
+
+/// The memory of a fresh instance of the generic snapshot.
+pub(crate) fn memory_image(engine: &Engine, instance_pre: &InstancePre<HostState>) -> wasmtime::Result<Arc<[u8]>> {
+    let mut store = Store::new(engine, HostState::internal());
+    store.limiter(|state| &mut state.limiter);
+    let instance = instance_pre.instantiate(&mut store)?;
+    let memory = instance
+        .get_memory(&mut store, "memory")
+        .ok_or_else(|| wasmtime::Error::msg("the guest exports no memory"))?;
+    Ok(memory.data(&store).into())
+}
