@@ -11,7 +11,7 @@
 //! | export | signature | does |
 //! |---|---|---|
 //! | `bext_abi_version` | `() -> u32` | [`ABI_VERSION`] |
-//! | `bext_init` | `() -> i32 status` | create the Lua state, open the sandbox libraries, install `bext` (run once, before the generic snapshot is taken: [`crate::coldstart`]) |
+//! | `bext_init` | `() -> i32 status` | create the Lua state, open the sandbox libraries, install `bext` (run once, before the generic snapshot is taken: [`crate::snapshot`]) |
 //! | `bext_input` | `(len: u32) -> ptr` | an input buffer of at least `len` bytes, 0 when out of memory |
 //! | `bext_load` | `(name_len, config_len, source_len) -> status` | input = name, config JSON, source; runs the script, keeps its table |
 //! | `bext_call` | `(method_len, args_len) -> status` | input = method name, [encoded arguments](encode_args); calls `plugin:method(args...)` |

@@ -1,7 +1,7 @@
 //! Process-wide machinery: the wasmtime engine, the compiled guest, and the
 //! epoch ticker that drives deadlines.
 
-use crate::snapshot::{self, cached_module, compiled_snapshot, memory_image};
+use crate::snapshot::{self, compiled_snapshot, memory_image};
 use crate::config::LuaRuntimeConfig;
 use crate::error::Error;
 use crate::imports;
@@ -59,7 +59,7 @@ impl EngineShared {
     pub(crate) fn raw_guest(config: &LuaRuntimeConfig) -> Result<(Engine, InstancePre<HostState>), Error> {
         crate::validate::runtime_config(config)?;
         let (engine, linker) = engine_and_linker(config)?;
-        let module = cached_module(&engine, "raw", config.artifact_cache_dir.as_deref(), || Module::new(&engine, GUEST_WASM))
+        let module = snapshot::cached_module(&engine, "raw", config.artifact_cache_dir.as_deref(), || Module::new(&engine, GUEST_WASM))
             .map_err(|e| engine_err("compiling the guest", e))?;
         let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
         Ok((engine, instance_pre))
