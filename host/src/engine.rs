@@ -4,7 +4,7 @@
 use crate::snapshot::{self, compiled_snapshot, memory_image};
 use crate::config::LuaRuntimeConfig;
 use crate::error::Error;
-use crate::imports;
+use crate::imports::{self, Entry};
 use crate::state::HostState;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -24,6 +24,8 @@ pub(crate) struct EngineShared {
     pub(crate) engine: Engine,
     /// The generic snapshot (see [`snapshot`]), ready to instantiate.
     pub(crate) instance_pre: InstancePre<HostState>,
+    /// The same module linked for the async API (see [`imports::linker`]).
+    pub(crate) async_instance_pre: InstancePre<HostState>,
     /// The memory of a fresh instance of it, which fork templates diff against.
     pub(crate) image: Arc<[u8]>,
     pub(crate) config: LuaRuntimeConfig,
@@ -45,11 +47,14 @@ impl EngineShared {
         }
         .map_err(|e| engine_err("preparing the guest", e))?;
         let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
+        let async_instance_pre = imports::linker(&engine, Entry::Async)
+            .and_then(|linker| linker.instantiate_pre(&module))
+            .map_err(|e| engine_err("resolving the guest's imports for async calls", e))?;
         let image = memory_image(&engine, &instance_pre).map_err(|e| engine_err("reading the guest image", e))?;
         let ticker = config
             .epoch_deadlines
             .then(|| EpochTicker::start(engine.clone(), Duration::from_millis(config.epoch_tick_ms.max(1))));
-        Ok(EngineShared { engine, instance_pre, image, config, _ticker: ticker })
+        Ok(EngineShared { engine, instance_pre, async_instance_pre, image, config, _ticker: ticker })
     }
 
     /// An engine and the guest as built, not snapshotted: for the full
@@ -69,7 +74,7 @@ impl EngineShared {
 /// An engine for `config` and a linker with the guest's imports.
 fn engine_and_linker(config: &LuaRuntimeConfig) -> Result<(Engine, Linker<HostState>), Error> {
     let engine = Engine::new(&engine_config(config)).map_err(|e| engine_err("creating the engine", e))?;
-    let linker = imports::linker(&engine).map_err(|e| engine_err("linking host functions", e))?;
+    let linker = imports::linker(&engine, Entry::Sync).map_err(|e| engine_err("linking host functions", e))?;
     Ok((engine, linker))
 }
 

@@ -113,10 +113,28 @@ fn parse_tags(json: &str) -> Option<Vec<(String, String)>> {
 /// WASI preview 1 `errno::nosys`.
 const ERRNO_NOSYS: i32 = 52;
 
+/// How a linker's stores enter the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// `TypedFunc::call`: the synchronous API and the snapshot.
+    Sync,
+    /// `call_async` on a fiber: the async API.
+    Async,
+}
+
 /// A linker with WASI preview 1 and the `bext` imports.
-pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
+///
+/// wasmtime-wasi's synchronous preview-1 file functions (`fd_write`,
+/// `fd_read`, `path_open`, ...) block on tokio, which panics on a tokio
+/// worker thread: async sandboxes, entered from an executor, link the
+/// async versions instead, so a compromised guest gets the same errno on
+/// both paths rather than a panic.
+pub(crate) fn linker(engine: &wasmtime::Engine, entry: Entry) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)?;
+    match entry {
+        Entry::Sync => wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)?,
+        Entry::Async => wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut HostState| &mut state.wasi)?,
+    }
     // `poll_oneoff` with a clock subscription sleeps the calling host thread
     // for as long as the guest asks, out of reach of the epoch deadline. Lua
     // never calls it (the guest does not import it); a compromised guest

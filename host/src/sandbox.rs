@@ -109,11 +109,8 @@ impl Sandbox {
     pub(crate) async fn new_async(engine: &EngineShared, spec: &PluginSpec) -> Result<Sandbox, Error> {
         let mut sandbox = Self::instantiate_async(engine, spec, None).await?;
         let started = arm_async(&mut sandbox.store, &engine.config, &spec.limits);
-        let (status, out) = sandbox
-            .guest
-            .load_async(&mut sandbox.store, spec.name(), &spec.config_json, &spec.source)
-            .await
-            .map_err(|e| classify(e, spec, LOAD, started))?;
+        let loaded = sandbox.guest.load_async(&mut sandbox.store, spec.name(), &spec.config_json, &spec.source);
+        let (status, out) = enter_async(loaded).await.map_err(|e| classify(e, spec, LOAD, started))?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
         }
@@ -147,13 +144,13 @@ impl Sandbox {
         let started = arm_async(&mut store, &engine.config, &spec.limits.clone().fuel_per_call(INIT_FUEL));
         let fail = |e| classify(e, spec, LOAD, started);
 
-        let instance = engine.instance_pre.instantiate_async(&mut store).await.map_err(fail)?;
-        let guest = GuestExports::new_async(&mut store, &instance).await.map_err(fail)?;
+        let instance = enter_async(engine.async_instance_pre.instantiate_async(&mut store)).await.map_err(fail)?;
+        let guest = enter_async(GuestExports::new_async(&mut store, &instance)).await.map_err(fail)?;
         store.data_mut().memory = Some(guest.memory);
         if let Some(template) = template {
             template.apply(guest.memory, &mut store).map_err(fail)?;
         }
-        let (status, out) = guest.reseed_async(&mut store).await.map_err(fail)?;
+        let (status, out) = enter_async(guest.reseed_async(&mut store)).await.map_err(fail)?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
         }
@@ -193,7 +190,7 @@ impl Sandbox {
         self.encode(spec, method, args)?;
         let started = arm_async(&mut self.store, &engine.config, &spec.limits);
         let limit = spec.limits.max_payload_bytes;
-        let result = self.guest.call_async(&mut self.store, &self.scratch, method.len(), limit).await;
+        let result = enter_async(self.guest.call_async(&mut self.store, &self.scratch, method.len(), limit)).await;
         self.finish_call(engine, spec, method, started, result)
     }
 
@@ -264,6 +261,20 @@ fn enter<T>(entry: impl FnOnce() -> wasmtime::Result<T>) -> wasmtime::Result<T> 
     // AssertUnwindSafe: after a panic the sandbox is discarded, never reused.
     catch_unwind(AssertUnwindSafe(entry))
         .unwrap_or_else(|payload| Err(HostFunctionPanicked::new("wasi_snapshot_preview1", &*payload).into()))
+}
+
+/// [`enter`] for an entry awaited by the async API: a host panic while the
+/// guest runs on its fiber is resumed by wasmtime in `poll`, where it is
+/// caught and becomes the same trap.
+async fn enter_async<T>(entry: impl Future<Output = wasmtime::Result<T>>) -> wasmtime::Result<T> {
+    let mut entry = std::pin::pin!(entry);
+    std::future::poll_fn(|cx| {
+        // AssertUnwindSafe: after a panic the sandbox is discarded, never reused.
+        catch_unwind(AssertUnwindSafe(|| entry.as_mut().poll(cx))).unwrap_or_else(|payload| {
+            std::task::Poll::Ready(Err(HostFunctionPanicked::new("wasi_snapshot_preview1", &*payload).into()))
+        })
+    })
+    .await
 }
 
 /// Reads `bext_describe`'s summary: the priority (empty or a decimal

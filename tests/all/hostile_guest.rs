@@ -339,3 +339,31 @@ fn guest_output_never_reaches_the_hosts_stdout_or_stderr() {
         assert!(!stdout.contains(marker) && !stderr.contains(marker), "{marker} leaked:\n{stdout}\n{stderr}");
     }
 }
+
+/// wasmtime-wasi links its preview-1 file functions for synchronous calls by
+/// blocking on tokio (`in_tokio`), which panics on a runtime's worker
+/// thread. A guest calling them from the async API, on a tokio worker as
+/// every async server does, must get the same answers as a synchronous
+/// call (an errno, nothing granted), never a panic in the embedder's task.
+#[test]
+fn wasi_file_calls_through_the_async_api_on_a_tokio_worker() {
+    let executor = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let calls = [
+        ("async-fd-write-bad-fd", "4 77 512 1 528 "),
+        ("async-fd-write-stdout", "16 1 "),
+        ("async-fd-read-stdin", "15 0 0 4294967295 4294967295 0 512 1 528 "),
+        ("async-path-open", "13 768 21 528 "),
+    ];
+    for (name, actions) in calls {
+        let plugin = load_tape(name, &format!("{HONEST}4096 {actions}0 0 256 0 0 0 0 {HONEST}")).unwrap();
+        let task = executor.spawn(async move {
+            let first = plugin.try_on_request_async(&mut request("GET", "/", &[])).await;
+            let second = plugin.try_on_request_async(&mut request("GET", "/", &[])).await;
+            (first, second)
+        });
+        let (first, second) = executor.block_on(task).unwrap_or_else(|e| panic!("{name}: the call panicked the task: {e}"));
+        assert!(matches!(first, Ok(RequestAction::Continue)), "{name}: {first:?}");
+        assert!(matches!(second, Ok(RequestAction::Continue)), "{name}: {second:?}");
+    }
+    others_keep_serving();
+}
