@@ -3,7 +3,7 @@
 //!
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
-//! | `bext_plugin_up` | gauge | tenant, plugin, version, tier | 1 while a version serves, 0 when none does |
+//! | `bext_plugin_up` | gauge | tenant, plugin, version, tier | 1 while a version serves, 0 when none does; `version` is the first 12 hex digits of its content hash |
 //! | `bext_plugin_load_failing` | gauge | tenant, plugin | 1 when the source's latest version was rejected (the previous one keeps serving) |
 //! | `bext_plugin_reloads_total` | counter | tenant, plugin, result (`ok`, `rejected`) | versions loaded / rejected |
 //! | `bext_plugin_calls_total` | counter | tenant, plugin | calls into the sandbox (sandboxed tier) |
@@ -13,6 +13,7 @@
 //! | `bext_plugin_quarantined_calls_total` | counter | tenant, plugin | calls refused while quarantined |
 //! | `bext_plugin_instances_created_total` | counter | tenant, plugin | sandboxes created |
 //! | `bext_gateway_responses_total` | counter | tenant, class (`2xx`, ...) | responses sent |
+//! | `bext_plugin_source_up` | gauge | source | 1 while the plugin store answers, 0 while it is unreachable (its plugins keep serving) |
 //!
 //! The counters are those of the serving version: a reload starts them
 //! again from zero, as a restarted process would.
@@ -32,6 +33,11 @@ pub fn render_metrics(gateway: &Gateway) -> String {
             let class = format!("{}xx", i + 1);
             sample(&mut out, "bext_gateway_responses_total", &[("tenant", tenant.id()), ("class", &class)], *count);
         }
+    }
+    header(&mut out, "bext_plugin_source_up", "gauge", "1 while the plugin store answers; its plugins keep serving while it does not.");
+    for source in gateway.reconciler().source_statuses() {
+        let up = matches!(source.state, bext_plugin_sources::SourceState::Live);
+        sample(&mut out, "bext_plugin_source_up", &[("source", &source.source)], u64::from(up));
     }
     out
 }

@@ -2,10 +2,12 @@
 //! the crate in a server.
 //!
 //! * Requests are routed by `Host` to tenants ([`config::GatewayConfig`]).
-//! * Each tenant's middleware plugins come from a plugin source (a folder
-//!   by default, [`source`]) and reload live: a new version is loaded and
-//!   checked before it is swapped in atomically, a broken one is rejected
-//!   and the old one keeps serving, a deleted one is unloaded ([`state`]).
+//! * Each tenant's middleware plugins come from a plugin source of
+//!   `bext-plugin-sources` (a folder by default, etcd or a dynacode-style
+//!   HTTP endpoint by flag, [`source`]) and reload live: a new version is
+//!   loaded and checked before it is swapped in atomically, a broken one is
+//!   rejected and the old one keeps serving, a deleted one is unloaded
+//!   ([`state`]).
 //! * `on_request` runs before the handler (the built-in echo handler, or a
 //!   proxied upstream) and `on_response` after it, in reverse order
 //!   ([`chain`]), on the async path ([`lua`]); `RequestContext` is filled
@@ -32,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::GatewayConfig;
+pub use source::SourceSpec;
 pub use state::{Gateway, Tier};
 
 /// A started gateway: its bound addresses and its state.
@@ -49,34 +52,29 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, lets requests in flight finish, and waits.
+    /// Stops accepting, lets requests in flight finish, stops watching the
+    /// plugin source, and waits.
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(true);
         self.stopped.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 }
 
-/// Starts a gateway: loads every plugin the folder holds now (so the first
-/// request already sees them), binds both listeners, and keeps polling the
-/// folder every `poll` for changes. Must run inside a tokio runtime.
-pub async fn start(config: &GatewayConfig, tier: Tier, poll: Duration) -> std::io::Result<Running> {
+/// Starts a gateway: reads the plugin source once and loads what it holds
+/// (so the first request already sees it; a store that cannot be reached
+/// leaves the tenants without plugins until it answers), binds both
+/// listeners, and keeps watching the source. `poll` is the folder source's
+/// quiet time before a read and the HTTP source's poll interval. Must run
+/// inside a tokio runtime.
+pub async fn start(config: &GatewayConfig, tier: Tier, source: &SourceSpec, poll: Duration) -> std::io::Result<Running> {
     // Pre-reserved instance slots: a sandbox replaced after a trap costs
     // microseconds, so a tenant that traps on every request stays cheap.
     let runtime = LuaPluginRuntime::with_config(LuaRuntimeConfig::default().pooling(PoolingLimits::default()))
         .map_err(std::io::Error::other)?;
-    let gateway = Arc::new(Gateway::new(config, runtime, tier));
-    let folder = source::FolderSource::new(&config.plugins);
-    let (gw, initial) = (gateway.clone(), folder.clone());
-    let reconciler = tokio::task::spawn_blocking(move || {
-        let mut reconciler = source::Reconciler::default();
-        initial.snapshot().map(|snapshot| {
-            reconciler.apply(&gw, &snapshot);
-            reconciler
-        })
-    })
-    .await
-    .map_err(std::io::Error::other)?
-    .map_err(std::io::Error::other)?;
+    let gateway = Gateway::new(config, Arc::new(runtime), tier);
+    let source = source.open(poll).map_err(std::io::Error::other)?;
+    let reconciler = gateway.reconciler().clone();
+    let watch = tokio::task::spawn_blocking(move || reconciler.watch_ready(source)).await.map_err(std::io::Error::other)?;
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let admin_listener = tokio::net::TcpListener::bind(config.admin).await?;
@@ -85,12 +83,12 @@ pub async fn start(config: &GatewayConfig, tier: Tier, poll: Duration) -> std::i
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let watcher = tokio::spawn(source::watch(gateway.clone(), folder, reconciler, poll));
     let app = server::serve_until(listener, server::router(gateway.clone()), stopped(stop.clone()));
     let admin = server::serve_until(admin_listener, server::admin_router(gateway.clone()), stopped(stop));
     let stopped = tokio::spawn(async move {
         let result = tokio::try_join!(app, admin).map(|_| ());
-        watcher.abort();
+        // Joins the source's thread, which ends promptly once signalled.
+        tokio::task::spawn_blocking(move || watch.stop()).await.map_err(std::io::Error::other)?;
         result
     });
     Ok(Running { addr, admin_addr, gateway, stopped, shutdown })

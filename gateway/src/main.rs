@@ -3,7 +3,7 @@
 //! `cargo run --release -p bext-gateway` starts it with the sample tenants
 //! of `examples/gateway/` (see the README's "Gateway" section).
 
-use bext_gateway::{GatewayConfig, Tier};
+use bext_gateway::{GatewayConfig, SourceSpec, Tier};
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,14 +22,21 @@ struct Args {
     /// Serve the admin endpoint here instead of the configured address.
     #[arg(long)]
     admin: Option<SocketAddr>,
-    /// Take plugins from this folder instead of the configured one.
-    #[arg(long)]
+    /// Take plugins from this folder instead of the configured one
+    /// (shorthand for `--source folder:<dir>`).
+    #[arg(long, conflicts_with = "source")]
     plugins: Option<PathBuf>,
+    /// Where plugins come from: `folder:<dir>` (default: the configured
+    /// plugin folder), `etcd:<host:port>[,<host:port>...]/<prefix>/`, or a
+    /// dynacode-style endpoint `http://<host:port>/<path>`.
+    #[arg(long)]
+    source: Option<SourceSpec>,
     /// Run the scripts on native mlua instead of wasm sandboxes (the load
     /// test's baseline: no isolation, no budgets).
     #[arg(long)]
     native: bool,
-    /// How often the plugin folder is checked for changes, in milliseconds.
+    /// How long the plugin folder must be quiet after a change before it
+    /// is read, and how often an HTTP source is polled, in milliseconds.
     #[arg(long, default_value_t = 200)]
     poll_ms: u64,
 }
@@ -50,9 +57,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.listen = args.listen.unwrap_or(config.listen);
     config.admin = args.admin.unwrap_or(config.admin);
     config.plugins = args.plugins.unwrap_or(config.plugins);
+    let source = args.source.unwrap_or_else(|| SourceSpec::Folder(config.plugins.clone()));
     let tier = if args.native { Tier::Native } else { Tier::Sandboxed };
-    let running = bext_gateway::start(&config, tier, Duration::from_millis(args.poll_ms)).await?;
+    let running = bext_gateway::start(&config, tier, &source, Duration::from_millis(args.poll_ms)).await?;
     println!("gateway: serving on http://{} ({} tier), admin on http://{}/metrics", running.addr, tier.label(), running.admin_addr);
+    println!("  plugins from {source}");
     for tenant in running.gateway.tenants() {
         println!("  tenant {:<10} plugins: {:?}", tenant.id(), tenant.chain());
     }

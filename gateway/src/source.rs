@@ -1,153 +1,111 @@
-//! Where plugins come from, and how their changes reach the gateway.
+//! Where the tenants' plugins come from: the `--source` flag, turned into
+//! one of `bext-plugin-sources`' sources. The [`Reconciler`] of the
+//! gateway ([`Gateway::reconciler`]) watches it.
 //!
-//! The one adapter between a plugin source and [`Gateway`]: a source yields
-//! the full set of [`PluginDefinition`]s it holds now; [`Reconciler`] turns
-//! the difference with what it applied last into loads and unloads.
-//!
-//! The source here is a folder: `<root>/<tenant>/<plugin>.lua`, with an
-//! optional `<plugin>.json` next to it holding the plugin's config section.
-//! A plugin's version is a hash of both files.
+//! [`Reconciler`]: bext_plugin_sources::Reconciler
+//! [`Gateway::reconciler`]: crate::Gateway::reconciler
 
-use crate::state::{Gateway, PluginDefinition};
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use bext_plugin_sources::{DynacodeSource, EtcdSource, FolderSource, PluginSource, SourceError};
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
-/// The plugin folder of the default source.
-#[derive(Debug, Clone)]
-pub struct FolderSource {
-    root: PathBuf,
+/// A plugin source as the command line names it.
+///
+/// | flag value | source |
+/// |---|---|
+/// | `folder:<dir>` | [`FolderSource`]: `<dir>/<tenant>/<name>.lua`, with the tenant's `config.json` / `manifest.json`; watched |
+/// | `etcd:<host:port>[,<host:port>...]<prefix>` | [`EtcdSource`]: one key per plugin, `<prefix><tenant>/<name>`; watched |
+/// | `http://<host:port>/<path>` | [`DynacodeSource`]: a JSON API in lua-resty-dynacode's format; polled |
+///
+/// For example `etcd:127.0.0.1:2379/bext/plugins/` or
+/// `etcd:10.0.0.1:2379,10.0.0.2:2379/bext/plugins/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A plugin folder.
+    Folder(PathBuf),
+    /// An etcd key prefix.
+    Etcd {
+        /// Client URLs (`http://host:port`).
+        endpoints: Vec<String>,
+        /// The key prefix, starting with `/`.
+        prefix: String,
+    },
+    /// A dynacode-style HTTP endpoint (`http://` URL).
+    Dynacode(String),
 }
 
-impl FolderSource {
-    /// A source reading `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        FolderSource { root: root.into() }
-    }
+impl FromStr for SourceSpec {
+    type Err = String;
 
-    /// Every plugin in the folder now, by full name. A file that cannot be
-    /// read is an error naming it (the reconciler then changes nothing).
-    pub fn snapshot(&self) -> Result<BTreeMap<String, PluginDefinition>, String> {
-        let mut plugins = BTreeMap::new();
-        for tenant_dir in read_dir_sorted(&self.root)? {
-            if !tenant_dir.is_dir() {
-                continue;
+    fn from_str(text: &str) -> Result<Self, String> {
+        if let Some(dir) = text.strip_prefix("folder:") {
+            if dir.is_empty() {
+                return Err("`folder:` needs a folder: folder:<dir>".into());
             }
-            let Some(tenant) = file_name(&tenant_dir) else { continue };
-            for file in read_dir_sorted(&tenant_dir)? {
-                if file.extension().and_then(|e| e.to_str()) != Some("lua") {
-                    continue;
-                }
-                let Some(name) = file.file_stem().and_then(|n| n.to_str()).map(str::to_string) else { continue };
-                let source = read(&file)?;
-                let config_path = file.with_extension("json");
-                let config_json = if config_path.exists() { read(&config_path)? } else { "{}".to_string() };
-                let mut hasher = std::hash::DefaultHasher::new();
-                (&source, &config_json).hash(&mut hasher);
-                let definition = PluginDefinition {
-                    tenant: tenant.clone(),
-                    name,
-                    source: Arc::from(source),
-                    config_json,
-                    manifest: None,
-                    version: format!("{:016x}", hasher.finish()),
-                };
-                plugins.insert(definition.full_name(), definition);
-            }
+            return Ok(SourceSpec::Folder(dir.into()));
         }
-        Ok(plugins)
-    }
-}
-
-fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    Ok(paths)
-}
-
-fn file_name(path: &Path) -> Option<String> {
-    path.file_name()?.to_str().map(str::to_string)
-}
-
-fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Applies a source's snapshots to a gateway: new or changed versions are
-/// loaded (a rejected one is not retried until it changes again), plugins
-/// gone from the source are unloaded.
-#[derive(Debug, Default)]
-pub struct Reconciler {
-    /// Full name -> the version last applied (loaded or rejected).
-    applied: HashMap<String, String>,
-}
-
-/// What one reconciliation did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// Versions loaded and swapped in.
-    pub loaded: Vec<String>,
-    /// Versions rejected (the previous version keeps serving).
-    pub rejected: Vec<String>,
-    /// Plugins unloaded.
-    pub removed: Vec<String>,
-}
-
-impl Reconciler {
-    /// Brings `gateway` to `snapshot`. Blocks while scripts load: call it off
-    /// the executor.
-    pub fn apply(&mut self, gateway: &Gateway, snapshot: &BTreeMap<String, PluginDefinition>) -> Applied {
-        let mut applied = Applied::default();
-        let gone: Vec<String> = self.applied.keys().filter(|name| !snapshot.contains_key(*name)).cloned().collect();
-        for full_name in gone {
-            self.applied.remove(&full_name);
-            if let Some((tenant, name)) = full_name.split_once('/') {
-                gateway.remove(tenant, name);
-            }
-            applied.removed.push(full_name);
+        if let Some(rest) = text.strip_prefix("etcd:") {
+            let usage = "etcd:<host:port>[,<host:port>...]/<prefix>/, e.g. etcd:127.0.0.1:2379/bext/plugins/";
+            // Endpoints are plain http (etcd-client without TLS): drop the
+            // scheme, so the first `/` left starts the prefix.
+            let rest = rest.replace("http://", "");
+            let (endpoints, prefix) = rest.split_once('/').ok_or_else(|| format!("`{text}` has no key prefix: {usage}"))?;
+            let endpoints: Vec<String> = endpoints
+                .split(',')
+                .map(str::trim)
+                .map(|e| if e.is_empty() { Err(format!("`{text}` has an empty endpoint: {usage}")) } else { Ok(format!("http://{e}")) })
+                .collect::<Result<_, _>>()?;
+            return Ok(SourceSpec::Etcd { endpoints, prefix: format!("/{prefix}") });
         }
-        for (full_name, definition) in snapshot {
-            if self.applied.get(full_name) == Some(&definition.version) {
-                continue;
-            }
-            self.applied.insert(full_name.clone(), definition.version.clone());
-            match gateway.upsert(definition) {
-                Ok(()) => applied.loaded.push(full_name.clone()),
-                Err(_) => applied.rejected.push(full_name.clone()),
-            }
+        if text.starts_with("http://") {
+            return Ok(SourceSpec::Dynacode(text.into()));
         }
-        applied
+        Err(format!("unknown plugin source `{text}`: expected folder:<dir>, etcd:<host:port>/<prefix> or http://<host:port>/<path>"))
     }
 }
 
-/// Polls `source` every `interval` and applies its changes, until the task
-/// is dropped. A scan that fails (a file half-written, a folder removed)
-/// is logged and changes nothing.
-pub async fn watch(gateway: Arc<Gateway>, source: FolderSource, mut reconciler: Reconciler, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let (gateway, source) = (gateway.clone(), source.clone());
-        let scan = tokio::task::spawn_blocking(move || {
-            let result = source.snapshot().map(|snapshot| reconciler.apply(&gateway, &snapshot));
-            (reconciler, result)
+impl std::fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceSpec::Folder(dir) => write!(f, "folder:{}", dir.display()),
+            SourceSpec::Etcd { endpoints, prefix } => write!(f, "etcd:{}{prefix}", endpoints.join(",")),
+            SourceSpec::Dynacode(url) => f.write_str(url),
+        }
+    }
+}
+
+impl SourceSpec {
+    /// The source. `poll` is the folder's quiet time before it is read
+    /// after a change, and the HTTP endpoint's poll interval (etcd pushes
+    /// its changes).
+    pub fn open(&self, poll: Duration) -> Result<Box<dyn PluginSource>, SourceError> {
+        Ok(match self {
+            SourceSpec::Folder(dir) => Box::new(FolderSource::new(dir).debounce(poll)),
+            SourceSpec::Etcd { endpoints, prefix } => Box::new(EtcdSource::new(endpoints.as_slice(), prefix.clone())),
+            SourceSpec::Dynacode(url) => Box::new(DynacodeSource::new(url)?.interval(poll)),
         })
-        .await;
-        match scan {
-            Ok((back, result)) => {
-                reconciler = back;
-                if let Err(e) = result {
-                    tracing::warn!("plugin source: {e}");
-                }
-            }
-            Err(e) => {
-                tracing::error!("plugin source reconciliation failed: {e}");
-                return;
-            }
-        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_kind_and_says_what_is_wrong() {
+        assert_eq!("folder:/srv/plugins".parse::<SourceSpec>(), Ok(SourceSpec::Folder("/srv/plugins".into())));
+        let etcd = SourceSpec::Etcd { endpoints: vec!["http://127.0.0.1:2379".into()], prefix: "/bext/plugins/".into() };
+        assert_eq!("etcd:127.0.0.1:2379/bext/plugins/".parse::<SourceSpec>(), Ok(etcd.clone()));
+        assert_eq!("etcd:http://127.0.0.1:2379/bext/plugins/".parse::<SourceSpec>(), Ok(etcd.clone()));
+        assert_eq!(etcd.to_string(), "etcd:http://127.0.0.1:2379/bext/plugins/");
+        let two: SourceSpec = "etcd:a:1,http://b:2/p/".parse().unwrap();
+        assert_eq!(two, SourceSpec::Etcd { endpoints: vec!["http://a:1".into(), "http://b:2".into()], prefix: "/p/".into() });
+        assert_eq!("http://api:8000/plugins.json".parse::<SourceSpec>(), Ok(SourceSpec::Dynacode("http://api:8000/plugins.json".into())));
+        let err = |text: &str| text.parse::<SourceSpec>().unwrap_err();
+        assert!(err("etcd:127.0.0.1:2379").contains("no key prefix"));
+        assert!(err("etcd:a:1,/p/").contains("empty endpoint"));
+        assert!(err("folder:").contains("folder:<dir>"));
+        assert!(err("https://x/y").contains("unknown plugin source"));
     }
 }

@@ -1,21 +1,24 @@
 //! The gateway's live state: tenants by host, each tenant's current chain,
-//! and what the plugin source last delivered for every plugin.
+//! and every plugin's status.
 //!
-//! A plugin update loads the new version completely (parse, capability
-//! check, `on_reload`) before it replaces anything; a tenant's chain is an
-//! immutable [`Chain`] behind an `Arc` that a reload swaps, so requests in
-//! flight finish on the version they started with. A version that fails to
-//! load is logged, counted and shown at the admin endpoint, and the old one
-//! keeps serving.
+//! Plugins come from a plugin source through the `bext-plugin-sources`
+//! [`Reconciler`]: it loads a new version completely (parse, capability
+//! check, `on_reload`) before it replaces anything in the runtime, and
+//! tells the gateway what each apply changed ([`Reconciler::on_apply`]).
+//! The gateway then rebuilds the affected tenant's chain: an immutable
+//! [`Chain`] behind an `Arc` that is swapped whole, so requests in flight
+//! finish on the version they started with. A version that fails to load
+//! is logged by the reconciler, counted and shown at the admin endpoint,
+//! and the old one keeps serving.
 
 use crate::chain::{Chain, Middleware};
 use crate::config::{GatewayConfig, TenantConfig};
 use crate::lua::LuaMiddleware;
-use bext_plugin_api::types::PluginManifest;
-use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime};
+use bext_plugin_lua_wasm::{LuaPluginRuntime, LuaSandboxLimits};
+use bext_plugin_sources::{runtime_name, split_runtime_name, ApplyReport, DesiredPlugin, Reconciler};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 /// Which tier runs the plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,31 +38,6 @@ impl Tier {
             Tier::Sandboxed => "wasm",
             Tier::Native => "native",
         }
-    }
-}
-
-/// One version of one plugin, as a plugin source delivers it.
-#[derive(Debug, Clone)]
-pub struct PluginDefinition {
-    /// The tenant it belongs to.
-    pub tenant: String,
-    /// The plugin's name within the tenant (`ratelimit`); the runtime knows
-    /// it as `tenant/name`.
-    pub name: String,
-    /// The Lua source.
-    pub source: Arc<str>,
-    /// Its config section (what `bext.get_config()` returns).
-    pub config_json: String,
-    /// Its manifest, if the source has one (capabilities are then checked).
-    pub manifest: Option<PluginManifest>,
-    /// The source's version of it (a revision or a content hash).
-    pub version: String,
-}
-
-impl PluginDefinition {
-    /// The name the runtime and the metrics use: `tenant/name`.
-    pub fn full_name(&self) -> String {
-        format!("{}/{}", self.tenant, self.name)
     }
 }
 
@@ -137,24 +115,26 @@ impl Tenant {
 pub struct PluginStatus {
     /// The tenant.
     pub tenant: String,
-    /// The version serving now; `None` when no version ever loaded (or it was
-    /// removed).
+    /// The version serving now; `None` when no version ever loaded.
     pub serving: Option<Arc<dyn Middleware>>,
-    /// The error of the source's latest version if it failed to load (the
-    /// serving version, if any, is the one before).
+    /// Why the source's latest version is not serving (rejected by the
+    /// runtime, or a broken entry); `None` when the serving version is the
+    /// source's.
     pub failing: Option<String>,
     /// Versions loaded and swapped in.
     pub reloads_ok: u64,
-    /// Versions rejected (failed to load).
+    /// Versions rejected (failed to load, or a broken entry).
     pub reloads_rejected: u64,
 }
 
-/// The gateway: tenants, the runtime and every plugin's status.
+/// The gateway: tenants, the reconciler that feeds them plugins, and every
+/// plugin's status.
 pub struct Gateway {
-    runtime: LuaPluginRuntime,
+    reconciler: Reconciler,
     tier: Tier,
     tenants: BTreeMap<String, Arc<Tenant>>,
     hosts: HashMap<String, Arc<Tenant>>,
+    /// The chains' plugins and reload counters, by runtime name.
     status: Mutex<BTreeMap<String, PluginStatus>>,
 }
 
@@ -165,18 +145,43 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
-    /// A gateway for `config`'s tenants, with no plugins loaded yet.
-    pub fn new(config: &GatewayConfig, runtime: LuaPluginRuntime, tier: Tier) -> Self {
-        let mut tenants = BTreeMap::new();
-        let mut hosts = HashMap::new();
-        for tenant_config in &config.tenants {
-            let tenant = Arc::new(Tenant::new(tenant_config.clone()));
-            for host in &tenant_config.hosts {
-                hosts.insert(host.to_ascii_lowercase(), tenant.clone());
+    /// A gateway for `config`'s tenants, with no plugins loaded yet. Its
+    /// [`reconciler`](Self::reconciler) loads plugins into `runtime` with
+    /// each tenant's sandbox limits; every change it applies (a watched
+    /// source's, or a direct `apply`) reaches the tenants' chains before
+    /// the apply returns.
+    pub fn new(config: &GatewayConfig, runtime: Arc<LuaPluginRuntime>, tier: Tier) -> Arc<Self> {
+        let limits: HashMap<String, LuaSandboxLimits> =
+            config.tenants.iter().map(|t| (t.id.clone(), t.limits.sandbox_limits())).collect();
+        Arc::new_cyclic(|gateway: &Weak<Gateway>| {
+            let gateway = gateway.clone();
+            let reconciler = Reconciler::new(runtime)
+                .configure(move |wanted, config| match limits.get(&wanted.tenant) {
+                    Some(limits) => config.limits(limits.clone()),
+                    None => config,
+                })
+                .on_apply(move |_source, report| {
+                    if let Some(gateway) = gateway.upgrade() {
+                        gateway.apply(report);
+                    }
+                });
+            let mut tenants = BTreeMap::new();
+            let mut hosts = HashMap::new();
+            for tenant_config in &config.tenants {
+                let tenant = Arc::new(Tenant::new(tenant_config.clone()));
+                for host in &tenant_config.hosts {
+                    hosts.insert(host.to_ascii_lowercase(), tenant.clone());
+                }
+                tenants.insert(tenant_config.id.clone(), tenant);
             }
-            tenants.insert(tenant_config.id.clone(), tenant);
-        }
-        Gateway { runtime, tier, tenants, hosts, status: Mutex::default() }
+            Gateway { reconciler, tier, tenants, hosts, status: Mutex::default() }
+        })
+    }
+
+    /// The reconciler that loads the tenants' plugins: hand it a source
+    /// ([`Reconciler::watch_ready`]) or apply sets to it directly.
+    pub fn reconciler(&self) -> &Reconciler {
+        &self.reconciler
     }
 
     /// The tier plugins run on.
@@ -194,88 +199,78 @@ impl Gateway {
         self.tenants.values()
     }
 
-    /// A copy of every plugin's status, by full name.
+    /// Every plugin the source holds, by runtime name (`tenant/name`), with
+    /// the reason its latest version is not serving, if any.
     pub fn plugin_status(&self) -> BTreeMap<String, PluginStatus> {
-        self.lock_status().clone()
+        let counters = self.lock_status().clone();
+        let mut status = BTreeMap::new();
+        for plugin in self.reconciler.plugin_statuses() {
+            let name = runtime_name(&plugin.tenant, &plugin.plugin);
+            let mut entry = counters.get(&name).cloned().unwrap_or_default();
+            entry.tenant = plugin.tenant;
+            entry.failing = plugin.last_error.map(|e| e.to_string());
+            status.insert(name, entry);
+        }
+        status
     }
 
     fn lock_status(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, PluginStatus>> {
         self.status.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Loads a new version of a plugin and swaps it into its tenant's chain;
-    /// a version that fails to load is rejected (logged, counted, shown at
-    /// the admin endpoint) and the serving one stays. Blocks while the
-    /// script loads (a few hundred microseconds): call it off the executor.
-    pub fn upsert(&self, definition: &PluginDefinition) -> Result<(), String> {
-        let full_name = definition.full_name();
-        let result = self.load(definition, &full_name);
-        let mut status = self.lock_status();
-        let entry = status.entry(full_name.clone()).or_insert_with(|| PluginStatus {
-            tenant: definition.tenant.clone(),
-            ..PluginStatus::default()
-        });
-        match result {
-            Ok((tenant, plugin)) => {
-                tenant.set_plugin(&full_name, Some(plugin.clone()));
-                entry.serving = Some(plugin);
-                entry.failing = None;
-                entry.reloads_ok += 1;
-                tracing::info!(plugin = %full_name, version = %definition.version, "plugin loaded");
-                Ok(())
+    /// Brings the tenants' chains to what the reconciler applied: a loaded
+    /// or reloaded plugin's new version is swapped into its tenant's chain,
+    /// an unloaded one leaves it, a rejected one is counted. Runs inside
+    /// the reconciler's apply (cheap: nothing is loaded here).
+    fn apply(&self, report: &ApplyReport) {
+        for name in report.loaded.iter().chain(&report.reloaded) {
+            self.serve(name);
+        }
+        for name in &report.unloaded {
+            self.lock_status().remove(name);
+            if let Some(tenant) = split_runtime_name(name).and_then(|(tenant, _)| self.tenants.get(tenant)) {
+                tenant.set_plugin(name, None);
             }
-            Err(message) => {
-                tracing::error!(plugin = %full_name, version = %definition.version, "plugin version rejected, the previous one keeps serving: {message}");
-                entry.failing = Some(message.clone());
-                entry.reloads_rejected += 1;
-                Err(message)
-            }
+        }
+        for (tenant, plugin) in report.rejected.iter().filter_map(|e| e.plugin()) {
+            self.lock_status().entry(runtime_name(tenant, plugin)).or_default().reloads_rejected += 1;
         }
     }
 
-    /// Unloads a plugin the source no longer has.
-    pub fn remove(&self, tenant: &str, name: &str) {
-        let full_name = format!("{tenant}/{name}");
-        if let Some(tenant) = self.tenants.get(tenant) {
-            tenant.set_plugin(&full_name, None);
-        }
-        self.runtime.unload_plugin(&full_name);
-        self.lock_status().remove(&full_name);
-        tracing::info!(plugin = %full_name, "plugin unloaded");
-    }
-
-    fn load(&self, definition: &PluginDefinition, full_name: &str) -> Result<(Arc<Tenant>, Arc<dyn Middleware>), String> {
-        let tenant = self
-            .tenants
-            .get(&definition.tenant)
-            .ok_or_else(|| format!("no tenant `{}` is configured", definition.tenant))?;
-        let manifest = definition.manifest.clone().unwrap_or_else(|| bext_lua_wasm_suite::manifest_without_capabilities(full_name));
-        let config = LuaPluginConfig::new(full_name, manifest, definition.source.clone())
-            .config_json(definition.config_json.clone())
-            .limits(tenant.config.limits.sandbox_limits());
-        // Loading checks the script in the sandbox on both tiers, so a broken
-        // edit is rejected the same way.
-        let plugin = self.runtime.load_plugin(config).map_err(|e| e.to_string())?;
-        let middleware: Arc<dyn Middleware> = match self.tier {
-            Tier::Sandboxed => Arc::new(LuaMiddleware::new(plugin, definition.version.clone())),
-            Tier::Native => native_middleware(definition, full_name, &plugin)?,
+    /// Swaps the version of `name` the runtime serves now into its
+    /// tenant's chain.
+    fn serve(&self, name: &str) {
+        let (Some(plugin), Some(wanted)) = (self.reconciler.runtime().plugin(name), self.reconciler.serving(name)) else {
+            return;
         };
-        Ok((tenant.clone(), middleware))
+        let Some(tenant) = self.tenants.get(&wanted.tenant) else {
+            tracing::warn!(plugin = %name, "tenant `{}` is not configured: its plugin is loaded but serves no host", wanted.tenant);
+            return;
+        };
+        let version = wanted.content_hash.get(..12).unwrap_or(&wanted.content_hash).to_string();
+        let middleware: Arc<dyn Middleware> = match self.tier {
+            Tier::Sandboxed => Arc::new(LuaMiddleware::new(plugin, version)),
+            Tier::Native => native_middleware(&wanted, name, version, &plugin),
+        };
+        tenant.set_plugin(name, Some(middleware.clone()));
+        let mut status = self.lock_status();
+        let entry = status.entry(name.to_string()).or_default();
+        entry.tenant = wanted.tenant.clone();
+        entry.serving = Some(middleware);
+        entry.reloads_ok += 1;
     }
 }
 
-fn native_middleware(
-    definition: &PluginDefinition,
-    full_name: &str,
-    plugin: &bext_plugin_lua_wasm::LuaPlugin,
-) -> Result<Arc<dyn Middleware>, String> {
+/// The native tier's middleware for a plugin the sandbox loaded (and so
+/// validated) first.
+fn native_middleware(wanted: &DesiredPlugin, name: &str, version: String, plugin: &bext_plugin_lua_wasm::LuaPlugin) -> Arc<dyn Middleware> {
     use bext_plugin_api::MiddlewarePlugin;
-    Ok(Arc::new(crate::native::NativeMiddleware::new(
-        full_name,
-        definition.version.clone(),
-        definition.source.clone(),
-        definition.config_json.clone(),
+    Arc::new(crate::native::NativeMiddleware::new(
+        name,
+        version,
+        wanted.source.clone(),
+        wanted.config_json.clone(),
         MiddlewarePlugin::priority(plugin),
         plugin.has_method("on_response"),
-    )))
+    ))
 }

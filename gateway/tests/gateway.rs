@@ -1,22 +1,27 @@
 //! The gateway end to end over real HTTP on 127.0.0.1: routing, the
 //! request context plugins see, the handler and upstream, failures, the
-//! admin endpoint, and live reload through the folder source.
+//! admin endpoint, and live reload through the plugin sources of
+//! `bext-plugin-sources` (the folder, and etcd against a real server).
+
+#[path = "../../sources/tests/sources/etcd_server.rs"]
+mod etcd_server;
 
 use axum::body::Body;
 use bext_gateway::config::GatewayConfig;
-use bext_gateway::source::{FolderSource, Reconciler};
 use bext_gateway::state::{Gateway, Tier};
-use bext_gateway::server;
+use bext_gateway::{server, SourceSpec};
 use bext_plugin_lua_wasm::LuaPluginRuntime;
+use bext_plugin_sources::{ApplyReport, FolderSource, PluginSource};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// A runtime per gateway; the compiled guest is shared by the process.
-fn runtime() -> LuaPluginRuntime {
-    LuaPluginRuntime::new()
+fn runtime() -> Arc<LuaPluginRuntime> {
+    Arc::new(LuaPluginRuntime::new())
 }
 
 /// A fresh folder under the target dir, removed when dropped.
@@ -45,23 +50,22 @@ impl Drop for TempDir {
     }
 }
 
-/// A gateway serving on an ephemeral port, with its folder source applied
-/// by hand (so each test decides exactly when a reload happens).
+/// A gateway serving on an ephemeral port, with its folder source read and
+/// applied by hand (so each test decides exactly when a reload happens).
 struct TestGateway {
     addr: SocketAddr,
     admin: SocketAddr,
     gateway: Arc<Gateway>,
     folder: FolderSource,
-    reconciler: Reconciler,
     _plugins: TempDir,
 }
 
 impl TestGateway {
     async fn start(config_json: &str, plugins: TempDir, tier: Tier) -> Self {
         let config = GatewayConfig::parse(config_json).unwrap();
-        let gateway = Arc::new(Gateway::new(&config, runtime(), tier));
+        let gateway = Gateway::new(&config, runtime(), tier);
         let folder = FolderSource::new(&plugins.0);
-        let mut test = TestGateway { addr: ([0, 0, 0, 0], 0).into(), admin: ([0, 0, 0, 0], 0).into(), gateway, folder, reconciler: Reconciler::default(), _plugins: plugins };
+        let mut test = TestGateway { addr: ([0, 0, 0, 0], 0).into(), admin: ([0, 0, 0, 0], 0).into(), gateway, folder, _plugins: plugins };
         test.reconcile();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -72,9 +76,11 @@ impl TestGateway {
         test
     }
 
-    fn reconcile(&mut self) -> bext_gateway::source::Applied {
-        let snapshot = self.folder.snapshot().unwrap();
-        self.reconciler.apply(&self.gateway, &snapshot)
+    /// One read of the folder, applied: what the watched source does after
+    /// each change. The chains are rebuilt before it returns.
+    fn reconcile(&mut self) -> ApplyReport {
+        let set = self.folder.read().unwrap();
+        self.gateway.reconciler().apply(self.folder.id(), &set)
     }
 
     async fn get(&self, host: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
@@ -142,7 +148,7 @@ return {
 async fn routes_by_host_and_fills_the_context_from_the_real_request() {
     let plugins = TempDir::new("routing");
     plugins.write("a/tagger.lua", TAGGER);
-    plugins.write("a/tagger.json", r#"{"tag":"from-a"}"#);
+    plugins.write("a/config.json", r#"{"tagger":{"tag":"from-a"}}"#);
     let gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Sandboxed).await;
 
     let reply = gw
@@ -216,6 +222,11 @@ impl std::io::Write for Captured {
     }
 }
 
+/// The plugins an apply rejected, as (tenant, plugin).
+fn rejected(report: &ApplyReport) -> Vec<(&str, &str)> {
+    report.rejected.iter().map(|e| e.plugin().expect("names its plugin")).collect()
+}
+
 fn versioned(version: &str) -> String {
     format!(
         r#"return {{
@@ -244,7 +255,7 @@ async fn live_reload_swaps_new_versions_keeps_the_old_on_a_broken_edit_and_unloa
     let in_flight = tenant.chain();
     write(&versioned("2"));
     let applied = gw.reconcile();
-    assert_eq!(applied.loaded, ["a/app"]);
+    assert_eq!(applied.reloaded, ["a/app"]);
     assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("2"));
     let mut response = bext_plugin_api::middleware::ResponseHeaders { status: 200, headers: vec![] };
     let ctx = bext_gateway::context::request_context(
@@ -263,9 +274,11 @@ async fn live_reload_swaps_new_versions_keeps_the_old_on_a_broken_edit_and_unloa
         move || logs.clone()
     }).with_ansi(false).finish();
     let applied = tracing::subscriber::with_default(subscriber, || gw.reconcile());
-    assert_eq!(applied.rejected, ["a/app"]);
+    assert_eq!(rejected(&applied), [("a", "app")]);
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(logged.contains("ERROR") && logged.contains("a/app") && logged.contains("rejected"), "{logged}");
+    let failing = &gw.gateway.plugin_status()["a/app"];
+    assert!(failing.failing.as_deref().is_some_and(|e| e.contains("tenant `a` plugin `app`")), "{:?}", failing.failing);
     assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("2"));
     let metrics = gw.metrics().await;
     assert!(metrics.contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 1"#), "{metrics}");
@@ -274,15 +287,16 @@ async fn live_reload_swaps_new_versions_keeps_the_old_on_a_broken_edit_and_unloa
 
     // A script that raises at load is rejected the same way; then a good edit recovers.
     write("error('not today')");
-    assert_eq!(gw.reconcile().rejected, ["a/app"]);
+    assert_eq!(rejected(&gw.reconcile()), [("a", "app")]);
     write(&versioned("3"));
-    assert_eq!(gw.reconcile().loaded, ["a/app"]);
+    assert_eq!(gw.reconcile().reloaded, ["a/app"]);
     assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("3"));
     assert!(gw.metrics().await.contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 0"#));
 
     // Deleted: unloaded, and gone from the chain and the admin endpoint.
     std::fs::remove_file(root.join("a/app.lua")).unwrap();
-    assert_eq!(gw.reconcile().removed, ["a/app"]);
+    assert_eq!(gw.reconcile().unloaded, ["a/app"]);
+    assert!(gw.gateway.reconciler().runtime().plugin("a/app").is_none(), "unloaded from the runtime too");
     let reply = gw.get("a.localhost", "/", &[]).await;
     assert_eq!((reply.status, reply.header("x-version")), (200, None));
     assert!(!gw.metrics().await.contains("a/app"));
@@ -292,7 +306,7 @@ async fn live_reload_swaps_new_versions_keeps_the_old_on_a_broken_edit_and_unloa
 async fn a_looping_or_hoarding_tenant_fails_alone_and_shows_in_the_stats() {
     let plugins = TempDir::new("noisy");
     plugins.write("a/tagger.lua", TAGGER);
-    plugins.write("a/tagger.json", r#"{"tag":"ok"}"#);
+    plugins.write("a/config.json", r#"{"tagger":{"tag":"ok"}}"#);
     let examples = examples().join("gateway/plugins");
     plugins.write("loop/spin.lua", &std::fs::read_to_string(examples.join("loop/spin.lua")).unwrap());
     plugins.write("hog/hoard.lua", &std::fs::read_to_string(examples.join("hog/hoard.lua")).unwrap());
@@ -350,7 +364,7 @@ async fn proxies_to_an_upstream_between_on_request_and_on_response() {
 
     let plugins = TempDir::new("proxy");
     plugins.write("a/tagger.lua", TAGGER);
-    plugins.write("a/tagger.json", r#"{"tag":"proxied"}"#);
+    plugins.write("a/config.json", r#"{"tagger":{"tag":"proxied"}}"#);
     let config = format!(r#"{{"tenants":[{{"id":"a","hosts":["a.localhost"],"upstream":"http://{origin}"}}]}}"#);
     let gw = TestGateway::start(&config, plugins, Tier::Sandboxed).await;
     let reply = gw.get("a.localhost", "/v1/items?page=2", &[("x-client", "c1")]).await;
@@ -379,7 +393,7 @@ async fn a_plugin_that_sets_what_http_cannot_carry_gets_a_500_naming_the_problem
 async fn the_native_tier_serves_the_same_scripts_behind_the_same_trait() {
     let plugins = TempDir::new("native");
     plugins.write("a/tagger.lua", TAGGER);
-    plugins.write("a/tagger.json", r#"{"tag":"native"}"#);
+    plugins.write("a/config.json", r#"{"tagger":{"tag":"native"}}"#);
     let gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Native).await;
     let reply = gw.get("a.localhost", "/", &[]).await;
     assert_eq!((reply.status, reply.header("x-tag")), (200, Some("native@a")));
@@ -392,11 +406,119 @@ async fn the_sample_configuration_starts_with_one_call() {
     let mut config = GatewayConfig::load(&examples().join("gateway/gateway.json")).unwrap();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin = "127.0.0.1:0".parse().unwrap();
-    let running = bext_gateway::start(&config, Tier::Sandboxed, std::time::Duration::from_secs(3600)).await.unwrap();
+    let source = SourceSpec::Folder(config.plugins.clone());
+    let running = bext_gateway::start(&config, Tier::Sandboxed, &source, Duration::from_millis(200)).await.unwrap();
     for (host, status) in [("bare.localhost", 200), ("one.localhost", 200), ("five.localhost", 200), ("shop.localhost", 200), ("loop.localhost", 500)] {
         assert_eq!(request(running.addr, host, "/", &[]).await.status, status, "{host}");
     }
     let metrics = request(running.admin_addr, "admin", "/metrics", &[]).await.body;
     assert_eq!(metrics.matches("bext_plugin_up{").count(), 13, "every sample plugin loaded: {metrics}");
     running.stop().await.unwrap();
+}
+
+/// Polls `condition` until it holds; panics naming `what` after 30 s (a
+/// bound for a stuck test, not a timing assertion).
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A store the gateway watches, as the live reload test drives it.
+trait Store {
+    /// Puts tenant `a`'s `app` (and, with `config`, its config section).
+    fn put(&self, tenant: &str, plugin: &str, source: &str, config: Option<serde_json::Value>);
+    fn delete(&self, tenant: &str, plugin: &str);
+}
+
+struct Folder(PathBuf);
+
+impl Store for Folder {
+    fn put(&self, tenant: &str, plugin: &str, source: &str, config: Option<serde_json::Value>) {
+        let dir = self.0.join(tenant);
+        std::fs::create_dir_all(&dir).unwrap();
+        if let Some(config) = config {
+            std::fs::write(dir.join("config.json"), serde_json::json!({ plugin: config }).to_string()).unwrap();
+        }
+        // Written aside and renamed: the watcher never reads half a file.
+        let temporary = dir.join(format!(".{plugin}.lua.tmp"));
+        std::fs::write(&temporary, source).unwrap();
+        std::fs::rename(&temporary, dir.join(format!("{plugin}.lua"))).unwrap();
+    }
+
+    fn delete(&self, tenant: &str, plugin: &str) {
+        std::fs::remove_file(self.0.join(format!("{tenant}/{plugin}.lua"))).unwrap();
+    }
+}
+
+struct Etcd(etcd_server::EtcdClient, &'static str);
+
+impl Store for Etcd {
+    fn put(&self, tenant: &str, plugin: &str, source: &str, config: Option<serde_json::Value>) {
+        self.0.put(&format!("{}{tenant}/{plugin}", self.1), &bext_plugin_sources::EtcdSource::value(source, None, config));
+    }
+
+    fn delete(&self, tenant: &str, plugin: &str) {
+        self.0.delete(&format!("{}{tenant}/{plugin}", self.1));
+    }
+}
+
+/// The gateway started on `source` (which `store` writes to), from the
+/// first request on, then through edits: a new version serves, a broken one
+/// is rejected with the old one serving and the admin endpoint saying so,
+/// a deleted one is unloaded.
+fn live_reload_through_a_watched_source(source: SourceSpec, store: &dyn Store) {
+    store.put("a", "app", &versioned("1"), None);
+    store.put("b", "tagger", TAGGER, Some(serde_json::json!({"tag": "stored"})));
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut config = GatewayConfig::parse(TWO_TENANTS).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.admin = "127.0.0.1:0".parse().unwrap();
+    let running = tokio.block_on(bext_gateway::start(&config, Tier::Sandboxed, &source, Duration::from_millis(20))).unwrap();
+    let get = |host: &str| tokio.block_on(request(running.addr, host, "/", &[]));
+    let metrics = || tokio.block_on(request(running.admin_addr, "admin", "/metrics", &[])).body;
+    let version = || get("a.localhost").header("x-version").map(str::to_string);
+
+    // Loaded before the listener opened.
+    assert_eq!(version().as_deref(), Some("1"));
+    let source_up = format!("bext_plugin_source_up{{source=\"{}\"}} 1", running.gateway.reconciler().source_statuses()[0].source);
+    assert!(metrics().contains(&source_up), "{source_up}: {}", metrics());
+    assert_eq!(get("b.localhost").header("x-tag"), Some("stored@b"));
+
+    store.put("a", "app", &versioned("2"), None);
+    wait_until("version 2 serves", || version().as_deref() == Some("2"));
+
+    store.put("a", "app", "return { on_request = function(self) return ( end }", None);
+    wait_until("the broken version is rejected", || metrics().contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 1"#));
+    assert_eq!(version().as_deref(), Some("2"), "the old version keeps serving");
+    assert!(metrics().contains(r#"bext_plugin_reloads_total{tenant="a",plugin="a/app",result="rejected"} 1"#));
+
+    store.put("a", "app", &versioned("3"), None);
+    wait_until("version 3 serves", || version().as_deref() == Some("3"));
+    assert!(metrics().contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 0"#));
+
+    store.delete("a", "app");
+    wait_until("a/app is unloaded", || version().is_none());
+    assert_eq!(get("a.localhost").status, 200);
+    assert!(!metrics().contains("a/app"), "gone from the admin endpoint");
+    assert!(running.gateway.reconciler().runtime().plugin("a/app").is_none());
+    assert_eq!(get("b.localhost").header("x-tag"), Some("stored@b"), "the other tenant is untouched");
+    tokio.block_on(running.stop()).unwrap();
+}
+
+#[test]
+fn live_reload_through_the_watched_folder_source() {
+    let plugins = TempDir::new("watched");
+    let store = Folder(plugins.0.clone());
+    live_reload_through_a_watched_source(SourceSpec::Folder(plugins.0.clone()), &store);
+}
+
+#[test]
+fn live_reload_through_the_etcd_source_on_a_real_etcd() {
+    let etcd = etcd_server::EtcdServer::start();
+    let store = Etcd(etcd.client(), "/gateway/plugins/");
+    let source: SourceSpec = format!("etcd:{}/gateway/plugins/", etcd.endpoint()).parse().unwrap();
+    live_reload_through_a_watched_source(source, &store);
 }

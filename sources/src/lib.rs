@@ -54,7 +54,7 @@ mod http;
 pub use desired::{check_name, manifest_or_default, runtime_name, split_runtime_name, DesiredPlugin, DesiredSet, MAX_NAME_BYTES};
 pub use error::SourceError;
 pub use last_good::last_good_path;
-pub use reconciler::{ApplyReport, ConfigureFn, PluginStatus, Reconciler, SourceHandle, SourceState, SourceStatus};
+pub use reconciler::{ApplyReport, ConfigureFn, OnApplyFn, PluginStatus, Reconciler, SourceHandle, SourceState, SourceStatus};
 pub use source::{PluginSource, SourceEvent, SourceSignal, Wait};
 
 #[cfg(feature = "etcd")]

@@ -85,6 +85,10 @@ pub struct SourceStatus {
 }
 
 /// What one [`Reconciler::apply`] did, by runtime name.
+///
+/// An embedder that builds its own structures from the runtime's plugins
+/// (a gateway's per-tenant middleware chains) learns of every change from
+/// it through [`Reconciler::on_apply`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApplyReport {
     /// Plugins loaded for the first time.
@@ -96,6 +100,24 @@ pub struct ApplyReport {
     /// Versions refused (the last good keeps serving) and broken entries.
     pub rejected: Vec<SourceError>,
 }
+
+impl ApplyReport {
+    /// True when the apply changed nothing and refused nothing.
+    pub fn is_empty(&self) -> bool {
+        self.loaded.is_empty() && self.reloaded.is_empty() && self.unloaded.is_empty() && self.rejected.is_empty()
+    }
+
+    /// The `(tenant, plugin)` pairs the report names: loaded, reloaded,
+    /// unloaded or rejected (errors that name no plugin are left out).
+    pub fn plugins(&self) -> impl Iterator<Item = (&str, &str)> {
+        let changed = self.loaded.iter().chain(&self.reloaded).chain(&self.unloaded).filter_map(|n| split_runtime_name(n));
+        changed.chain(self.rejected.iter().filter_map(SourceError::plugin))
+    }
+}
+
+/// Called after every apply that changed or refused something, with the
+/// source's id and the report ([`Reconciler::on_apply`]).
+pub type OnApplyFn = dyn Fn(&str, &ApplyReport) + Send + Sync;
 
 struct Entry {
     source: String,
@@ -118,6 +140,7 @@ struct Inner {
     runtime: Arc<LuaPluginRuntime>,
     last_good_dir: Option<PathBuf>,
     configure: Option<Arc<ConfigureFn>>,
+    on_apply: Option<Arc<OnApplyFn>>,
     /// Serialises applies (they load plugins, which takes a while); status
     /// reads only take `state`, briefly.
     applying: Mutex<()>,
@@ -156,6 +179,7 @@ impl Reconciler {
                 runtime,
                 last_good_dir: None,
                 configure: None,
+                on_apply: None,
                 applying: Mutex::new(()),
                 state: Mutex::new(State::default()),
             }),
@@ -189,6 +213,22 @@ impl Reconciler {
     /// If the reconciler was already cloned (configure it first).
     pub fn configure(self, f: impl Fn(&DesiredPlugin, LuaPluginConfig) -> LuaPluginConfig + Send + Sync + 'static) -> Self {
         self.with_inner(|inner| inner.configure = Some(Arc::new(f)))
+    }
+
+    /// Calls `f` after every apply that changed or refused something (a
+    /// set from a watched source, a last good set restored, a direct
+    /// [`apply`](Self::apply)), with the source's id and the
+    /// [`ApplyReport`]: the runtime already serves the new versions when it
+    /// runs. Applies are serialised and `f` runs inside that order, so
+    /// reports arrive in the order the changes were made; `f` may read
+    /// statuses ([`serving`](Self::serving), [`plugin_status`](Self::plugin_status))
+    /// but must not apply (that would wait for itself).
+    ///
+    /// # Panics
+    ///
+    /// If the reconciler was already cloned (configure it first).
+    pub fn on_apply(self, f: impl Fn(&str, &ApplyReport) + Send + Sync + 'static) -> Self {
+        self.with_inner(|inner| inner.on_apply = Some(Arc::new(f)))
     }
 
     /// The runtime plugins are loaded into.
@@ -305,6 +345,10 @@ impl Reconciler {
         let status = state.sources.entry(source_id.into()).or_insert_with(|| new_source_status(source_id));
         status.plugins = serving;
         status.problems = problems;
+        drop(state);
+        if let Some(on_apply) = self.inner.on_apply.as_ref().filter(|_| !report.is_empty()) {
+            on_apply(source_id, &report);
+        }
         report
     }
 
@@ -379,6 +423,13 @@ impl Reconciler {
     pub fn plugin_status(&self, tenant: &str, plugin: &str) -> Option<PluginStatus> {
         let name = crate::desired::runtime_name(tenant, plugin);
         self.state().plugins.get(&name).map(|e| plugin_status(&name, e))
+    }
+
+    /// The version of a plugin serving now, by [`runtime_name`](crate::runtime_name)
+    /// (`acme/ratelimit`): its source text, config and content hash as the
+    /// store gave them. `None` when no version of it serves.
+    pub fn serving(&self, runtime_name: &str) -> Option<DesiredPlugin> {
+        self.state().plugins.get(runtime_name).and_then(|e| e.serving.clone())
     }
 
     /// The status of every plugin of every source, sorted by runtime name.
@@ -466,22 +517,38 @@ impl Reconciler {
 
     /// Runs `source` on a thread of its own, applying each set it yields,
     /// until the returned handle is stopped or dropped.
-    pub fn watch(&self, mut source: impl PluginSource + 'static) -> SourceHandle {
+    pub fn watch(&self, source: impl PluginSource + 'static) -> SourceHandle {
+        self.start_watch(source, false)
+    }
+
+    /// Like [`watch`](Self::watch), but handles the source's first event
+    /// (its complete set, or the store being unavailable) on the calling
+    /// thread before returning: a server that calls it before it binds its
+    /// listener serves its plugins from the first request. Blocks for that
+    /// first look at the store (for a network store, at most its connect
+    /// timeout when the store is down).
+    pub fn watch_ready(&self, source: impl PluginSource + 'static) -> SourceHandle {
+        self.start_watch(source, true)
+    }
+
+    fn start_watch(&self, mut source: impl PluginSource + 'static, first_event_here: bool) -> SourceHandle {
         let id = source.id().to_string();
         let signal = SourceSignal::new();
         self.update_source(&id, |_| {});
+        let mut answered = false;
+        let mut running = true;
+        if first_event_here {
+            running = self.handle_event(&id, source.next_event(&signal), &mut answered);
+        }
         let reconciler = self.clone();
         let thread_signal = signal.clone();
         let thread_id = id.clone();
         let thread = std::thread::Builder::new()
             .name(format!("bext-source {id}"))
             .spawn(move || {
-                let mut answered = false;
-                loop {
+                while running {
                     let event = if thread_signal.is_stopped() { SourceEvent::Stopped } else { source.next_event(&thread_signal) };
-                    if !reconciler.handle_event(&thread_id, event, &mut answered) {
-                        break;
-                    }
+                    running = reconciler.handle_event(&thread_id, event, &mut answered);
                 }
             })
             .expect("spawning a source thread");

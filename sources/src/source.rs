@@ -187,3 +187,15 @@ impl SourceSignal {
         .await
     }
 }
+
+/// A boxed source is a source: an embedder choosing the store at run time
+/// (a command-line flag) hands the reconciler a `Box<dyn PluginSource>`.
+impl<S: PluginSource + ?Sized> PluginSource for Box<S> {
+    fn id(&self) -> &str {
+        (**self).id()
+    }
+
+    fn next_event(&mut self, signal: &SourceSignal) -> SourceEvent {
+        (**self).next_event(signal)
+    }
+}

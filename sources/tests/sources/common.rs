@@ -111,120 +111,12 @@ pub fn reconciler() -> Reconciler {
     Reconciler::new(runtime())
 }
 
+/// The etcd server and client of the tests (also used by the gateway's).
 #[cfg(feature = "etcd")]
-pub use etcd_harness::*;
+pub use crate::etcd_server::{EtcdClient, EtcdServer};
 
+/// The etcd value of a plugin with default manifest and config.
 #[cfg(feature = "etcd")]
-mod etcd_harness {
-    use super::*;
-
-    /// A real etcd server (Debian's `etcd-server` package) on loopback ports
-    /// with a temporary data folder; killed on drop.
-    pub struct EtcdServer {
-        child: Option<std::process::Child>,
-        dir: TempDir,
-        client_port: u16,
-        peer_port: u16,
-    }
-
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    }
-
-    impl EtcdServer {
-        pub fn start() -> Self {
-            let mut server = EtcdServer { child: None, dir: TempDir::new("etcd"), client_port: free_port(), peer_port: free_port() };
-            server.restart();
-            server
-        }
-
-        pub fn endpoint(&self) -> String {
-            format!("http://127.0.0.1:{}", self.client_port)
-        }
-
-        /// Starts the server again on the same ports and data (after `stop`).
-        pub fn restart(&mut self) {
-            assert!(self.child.is_none(), "etcd is already running");
-            let client = self.endpoint();
-            let peer = format!("http://127.0.0.1:{}", self.peer_port);
-            let log = std::fs::File::create(self.dir.path().join("etcd.log")).unwrap();
-            let child = std::process::Command::new("etcd")
-                .args(["--name", "test", "--data-dir"])
-                .arg(self.dir.path().join("data"))
-                .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-                .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
-                .args(["--initial-cluster", &format!("test={peer}"), "--initial-cluster-state", "new"])
-                .args(["--log-level", "error", "--logger", "zap"])
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .expect("starting etcd (Debian's etcd-server package; scripts/bootstrap installs it)");
-            self.child = Some(child);
-            let client = EtcdClient::connect(&self.endpoint());
-            wait_until("etcd answers", || client.try_revision().is_some());
-        }
-
-        /// Kills the server (its data stays for `restart`).
-        pub fn stop(&mut self) {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-
-        pub fn client(&self) -> EtcdClient {
-            EtcdClient::connect(&self.endpoint())
-        }
-    }
-
-    impl Drop for EtcdServer {
-        fn drop(&mut self) {
-            self.stop();
-        }
-    }
-
-    /// A blocking etcd client for the tests to write with.
-    pub struct EtcdClient {
-        runtime: tokio::runtime::Runtime,
-        endpoint: String,
-    }
-
-    impl EtcdClient {
-        pub fn connect(endpoint: &str) -> Self {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            EtcdClient { runtime, endpoint: endpoint.into() }
-        }
-
-        fn run<T>(&self, f: impl AsyncFnOnce(&mut etcd_client::Client) -> Result<T, etcd_client::Error>) -> Result<T, etcd_client::Error> {
-            self.runtime.block_on(async {
-                let options = etcd_client::ConnectOptions::new()
-                    .with_connect_timeout(Duration::from_millis(500))
-                    .with_timeout(Duration::from_secs(2));
-                let mut client = etcd_client::Client::connect([&self.endpoint], Some(options)).await?;
-                f(&mut client).await
-            })
-        }
-
-        pub fn try_revision(&self) -> Option<i64> {
-            self.run(async |c| c.get("/", None).await).ok().and_then(|r| r.header().map(|h| h.revision()))
-        }
-
-        pub fn put(&self, key: &str, value: &str) -> i64 {
-            let response = self.run(async |c| c.put(key, value, None).await).unwrap();
-            response.header().unwrap().revision()
-        }
-
-        pub fn delete(&self, key: &str) {
-            self.run(async |c| c.delete(key, None).await).unwrap();
-        }
-
-        pub fn compact(&self, revision: i64) {
-            self.run(async |c| c.compact(revision, None).await).unwrap();
-        }
-    }
-
-    /// The etcd value of a plugin with default manifest and config.
-    pub fn etcd_value(source: &str) -> String {
-        bext_plugin_sources::EtcdSource::value(source, None, None)
-    }
+pub fn etcd_value(source: &str) -> String {
+    bext_plugin_sources::EtcdSource::value(source, None, None)
 }

@@ -7,6 +7,8 @@ mod common;
 #[cfg(feature = "etcd")]
 mod etcd;
 #[cfg(feature = "etcd")]
+mod etcd_server;
+#[cfg(feature = "etcd")]
 mod fleet;
 mod folder;
 #[cfg(feature = "http")]

@@ -3,7 +3,7 @@
 use crate::common::*;
 use bext_plugin_lua_wasm::Error;
 use bext_plugin_sources::{
-    manifest_or_default, DesiredPlugin, DesiredSet, Reconciler, SourceError, SourceEvent, SourceState,
+    manifest_or_default, ApplyReport, DesiredPlugin, DesiredSet, Reconciler, SourceError, SourceEvent, SourceState,
 };
 
 fn set(plugins: &[DesiredPlugin]) -> DesiredSet {
@@ -187,4 +187,63 @@ fn a_corrupt_last_good_file_serves_nothing_but_says_so() {
     r.handle_event("store", SourceEvent::Unavailable(down), &mut answered);
     assert!(matches!(r.source_status("store").unwrap().state, SourceState::Unreachable { .. }));
     assert!(r.runtime().plugin_names().is_empty());
+}
+
+#[test]
+fn on_apply_reports_every_change_in_order_with_the_serving_version_readable() {
+    use std::sync::{Arc, Mutex};
+    type Seen = Vec<(String, ApplyReport, Vec<Option<String>>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let r = {
+        let seen = seen.clone();
+        let slot: Arc<std::sync::OnceLock<Reconciler>> = Arc::default();
+        let inside = slot.clone();
+        let r = Reconciler::new(runtime()).on_apply(move |source, report| {
+            // What an embedder does: read the serving versions the report names.
+            let r = inside.get().expect("set before the first apply");
+            let serving = report.plugins().map(|(t, p)| r.serving(&format!("{t}/{p}")).map(|d| d.content_hash)).collect();
+            seen.lock().unwrap().push((source.to_string(), report.clone(), serving));
+        });
+        let _ = slot.set(r.clone());
+        r
+    };
+    let v1 = desired("acme", "p", &answering("v1"));
+    let v2 = desired("acme", "p", &answering("v2"));
+    r.apply("s", &set(&[v1.clone()]));
+    r.apply("s", &set(&[v1.clone()])); // nothing changed: no call
+    r.apply("s", &set(&[v2.clone()]));
+    r.apply("s", &set(&[desired("acme", "p", BROKEN)]));
+    r.apply("s", &set(&[]));
+
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    let summary: Vec<(&str, Vec<(&str, &str)>, &[Option<String>])> =
+        seen.iter().map(|(s, report, serving)| (s.as_str(), report.plugins().collect(), serving.as_slice())).collect();
+    assert_eq!(
+        summary,
+        [
+            ("s", vec![("acme", "p")], &[Some(v1.content_hash.clone())][..]),
+            ("s", vec![("acme", "p")], &[Some(v2.content_hash.clone())][..]),
+            ("s", vec![("acme", "p")], &[Some(v2.content_hash.clone())][..]),
+            ("s", vec![("acme", "p")], &[None][..]),
+        ]
+    );
+    assert_eq!(seen[0].1.loaded, ["acme/p"]);
+    assert_eq!(seen[1].1.reloaded, ["acme/p"]);
+    assert!(matches!(&seen[2].1.rejected[..], [SourceError::Rejected { .. }]), "{:?}", seen[2].1);
+    assert_eq!(seen[3].1.unloaded, ["acme/p"]);
+}
+
+#[test]
+fn watch_ready_applies_the_first_set_before_it_returns() {
+    let dir = TempDir::new("ready");
+    write_atomically(&dir.path().join("acme/p.lua"), &answering("v1"));
+    let r = reconciler();
+    let watch = r.watch_ready(bext_plugin_sources::FolderSource::new(dir.path()).debounce(std::time::Duration::from_millis(20)));
+    // No waiting: the set is applied when watch_ready returns.
+    assert_eq!(served(r.runtime(), "acme", "p").as_deref(), Some("v1"));
+    assert_eq!(watch.status().state, SourceState::Live);
+    // And the watch goes on from there.
+    write_atomically(&dir.path().join("acme/p.lua"), &answering("v2"));
+    wait_served(r.runtime(), "acme", "p", "v2");
+    watch.stop();
 }
