@@ -259,8 +259,7 @@ impl Sandbox {
 /// trap too, so the sandbox is discarded instead of unwinding the caller.
 fn enter<T>(entry: impl FnOnce() -> wasmtime::Result<T>) -> wasmtime::Result<T> {
     // AssertUnwindSafe: after a panic the sandbox is discarded, never reused.
-    catch_unwind(AssertUnwindSafe(entry))
-        .unwrap_or_else(|payload| Err(HostFunctionPanicked::new("wasi_snapshot_preview1", &*payload).into()))
+    catch_unwind(AssertUnwindSafe(entry)).unwrap_or_else(|payload| Err(entry_panicked(payload)))
 }
 
 /// [`enter`] for an entry awaited by the async API: a host panic while the
@@ -270,11 +269,16 @@ async fn enter_async<T>(entry: impl Future<Output = wasmtime::Result<T>>) -> was
     let mut entry = std::pin::pin!(entry);
     std::future::poll_fn(|cx| {
         // AssertUnwindSafe: after a panic the sandbox is discarded, never reused.
-        catch_unwind(AssertUnwindSafe(|| entry.as_mut().poll(cx))).unwrap_or_else(|payload| {
-            std::task::Poll::Ready(Err(HostFunctionPanicked::new("wasi_snapshot_preview1", &*payload).into()))
-        })
+        catch_unwind(AssertUnwindSafe(|| entry.as_mut().poll(cx)))
+            .unwrap_or_else(|payload| std::task::Poll::Ready(Err(entry_panicked(payload))))
     })
     .await
+}
+
+/// The trap for a host panic caught at a guest entry: the `bext.*` imports
+/// catch their own, so what reaches an entry came from a WASI function.
+fn entry_panicked(payload: Box<dyn std::any::Any + Send>) -> wasmtime::Error {
+    HostFunctionPanicked::new("wasi_snapshot_preview1", &*payload).into()
 }
 
 /// Reads `bext_describe`'s summary: the priority (empty or a decimal
