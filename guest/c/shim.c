@@ -679,6 +679,7 @@ int32_t EXPORT(bext_init)(void) {
         return status_of(status); /* the host discards this instance */
     }
     lua_settop(L, 0);
+    lua_gc(L, LUA_GCCOLLECT); /* the snapshot starts with no cycle in progress */
     S.L = L;
     return ST_OK;
 }
@@ -742,6 +743,11 @@ int32_t EXPORT(bext_load)(uint32_t name_len, uint32_t config_len, uint32_t sourc
     if (status != LUA_OK) return out_error(L, status_of(status));
     if (S.syntax_error) return out_error(L, ST_SYNTAX);
     if (S.plugin_ref == LUA_NOREF) return out_error(L, ST_NOT_TABLE);
+    /* A full collection before the host captures the fork template: forks
+       then start with no cycle in progress and no debt, so their first
+       calls do not mark (write to) every object of the plugin's state,
+       whose pages the forks share copy-on-write. */
+    lua_gc(L, LUA_GCCOLLECT);
     S.out = (struct bext_output){.kind = OUT_NIL};
     return ST_OK;
 }

@@ -46,6 +46,12 @@ impl PoolingLimits {
         self.max_heap_bytes = bytes;
         self
     }
+
+    /// Sets [`keep_resident_bytes`](Self::keep_resident_bytes).
+    pub fn keep_resident_bytes(mut self, bytes: usize) -> Self {
+        self.keep_resident_bytes = bytes;
+        self
+    }
 }
 
 /// Engine-wide settings, fixed when the runtime is created.

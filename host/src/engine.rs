@@ -4,11 +4,11 @@
 use crate::snapshot::{self, compiled_snapshot, memory_image};
 use crate::config::LuaRuntimeConfig;
 use crate::error::Error;
+use crate::fork::PagesBy;
 use crate::imports::{self, Entry};
 use crate::state::HostState;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use crate::periodic::Periodic;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig};
 
@@ -29,7 +29,7 @@ pub(crate) struct EngineShared {
     /// The memory of a fresh instance of it, which fork templates diff against.
     pub(crate) image: Arc<[u8]>,
     pub(crate) config: LuaRuntimeConfig,
-    _ticker: Option<EpochTicker>,
+    _ticker: Option<Periodic>,
 }
 
 impl EngineShared {
@@ -51,10 +51,25 @@ impl EngineShared {
             .and_then(|linker| linker.instantiate_pre(&module))
             .map_err(|e| engine_err("resolving the guest's imports for async calls", e))?;
         let image = memory_image(&engine, &instance_pre).map_err(|e| engine_err("reading the guest image", e))?;
-        let ticker = config
-            .epoch_deadlines
-            .then(|| EpochTicker::start(engine.clone(), Duration::from_millis(config.epoch_tick_ms.max(1))));
+        // One thread per runtime advances the engine's epoch every tick.
+        let ticker = config.epoch_deadlines.then(|| {
+            let engine = engine.clone();
+            let started = Periodic::start("bext-lua-epoch", Duration::from_millis(config.epoch_tick_ms.max(1)), move || {
+                engine.increment_epoch();
+                true
+            });
+            if started.is_none() {
+                tracing::error!(target: "bext_lua", "deadlines will not fire");
+            }
+            started
+        }).flatten();
         Ok(EngineShared { engine, instance_pre, async_instance_pre, image, config, _ticker: ticker })
+    }
+
+    /// How forks get their template's pages: mapped copy-on-write with
+    /// memory on demand, copied into pooled slots (see `fork.rs`).
+    pub(crate) fn fork_pages_by(&self) -> PagesBy {
+        PagesBy::for_config(&self.config)
     }
 
     /// An engine and the guest as built, not snapshotted: for the full
@@ -82,7 +97,7 @@ fn engine_err(what: &str, e: wasmtime::Error) -> Error {
     Error::Engine { message: format!("{what}: {e:#}") }
 }
 
-fn engine_config(config: &LuaRuntimeConfig) -> Config {
+pub(crate) fn engine_config(config: &LuaRuntimeConfig) -> Config {
     let mut c = Config::new();
     // Lua's error handling is setjmp/longjmp lowered to wasm exceptions.
     c.wasm_exceptions(true);
@@ -104,38 +119,4 @@ fn engine_config(config: &LuaRuntimeConfig) -> Config {
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     c
-}
-
-/// One thread per runtime that advances the engine's epoch every tick;
-/// stopped and joined when the runtime's engine is dropped.
-struct EpochTicker {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine, tick: Duration) -> Self {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("bext-lua-epoch".into())
-            .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
-                    engine.increment_epoch();
-                }
-            })
-            .ok();
-        if thread.is_none() {
-            tracing::error!(target: "bext_lua", "could not start the epoch thread: deadlines will not fire");
-        }
-        EpochTicker { stop: Some(stop), thread }
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        drop(self.stop.take()); // disconnects the channel: the thread ends
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }

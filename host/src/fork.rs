@@ -2,24 +2,73 @@
 //! instance of the generic snapshot (`snapshot.rs`), and the 4 KiB pages
 //! that differ from the snapshot's memory are kept (a few dozen KiB for a
 //! typical plugin). A new sandbox for the plugin ([`ColdStart::Fork`]) is an
-//! instance of the generic snapshot with those pages copied in: no parsing,
-//! no running of the script's top level. Every instance made this way is
-//! then reseeded (`bext_reseed`): a fresh `math.random` state and `os.clock`
+//! instance of the generic snapshot with those pages put in: no parsing, no
+//! running of the script's top level. Every instance made this way is then
+//! reseeded (`bext_reseed`): a fresh `math.random` state and `os.clock`
 //! origin.
+//!
+//! **Where the pages live.** Every template of the process is stored back to
+//! back in one memfd, the template arena (only the changed pages, freed with
+//! the template). With memory mapped on demand (the default), a fork maps
+//! its template's pages copy-on-write from the arena over the fresh
+//! instance's memory, so the sandboxes of one plugin share one copy of them
+//! until each writes to a page: a live sandbox costs the pages it has
+//! written, not the whole template. With the pooling allocator the pages are
+//! copied instead: wasmtime resets a slot for its next instance by
+//! discarding its private pages, which over our mapping would bring back
+//! this plugin's pages, not the generic image, for another plugin's
+//! sandbox. Where a memfd cannot be made, templates are kept on the heap and
+//! copied.
 //!
 //! [`ColdStart::Fork`]: crate::ColdStart::Fork
 
 use crate::state::HostState;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::{Memory, Store};
 
-/// Page granularity of fork templates.
+/// Page granularity of fork templates (the host's page size, checked before
+/// mapping).
 const PAGE: usize = 4096;
+
+/// How a fork gets its template's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PagesBy {
+    /// Mapped copy-on-write from the arena (memory mapped on demand).
+    Mapping,
+    /// Copied (pooling allocator).
+    Copying,
+}
+
+impl PagesBy {
+    /// Mapping with memory on demand; copying into the pooling allocator's
+    /// slots (see the module's docs).
+    pub(crate) fn for_config(config: &crate::LuaRuntimeConfig) -> PagesBy {
+        if config.pooling.is_some() { PagesBy::Copying } else { PagesBy::Mapping }
+    }
+}
+
+/// Consecutive changed pages: `pages` pages from page `first` of the
+/// memory, stored from byte `at` of the template's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    first: usize,
+    pages: usize,
+    at: usize,
+}
 
 /// The pages of a plugin's loaded state that differ from the generic image.
 pub(crate) struct ForkTemplate {
     memory_len: usize,
-    /// (page index, page contents) in ascending page order.
-    pages: Vec<(usize, Box<[u8]>)>,
+    runs: Vec<Run>,
+    pages: StoredPages,
+}
+
+enum StoredPages {
+    Arena(ArenaBlock),
+    Heap(Box<[u8]>),
 }
 
 impl ForkTemplate {
@@ -28,37 +77,233 @@ impl ForkTemplate {
     /// Memory grown past the image starts zeroed, so zero pages there are
     /// left out.
     pub(crate) fn capture(image: &[u8], memory: &[u8]) -> Self {
-        let pages = memory
-            .chunks(PAGE)
-            .enumerate()
-            .filter(|(index, page)| match image.get(index * PAGE..index * PAGE + page.len()) {
-                Some(original) => original != *page,
+        let mut runs: Vec<Run> = Vec::new();
+        let mut bytes = Vec::new();
+        for (index, page) in memory.chunks(PAGE).enumerate() {
+            let changed = match image.get(index * PAGE..index * PAGE + page.len()) {
+                Some(original) => original != page,
                 None => page.iter().any(|&b| b != 0),
-            })
-            .map(|(index, page)| (index, Box::from(page)))
-            .collect();
-        ForkTemplate { memory_len: memory.len(), pages }
+            };
+            if !changed {
+                continue;
+            }
+            match runs.last_mut() {
+                Some(run) if run.first + run.pages == index => run.pages += 1,
+                _ => runs.push(Run { first: index, pages: 1, at: bytes.len() }),
+            }
+            bytes.extend_from_slice(page);
+            // Wasm memory is whole 64 KiB pages: a short last chunk cannot
+            // happen, but a run must still cover whole host pages.
+            bytes.resize(bytes.len().next_multiple_of(PAGE), 0);
+        }
+        tracing::debug!(target: "bext_lua", pages = bytes.len() / PAGE, runs = runs.len(), "fork template captured");
+        let pages = match TemplateArena::shared().and_then(|arena| arena.store(&bytes)) {
+            Some(block) => StoredPages::Arena(block),
+            None => StoredPages::Heap(bytes.into_boxed_slice()),
+        };
+        ForkTemplate { memory_len: memory.len(), runs, pages }
     }
 
     /// Bytes the template keeps.
     pub(crate) fn bytes(&self) -> usize {
-        self.pages.len() * PAGE
+        self.runs.iter().map(|run| run.pages * PAGE).sum()
     }
 
     /// Makes `memory` (a fresh instance of the generic snapshot) equal to the
     /// template's memory.
-    pub(crate) fn apply(&self, memory: Memory, store: &mut Store<HostState>) -> wasmtime::Result<()> {
+    pub(crate) fn apply(&self, memory: Memory, store: &mut Store<HostState>, by: PagesBy) -> wasmtime::Result<()> {
         let current = memory.data_size(&*store);
         if self.memory_len > current {
             let wasm_page = memory.page_size(&*store) as usize;
             memory.grow(&mut *store, ((self.memory_len - current) / wasm_page) as u64)?;
         }
         let data = memory.data_mut(store);
-        for (index, page) in &self.pages {
-            let at = index * PAGE;
-            data[at..at + page.len()].copy_from_slice(page);
+        for run in &self.runs {
+            let target = data
+                .get_mut(run.first * PAGE..(run.first + run.pages) * PAGE)
+                .ok_or_else(|| wasmtime::Error::msg("the fork template lies outside the instance's memory"))?;
+            match &self.pages {
+                StoredPages::Heap(bytes) => target.copy_from_slice(&bytes[run.at..run.at + target.len()]),
+                StoredPages::Arena(block) => {
+                    if by == PagesBy::Copying || !block.map_over(target, run.at) {
+                        block.read_into(target, run.at)?;
+                    }
+                }
+            }
         }
         Ok(())
+    }
+}
+
+/// Bytes of fork templates held in the process's template arena (shared
+/// memory, which a process's PSS counts only where and as often as it is
+/// mapped): what every loaded plugin's template costs, once.
+pub fn fork_template_arena_bytes() -> u64 {
+    TemplateArena::shared().map_or(0, |arena| arena.lock().used)
+}
+
+/// One memfd for the templates of every runtime of the process. Written by
+/// hand over rustix: no crate offers an allocator over a file's ranges, and
+/// one file (not one per template) keeps a process with 100,000 plugins at
+/// one descriptor.
+struct TemplateArena {
+    file: File,
+    space: Mutex<ArenaSpace>,
+}
+
+#[derive(Default)]
+struct ArenaSpace {
+    /// The file's length.
+    end: u64,
+    /// Free ranges (offset → length), coalesced; their pages are punched out.
+    free: BTreeMap<u64, u64>,
+    /// Bytes held by live blocks.
+    used: u64,
+}
+
+/// A template's range of the arena, returned to it on drop.
+struct ArenaBlock {
+    arena: Arc<TemplateArena>,
+    offset: u64,
+    len: u64,
+}
+
+impl TemplateArena {
+    /// The process's arena, or `None` where a memfd cannot be made.
+    fn shared() -> Option<&'static Arc<TemplateArena>> {
+        static ARENA: OnceLock<Option<Arc<TemplateArena>>> = OnceLock::new();
+        ARENA.get_or_init(Self::new).as_ref()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn new() -> Option<Arc<TemplateArena>> {
+        let fd = rustix::fs::memfd_create("bext-lua-fork-templates", rustix::fs::MemfdFlags::CLOEXEC)
+            .inspect_err(|e| tracing::warn!(target: "bext_lua", "no memfd for fork templates ({e}): templates are copied from the heap"))
+            .ok()?;
+        Some(Arc::new(TemplateArena { file: File::from(fd), space: Mutex::default() }))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new() -> Option<Arc<TemplateArena>> {
+        None
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ArenaSpace> {
+        // Every update of the space is complete before anything can panic.
+        self.space.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Copies `bytes` (whole pages) into a new block, or `None` if the file
+    /// cannot hold them.
+    fn store(self: &Arc<Self>, bytes: &[u8]) -> Option<ArenaBlock> {
+        let len = bytes.len() as u64;
+        let offset = {
+            let mut space = self.lock();
+            let fit = space.free.iter().find(|(_, free)| **free >= len).map(|(at, free)| (*at, *free));
+            let offset = match fit {
+                Some((at, free)) => {
+                    space.free.remove(&at);
+                    if free > len {
+                        space.free.insert(at + len, free - len);
+                    }
+                    at
+                }
+                None => {
+                    let at = space.end;
+                    if let Err(e) = rustix::fs::ftruncate(&self.file, at + len) {
+                        tracing::warn!(target: "bext_lua", "growing the fork template arena failed ({e}): this template stays on the heap");
+                        return None;
+                    }
+                    space.end = at + len;
+                    at
+                }
+            };
+            space.used += len;
+            offset
+        };
+        let block = ArenaBlock { arena: self.clone(), offset, len };
+        match self.file.write_all_at(bytes, offset) {
+            Ok(()) => Some(block),
+            Err(e) => {
+                tracing::warn!(target: "bext_lua", "writing a fork template to its arena failed ({e}): it stays on the heap");
+                None // `block` drops here and frees its range
+            }
+        }
+    }
+}
+
+impl ArenaBlock {
+    /// Maps this block's bytes from `at` copy-on-write over `target`, a
+    /// range of whole pages of a live instance's memory. False (nothing
+    /// changed) if the range is not page-aligned or the kernel refuses the
+    /// mapping (e.g. at the process's limit of mappings): copy instead.
+    fn map_over(&self, target: &mut [u8], at: usize) -> bool {
+        let aligned = rustix::param::page_size() == PAGE && target.as_ptr().addr() % PAGE == 0 && target.len() % PAGE == 0;
+        if !aligned || at as u64 + target.len() as u64 > self.len {
+            return false;
+        }
+        // SAFETY: `target` is exclusively borrowed, page-aligned memory of a
+        // wasmtime linear memory allocated on demand: an mmap that wasmtime
+        // unmaps as a whole when the instance is dropped (see the module's
+        // docs for why this is not done with the pooling allocator). The
+        // private mapping replaces those pages with the same bytes a copy
+        // would have written, readable and writable like the rest of the
+        // memory. The block outlives every sandbox forked from it (a plugin
+        // drops its pools before its template): freeing it punches its
+        // pages out of the file, and a mapping's unwritten pages would then
+        // read zeros.
+        let mapped = unsafe {
+            rustix::mm::mmap(
+                target.as_mut_ptr().cast(),
+                target.len(),
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::PRIVATE | rustix::mm::MapFlags::FIXED,
+                &self.arena.file,
+                self.offset + at as u64,
+            )
+        };
+        match mapped {
+            Ok(address) if address == target.as_mut_ptr().cast() => true,
+            Ok(_) => unreachable!("MAP_FIXED maps at the address given"),
+            Err(_) => false,
+        }
+    }
+
+    /// Copies this block's bytes from `at` into `target`.
+    fn read_into(&self, target: &mut [u8], at: usize) -> std::io::Result<()> {
+        self.arena.file.read_exact_at(target, self.offset + at as u64)
+    }
+}
+
+impl Drop for ArenaBlock {
+    fn drop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        // Gives the pages back to the kernel. No sandbox maps them any more
+        // (see `map_over`).
+        #[cfg(target_os = "linux")]
+        {
+            let flags = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+            if let Err(e) = rustix::fs::fallocate(&self.arena.file, flags, self.offset, self.len) {
+                tracing::warn!(target: "bext_lua", "freeing a fork template's pages failed ({e})");
+            }
+        }
+        let mut space = self.arena.lock();
+        space.used -= self.len;
+        let (mut offset, mut len) = (self.offset, self.len);
+        // Coalesce with the free ranges on either side.
+        if let Some((&before, &before_len)) = space.free.range(..offset).next_back() {
+            if before + before_len == offset {
+                space.free.remove(&before);
+                offset = before;
+                len += before_len;
+            }
+        }
+        if let Some(after_len) = space.free.remove(&(offset + len)) {
+            len += after_len;
+        }
+        space.free.insert(offset, len);
     }
 }
 
@@ -67,14 +312,93 @@ mod tests {
     use super::*;
 
     #[test]
-    fn capture_keeps_only_changed_and_new_pages() {
-        let image = vec![0u8; 3 * PAGE];
-        let mut memory = vec![0u8; 5 * PAGE];
-        memory[PAGE + 7] = 1; // page 1 changed
-        memory[4 * PAGE] = 2; // page 4 is beyond the image
+    fn capture_keeps_only_changed_and_new_pages_in_runs() {
+        let image = vec![0u8; 4 * PAGE];
+        let mut memory = vec![0u8; 6 * PAGE];
+        memory[PAGE + 7] = 1; // pages 1 and 2 changed: one run
+        memory[2 * PAGE] = 3;
+        memory[5 * PAGE] = 2; // page 5 is beyond the image
         let template = ForkTemplate::capture(&image, &memory);
-        let indices: Vec<usize> = template.pages.iter().map(|(i, _)| *i).collect();
-        assert_eq!(indices, [1, 4], "zero pages beyond the image stay out");
-        assert_eq!(template.bytes(), 2 * PAGE);
+        assert_eq!(
+            template.runs,
+            [Run { first: 1, pages: 2, at: 0 }, Run { first: 5, pages: 1, at: 2 * PAGE }],
+            "zero pages beyond the image stay out"
+        );
+        assert_eq!(template.bytes(), 3 * PAGE);
+    }
+
+    /// A module with one memory whose first page is an image of 0x11 bytes.
+    fn module_with_an_image(engine: &wasmtime::Engine) -> wasmtime::Module {
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend([5, 3, 1, 0, 1]); // memory section: one memory of 1 wasm page
+        wasm.extend([7, 10, 1, 6]); // export section: "memory", memory 0
+        wasm.extend(b"memory");
+        wasm.extend([2, 0]);
+        // data section: one active segment at 0, 4096 bytes
+        wasm.extend([11, 0x87, 0x20, 1, 0, 0x41, 0, 0x0b, 0x80, 0x20]);
+        wasm.extend([0x11; PAGE]);
+        wasmtime::Module::new(engine, &wasm).unwrap()
+    }
+
+    /// Forks the template into an instance, drops it, and returns the memory
+    /// the next instance of the module starts with (with the pooling
+    /// allocator, in the same slot).
+    fn memory_after_a_fork(config: crate::LuaRuntimeConfig) -> (Vec<u8>, Vec<u8>) {
+        let engine = wasmtime::Engine::new(&crate::engine::engine_config(&config)).unwrap();
+        let module = module_with_an_image(&engine);
+        let instance_memory = |store: &mut Store<HostState>| {
+            let instance = wasmtime::Instance::new(&mut *store, &module, &[]).unwrap();
+            instance.get_memory(&mut *store, "memory").unwrap()
+        };
+        let mut store = Store::new(&engine, HostState::internal());
+        let memory = instance_memory(&mut store);
+        let image = memory.data(&store).to_vec();
+        let mut loaded = image.clone();
+        loaded[..PAGE].fill(0x22);
+        loaded[3 * PAGE..4 * PAGE].fill(0x33);
+        let template = ForkTemplate::capture(&image, &loaded);
+        template.apply(memory, &mut store, PagesBy::for_config(&config)).unwrap();
+        assert!(memory.data(&store) == loaded.as_slice(), "the fork holds the template's memory");
+        drop(store);
+        let mut next = Store::new(&engine, HostState::internal());
+        let memory = instance_memory(&mut next);
+        (image, memory.data(&next).to_vec())
+    }
+
+    #[test]
+    fn the_next_instance_never_sees_a_forks_template() {
+        let on_demand = crate::LuaRuntimeConfig::default();
+        let pooled = |keep_resident| {
+            let limits = crate::PoolingLimits::default().max_instances(1).keep_resident_bytes(keep_resident);
+            crate::LuaRuntimeConfig::default().pooling(limits)
+        };
+        // Kept resident, a slot is reset by copying the image back; else its
+        // private pages are discarded, which over a mapping of the template
+        // would bring the template's pages back.
+        for config in [on_demand, pooled(0), pooled(1 << 20)] {
+            let (image, next) = memory_after_a_fork(config.clone());
+            assert!(next == image, "{:?}: the next instance starts from the image", PagesBy::for_config(&config));
+        }
+    }
+
+    #[test]
+    fn the_arena_reuses_freed_ranges_and_coalesces_them() {
+        // An arena of its own: other tests' templates would take the freed range.
+        let arena = TemplateArena::new().expect("a memfd on Linux");
+        let page = |b: u8| vec![b; PAGE];
+        let a = arena.store(&page(1)).unwrap();
+        let b = arena.store(&[page(2), page(2)].concat()).unwrap();
+        let c = arena.store(&page(3)).unwrap();
+        let (a_at, b_at) = (a.offset, b.offset);
+        drop(a);
+        drop(b);
+        // a's and b's ranges coalesced: three pages fit where they were.
+        let d = arena.store(&[page(4), page(4), page(4)].concat()).unwrap();
+        assert_eq!(d.offset, a_at.min(b_at));
+        let mut read = vec![0u8; PAGE];
+        c.read_into(&mut read, 0).unwrap();
+        assert_eq!(read, page(3), "a neighbour's pages are untouched");
+        d.read_into(&mut read, 2 * PAGE).unwrap();
+        assert_eq!(read, page(4));
     }
 }

@@ -118,6 +118,7 @@ mod imports;
 mod latency;
 mod limits;
 mod metrics;
+mod periodic;
 mod plugin;
 mod pool;
 mod quarantine;
@@ -143,6 +144,7 @@ pub use capabilities::{
 };
 pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig, PoolingLimits, SharedBackend};
 pub use error::{Error, Result};
+pub use fork::fork_template_arena_bytes;
 pub use latency::{LatencyHistogram, LATENCY_BUCKETS};
 pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};
 pub use metrics::{MetricsSink, TracingMetrics};

@@ -31,14 +31,16 @@ pub(crate) struct PluginInner {
     manifest: PluginManifest,
     shape: PluginShape,
     pub(crate) engine: Arc<EngineShared>,
-    /// Pages of the loaded script, for [`ColdStart::Fork`].
-    pub(crate) template: Option<ForkTemplate>,
     pub(crate) pool: Pool<Sandbox>,
     /// Sandboxes of the async API and its fair-share gate (`async_call.rs`).
     pub(crate) async_calls: AsyncCalls,
     pub(crate) stats: Counters,
     /// Fails calls fast after consecutive traps.
     pub(crate) quarantine: Quarantine,
+    /// Pages of the loaded script, for [`ColdStart::Fork`]. Declared after
+    /// the pools so it is dropped after every sandbox forked from it (their
+    /// memory may map its pages: see `fork.rs`).
+    pub(crate) template: Option<ForkTemplate>,
 }
 
 impl PluginInner {
@@ -142,6 +144,12 @@ impl LuaPlugin {
             }
         }
         Ok(LuaPlugin { inner: Arc::new(inner) })
+    }
+
+    /// Drops this plugin's sandboxes (sync and async) idle for longer than
+    /// [`PoolConfig::idle_timeout_ms`] at `now`; returns how many.
+    pub(crate) fn drop_idle_sandboxes(&self, now: std::time::Instant) -> usize {
+        self.inner.pool.drop_idle(now) + self.inner.async_calls.pool.drop_idle(now)
     }
 
     /// Bytes of the fork template kept for this plugin (0 with

@@ -9,7 +9,12 @@ use crate::plugin::LuaPlugin;
 use crate::sandbox::PluginSpec;
 use crate::shared::SharedRegistry;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use crate::periodic::Periodic;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// The registry of loaded plugins, by name.
+type Registry = RwLock<HashMap<String, LuaPlugin>>;
 
 /// The Lifecycle method a reloaded plugin's new version gets first.
 const ON_RELOAD: &str = "on_reload";
@@ -20,7 +25,10 @@ const ON_RELOAD: &str = "on_reload";
 /// so dropping the runtime only empties its registry.
 pub struct LuaPluginRuntime {
     engine: Arc<EngineShared>,
-    plugins: RwLock<HashMap<String, LuaPlugin>>,
+    plugins: Arc<Registry>,
+    /// Drops idle sandboxes of plugins with an idle timeout; started by the
+    /// first such plugin.
+    idle_sweeper: Mutex<Option<Periodic>>,
     /// Each plugin's `bext.shared` dictionary, by name: kept across hot
     /// reloads and sandbox rebuilds, dropped by `unload_plugin`.
     shared: SharedRegistry,
@@ -79,7 +87,12 @@ impl LuaPluginRuntime {
     }
 
     fn with_module(config: LuaRuntimeConfig, wasm: &[u8]) -> Result<Self, Error> {
-        Ok(LuaPluginRuntime { engine: Arc::new(EngineShared::new(config, wasm)?), plugins: RwLock::default(), shared: SharedRegistry::default() })
+        Ok(LuaPluginRuntime {
+            engine: Arc::new(EngineShared::new(config, wasm)?),
+            plugins: Arc::default(),
+            idle_sweeper: Mutex::default(),
+            shared: SharedRegistry::default(),
+        })
     }
 
     /// The engine-wide settings.
@@ -165,7 +178,36 @@ impl LuaPluginRuntime {
             plugin.call(ON_RELOAD, &[])?;
         }
         self.write_registry().insert(name.to_string(), plugin.clone());
+        if pool.idle_timeout_ms > 0 {
+            self.sweep_idle_sandboxes_every(Duration::from_millis(pool.idle_timeout_ms) / 4);
+        }
         Ok(plugin)
+    }
+
+    /// Drops the sandboxes of registered plugins that have been idle longer
+    /// than their [`PoolConfig::idle_timeout_ms`](crate::PoolConfig::idle_timeout_ms);
+    /// returns how many. The runtime also does this on its own (see there);
+    /// call it to free memory at a moment of your choosing.
+    pub fn drop_idle_sandboxes(&self) -> usize {
+        drop_idle_sandboxes(&self.plugins)
+    }
+
+    /// Starts the sweeper, or makes it check at least every `period`.
+    fn sweep_idle_sandboxes_every(&self, period: Duration) {
+        let period = period.clamp(MIN_SWEEP_PERIOD, MAX_SWEEP_PERIOD);
+        let mut sweeper = self.idle_sweeper.lock().unwrap_or_else(|e| e.into_inner());
+        match sweeper.as_ref() {
+            Some(running) if running.period <= period => {}
+            // A new thread with the shorter period replaces the old one.
+            _ => {
+                let registry = Arc::downgrade(&self.plugins);
+                *sweeper = Periodic::start("bext-lua-idle", period, move || {
+                    let Some(registry) = registry.upgrade() else { return false };
+                    drop_idle_sandboxes(&registry);
+                    true
+                });
+            }
+        }
     }
 
     /// The plugin registered under `name`.
@@ -189,11 +231,26 @@ impl LuaPluginRuntime {
     }
 
     fn read_registry(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, LuaPlugin>> {
-        // The registry holds plain handles; a panic elsewhere cannot leave it torn.
-        self.plugins.read().unwrap_or_else(|e| e.into_inner())
+        read_registry(&self.plugins)
     }
 
     fn write_registry(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, LuaPlugin>> {
         self.plugins.write().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+fn read_registry(registry: &Registry) -> std::sync::RwLockReadGuard<'_, HashMap<String, LuaPlugin>> {
+    // The registry holds plain handles; a panic elsewhere cannot leave it torn.
+    registry.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn drop_idle_sandboxes(registry: &Registry) -> usize {
+    let now = Instant::now();
+    // Handles are cloned out so no sandbox is freed under the registry's lock.
+    let plugins: Vec<LuaPlugin> = read_registry(registry).values().cloned().collect();
+    plugins.iter().map(|plugin| plugin.drop_idle_sandboxes(now)).sum()
+}
+
+/// Bounds of the sweeper's period (a quarter of the shortest idle timeout).
+const MIN_SWEEP_PERIOD: Duration = Duration::from_millis(10);
+const MAX_SWEEP_PERIOD: Duration = Duration::from_secs(1);

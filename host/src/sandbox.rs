@@ -71,7 +71,7 @@ impl Sandbox {
     }
 
     /// A sandbox forked from `template`: an instance of the generic snapshot
-    /// with the template's pages copied in. Nothing is parsed or run.
+    /// with the template's pages mapped or copied in. Nothing is parsed or run.
     pub(crate) fn fork(engine: &EngineShared, spec: &PluginSpec, template: &ForkTemplate) -> Result<Sandbox, Error> {
         Self::instantiate(engine, spec, Some(template))
     }
@@ -95,7 +95,7 @@ impl Sandbox {
         let guest = GuestExports::new(&mut store, &instance).map_err(fail)?;
         store.data_mut().memory = Some(guest.memory);
         if let Some(template) = template {
-            template.apply(guest.memory, &mut store).map_err(fail)?;
+            template.apply(guest.memory, &mut store, engine.fork_pages_by()).map_err(fail)?;
         }
         let (status, out) = enter(|| guest.reseed(&mut store)).map_err(fail)?;
         if status != Status::Ok {
@@ -148,7 +148,7 @@ impl Sandbox {
         let guest = enter_async(GuestExports::new_async(&mut store, &instance)).await.map_err(fail)?;
         store.data_mut().memory = Some(guest.memory);
         if let Some(template) = template {
-            template.apply(guest.memory, &mut store).map_err(fail)?;
+            template.apply(guest.memory, &mut store, engine.fork_pages_by()).map_err(fail)?;
         }
         let (status, out) = enter_async(guest.reseed_async(&mut store)).await.map_err(fail)?;
         if status != Status::Ok {

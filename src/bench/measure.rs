@@ -14,18 +14,28 @@ pub fn seconds_per_op(ops: u64, batch: impl FnOnce(u64) -> BenchResult<()>) -> B
     Ok(started.elapsed().as_secs_f64() / ops.max(1) as f64)
 }
 
-/// The process's proportional set size in bytes, from
-/// `/proc/self/smaps_rollup` (Linux 4.14+).
-pub fn pss_bytes() -> BenchResult<u64> {
+/// One field of `/proc/self/smaps_rollup` (Linux 4.14+), in bytes.
+fn smaps_rollup_bytes(field: &str) -> BenchResult<u64> {
     let rollup = std::fs::read_to_string("/proc/self/smaps_rollup")
         .map_err(|e| BenchError::Invalid(format!("cannot read /proc/self/smaps_rollup: {e}")))?;
     rollup
         .lines()
-        .find_map(|line| line.strip_prefix("Pss:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().strip_suffix("kB"))
         .and_then(|kb| kb.trim().parse::<u64>().ok())
         .map(|kb| kb * 1024)
-        .ok_or_else(|| BenchError::Invalid("no Pss line in /proc/self/smaps_rollup".into()))
+        .ok_or_else(|| BenchError::Invalid(format!("no {field} line in /proc/self/smaps_rollup")))
+}
+
+/// The memory this process holds, in bytes: its proportional set size
+/// (PSS), with shared memory counted as the fork templates' arena, once.
+/// PSS counts a page of shared memory only where it is mapped, so template
+/// pages that no sandbox maps (idle plugins) or that every sandbox has
+/// copied would go uncounted; the rest of the process's shared memory
+/// (wasmtime's image of the compiled guest) does not grow with plugins.
+pub fn memory_bytes() -> BenchResult<u64> {
+    let shared = smaps_rollup_bytes("Pss_Shmem")?;
+    Ok(smaps_rollup_bytes("Pss")? - shared + bext_plugin_lua_wasm::fork_template_arena_bytes())
 }
 
 /// Hands the allocator's free pages back to the OS, so a memory measure is
@@ -52,7 +62,7 @@ pub fn pss_per_instance(side: &dyn Side, specs: &[PluginSpec], instances: usize)
         return Err(BenchError::Invalid(format!("{instances} instances do not spread evenly over {} plugins", specs.len())));
     }
     release_free_memory();
-    let before = pss_bytes()?;
+    let before = memory_bytes()?;
     let ctx = request_context(ContextSize::Small, 0);
     let mut plugins = Vec::with_capacity(specs.len());
     let mut held = Vec::with_capacity(specs.len());
@@ -61,7 +71,7 @@ pub fn pss_per_instance(side: &dyn Side, specs: &[PluginSpec], instances: usize)
         held.push(plugin.live_instances(per_plugin, &ctx)?);
         plugins.push(plugin);
     }
-    let after = pss_bytes()?;
+    let after = memory_bytes()?;
     drop(held);
     drop(plugins);
     Ok(after.saturating_sub(before) as f64 / instances as f64)
@@ -226,10 +236,10 @@ mod tests {
     }
 
     #[test]
-    fn pss_is_readable_and_grows_with_touched_memory() {
-        let before = pss_bytes().unwrap();
+    fn memory_is_readable_and_grows_with_touched_memory() {
+        let before = memory_bytes().unwrap();
         let block = vec![1u8; 32 << 20];
-        let after = pss_bytes().unwrap();
+        let after = memory_bytes().unwrap();
         assert!(after >= before + (24 << 20), "{before} -> {after}");
         drop(block);
     }

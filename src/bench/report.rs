@@ -129,7 +129,9 @@ the sandbox."
         }
         Group::Memory => {
             " PSS growth of the process divided by the live instances, plugin loads included, after \
-returning free heap to the OS (`malloc_trim`). With one instance the figure is about fixed costs, not \
+returning free heap to the OS (`malloc_trim`). Shared memory is counted as the fork templates' arena, \
+once (`bench::measure::memory_bytes`): the sandboxes of one plugin map its template's pages \
+copy-on-write, and PSS alone would not count pages no sandbox maps. With one instance the figure is about fixed costs, not \
 instances: the native state is served from heap pages already resident, the sandbox's includes its \
 plugin's fork template. Read the 100 and 1000 rows for the cost per instance."
         }

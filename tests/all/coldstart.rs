@@ -3,7 +3,7 @@
 
 
 use bext_plugin_api::middleware::RequestAction;
-use bext_plugin_lua_wasm::{ColdStart, LuaPlugin, LuaPluginConfig, LuaSandboxLimits, PoolConfig};
+use bext_plugin_lua_wasm::{ColdStart, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits, PoolConfig, PoolingLimits};
 use crate::common::*;
 
 const SCRIPT: &str = r#"
@@ -89,4 +89,75 @@ fn gc_errors_and_traps_work_in_forks() {
     assert!(body(&plugin, "/spin").contains("OutOfFuel"));
     // The replacement is a fork of the template, not of the trapped sandbox.
     assert_eq!(body(&plugin, "/a"), "1 1 cfg");
+}
+
+/// Forks of two plugins, made and dropped in turns (so freed memory, and
+/// with the pooling allocator freed slots, are reused at once), only ever
+/// see their own plugin's pages: also after one plugin is unloaded and its
+/// template's pages freed, and for a sandbox live across that.
+fn forks_see_only_their_own_plugins_pages(runtime: &LuaPluginRuntime, prefix: &str) {
+    let load = |name: &str, tag: char| {
+        // A 20 KB string makes each plugin's state span pages of its own.
+        let script = format!(
+            r#"local tag, calls = string.rep("{tag}", 20000), 0
+return {{ on_request = function(self, ctx)
+  calls = calls + 1
+  return bext.middleware_respond('{{"status":200,"body":"' .. tag:sub(1, 3) .. ' ' .. #tag .. ' ' .. calls .. '"}}')
+end }}"#
+        );
+        let name = format!("{prefix}-{name}");
+        runtime
+            .load_plugin(LuaPluginConfig::new(name.as_str(), manifest(&name), script).pool(PoolConfig::default().size(1).max_size(2).fresh_instance_per_call(true)))
+            .unwrap()
+    };
+    let (a, b) = (load("a", 'A'), load("b", 'B'));
+    for _ in 0..20 {
+        assert_eq!(body(&a, "/"), "AAA 20000 1");
+        assert_eq!(body(&b, "/"), "BBB 20000 1");
+    }
+    let mut live_b = b.pool().acquire().unwrap();
+    let call = |instance: &mut bext_plugin_lua_wasm::PooledInstance| {
+        instance.call_json("on_request", &[r#"{"path":"/"}"#]).unwrap().unwrap()
+    };
+    assert!(call(&mut live_b).contains("BBB 20000 1"));
+    runtime.unload_plugin(a.name());
+    drop(a); // the last handle: its template's pages go back to the kernel
+    let c = load("c", 'C');
+    for _ in 0..20 {
+        assert_eq!(body(&c, "/"), "CCC 20000 1");
+        assert_eq!(body(&b, "/"), "BBB 20000 1");
+    }
+    assert!(call(&mut live_b).contains("BBB 20000 2"), "a live fork keeps its own state");
+    runtime.unload_plugin(b.name());
+    runtime.unload_plugin(c.name());
+}
+
+#[test]
+fn mapped_forks_see_only_their_own_plugins_pages() {
+    // Memory on demand: forks map their template copy-on-write.
+    forks_see_only_their_own_plugins_pages(runtime(), "mapped");
+}
+
+#[test]
+fn pooled_forks_see_only_their_own_plugins_pages() {
+    // The pooling allocator: templates are copied into reused slots.
+    let pooled = LuaPluginRuntime::with_config(LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_instances(8))).unwrap();
+    forks_see_only_their_own_plugins_pages(&pooled, "pooled");
+}
+
+#[test]
+fn idle_sandboxes_are_dropped_and_the_next_call_forks_a_new_one() {
+    let plugin = load("fork-idle", ColdStart::Fork, PoolConfig::default().size(1).max_size(1).idle_timeout_ms(50));
+    assert_eq!(body(&plugin, "/a"), "1 1 cfg");
+    assert_eq!(body(&plugin, "/a"), "2 2 cfg", "reused while in use");
+    // The runtime's sweeper drops it once idle (bounded wait: no timing assertion).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while plugin.pool().stats().idle > 0 {
+        assert!(std::time::Instant::now() < deadline, "the idle sandbox was never dropped");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(plugin.pool().stats().dropped_idle, 1);
+    assert_eq!(runtime().drop_idle_sandboxes(), 0, "nothing left to drop");
+    assert_eq!(body(&plugin, "/a"), "1 1 cfg", "a new fork of the template");
+    assert_eq!(plugin.pool().stats().created, 2);
 }
