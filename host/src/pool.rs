@@ -59,13 +59,21 @@ impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig {
             size: 1,
-            max_size: std::thread::available_parallelism().map_or(4, |n| n.get()),
+            max_size: cpus().unwrap_or(4),
             acquire_timeout_ms: 1000,
             fresh_instance_per_call: false,
-            max_concurrent_calls: std::thread::available_parallelism().map_or(2, |n| (n.get() / 2).max(1)),
+            max_concurrent_calls: cpus().map_or(2, |n| (n / 2).max(1)),
             idle_timeout_ms: 0,
         }
     }
+}
+
+/// The CPUs this process may use, read once: `available_parallelism` reads
+/// the cgroup's files on every call (tens of microseconds, a large share of
+/// a plugin load).
+fn cpus() -> Option<usize> {
+    static CPUS: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().ok().map(|n| n.get()))
 }
 
 impl PoolConfig {
