@@ -16,7 +16,6 @@
 //! private to the user (mode 0700), and a file in a folder that others may
 //! write to is never loaded: loading a compiled artifact runs its code.
 
-use std::hash::Hasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -27,8 +26,9 @@ pub const ARTIFACT_CACHE_ENV: &str = "BEXT_LUA_WASM_CACHE_DIR";
 /// The name of this crate's folder inside the per-user cache folder.
 const CACHE_SUBDIR: &str = "bext-plugin-lua-wasm";
 
-/// Ends every cache file: the format version of this trailer.
-const MAGIC: &[u8; 8] = b"bextlua1";
+/// Ends every cache file: the format version of this trailer (2: the
+/// checksum is XXH3; files of format 1 fail the check and are rebuilt).
+const MAGIC: &[u8; 8] = b"bextlua2";
 
 /// The per-user folder compiled guests are kept in by default
 /// ([`LuaPluginRuntime::new`](crate::LuaPluginRuntime::new) and
@@ -59,28 +59,86 @@ pub(crate) fn file_in(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.cwasm"))
 }
 
-/// The artifact stored in `file`, without its trailer, if the file exists,
-/// may be trusted and is intact; `None` (after a warning when the file is
-/// there but unusable) means: build it.
-pub(crate) fn read(file: &Path) -> Option<Vec<u8>> {
-    let bytes = match std::fs::read(file) {
-        Ok(bytes) => bytes,
+/// A cache file that may be trusted and is intact: the open file, for
+/// `Module::deserialize_open_file` (which maps it instead of copying it: a
+/// new process starts about a millisecond sooner than with a read and a
+/// copy), and a read-only mapping of it, for later runtimes of the process.
+pub(crate) struct CachedFile {
+    pub(crate) file: std::fs::File,
+    pub(crate) mapped: MappedArtifact,
+}
+
+/// The artifact stored in `file` if the file exists, may be trusted and is
+/// intact; `None` (after a warning when the file is there but unusable)
+/// means: build it.
+pub(crate) fn read(file: &Path) -> Option<CachedFile> {
+    let open = match std::fs::File::open(file) {
+        Ok(open) => open,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => return ignore(file, &format!("cannot read it: {e}")),
     };
     if let Err(problem) = check_private(file.parent().unwrap_or(Path::new("."))) {
         return ignore(file, &problem);
     }
-    let Some(body_len) = bytes.len().checked_sub(16) else {
+    let len = match open.metadata() {
+        Ok(metadata) => metadata.len() as usize,
+        Err(e) => return ignore(file, &format!("cannot read it: {e}")),
+    };
+    let Some(body_len) = len.checked_sub(16).filter(|&n| n > 0) else {
         return ignore(file, "it is truncated");
     };
-    let (body, trailer) = bytes.split_at(body_len);
-    if &trailer[8..] != MAGIC || trailer[..8] != checksum(body).to_le_bytes() {
+    let mapped = match MappedArtifact::new(&open, len, body_len) {
+        Ok(mapped) => mapped,
+        Err(e) => return ignore(file, &format!("cannot map it: {e}")),
+    };
+    let trailer = &mapped.whole()[body_len..];
+    if &trailer[8..] != MAGIC || trailer[..8] != checksum(mapped.as_ref()).to_le_bytes() {
         return ignore(file, "its checksum does not match (truncated or altered)");
     }
-    let mut body = bytes;
-    body.truncate(body_len);
-    Some(body)
+    Some(CachedFile { file: open, mapped })
+}
+
+/// A read-only shared mapping of a cache file; derefs to the artifact
+/// (without the trailer). Cache files are never changed in place (writers
+/// rename a new file over the old one), so the mapped bytes stay as checked.
+pub(crate) struct MappedArtifact {
+    address: std::ptr::NonNull<std::ffi::c_void>,
+    len: usize,
+    body_len: usize,
+}
+
+// SAFETY: the mapping is read-only and owned by this value alone.
+unsafe impl Send for MappedArtifact {}
+unsafe impl Sync for MappedArtifact {}
+
+impl MappedArtifact {
+    fn new(file: &std::fs::File, len: usize, body_len: usize) -> std::io::Result<Self> {
+        // SAFETY: a fresh read-only mapping of `len` bytes of an open file,
+        // at an address the kernel chooses.
+        let address = unsafe {
+            rustix::mm::mmap(std::ptr::null_mut(), len, rustix::mm::ProtFlags::READ, rustix::mm::MapFlags::SHARED, file, 0)
+        }?;
+        let address = std::ptr::NonNull::new(address).ok_or_else(|| std::io::Error::other("mmap returned null"))?;
+        Ok(MappedArtifact { address, len, body_len })
+    }
+
+    fn whole(&self) -> &[u8] {
+        // SAFETY: `len` readable bytes mapped at `address` for self's life.
+        unsafe { std::slice::from_raw_parts(self.address.as_ptr().cast(), self.len) }
+    }
+}
+
+impl AsRef<[u8]> for MappedArtifact {
+    fn as_ref(&self) -> &[u8] {
+        &self.whole()[..self.body_len]
+    }
+}
+
+impl Drop for MappedArtifact {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`, no longer borrowed.
+        let _ = unsafe { rustix::mm::munmap(self.address.as_ptr(), self.len) };
+    }
 }
 
 /// Stores `artifact` in `file` (atomically), creating the folder private
@@ -124,14 +182,12 @@ fn try_write(file: &Path, artifact: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// A 64-bit checksum of the artifact (SipHash with fixed keys, the same in
-/// every process): catches truncation and corruption, not an attacker, whom
-/// the folder's permissions keep out.
+/// A 64-bit checksum of the artifact (XXH3): catches truncation and
+/// corruption, not an attacker, whom the folder's permissions keep out.
+/// SipHash, used before, took about 0.2 ms of a new runtime's 2 ms start on
+/// the 1.4 MB artifact; XXH3 reads it at memory speed.
 fn checksum(bytes: &[u8]) -> u64 {
-    #[allow(deprecated)] // SipHasher's fixed keys are the point here
-    let mut hasher = std::hash::SipHasher::new();
-    hasher.write(bytes);
-    hasher.finish()
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 #[cfg(unix)]
@@ -175,9 +231,9 @@ mod tests {
     fn a_written_artifact_reads_back_and_the_folder_is_private() {
         let dir = temp_dir("roundtrip").join("nested");
         let file = file_in(&dir, "a");
-        assert_eq!(read(&file), None, "nothing there yet");
+        assert!(read(&file).is_none(), "nothing there yet");
         write(&file, b"compiled code");
-        assert_eq!(read(&file).as_deref(), Some(&b"compiled code"[..]));
+        assert_eq!(read(&file).unwrap().mapped.as_ref(), b"compiled code");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -196,7 +252,7 @@ mod tests {
         let good = std::fs::read(&file).unwrap();
         for bad in [&good[..good.len() - 1], &good[..10], b"", &[b"x".as_slice(), &good[1..]].concat()] {
             std::fs::write(&file, bad).unwrap();
-            assert_eq!(read(&file), None, "{bad:?}");
+            assert!(read(&file).is_none(), "{bad:?}");
         }
         std::fs::write(&file, &good).unwrap();
         assert!(read(&file).is_some());
@@ -204,8 +260,23 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-            assert_eq!(read(&file), None, "a folder others may write to is not trusted");
+            assert!(read(&file).is_none(), "a folder others may write to is not trusted");
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn wasmtime_maps_a_cache_file_with_our_trailer() {
+        // `deserialize_open_file` maps the whole file, the 16-byte trailer
+        // included: wasmtime must keep ignoring bytes after its artifact.
+        let engine = wasmtime::Engine::default();
+        let module = wasmtime::Module::new(&engine, b"\0asm\x01\0\0\0").unwrap();
+        let dir = temp_dir("trailer");
+        let file = file_in(&dir, "a");
+        write(&file, &module.serialize().unwrap());
+        let cached = read(&file).unwrap();
+        // SAFETY: a file this test just wrote with this engine's artifact.
+        unsafe { wasmtime::Module::deserialize_open_file(&engine, cached.file) }.unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -116,7 +116,7 @@ pub(crate) fn cached_module(
     cache_dir: Option<&Path>,
     build: impl FnOnce() -> wasmtime::Result<Module>,
 ) -> wasmtime::Result<Module> {
-    static COMPILED: OnceLock<Mutex<HashMap<u64, Arc<[u8]>>>> = OnceLock::new();
+    static COMPILED: OnceLock<Mutex<HashMap<u64, Arc<dyn AsRef<[u8]> + Send + Sync>>>> = OnceLock::new();
     let key = artifact_key(engine, kind);
     // Holding the lock while building makes concurrent first runtimes wait
     // for one build instead of each doing their own.
@@ -124,18 +124,20 @@ pub(crate) fn cached_module(
     if let Some(artifact) = cache.get(&key) {
         // SAFETY: the bytes were produced by `Module::serialize` in this
         // process, for an engine with the same compatibility hash.
-        return unsafe { Module::deserialize(engine, artifact) };
+        return unsafe { Module::deserialize(engine, (**artifact).as_ref()) };
     }
     let file = cache_dir.map(|dir| artifact_cache::file_in(dir, &artifact_file_name(engine, kind)));
     if let Some(file) = &file {
-        if let Some(artifact) = artifact_cache::read(file) {
+        if let Some(cached) = artifact_cache::read(file) {
             // SAFETY: the file is one this crate wrote (its name is keyed by
             // guest build, wasmtime version and engine settings; its trailer
-            // checksum matched) in a folder only the user may write to;
-            // `deserialize` checks the engine compatibility and the format.
-            match unsafe { Module::deserialize(engine, &artifact) } {
+            // checksum matched) in a folder only the user may write to, and
+            // never changed in place (writers rename a new file over it);
+            // `deserialize_open_file` checks the engine compatibility and the
+            // format, and maps the file rather than copying it.
+            match unsafe { Module::deserialize_open_file(engine, cached.file) } {
                 Ok(module) => {
-                    cache.insert(key, artifact.into());
+                    cache.insert(key, Arc::new(cached.mapped));
                     return Ok(module);
                 }
                 Err(e) => {
@@ -145,11 +147,11 @@ pub(crate) fn cached_module(
         }
     }
     let module = build()?;
-    let artifact: Arc<[u8]> = module.serialize()?.into();
+    let artifact = module.serialize()?;
     if let Some(file) = &file {
         artifact_cache::write(file, &artifact);
     }
-    cache.insert(key, artifact);
+    cache.insert(key, Arc::new(artifact));
     Ok(module)
 }
 
