@@ -116,10 +116,12 @@ wasm). Figures are medians; spread is half the interquartile range as a percenta
 fn footnote(group: Group) -> &'static str {
     match group {
         Group::ColdStart => {
-            " Every native figure is the same thing: a new Lua state, the libraries, the script, the first \
-call, the state dropped. The sandbox rows start a new sandbox of a loaded plugin, drop included; the \
-last two load the plugin too, and the last one also starts a runtime from the compiled guest on disk, \
-as a new process does."
+            " Every native figure is the same thing (a new Lua state, the libraries, the script, the first \
+call, the state dropped) except in the last row. The sandbox rows start a new sandbox of a loaded \
+plugin, drop included; the last three load the plugin too: the second-to-last also starts a second \
+runtime in the running process (the compiled guest is already in its memory), and the last is a whole \
+new process on both sides (this executable started again: a runtime from the compiled guest on disk, \
+or a new Lua state), timed from spawn to exit."
         }
         Group::PerCall => {
             " Each call serialises the context to JSON, the script decodes it with `bext.json`, and the \
@@ -325,7 +327,8 @@ fn cold_start(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
     )?;
     push(row(Group::ColdStart, "plugin load (parse, fork template) + first call", Unit::Seconds, &samples));
 
-    // A new process's path: the runtime from the compiled guest on disk.
+    // A second runtime in a running process: the compiled guest is already
+    // in the process's memory.
     let cache = tempdir("bench-report-cache")?;
     let few = batch.div_ceil(8);
     let samples = Interleaved::run(
@@ -341,9 +344,57 @@ fn cold_start(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
         },
         || seconds_per_op(few, |n| (0..n).try_for_each(|i| load_and_first_request(&native, &spec, i))),
     )?;
+    push(row(Group::ColdStart, "new runtime in a running process + plugin load + first call", Unit::Seconds, &samples));
+
+    // A new process's path: this executable started again as a child that
+    // makes a runtime from the compiled guest on disk (the runtime above
+    // wrote it), loads the plugin and serves one request; spawn to exit,
+    // on both sides (the same executable, so the same exec cost).
+    let program = std::env::current_exe().map_err(|e| BenchError::Invalid(format!("cannot find this executable: {e}")))?;
+    let spawn = |side: &str| {
+        seconds_per_op(few, |n| {
+            (0..n).try_for_each(|_| {
+                let status = std::process::Command::new(&program)
+                    .args([FIRST_CALL_CHILD, side])
+                    .arg(&cache)
+                    .status()
+                    .map_err(|e| BenchError::Invalid(format!("cannot start {FIRST_CALL_CHILD}: {e}")))?;
+                status.success().then_some(()).ok_or_else(|| BenchError::Invalid(format!("{FIRST_CALL_CHILD} {side} failed: {status}")))
+            })
+        })
+    };
+    let samples = Interleaved::run(effort.rounds, effort.warmup, || spawn("wasm"), || spawn("native"))?;
     let _ = std::fs::remove_dir_all(&cache);
-    push(row(Group::ColdStart, "new runtime from the disk cache + plugin load + first call", Unit::Seconds, &samples));
+    push(row(Group::ColdStart, "new process: runtime from the disk cache + plugin load + first call", Unit::Seconds, &samples));
     Ok(())
+}
+
+/// The subcommand the cold-start group starts as a new process.
+const FIRST_CALL_CHILD: &str = "__first-call-child";
+
+/// If this process was started as the cold-start group's child
+/// (`__first-call-child wasm|native CACHE_DIR`), loads the rate limiter,
+/// serves one request and returns the exit code; `None` otherwise.
+pub fn first_call_child_main() -> Option<std::process::ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) != Some(FIRST_CALL_CHILD) {
+        return None;
+    }
+    let run = || -> BenchResult<()> {
+        let spec = workloads::ratelimit();
+        match (args.get(1).map(String::as_str), args.get(2)) {
+            (Some("wasm"), Some(cache)) => load_and_first_request(&WasmSide::with_cache(WasmSetup::default(), Some(cache.into()))?, &spec, 0),
+            (Some("native"), Some(_)) => load_and_first_request(&NativeSide::default(), &spec, 0),
+            _ => Err(BenchError::Invalid(format!("usage: {FIRST_CALL_CHILD} wasm|native CACHE_DIR"))),
+        }
+    };
+    Some(match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{FIRST_CALL_CHILD}: {e}");
+            std::process::ExitCode::from(3)
+        }
+    })
 }
 
 fn tempdir(tag: &str) -> BenchResult<std::path::PathBuf> {

@@ -45,6 +45,10 @@ fn main() -> ExitCode {
     if let Some(code) = bext_lua_wasm_suite::bench::isolation::child_main() {
         return code;
     }
+    // The cold-start group re-executes it as a new process's first call.
+    if let Some(code) = bext_lua_wasm_suite::bench::report::first_call_child_main() {
+        return code;
+    }
     let args = Args::parse();
     if cfg!(debug_assertions) {
         eprintln!("bench-report: this is a debug build; figures need --release");
