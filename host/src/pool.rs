@@ -602,13 +602,14 @@ mod tests {
 
     #[test]
     fn idle_items_are_dropped_after_the_timeout_oldest_first() {
-        let p = Pool::new(PoolConfig::default().size(0).max_size(3).idle_timeout_ms(1000), Vec::new());
+        // An hour: no stall of a busy machine makes an item idle that long.
+        let p = Pool::new(PoolConfig::default().size(0).max_size(3).idle_timeout_ms(3_600_000), Vec::new());
         let (a, b) = (p.acquire(None, ok(1)).unwrap().unwrap(), p.acquire(None, ok(2)).unwrap().unwrap());
         p.release(a, Release::Healthy);
         p.release(b, Release::Healthy);
         let returned = Instant::now();
         assert_eq!(p.drop_idle(returned), 0, "nothing idle long enough yet");
-        assert_eq!(p.drop_idle(returned + Duration::from_secs(2)), 2);
+        assert_eq!(p.drop_idle(returned + Duration::from_secs(7200)), 2);
         let stats = p.stats();
         assert_eq!((stats.idle, stats.dropped_idle), (0, 2));
         // The slots are free again: a call builds a new item.
