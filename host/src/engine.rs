@@ -4,7 +4,6 @@
 use crate::snapshot::{self, compiled_snapshot, memory_image};
 use crate::config::LuaRuntimeConfig;
 use crate::error::Error;
-use crate::fork::PagesBy;
 use crate::imports::{self, Entry};
 use crate::state::HostState;
 use crate::periodic::Periodic;
@@ -54,22 +53,14 @@ impl EngineShared {
         // One thread per runtime advances the engine's epoch every tick.
         let ticker = config.epoch_deadlines.then(|| {
             let engine = engine.clone();
-            let started = Periodic::start("bext-lua-epoch", Duration::from_millis(config.epoch_tick_ms.max(1)), move || {
+            Periodic::start("bext-lua-epoch", Duration::from_millis(config.epoch_tick_ms.max(1)), move || {
                 engine.increment_epoch();
                 true
-            });
-            if started.is_none() {
-                tracing::error!(target: "bext_lua", "deadlines will not fire");
-            }
-            started
-        }).flatten();
-        Ok(EngineShared { engine, instance_pre, async_instance_pre, image, config, _ticker: ticker })
-    }
-
-    /// How forks get their template's pages: mapped copy-on-write with
-    /// memory on demand, copied into pooled slots (see `fork.rs`).
-    pub(crate) fn fork_pages_by(&self) -> PagesBy {
-        PagesBy::for_config(&self.config)
+            })
+            .inspect_err(|e| tracing::error!(target: "bext_lua", "could not start the epoch thread ({e}): deadlines will not fire"))
+            .ok()
+        });
+        Ok(EngineShared { engine, instance_pre, async_instance_pre, image, config, _ticker: ticker.flatten() })
     }
 
     /// An engine and the guest as built, not snapshotted: for the full

@@ -15,9 +15,9 @@ pub(crate) struct Periodic {
 
 impl Periodic {
     /// Runs `task` every `period` on a thread named `name` until the handle
-    /// is dropped or `task` returns false. `None` (logged) if the thread
-    /// could not be started.
-    pub(crate) fn start(name: &str, period: Duration, mut task: impl FnMut() -> bool + Send + 'static) -> Option<Self> {
+    /// is dropped or `task` returns false. The caller logs a failure to
+    /// start the thread, with what it means for its task.
+    pub(crate) fn start(name: &str, period: Duration, mut task: impl FnMut() -> bool + Send + 'static) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(name.into())
@@ -28,9 +28,8 @@ impl Periodic {
                     }
                 }
             })
-            .inspect_err(|e| tracing::error!(target: "bext_lua", "could not start the {name} thread: {e}"))
-            .ok()?;
-        Some(Periodic { period, stop: Some(stop), thread: Some(thread) })
+            ?;
+        Ok(Periodic { period, stop: Some(stop), thread: Some(thread) })
     }
 }
 

@@ -198,14 +198,19 @@ impl LuaPluginRuntime {
         let mut sweeper = self.idle_sweeper.lock().unwrap_or_else(|e| e.into_inner());
         match sweeper.as_ref() {
             Some(running) if running.period <= period => {}
-            // A new thread with the shorter period replaces the old one.
+            // A new thread with the shorter period replaces the old one
+            // (which keeps running if the new one cannot start).
             _ => {
                 let registry = Arc::downgrade(&self.plugins);
-                *sweeper = Periodic::start("bext-lua-idle", period, move || {
+                let started = Periodic::start("bext-lua-idle", period, move || {
                     let Some(registry) = registry.upgrade() else { return false };
                     drop_idle_sandboxes(&registry);
                     true
                 });
+                match started {
+                    Ok(faster) => *sweeper = Some(faster),
+                    Err(e) => tracing::error!(target: "bext_lua", "could not start the idle-sandbox thread ({e}): idle sandboxes are kept"),
+                }
             }
         }
     }

@@ -3,7 +3,7 @@
 //! and every failure is classified into an [`Error`] here.
 
 use crate::abi::{self, AbiViolation, Arg, GuestExports, GuestOutOfMemory, Output, OutputTooLarge, Status};
-use crate::fork::ForkTemplate;
+use crate::fork::{ForkTemplate, PagesBy};
 use crate::engine::EngineShared;
 use crate::error::Error;
 use crate::imports::{HeapExhausted, HostFunctionPanicked};
@@ -95,7 +95,7 @@ impl Sandbox {
         let guest = GuestExports::new(&mut store, &instance).map_err(fail)?;
         store.data_mut().memory = Some(guest.memory);
         if let Some(template) = template {
-            template.apply(guest.memory, &mut store, engine.fork_pages_by()).map_err(fail)?;
+            template.apply(guest.memory, &mut store, PagesBy::for_config(&engine.config)).map_err(fail)?;
         }
         let (status, out) = enter(|| guest.reseed(&mut store)).map_err(fail)?;
         if status != Status::Ok {
@@ -148,7 +148,7 @@ impl Sandbox {
         let guest = enter_async(GuestExports::new_async(&mut store, &instance)).await.map_err(fail)?;
         store.data_mut().memory = Some(guest.memory);
         if let Some(template) = template {
-            template.apply(guest.memory, &mut store, engine.fork_pages_by()).map_err(fail)?;
+            template.apply(guest.memory, &mut store, PagesBy::for_config(&engine.config)).map_err(fail)?;
         }
         let (status, out) = enter_async(guest.reseed_async(&mut store)).await.map_err(fail)?;
         if status != Status::Ok {

@@ -14,17 +14,22 @@ pub fn seconds_per_op(ops: u64, batch: impl FnOnce(u64) -> BenchResult<()>) -> B
     Ok(started.elapsed().as_secs_f64() / ops.max(1) as f64)
 }
 
-/// One field of `/proc/self/smaps_rollup` (Linux 4.14+), in bytes.
-fn smaps_rollup_bytes(field: &str) -> BenchResult<u64> {
+/// The fields of `/proc/self/smaps_rollup` (Linux 4.14+) named by
+/// `fields`, in bytes, from one read of the file (one consistent snapshot).
+fn smaps_rollup_bytes<const N: usize>(fields: [&str; N]) -> BenchResult<[u64; N]> {
     let rollup = std::fs::read_to_string("/proc/self/smaps_rollup")
         .map_err(|e| BenchError::Invalid(format!("cannot read /proc/self/smaps_rollup: {e}")))?;
-    rollup
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().strip_suffix("kB"))
-        .and_then(|kb| kb.trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .ok_or_else(|| BenchError::Invalid(format!("no {field} line in /proc/self/smaps_rollup")))
+    let mut values = [0; N];
+    for (field, value) in fields.iter().zip(&mut values) {
+        *value = rollup
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|kb| kb.trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .ok_or_else(|| BenchError::Invalid(format!("no {field} line in /proc/self/smaps_rollup")))?;
+    }
+    Ok(values)
 }
 
 /// The memory this process holds, in bytes: its proportional set size
@@ -34,8 +39,8 @@ fn smaps_rollup_bytes(field: &str) -> BenchResult<u64> {
 /// copied would go uncounted; the rest of the process's shared memory
 /// (wasmtime's image of the compiled guest) does not grow with plugins.
 pub fn memory_bytes() -> BenchResult<u64> {
-    let shared = smaps_rollup_bytes("Pss_Shmem")?;
-    Ok(smaps_rollup_bytes("Pss")? - shared + bext_plugin_lua_wasm::fork_template_arena_bytes())
+    let [pss, shared] = smaps_rollup_bytes(["Pss", "Pss_Shmem"])?;
+    Ok(pss - shared + bext_plugin_lua_wasm::fork_template_arena_bytes())
 }
 
 /// Hands the allocator's free pages back to the OS, so a memory measure is
