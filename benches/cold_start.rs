@@ -2,12 +2,14 @@
 //! returned: every path of the wasm runtime, and a new native Lua state.
 
 use bext_lua_wasm_suite::bench::side::{NativeSide, Plugin, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::{ratelimit, request_context, ContextSize};
+use bext_lua_wasm_suite::bench::workloads::{ContextSize, ratelimit, request_context};
 use bext_plugin_lua_wasm::ColdStart;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 
 fn first_request(plugin: &dyn Plugin) {
-    plugin.on_request(&mut request_context(ContextSize::Small, 0)).expect("on_request");
+    plugin
+        .on_request(&mut request_context(ContextSize::Small, 0))
+        .expect("on_request");
 }
 
 fn cold_start(c: &mut Criterion) {
@@ -23,7 +25,12 @@ fn cold_start(c: &mut Criterion) {
         ("wasm: source, pooling", ColdStart::Source, true),
         ("wasm: source, on demand", ColdStart::Source, false),
     ] {
-        let setup = WasmSetup { cold_start, pooling, fresh_instance_per_call: true, ..WasmSetup::default() };
+        let setup = WasmSetup {
+            cold_start,
+            pooling,
+            fresh_instance_per_call: true,
+            ..WasmSetup::default()
+        };
         let side = WasmSide::new(setup).expect("runtime");
         let plugin = side.load(&spec).expect("load");
         // Every call builds a new sandbox and drops it afterwards.

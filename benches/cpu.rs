@@ -3,10 +3,14 @@
 
 use bext_lua_wasm_suite::bench::side::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
 use bext_lua_wasm_suite::bench::workloads::CPU_PROGRAMS;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 fn cpu(c: &mut Criterion) {
-    let wasm = WasmSide::new(WasmSetup { budget: Budget::Large, ..WasmSetup::default() }).expect("runtime");
+    let wasm = WasmSide::new(WasmSetup {
+        budget: Budget::Large,
+        ..WasmSetup::default()
+    })
+    .expect("runtime");
     let native = NativeSide::new(Metering::Both, Budget::Large);
     let mut group = c.benchmark_group("cpu");
     group.sample_size(20);
@@ -20,7 +24,11 @@ fn cpu(c: &mut Criterion) {
                 b.iter(|| plugin.call("run", &arg).expect("run"))
             });
         }
-        assert_eq!(results[0], results[1], "{} computes the same on both sides", program.name);
+        assert_eq!(
+            results[0], results[1],
+            "{} computes the same on both sides",
+            program.name
+        );
     }
     group.finish();
 }

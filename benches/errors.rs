@@ -3,17 +3,26 @@
 
 use bext_lua_wasm_suite::bench::side::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
 use bext_lua_wasm_suite::bench::workloads::pcall_error;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn errors(c: &mut Criterion) {
-    let wasm = WasmSide::new(WasmSetup { budget: Budget::Large, ..WasmSetup::default() }).expect("runtime");
+    let wasm = WasmSide::new(WasmSetup {
+        budget: Budget::Large,
+        ..WasmSetup::default()
+    })
+    .expect("runtime");
     let native = NativeSide::new(Metering::Both, Budget::Large);
     let mut group = c.benchmark_group("pcall_error");
     group.throughput(Throughput::Elements(1000));
     for side in [&wasm as &dyn Side, &native] {
         let plugin = side.load(&pcall_error()).expect("load");
         group.bench_function(side.label(), |b| {
-            b.iter(|| assert_eq!(plugin.call("run", "1000").expect("run").as_deref(), Some("1000")))
+            b.iter(|| {
+                assert_eq!(
+                    plugin.call("run", "1000").expect("run").as_deref(),
+                    Some("1000")
+                )
+            })
         });
     }
     group.finish();

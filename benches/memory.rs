@@ -7,7 +7,7 @@ use bext_lua_wasm_suite::bench::measure::pss_per_instance;
 use bext_lua_wasm_suite::bench::side::{NativeSide, Side, WasmSetup, WasmSide};
 use bext_lua_wasm_suite::bench::workloads::plugin_sets;
 use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// Bytes of PSS per live instance, as criterion's measured value.
 struct PssPerInstance;
@@ -41,7 +41,12 @@ impl ValueFormatter for KibFormatter {
         values.iter_mut().for_each(|v| *v /= 1024.0);
         "KiB"
     }
-    fn scale_throughputs(&self, _typical: f64, _throughput: &Throughput, values: &mut [f64]) -> &'static str {
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        _throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
         values.iter_mut().for_each(|v| *v /= 1024.0);
         "KiB"
     }
@@ -51,20 +56,35 @@ impl ValueFormatter for KibFormatter {
 }
 
 fn memory(c: &mut Criterion<PssPerInstance>) {
-    let wasm = WasmSide::new(WasmSetup { max_instances_per_plugin: 1000, ..WasmSetup::default() }).expect("runtime");
+    let wasm = WasmSide::new(WasmSetup {
+        max_instances_per_plugin: 1000,
+        ..WasmSetup::default()
+    })
+    .expect("runtime");
     let native = NativeSide::default();
     let [(one_label, one), (many_label, many)] = plugin_sets();
-    let cases = [(one_label, &one, 1), (one_label, &one, 100), (one_label, &one, 1000), (many_label, &many, 100), (many_label, &many, 1000)];
+    let cases = [
+        (one_label, &one, 1),
+        (one_label, &one, 100),
+        (one_label, &one, 1000),
+        (many_label, &many, 100),
+        (many_label, &many, 1000),
+    ];
     let mut group = c.benchmark_group("pss_per_instance");
     group.sample_size(10);
     for (label, specs, instances) in cases {
         for side in [&wasm as &dyn Side, &native] {
-            let id = BenchmarkId::new(format!("{}/{label}", side.label()), format!("{instances} live"));
+            let id = BenchmarkId::new(
+                format!("{}/{label}", side.label()),
+                format!("{instances} live"),
+            );
             group.bench_function(id, |b| {
                 // Criterion divides by `iters`: report the per-instance PSS
                 // of one measure per iteration.
                 b.iter_custom(|iters| {
-                    (0..iters).map(|_| pss_per_instance(side, specs, instances).expect("pss")).sum::<f64>()
+                    (0..iters)
+                        .map(|_| pss_per_instance(side, specs, instances).expect("pss"))
+                        .sum::<f64>()
                 })
             });
         }
@@ -73,7 +93,9 @@ fn memory(c: &mut Criterion<PssPerInstance>) {
 }
 
 fn config() -> Criterion<PssPerInstance> {
-    Criterion::default().with_measurement(PssPerInstance).warm_up_time(std::time::Duration::from_millis(1))
+    Criterion::default()
+        .with_measurement(PssPerInstance)
+        .warm_up_time(std::time::Duration::from_millis(1))
 }
 
 criterion_group! {

@@ -4,7 +4,7 @@
 
 use bext_lua_wasm_suite::bench::side::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
 use bext_lua_wasm_suite::bench::workloads::CPU_PROGRAMS;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 fn metering(c: &mut Criterion) {
     let fib = CPU_PROGRAMS[0];
@@ -12,14 +12,23 @@ fn metering(c: &mut Criterion) {
     let mut group = c.benchmark_group("metering");
     group.sample_size(20);
     for metering in Metering::ALL {
-        let wasm = WasmSide::new(WasmSetup { metering, budget: Budget::Large, ..WasmSetup::default() }).expect("runtime");
+        let wasm = WasmSide::new(WasmSetup {
+            metering,
+            budget: Budget::Large,
+            ..WasmSetup::default()
+        })
+        .expect("runtime");
         let plugin = wasm.load(&fib.spec()).expect("load");
-        group.bench_function(BenchmarkId::new("wasm", metering.label()), |b| b.iter(|| plugin.call("run", &arg).expect("run")));
+        group.bench_function(BenchmarkId::new("wasm", metering.label()), |b| {
+            b.iter(|| plugin.call("run", &arg).expect("run"))
+        });
     }
     for (label, metering) in [("no hook", Metering::None), ("count hook", Metering::Both)] {
         let native = NativeSide::new(metering, Budget::Large);
         let plugin = native.load(&fib.spec()).expect("load");
-        group.bench_function(BenchmarkId::new("native", label), |b| b.iter(|| plugin.call("run", &arg).expect("run")));
+        group.bench_function(BenchmarkId::new("native", label), |b| {
+            b.iter(|| plugin.call("run", &arg).expect("run"))
+        });
     }
     group.finish();
 }

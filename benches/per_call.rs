@@ -2,8 +2,10 @@
 //! JSON), on a warm instance: rate limiter, auth check, security headers.
 
 use bext_lua_wasm_suite::bench::side::{NativeSide, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::{middleware, request_context, security_headers, upstream_response, ContextSize};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use bext_lua_wasm_suite::bench::workloads::{
+    ContextSize, middleware, request_context, security_headers, upstream_response,
+};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 fn per_call(c: &mut Criterion) {
     let wasm = WasmSide::new(WasmSetup::default()).expect("runtime");
@@ -18,7 +20,9 @@ fn per_call(c: &mut Criterion) {
                 group.bench_function(BenchmarkId::new(side.label(), size.label()), |b| {
                     b.iter(|| {
                         i += 1;
-                        plugin.on_request(&mut request_context(size, i)).expect("on_request")
+                        plugin
+                            .on_request(&mut request_context(size, i))
+                            .expect("on_request")
                     })
                 });
             }
@@ -32,7 +36,11 @@ fn per_call(c: &mut Criterion) {
         for size in ContextSize::ALL {
             let ctx = request_context(size, 0);
             group.bench_function(BenchmarkId::new(side.label(), size.label()), |b| {
-                b.iter(|| plugin.on_response(&ctx, &mut upstream_response()).expect("on_response"))
+                b.iter(|| {
+                    plugin
+                        .on_response(&ctx, &mut upstream_response())
+                        .expect("on_response")
+                })
             });
         }
     }

@@ -2,19 +2,31 @@
 //! `Arc<dyn CacheBackend>`, with a manifest that declares the capability.
 //!
 //! Run: `cargo run --example cache_backend`
+use bext_plugin_api::CacheBackend;
 use bext_plugin_api::cache::CacheEntry;
 use bext_plugin_api::types::{PluginCapability, PluginManifest};
-use bext_plugin_api::CacheBackend;
 use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime};
 use std::sync::Arc;
 
 fn main() -> Result<(), Error> {
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/plugins/cache.lua")).unwrap();
-    let manifest: PluginManifest =
-        serde_json::from_str(r#"{"name":"page-cache","version":"1.0.0","capabilities":["cache_backend"]}"#).unwrap();
+    let source = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/plugins/cache.lua"
+    ))
+    .unwrap();
+    let manifest: PluginManifest = serde_json::from_str(
+        r#"{"name":"page-cache","version":"1.0.0","capabilities":["cache_backend"]}"#,
+    )
+    .unwrap();
     let runtime = LuaPluginRuntime::new();
-    let plugin = runtime.load_plugin(LuaPluginConfig::new("page-cache", manifest, source).config_json(r#"{"max_entries": 1000}"#))?;
-    assert!(plugin.provides(PluginCapability::CacheBackend) && !plugin.provides(PluginCapability::Middleware));
+    let plugin = runtime.load_plugin(
+        LuaPluginConfig::new("page-cache", manifest, source)
+            .config_json(r#"{"max_entries": 1000}"#),
+    )?;
+    assert!(
+        plugin.provides(PluginCapability::CacheBackend)
+            && !plugin.provides(PluginCapability::Middleware)
+    );
     let cache: Arc<dyn CacheBackend> = Arc::new(plugin.clone());
 
     let entry = CacheEntry {
@@ -26,8 +38,15 @@ fn main() -> Result<(), Error> {
     };
     cache.set("/blog/hello", entry, Some(60_000)).unwrap();
     let hit = cache.get("/blog/hello").unwrap().expect("a hit");
-    assert_eq!((hit.html.as_str(), hit.etag.as_str()), ("<h1>Hello</h1>", "\"v1\""));
-    println!("get /blog/hello: hit, {} bytes of html, tags {:?}", hit.html.len(), hit.tags);
+    assert_eq!(
+        (hit.html.as_str(), hit.etag.as_str()),
+        ("<h1>Hello</h1>", "\"v1\"")
+    );
+    println!(
+        "get /blog/hello: hit, {} bytes of html, tags {:?}",
+        hit.html.len(),
+        hit.tags
+    );
 
     assert_eq!(cache.invalidate_tag("blog").unwrap(), 1);
     assert!(cache.get("/blog/hello").unwrap().is_none());

@@ -21,8 +21,11 @@ fn main() {
     let manifest = serde_json::from_str(r#"{"name":"spinner","version":"1.0.0"}"#).unwrap();
     let plugin = runtime
         .load_plugin(
-            LuaPluginConfig::new("spinner", manifest, SCRIPT)
-                .limits(LuaSandboxLimits::default().fuel_per_call(10_000_000).timeout_ms(200)),
+            LuaPluginConfig::new("spinner", manifest, SCRIPT).limits(
+                LuaSandboxLimits::default()
+                    .fuel_per_call(10_000_000)
+                    .timeout_ms(200),
+            ),
         )
         .unwrap();
     let mut ctx = bext_plugin_api::middleware::RequestContext {
@@ -37,7 +40,16 @@ fn main() {
         extensions: Default::default(),
     };
     let err = plugin.try_on_request(&mut ctx).unwrap_err();
-    assert!(matches!(err, Error::OutOfFuel { fuel_limit: 10_000_000, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::OutOfFuel {
+                fuel_limit: 10_000_000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     println!("runaway call: {err}");
 
     ctx.path = "/ok".into();

@@ -1,8 +1,8 @@
 //! A Lua middleware used through `Arc<dyn MiddlewarePlugin>`.
 //!
 //! Run: `cargo run --example middleware`
-use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_api::MiddlewarePlugin;
+use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime};
 use std::sync::Arc;
 
@@ -22,7 +22,8 @@ return {
 fn main() -> Result<(), bext_plugin_lua_wasm::Error> {
     let runtime = LuaPluginRuntime::new();
     let manifest = serde_json::from_str(r#"{"name":"api-key","version":"1.0.0"}"#).unwrap();
-    let plugin: Arc<dyn MiddlewarePlugin> = Arc::new(runtime.load_plugin(LuaPluginConfig::new("api-key", manifest, SCRIPT))?);
+    let plugin: Arc<dyn MiddlewarePlugin> =
+        Arc::new(runtime.load_plugin(LuaPluginConfig::new("api-key", manifest, SCRIPT))?);
 
     let mut ctx = RequestContext {
         method: "GET".into(),
@@ -35,15 +36,33 @@ fn main() -> Result<(), bext_plugin_lua_wasm::Error> {
         site_id: None,
         extensions: Default::default(),
     };
-    let RequestAction::Respond(response) = plugin.on_request(&mut ctx).unwrap() else { panic!("expected 401") };
+    let RequestAction::Respond(response) = plugin.on_request(&mut ctx).unwrap() else {
+        panic!("expected 401")
+    };
     assert_eq!(response.status, 401);
-    println!("without a key: {} {}", response.status, String::from_utf8_lossy(&response.body));
+    println!(
+        "without a key: {} {}",
+        response.status,
+        String::from_utf8_lossy(&response.body)
+    );
 
     ctx.headers.push(("x-api-key".into(), "k-123".into()));
-    assert!(matches!(plugin.on_request(&mut ctx).unwrap(), RequestAction::Continue));
-    let mut headers = ResponseHeaders { status: 200, headers: vec![] };
+    assert!(matches!(
+        plugin.on_request(&mut ctx).unwrap(),
+        RequestAction::Continue
+    ));
+    let mut headers = ResponseHeaders {
+        status: 200,
+        headers: vec![],
+    };
     plugin.on_response(&ctx, &mut headers).unwrap();
-    assert_eq!(headers.headers, vec![("x-served-by".to_string(), "lua".to_string())]);
-    println!("with a key: continue, response headers {:?}", headers.headers);
+    assert_eq!(
+        headers.headers,
+        vec![("x-served-by".to_string(), "lua".to_string())]
+    );
+    println!(
+        "with a key: continue, response headers {:?}",
+        headers.headers
+    );
     Ok(())
 }

@@ -15,13 +15,18 @@
 //! arena counted once (`bench::measure::memory_bytes`).
 use bext_lua_wasm_suite::bench::measure::memory_bytes;
 use bext_plugin_api::middleware::{RequestAction, RequestContext};
-use bext_plugin_lua_wasm::{LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, PoolConfig};
+use bext_plugin_lua_wasm::{
+    LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, PoolConfig,
+};
 use std::time::{Duration, Instant};
 
 const TEMPLATES: [(&str, &str); 3] = [
     ("ratelimit", include_str!("plugins/ratelimit.lua")),
     ("auth", include_str!("plugins/auth.lua")),
-    ("security_headers", include_str!("plugins/security_headers.lua")),
+    (
+        "security_headers",
+        include_str!("plugins/security_headers.lua"),
+    ),
 ];
 
 /// How long an idle tenant keeps its sandbox in `--idle` mode.
@@ -59,7 +64,10 @@ fn serve(plugin: &LuaPlugin, ctx: &mut RequestContext) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let idle = args.iter().any(|a| a == "--idle");
-    let tenants: usize = args.iter().find(|a| !a.starts_with("--")).map_or(1000, |n| n.parse().expect("a tenant count"));
+    let tenants: usize = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .map_or(1000, |n| n.parse().expect("a tenant count"));
 
     let started = Instant::now();
     // Memory on demand (the default): forks map their template's pages
@@ -67,7 +75,10 @@ fn main() {
     let runtime = LuaPluginRuntime::with_config(LuaRuntimeConfig::default()).expect("a runtime");
     let runtime_ms = started.elapsed().as_secs_f64() * 1e3;
     let pool = if idle {
-        PoolConfig::default().size(0).max_size(1).idle_timeout_ms(IDLE_TIMEOUT.as_millis() as u64)
+        PoolConfig::default()
+            .size(0)
+            .max_size(1)
+            .idle_timeout_ms(IDLE_TIMEOUT.as_millis() as u64)
     } else {
         PoolConfig::default().size(1).max_size(1)
     };
@@ -76,17 +87,28 @@ fn main() {
         .map(|i| {
             let (kind, template) = TEMPLATES[i % TEMPLATES.len()];
             // A distinct script per tenant, as tenants' edits would make it.
-            (format!("tenant-{i:06}-{kind}"), format!("-- tenant {i}\nlocal TENANT_ID = {i}\n{template}"))
+            (
+                format!("tenant-{i:06}-{kind}"),
+                format!("-- tenant {i}\nlocal TENANT_ID = {i}\n{template}"),
+            )
         })
         .collect();
     let base = memory_bytes().expect("reading the process's memory");
     let mut plugins = Vec::with_capacity(tenants);
     let loading = Instant::now();
     for (i, (name, source)) in sources.iter().enumerate() {
-        let manifest = serde_json::from_value(serde_json::json!({"name": name, "version": "1.0.0"})).unwrap();
-        let config = format!(r#"{{"limit": {}, "window_secs": 60, "protected_prefix": "/api/", "tokens": ["token-1"]}}"#, 10 + i % 90);
+        let manifest =
+            serde_json::from_value(serde_json::json!({"name": name, "version": "1.0.0"})).unwrap();
+        let config = format!(
+            r#"{{"limit": {}, "window_secs": 60, "protected_prefix": "/api/", "tokens": ["token-1"]}}"#,
+            10 + i % 90
+        );
         let plugin = runtime
-            .load_plugin(LuaPluginConfig::new(name.as_str(), manifest, source.as_str()).config_json(config).pool(pool))
+            .load_plugin(
+                LuaPluginConfig::new(name.as_str(), manifest, source.as_str())
+                    .config_json(config)
+                    .pool(pool),
+            )
             .unwrap_or_else(|e| panic!("loading tenant {i}: {e}"));
         plugins.push(plugin);
     }
@@ -94,10 +116,23 @@ fn main() {
     let template_bytes: usize = plugins.iter().map(|p| p.template_bytes()).sum();
     let per_tenant = |bytes: u64| kib(bytes) / tenants as f64;
 
-    println!("tenants:                  {tenants}{}", if idle { " (idle: no sandbox kept)" } else { " (one live sandbox each)" });
+    println!(
+        "tenants:                  {tenants}{}",
+        if idle {
+            " (idle: no sandbox kept)"
+        } else {
+            " (one live sandbox each)"
+        }
+    );
     println!("runtime start:            {runtime_ms:.1} ms (snapshot + compile, once per process)");
-    println!("load time per tenant:     {:.3} ms ({load_ms:.0} ms total)", load_ms / tenants as f64);
-    println!("fork template per tenant: {:.1} KiB", kib(template_bytes as u64) / tenants as f64);
+    println!(
+        "load time per tenant:     {:.3} ms ({load_ms:.0} ms total)",
+        load_ms / tenants as f64
+    );
+    println!(
+        "fork template per tenant: {:.1} KiB",
+        kib(template_bytes as u64) / tenants as f64
+    );
     let mut ctx = request();
 
     if !idle {
@@ -108,18 +143,34 @@ fn main() {
         for plugin in &plugins {
             assert_eq!(plugin.pool().stats().idle, 1, "one live sandbox per tenant");
         }
-        println!("first request per tenant: {:.1} us", serve_ms * 1e3 / tenants as f64);
+        println!(
+            "first request per tenant: {:.1} us",
+            serve_ms * 1e3 / tenants as f64
+        );
         println!("memory total:             {:.1} MiB", kib(used) / 1024.0);
-        println!("memory per tenant:        {:.1} KiB (template and live sandbox)", per_tenant(used));
+        println!(
+            "memory per tenant:        {:.1} KiB (template and live sandbox)",
+            per_tenant(used)
+        );
         return;
     }
 
     let idle_memory = memory_bytes().expect("reading the process's memory") - base;
     for plugin in &plugins {
-        assert_eq!(plugin.pool().stats().idle + plugin.pool().stats().in_use, 0, "an idle tenant keeps no sandbox");
+        assert_eq!(
+            plugin.pool().stats().idle + plugin.pool().stats().in_use,
+            0,
+            "an idle tenant keeps no sandbox"
+        );
     }
-    println!("memory total, all idle:   {:.1} MiB", kib(idle_memory) / 1024.0);
-    println!("memory per idle tenant:   {:.1} KiB", per_tenant(idle_memory));
+    println!(
+        "memory total, all idle:   {:.1} MiB",
+        kib(idle_memory) / 1024.0
+    );
+    println!(
+        "memory per idle tenant:   {:.1} KiB",
+        per_tenant(idle_memory)
+    );
 
     // Requests for tenants spread over the whole set, each one idle until
     // then: every call forks its tenant's sandbox.
@@ -130,27 +181,44 @@ fn main() {
         let call = Instant::now();
         serve(plugin, &mut ctx);
         first_calls.push(call.elapsed());
-        assert_eq!(plugin.pool().stats().created, 1, "one sandbox, forked for this call");
+        assert_eq!(
+            plugin.pool().stats().created,
+            1,
+            "one sandbox, forked for this call"
+        );
     }
     first_calls.sort();
-    let percentile = |p: f64| first_calls[((sample - 1) as f64 * p).round() as usize].as_secs_f64() * 1e6;
+    let percentile =
+        |p: f64| first_calls[((sample - 1) as f64 * p).round() as usize].as_secs_f64() * 1e6;
     let busy_memory = memory_bytes().expect("reading the process's memory") - base;
     println!(
         "first call of an idle tenant (fork + on_request), {sample} tenants: p50 {:.1} us, p99 {:.1} us",
         percentile(0.5),
         percentile(0.99)
     );
-    println!("memory with {sample} of them live: {:.1} MiB", kib(busy_memory) / 1024.0);
+    println!(
+        "memory with {sample} of them live: {:.1} MiB",
+        kib(busy_memory) / 1024.0
+    );
 
     // The runtime drops those sandboxes once they have been idle long
     // enough; wait for it (bounded: the sweeper runs every 125 ms here).
     let deadline = Instant::now() + IDLE_TIMEOUT * 20;
     while plugins.iter().any(|p| p.pool().stats().idle > 0) {
-        assert!(Instant::now() < deadline, "the runtime did not drop idle sandboxes");
+        assert!(
+            Instant::now() < deadline,
+            "the runtime did not drop idle sandboxes"
+        );
         std::thread::sleep(IDLE_TIMEOUT / 4);
     }
     let dropped: u64 = plugins.iter().map(|p| p.pool().stats().dropped_idle).sum();
-    assert_eq!(dropped, sample as u64, "each on-demand sandbox dropped once idle");
+    assert_eq!(
+        dropped, sample as u64,
+        "each on-demand sandbox dropped once idle"
+    );
     let after = memory_bytes().expect("reading the process's memory") - base;
-    println!("idle again after {IDLE_TIMEOUT:?}: {dropped} sandboxes dropped, memory {:.1} MiB", kib(after) / 1024.0);
+    println!(
+        "idle again after {IDLE_TIMEOUT:?}: {dropped} sandboxes dropped, memory {:.1} MiB",
+        kib(after) / 1024.0
+    );
 }

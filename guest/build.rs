@@ -14,17 +14,32 @@ use std::process::Command;
 const STACK_BYTES: u32 = 256 * 1024;
 
 fn main() {
-    let lua = lua_wasm_build::Build::new().try_build().unwrap_or_else(|e| panic!("{e}"));
+    let lua = lua_wasm_build::Build::new()
+        .try_build()
+        .unwrap_or_else(|e| panic!("{e}"));
     lua.print_cargo_metadata();
-    lua.c_build().files(["c/shim.c", "c/bext_json.c"]).warnings(true).compile("bext_shim");
+    lua.c_build()
+        .files(["c/shim.c", "c/bext_json.c"])
+        .warnings(true)
+        .compile("bext_shim");
     // The full profile (`bext-lua run` only, never plugins): a `lua`-like
     // entry with every standard library. Nothing in Rust references it, so the
     // export below is what pulls its object file into the link.
-    lua.c_build().file("c/full_profile.c").warnings(true).compile("bext_full_profile");
+    lua.c_build()
+        .file("c/full_profile.c")
+        .warnings(true)
+        .compile("bext_full_profile");
     println!("cargo:rustc-cdylib-link-arg=--export=bext_full_main");
     // Linux file semantics where WASI differs (empty path, reading a
     // directory, errno numbers): full_profile.c's "POSIX file semantics".
-    for symbol in ["__wasilibc_open_nomode", "remove", "rename", "read", "readv", "luaL_fileresult"] {
+    for symbol in [
+        "__wasilibc_open_nomode",
+        "remove",
+        "rename",
+        "read",
+        "readv",
+        "luaL_fileresult",
+    ] {
         println!("cargo:rustc-cdylib-link-arg=--wrap={symbol}");
     }
     println!("cargo:rerun-if-changed=c");
@@ -41,8 +56,14 @@ fn main() {
 
 fn crt1_reactor() -> PathBuf {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = Command::new(&rustc).args(["--print", "sysroot"]).output().expect("running rustc --print sysroot");
+    let out = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("running rustc --print sysroot");
     let sysroot = PathBuf::from(String::from_utf8(out.stdout).expect("sysroot path").trim());
     let target = std::env::var("TARGET").unwrap();
-    sysroot.join("lib/rustlib").join(target).join("lib/self-contained/crt1-reactor.o")
+    sysroot
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib/self-contained/crt1-reactor.o")
 }

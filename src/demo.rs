@@ -20,9 +20,21 @@ use std::time::Instant;
 /// (plugin name, file, config section)
 const PLUGINS: &[(&str, &str, &str)] = &[
     ("hello", "hello.lua", "{}"),
-    ("cors", "cors.lua", r#"{"allowed_origins": ["https://shop.example"]}"#),
-    ("ratelimit", "ratelimit.lua", r#"{"limit": 3, "window_secs": 60}"#),
-    ("auth", "auth.lua", r#"{"protected_prefix": "/api/", "tokens": ["s3cret-token"]}"#),
+    (
+        "cors",
+        "cors.lua",
+        r#"{"allowed_origins": ["https://shop.example"]}"#,
+    ),
+    (
+        "ratelimit",
+        "ratelimit.lua",
+        r#"{"limit": 3, "window_secs": 60}"#,
+    ),
+    (
+        "auth",
+        "auth.lua",
+        r#"{"protected_prefix": "/api/", "tokens": ["s3cret-token"]}"#,
+    ),
     ("security-headers", "security_headers.lua", "{}"),
     ("runaway", "runaway.lua", "{}"),
 ];
@@ -31,25 +43,66 @@ const PLUGINS: &[(&str, &str, &str)] = &[
 const REQUESTS: &[(&str, &str, &str, &[(&str, &str)])] = &[
     ("GET", "/", "203.0.113.7", &[("accept", "text/html")]),
     ("GET", "/api/orders", "203.0.113.7", &[]),
-    ("GET", "/api/orders", "203.0.113.7", &[("authorization", "Bearer wrong")]),
-    ("GET", "/api/orders", "198.51.100.23", &[("authorization", "Bearer s3cret-token")]),
+    (
+        "GET",
+        "/api/orders",
+        "203.0.113.7",
+        &[("authorization", "Bearer wrong")],
+    ),
+    (
+        "GET",
+        "/api/orders",
+        "198.51.100.23",
+        &[("authorization", "Bearer s3cret-token")],
+    ),
     ("GET", "/spin", "198.51.100.23", &[]),
-    ("POST", "/api/orders", "198.51.100.23", &[("authorization", "Bearer s3cret-token")]),
-    ("GET", "/api/orders", "198.51.100.23", &[("authorization", "Bearer s3cret-token")]),
-    ("GET", "/", "192.0.2.99", &[("origin", "https://shop.example")]),
-    ("OPTIONS", "/api/orders", "192.0.2.99", &[("origin", "https://shop.example"), ("access-control-request-method", "POST")]),
+    (
+        "POST",
+        "/api/orders",
+        "198.51.100.23",
+        &[("authorization", "Bearer s3cret-token")],
+    ),
+    (
+        "GET",
+        "/api/orders",
+        "198.51.100.23",
+        &[("authorization", "Bearer s3cret-token")],
+    ),
+    (
+        "GET",
+        "/",
+        "192.0.2.99",
+        &[("origin", "https://shop.example")],
+    ),
+    (
+        "OPTIONS",
+        "/api/orders",
+        "192.0.2.99",
+        &[
+            ("origin", "https://shop.example"),
+            ("access-control-request-method", "POST"),
+        ],
+    ),
 ];
 
 fn main() {
-    tracing_subscriber::fmt().with_target(false).without_time().with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .init();
     let plugin_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plugins");
 
     let started = Instant::now();
     let runtime = LuaPluginRuntime::new();
-    println!("runtime ready in {:.1} ms (guest compiled once for this process)", ms(started));
+    println!(
+        "runtime ready in {:.1} ms (guest compiled once for this process)",
+        ms(started)
+    );
 
     let load = |name: &str, file: &str, config: &str| -> Option<LuaPlugin> {
-        let source = std::fs::read_to_string(plugin_dir.join(file)).expect("reading a sample plugin");
+        let source =
+            std::fs::read_to_string(plugin_dir.join(file)).expect("reading a sample plugin");
         let manifest: PluginManifest =
             serde_json::from_value(serde_json::json!({"name": name, "version": "1.0.0"})).unwrap();
         runtime
@@ -57,19 +110,28 @@ fn main() {
             .map_err(|e| println!("could not load {name}: {e}"))
             .ok()
     };
-    let lifecycle: Option<Arc<dyn LifecyclePlugin>> =
-        load("request-log", "request_log.lua", "{}").map(|p| Arc::new(p) as Arc<dyn LifecyclePlugin>);
+    let lifecycle: Option<Arc<dyn LifecyclePlugin>> = load("request-log", "request_log.lua", "{}")
+        .map(|p| Arc::new(p) as Arc<dyn LifecyclePlugin>);
     let mut chain: Vec<Arc<dyn MiddlewarePlugin>> = Vec::new();
     for (name, file, config) in PLUGINS {
-        let source = std::fs::read_to_string(plugin_dir.join(file)).expect("reading a sample plugin");
+        let source =
+            std::fs::read_to_string(plugin_dir.join(file)).expect("reading a sample plugin");
         let manifest: PluginManifest =
             serde_json::from_value(serde_json::json!({"name": name, "version": "1.0.0"})).unwrap();
         let started = Instant::now();
         // The runaway plugin gets a small budget so the demo stays quick.
         let limits = LuaSandboxLimits::default().timeout_ms(100);
-        match runtime.load_plugin(LuaPluginConfig::new(*name, manifest, source).config_json(*config).limits(limits)) {
+        match runtime.load_plugin(
+            LuaPluginConfig::new(*name, manifest, source)
+                .config_json(*config)
+                .limits(limits),
+        ) {
             Ok(plugin) => {
-                println!("loaded {name:<17} priority {:<4} in {:.2} ms", plugin_priority(&plugin), ms(started));
+                println!(
+                    "loaded {name:<17} priority {:<4} in {:.2} ms",
+                    plugin_priority(&plugin),
+                    ms(started)
+                );
                 chain.push(Arc::new(plugin));
             }
             Err(e) => println!("could not load {name}: {e}"),
@@ -83,7 +145,10 @@ fn main() {
             method: method.to_string(),
             path: path.to_string(),
             hostname: "shop.example".into(),
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             query_string: String::new(),
             peer_ip: Some(ip.to_string()),
             tenant_id: Some("tenant-42".into()),
@@ -99,9 +164,18 @@ fn main() {
             }
         }
         let added: Vec<&str> = response.headers.iter().map(|(k, _)| k.as_str()).collect();
-        println!("    => {status} {} [{:.2} ms] headers: {}", reason(status), ms(started), added.join(", "));
+        println!(
+            "    => {status} {} [{:.2} ms] headers: {}",
+            reason(status),
+            ms(started),
+            added.join(", ")
+        );
         if !ctx.extensions.is_empty() {
-            let mut extensions: Vec<String> = ctx.extensions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let mut extensions: Vec<String> = ctx
+                .extensions
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             extensions.sort();
             println!("       extensions: {}", extensions.join(", "));
         }
@@ -123,7 +197,9 @@ fn main() {
         demo_transform(Arc::new(plugin));
     }
     if let Some(hooks) = &lifecycle {
-        println!("lifecycle: on_server_stop (the request log reports its totals as a lifecycle event)");
+        println!(
+            "lifecycle: on_server_stop (the request log reports its totals as a lifecycle event)"
+        );
         if let Err(e) = hooks.on_server_stop() {
             println!("    failed: {e}");
         }
@@ -153,12 +229,46 @@ fn demo_cache(cache: Arc<dyn CacheBackend>) {
         Ok(outcome) => println!("    {what:<32} {outcome}"),
         Err(e) => println!("    {what:<32} error: {e}"),
     };
-    report("get /blog/hello", cache.get("/blog/hello").map(|e| if e.is_some() { "hit" } else { "miss" }.into()));
-    report("set /blog/hello [blog]", cache.set("/blog/hello", page("<h1>Hello</h1>", &["blog"]), Some(60_000)).map(|_| "stored".into()));
-    report("set /blog/news [blog, home]", cache.set("/blog/news", page("<h1>News</h1>", &["blog", "home"]), None).map(|_| "stored".into()));
-    report("get /blog/hello", cache.get("/blog/hello").map(|e| e.map_or("miss".into(), |e| format!("hit: {}", e.html))));
-    report("invalidate_tag blog", cache.invalidate_tag("blog").map(|n| format!("{n} entries dropped")));
-    report("get /blog/news", cache.get("/blog/news").map(|e| if e.is_some() { "hit" } else { "miss" }.into()));
+    report(
+        "get /blog/hello",
+        cache
+            .get("/blog/hello")
+            .map(|e| if e.is_some() { "hit" } else { "miss" }.into()),
+    );
+    report(
+        "set /blog/hello [blog]",
+        cache
+            .set(
+                "/blog/hello",
+                page("<h1>Hello</h1>", &["blog"]),
+                Some(60_000),
+            )
+            .map(|_| "stored".into()),
+    );
+    report(
+        "set /blog/news [blog, home]",
+        cache
+            .set("/blog/news", page("<h1>News</h1>", &["blog", "home"]), None)
+            .map(|_| "stored".into()),
+    );
+    report(
+        "get /blog/hello",
+        cache
+            .get("/blog/hello")
+            .map(|e| e.map_or("miss".into(), |e| format!("hit: {}", e.html))),
+    );
+    report(
+        "invalidate_tag blog",
+        cache
+            .invalidate_tag("blog")
+            .map(|n| format!("{n} entries dropped")),
+    );
+    report(
+        "get /blog/news",
+        cache
+            .get("/blog/news")
+            .map(|e| if e.is_some() { "hit" } else { "miss" }.into()),
+    );
     println!("    healthy: {}", cache.is_healthy());
 }
 
@@ -167,9 +277,16 @@ fn demo_transform(transform: Arc<dyn TransformPlugin>) {
     let source = "const api = process.env.NEXT_PUBLIC_API_URL;\nif (process.env.NODE_ENV === 'development') enableDebug();\n";
     let ctx = TransformContext {
         node_env: "production".into(),
-        env_vars: vec![("NEXT_PUBLIC_API_URL".into(), "https://api.shop.example".into())],
+        env_vars: vec![(
+            "NEXT_PUBLIC_API_URL".into(),
+            "https://api.shop.example".into(),
+        )],
     };
-    println!("transform `{}` (priority {}) on src/config.ts:", transform.name(), transform.priority());
+    println!(
+        "transform `{}` (priority {}) on src/config.ts:",
+        transform.name(),
+        transform.priority()
+    );
     if !transform.matches("src/config.ts", source) {
         println!("    does not match");
         return;
@@ -197,13 +314,25 @@ fn serve(chain: &[Arc<dyn MiddlewarePlugin>], ctx: &mut RequestContext) -> (u16,
                     response.status,
                     String::from_utf8_lossy(&response.body)
                 );
-                return (response.status, ResponseHeaders { status: response.status, headers: response.headers });
+                return (
+                    response.status,
+                    ResponseHeaders {
+                        status: response.status,
+                        headers: response.headers,
+                    },
+                );
             }
             Err(e) => println!("    {:<17} error (skipped): {e}", plugin.name()),
         }
     }
     let headers = vec![("content-type".to_string(), "text/html".to_string())];
-    (200, ResponseHeaders { status: 200, headers })
+    (
+        200,
+        ResponseHeaders {
+            status: 200,
+            headers,
+        },
+    )
 }
 
 fn plugin_priority(plugin: &bext_plugin_lua_wasm::LuaPlugin) -> u32 {

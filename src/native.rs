@@ -27,7 +27,12 @@ pub struct NativeLimits {
 
 impl Default for NativeLimits {
     fn default() -> Self {
-        NativeLimits { instructions_per_tick: 1000, ticks_per_call: 200, max_heap_bytes: 64 << 20, count_hook: true }
+        NativeLimits {
+            instructions_per_tick: 1000,
+            ticks_per_call: 200,
+            max_heap_bytes: 64 << 20,
+            count_hook: true,
+        }
     }
 }
 
@@ -51,8 +56,18 @@ impl std::fmt::Debug for NativePlugin {
 impl NativePlugin {
     /// New state, libraries, `bext` table, script loaded and run: the native
     /// cold start. `name` is the chunk name (errors read `name:LINE: ...`).
-    pub fn load(name: &str, source: &str, config_json: &str, limits: NativeLimits) -> mlua::Result<Self> {
-        let libs = StdLib::COROUTINE | StdLib::TABLE | StdLib::STRING | StdLib::UTF8 | StdLib::MATH | StdLib::OS;
+    pub fn load(
+        name: &str,
+        source: &str,
+        config_json: &str,
+        limits: NativeLimits,
+    ) -> mlua::Result<Self> {
+        let libs = StdLib::COROUTINE
+            | StdLib::TABLE
+            | StdLib::STRING
+            | StdLib::UTF8
+            | StdLib::MATH
+            | StdLib::OS;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
         lua.set_memory_limit(limits.max_heap_bytes)?;
         let globals = lua.globals();
@@ -71,13 +86,16 @@ impl NativePlugin {
         let counter = ticks.clone();
         let max_ticks = limits.ticks_per_call;
         if limits.count_hook {
-            lua.set_hook(HookTriggers::new().every_nth_instruction(limits.instructions_per_tick), move |_, _| {
-                counter.set(counter.get() + 1);
-                if counter.get() > max_ticks {
-                    return Err(mlua::Error::runtime("instruction budget exhausted"));
-                }
-                Ok(VmState::Continue)
-            })?;
+            lua.set_hook(
+                HookTriggers::new().every_nth_instruction(limits.instructions_per_tick),
+                move |_, _| {
+                    counter.set(counter.get() + 1);
+                    if counter.get() > max_ticks {
+                        return Err(mlua::Error::runtime("instruction budget exhausted"));
+                    }
+                    Ok(VmState::Continue)
+                },
+            )?;
         }
         let table: Table = lua.load(source).set_name(format!("={name}")).eval()?;
         ticks.set(0);
@@ -98,7 +116,10 @@ impl NativePlugin {
                 let value: serde_json::Value = self.lua.from_value(table)?;
                 Ok(Some(value.to_string()))
             }
-            other => Err(mlua::Error::runtime(format!("{method} returned a {}", other.type_name()))),
+            other => Err(mlua::Error::runtime(format!(
+                "{method} returned a {}",
+                other.type_name()
+            ))),
         }
     }
 
@@ -118,20 +139,34 @@ fn bext_table(lua: &Lua, config_json: &str) -> mlua::Result<Table> {
     let bext = lua.create_table()?;
     bext.set(
         "log",
-        lua.create_function(|_, (level, _msg): (String, mlua::LuaString)| match level.as_str() {
-            "error" | "warn" | "info" | "debug" => Ok(()),
-            other => Err(mlua::Error::runtime(format!("bad argument #1 to 'log' (invalid option '{other}')"))),
-        })?,
+        lua.create_function(
+            |_, (level, _msg): (String, mlua::LuaString)| match level.as_str() {
+                "error" | "warn" | "info" | "debug" => Ok(()),
+                other => Err(mlua::Error::runtime(format!(
+                    "bad argument #1 to 'log' (invalid option '{other}')"
+                ))),
+            },
+        )?,
     )?;
-    bext.set("emit_metric", lua.create_function(|_, (_name, _value, _tags): (mlua::LuaString, f64, Option<mlua::LuaString>)| Ok(()))?)?;
+    bext.set(
+        "emit_metric",
+        lua.create_function(
+            |_, (_name, _value, _tags): (mlua::LuaString, f64, Option<mlua::LuaString>)| Ok(()),
+        )?,
+    )?;
     let config = config_json.to_string();
-    bext.set("get_config", lua.create_function(move |_, ()| Ok(config.clone()))?)?;
+    bext.set(
+        "get_config",
+        lua.create_function(move |_, ()| Ok(config.clone()))?,
+    )?;
     bext.set(
         "middleware_respond",
         lua.create_function(|_, (envelope, extensions): (String, Option<String>)| {
             Ok(match extensions {
                 None => format!("{{\"action\":\"respond\",\"response\":{envelope}}}"),
-                Some(ext) => format!("{{\"action\":\"respond\",\"response\":{envelope},\"extensions\":{ext}}}"),
+                Some(ext) => format!(
+                    "{{\"action\":\"respond\",\"response\":{envelope},\"extensions\":{ext}}}"
+                ),
             })
         })?,
     )?;
@@ -144,9 +179,18 @@ fn bext_table(lua: &Lua, config_json: &str) -> mlua::Result<Table> {
             })
         })?,
     )?;
-    bext.set("cache_event", lua.create_function(|_, (_kind, _key): (mlua::LuaString, Option<mlua::LuaString>)| Ok(()))?)?;
-    bext.set("lifecycle_event", lua.create_function(|_, (_name, _ev): (mlua::LuaString, Option<mlua::LuaString>)| Ok(()))?)?;
-    bext.set("transform_unchanged", lua.create_function(|_, ()| Ok(Value::Nil))?)?;
+    bext.set(
+        "cache_event",
+        lua.create_function(|_, (_kind, _key): (mlua::LuaString, Option<mlua::LuaString>)| Ok(()))?,
+    )?;
+    bext.set(
+        "lifecycle_event",
+        lua.create_function(|_, (_name, _ev): (mlua::LuaString, Option<mlua::LuaString>)| Ok(()))?,
+    )?;
+    bext.set(
+        "transform_unchanged",
+        lua.create_function(|_, ()| Ok(Value::Nil))?,
+    )?;
     bext.set("json", json_table(lua)?)?;
     bext.set("shared", shared_table(lua)?)?;
     Ok(bext)
@@ -158,7 +202,9 @@ fn bext_table(lua: &Lua, config_json: &str) -> mlua::Result<Table> {
 fn shared_table(lua: &Lua) -> mlua::Result<Table> {
     let origin = std::time::Instant::now();
     let now_ms = lua.create_function(move |_, ()| Ok(origin.elapsed().as_millis() as i64))?;
-    lua.load(include_str!("native_shared.lua")).set_name("=bext.shared").call(now_ms)
+    lua.load(include_str!("native_shared.lua"))
+        .set_name("=bext.shared")
+        .call(now_ms)
 }
 
 /// `bext.json` for the native side, through serde_json (the guest's is C).
@@ -170,8 +216,8 @@ fn json_table(lua: &Lua) -> mlua::Result<Table> {
     json.set(
         "decode",
         lua.create_function(|lua, text: mlua::LuaString| {
-            let value: serde_json::Value =
-                serde_json::from_slice(&text.as_bytes()).map_err(|e| mlua::Error::runtime(format!("bext.json.decode: {e}")))?;
+            let value: serde_json::Value = serde_json::from_slice(&text.as_bytes())
+                .map_err(|e| mlua::Error::runtime(format!("bext.json.decode: {e}")))?;
             lua.to_value(&value)
         })?,
     )?;
@@ -179,14 +225,21 @@ fn json_table(lua: &Lua) -> mlua::Result<Table> {
         "encode",
         lua.create_function(|lua, value: Value| {
             let value: serde_json::Value = lua.from_value(value)?;
-            serde_json::to_string(&value).map_err(|e| mlua::Error::runtime(format!("bext.json.encode: {e}")))
+            serde_json::to_string(&value)
+                .map_err(|e| mlua::Error::runtime(format!("bext.json.encode: {e}")))
         })?,
     )?;
-    json.set("array", lua.create_function(|lua, t: Option<Table>| {
-        let t = match t { Some(t) => t, None => lua.create_table()? };
-        t.set_metatable(Some(lua.array_metatable()))?;
-        Ok(t)
-    })?)?;
+    json.set(
+        "array",
+        lua.create_function(|lua, t: Option<Table>| {
+            let t = match t {
+                Some(t) => t,
+                None => lua.create_table()?,
+            };
+            t.set_metatable(Some(lua.array_metatable()))?;
+            Ok(t)
+        })?,
+    )?;
     Ok(json)
 }
 
@@ -210,7 +263,9 @@ pub struct NativeRun {
 /// guest's real `print`, so any drift in these stand-ins shows up there.
 pub fn run_captured(source: &str) -> NativeRun {
     let out = Arc::new(Mutex::new(Vec::new()));
-    let error = run_captured_inner(source, out.clone()).err().map(|e| e.to_string());
+    let error = run_captured_inner(source, out.clone())
+        .err()
+        .map(|e| e.to_string());
     let stdout = out.lock().map(|b| b.clone()).unwrap_or_default();
     NativeRun { stdout, error }
 }
@@ -223,7 +278,9 @@ fn run_captured_inner(source: &str, out: Arc<Mutex<Vec<u8>>>) -> mlua::Result<()
         }
         Ok(())
     })?;
-    lua.load(CAPTURE_PRELUDE).set_name("=capture").call::<()>(write)?;
+    lua.load(CAPTURE_PRELUDE)
+        .set_name("=capture")
+        .call::<()>(write)?;
     lua.load(source).set_name("=stdin").exec()
 }
 

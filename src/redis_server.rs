@@ -23,13 +23,27 @@ impl RedisServer {
         let dir = std::env::temp_dir().join(format!("bext-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let mut child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| std::io::Error::new(e.kind(), format!("redis-server (run scripts/bootstrap): {e}")))?;
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("redis-server (run scripts/bootstrap): {e}"),
+                )
+            })?;
         let log = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut ready = false;
         let mut lines = log.lines();
@@ -43,7 +57,9 @@ impl RedisServer {
         std::thread::spawn(move || lines.for_each(drop));
         let server = RedisServer { child, dir, port };
         if !ready {
-            return Err(std::io::Error::other("redis-server exited before accepting connections"));
+            return Err(std::io::Error::other(
+                "redis-server exited before accepting connections",
+            ));
         }
         Ok(server)
     }

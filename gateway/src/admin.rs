@@ -27,48 +27,124 @@ pub fn render_metrics(gateway: &Gateway) -> String {
     let mut out = String::new();
     let status = gateway.plugin_status();
     render_plugins(&mut out, &status, gateway.tier().label());
-    header(&mut out, "bext_gateway_responses_total", "counter", "Responses sent, by tenant and status class.");
+    header(
+        &mut out,
+        "bext_gateway_responses_total",
+        "counter",
+        "Responses sent, by tenant and status class.",
+    );
     for tenant in gateway.tenants() {
         for (i, count) in tenant.responses().iter().enumerate() {
             let class = format!("{}xx", i + 1);
-            sample(&mut out, "bext_gateway_responses_total", &[("tenant", tenant.id()), ("class", &class)], *count);
+            sample(
+                &mut out,
+                "bext_gateway_responses_total",
+                &[("tenant", tenant.id()), ("class", &class)],
+                *count,
+            );
         }
     }
-    header(&mut out, "bext_plugin_source_up", "gauge", "1 while the plugin store answers; its plugins keep serving while it does not.");
+    header(
+        &mut out,
+        "bext_plugin_source_up",
+        "gauge",
+        "1 while the plugin store answers; its plugins keep serving while it does not.",
+    );
     for source in gateway.reconciler().source_statuses() {
         let up = matches!(source.state, bext_plugin_sources::SourceState::Live);
-        sample(&mut out, "bext_plugin_source_up", &[("source", &source.source)], u64::from(up));
+        sample(
+            &mut out,
+            "bext_plugin_source_up",
+            &[("source", &source.source)],
+            u64::from(up),
+        );
     }
     out
 }
 
 /// The `bext_plugin_*` families for the plugins in `status`.
 pub fn render_plugins(out: &mut String, status: &BTreeMap<String, PluginStatus>, tier: &str) {
-    header(out, "bext_plugin_up", "gauge", "1 while a version of the plugin serves.");
+    header(
+        out,
+        "bext_plugin_up",
+        "gauge",
+        "1 while a version of the plugin serves.",
+    );
     for (name, s) in status {
         let version = s.serving.as_ref().map_or("", |p| p.version());
-        let labels = [("tenant", s.tenant.as_str()), ("plugin", name.as_str()), ("version", version), ("tier", tier)];
-        sample(out, "bext_plugin_up", &labels, u64::from(s.serving.is_some()));
+        let labels = [
+            ("tenant", s.tenant.as_str()),
+            ("plugin", name.as_str()),
+            ("version", version),
+            ("tier", tier),
+        ];
+        sample(
+            out,
+            "bext_plugin_up",
+            &labels,
+            u64::from(s.serving.is_some()),
+        );
     }
-    header(out, "bext_plugin_load_failing", "gauge", "1 when the latest version was rejected; the previous one keeps serving.");
+    header(
+        out,
+        "bext_plugin_load_failing",
+        "gauge",
+        "1 when the latest version was rejected; the previous one keeps serving.",
+    );
     for (name, s) in status {
-        sample(out, "bext_plugin_load_failing", &plugin_labels(name, s), u64::from(s.failing.is_some()));
+        sample(
+            out,
+            "bext_plugin_load_failing",
+            &plugin_labels(name, s),
+            u64::from(s.failing.is_some()),
+        );
     }
-    header(out, "bext_plugin_reloads_total", "counter", "Versions loaded (ok) and rejected.");
+    header(
+        out,
+        "bext_plugin_reloads_total",
+        "counter",
+        "Versions loaded (ok) and rejected.",
+    );
     for (name, s) in status {
         for (result, count) in [("ok", s.reloads_ok), ("rejected", s.reloads_rejected)] {
-            let labels = [("tenant", s.tenant.as_str()), ("plugin", name.as_str()), ("result", result)];
+            let labels = [
+                ("tenant", s.tenant.as_str()),
+                ("plugin", name.as_str()),
+                ("result", result),
+            ];
             sample(out, "bext_plugin_reloads_total", &labels, count);
         }
     }
     type Field = fn(&bext_plugin_lua_wasm::PluginStats) -> u64;
     let families: [(&str, &str, Field); 6] = [
-        ("bext_plugin_calls_total", "Calls into the plugin's sandbox.", |s| s.calls),
-        ("bext_plugin_errors_total", "Calls that failed.", |s| s.errors),
-        ("bext_plugin_traps_total", "Calls that trapped (fuel, deadline, memory, stack).", |s| s.traps),
-        ("bext_plugin_fuel_consumed_total", "Wasm fuel consumed.", |s| s.fuel_consumed),
-        ("bext_plugin_quarantined_calls_total", "Calls refused while the plugin was quarantined.", |s| s.quarantined),
-        ("bext_plugin_instances_created_total", "Sandboxes created.", |s| s.instances_created),
+        (
+            "bext_plugin_calls_total",
+            "Calls into the plugin's sandbox.",
+            |s| s.calls,
+        ),
+        ("bext_plugin_errors_total", "Calls that failed.", |s| {
+            s.errors
+        }),
+        (
+            "bext_plugin_traps_total",
+            "Calls that trapped (fuel, deadline, memory, stack).",
+            |s| s.traps,
+        ),
+        (
+            "bext_plugin_fuel_consumed_total",
+            "Wasm fuel consumed.",
+            |s| s.fuel_consumed,
+        ),
+        (
+            "bext_plugin_quarantined_calls_total",
+            "Calls refused while the plugin was quarantined.",
+            |s| s.quarantined,
+        ),
+        (
+            "bext_plugin_instances_created_total",
+            "Sandboxes created.",
+            |s| s.instances_created,
+        ),
     ];
     for (family, help, field) in families {
         header(out, family, "counter", help);
@@ -102,7 +178,10 @@ fn sample(out: &mut String, family: &str, labels: &[(&str, &str)], value: u64) {
 
 /// Label values escape `\`, `"` and newlines (the text format's rule).
 fn escape_label(value: &str) -> String {
-    value.replace('\\', r"\\").replace('"', r#"\""#).replace('\n', r"\n")
+    value
+        .replace('\\', r"\\")
+        .replace('"', r#"\""#)
+        .replace('\n', r"\n")
 }
 
 #[cfg(test)]
@@ -121,15 +200,41 @@ mod tests {
         let mut status = BTreeMap::new();
         status.insert(
             "t/p".to_string(),
-            PluginStatus { tenant: "t".into(), serving: None, failing: Some("t/p:1: syntax".into()), reloads_ok: 0, reloads_rejected: 2 },
+            PluginStatus {
+                tenant: "t".into(),
+                serving: None,
+                failing: Some("t/p:1: syntax".into()),
+                reloads_ok: 0,
+                reloads_rejected: 2,
+            },
         );
         let mut out = String::new();
         render_plugins(&mut out, &status, "wasm");
-        assert!(out.contains("bext_plugin_up{tenant=\"t\",plugin=\"t/p\",version=\"\",tier=\"wasm\"} 0\n"), "{out}");
-        assert!(out.contains("bext_plugin_load_failing{tenant=\"t\",plugin=\"t/p\"} 1\n"), "{out}");
-        assert!(out.contains("bext_plugin_reloads_total{tenant=\"t\",plugin=\"t/p\",result=\"rejected\"} 2\n"), "{out}");
-        assert!(!out.contains("bext_plugin_calls_total{"), "no stats without a serving version: {out}");
+        assert!(
+            out.contains(
+                "bext_plugin_up{tenant=\"t\",plugin=\"t/p\",version=\"\",tier=\"wasm\"} 0\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("bext_plugin_load_failing{tenant=\"t\",plugin=\"t/p\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "bext_plugin_reloads_total{tenant=\"t\",plugin=\"t/p\",result=\"rejected\"} 2\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            !out.contains("bext_plugin_calls_total{"),
+            "no stats without a serving version: {out}"
+        );
         // Every family is declared once, with HELP and TYPE.
-        assert_eq!(out.matches("# TYPE bext_plugin_calls_total counter").count(), 1);
+        assert_eq!(
+            out.matches("# TYPE bext_plugin_calls_total counter")
+                .count(),
+            1
+        );
     }
 }

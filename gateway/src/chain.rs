@@ -44,7 +44,10 @@ pub trait Middleware: Send + Sync {
     /// What the source said this version is (a revision or a content hash).
     fn version(&self) -> &str;
     /// Called before the handler; may short-circuit with a response.
-    fn on_request<'a>(&'a self, ctx: &'a mut RequestContext) -> BoxFuture<'a, Result<RequestAction, PluginFailure>>;
+    fn on_request<'a>(
+        &'a self,
+        ctx: &'a mut RequestContext,
+    ) -> BoxFuture<'a, Result<RequestAction, PluginFailure>>;
     /// Called after the handler (or a short-circuit), in reverse order.
     fn on_response<'a>(
         &'a self,
@@ -67,7 +70,9 @@ pub struct Chain {
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.plugins.iter().map(|p| p.name())).finish()
+        f.debug_list()
+            .entries(self.plugins.iter().map(|p| p.name()))
+            .finish()
     }
 }
 
@@ -101,7 +106,9 @@ impl Chain {
         for (index, plugin) in self.plugins.iter().enumerate() {
             match plugin.on_request(ctx).await {
                 Ok(RequestAction::Continue) => {}
-                Ok(RequestAction::Respond(response)) => return (Decision::Respond(response), index + 1),
+                Ok(RequestAction::Respond(response)) => {
+                    return (Decision::Respond(response), index + 1);
+                }
                 Err(failure) => return (Decision::Failed(failure), index),
             }
         }
@@ -110,7 +117,12 @@ impl Chain {
 
     /// Runs `on_response` of the first `ran` plugins in reverse order. The
     /// first failure stops the walk.
-    pub async fn on_response(&self, ctx: &RequestContext, response: &mut ResponseHeaders, ran: usize) -> Result<(), PluginFailure> {
+    pub async fn on_response(
+        &self,
+        ctx: &RequestContext,
+        response: &mut ResponseHeaders,
+        ran: usize,
+    ) -> Result<(), PluginFailure> {
         for plugin in self.plugins[..ran.min(self.plugins.len())].iter().rev() {
             plugin.on_response(ctx, response).await?;
         }
@@ -142,18 +154,33 @@ mod tests {
         fn version(&self) -> &str {
             "test"
         }
-        fn on_request<'a>(&'a self, _ctx: &'a mut RequestContext) -> BoxFuture<'a, Result<RequestAction, PluginFailure>> {
+        fn on_request<'a>(
+            &'a self,
+            _ctx: &'a mut RequestContext,
+        ) -> BoxFuture<'a, Result<RequestAction, PluginFailure>> {
             self.log.lock().unwrap().push(format!("req {}", self.name));
             let result = if self.fail {
-                Err(PluginFailure { plugin: self.name.clone(), message: "boom".into(), retry_after_ms: None })
+                Err(PluginFailure {
+                    plugin: self.name.clone(),
+                    message: "boom".into(),
+                    retry_after_ms: None,
+                })
             } else if self.respond {
-                Ok(RequestAction::Respond(PluginResponse { status: 429, headers: vec![], body: vec![] }))
+                Ok(RequestAction::Respond(PluginResponse {
+                    status: 429,
+                    headers: vec![],
+                    body: vec![],
+                }))
             } else {
                 Ok(RequestAction::Continue)
             };
             Box::pin(async move { result })
         }
-        fn on_response<'a>(&'a self, _: &'a RequestContext, r: &'a mut ResponseHeaders) -> BoxFuture<'a, Result<(), PluginFailure>> {
+        fn on_response<'a>(
+            &'a self,
+            _: &'a RequestContext,
+            r: &'a mut ResponseHeaders,
+        ) -> BoxFuture<'a, Result<(), PluginFailure>> {
             self.log.lock().unwrap().push(format!("resp {}", self.name));
             r.headers.push(("x-seen".into(), self.name.clone()));
             Box::pin(async { Ok(()) })
@@ -165,7 +192,13 @@ mod tests {
             specs
                 .iter()
                 .map(|&(name, priority, respond, fail)| {
-                    Arc::new(Recorder { name: name.into(), priority, respond, fail, log: log.clone() }) as Arc<dyn Middleware>
+                    Arc::new(Recorder {
+                        name: name.into(),
+                        priority,
+                        respond,
+                        fail,
+                        log: log.clone(),
+                    }) as Arc<dyn Middleware>
                 })
                 .collect(),
         )
@@ -186,14 +219,27 @@ mod tests {
     }
 
     fn block_on<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
     fn runs_requests_by_priority_and_responses_in_reverse() {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let chain = chain(&[("b", 600, false, false), ("a", 100, false, false), ("c", 600, false, false)], &log);
-        let mut response = ResponseHeaders { status: 200, headers: vec![] };
+        let chain = chain(
+            &[
+                ("b", 600, false, false),
+                ("a", 100, false, false),
+                ("c", 600, false, false),
+            ],
+            &log,
+        );
+        let mut response = ResponseHeaders {
+            status: 200,
+            headers: vec![],
+        };
         block_on(async {
             let mut ctx = ctx();
             let (decision, ran) = chain.on_request(&mut ctx).await;
@@ -201,27 +247,60 @@ mod tests {
             assert_eq!(ran, 3);
             chain.on_response(&ctx, &mut response, ran).await.unwrap();
         });
-        assert_eq!(*log.lock().unwrap(), ["req a", "req b", "req c", "resp c", "resp b", "resp a"]);
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["req a", "req b", "req c", "resp c", "resp b", "resp a"]
+        );
     }
 
     #[test]
     fn a_short_circuit_skips_later_plugins_and_unwinds_the_ones_that_ran() {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let chain = chain(&[("a", 1, false, false), ("limit", 2, true, false), ("c", 3, false, false)], &log);
+        let chain = chain(
+            &[
+                ("a", 1, false, false),
+                ("limit", 2, true, false),
+                ("c", 3, false, false),
+            ],
+            &log,
+        );
         block_on(async {
             let mut ctx = ctx();
             let (decision, ran) = chain.on_request(&mut ctx).await;
-            assert!(matches!(decision, Decision::Respond(PluginResponse { status: 429, .. })));
+            assert!(matches!(
+                decision,
+                Decision::Respond(PluginResponse { status: 429, .. })
+            ));
             assert_eq!(ran, 2);
-            chain.on_response(&ctx, &mut ResponseHeaders { status: 429, headers: vec![] }, ran).await.unwrap();
+            chain
+                .on_response(
+                    &ctx,
+                    &mut ResponseHeaders {
+                        status: 429,
+                        headers: vec![],
+                    },
+                    ran,
+                )
+                .await
+                .unwrap();
         });
-        assert_eq!(*log.lock().unwrap(), ["req a", "req limit", "resp limit", "resp a"]);
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["req a", "req limit", "resp limit", "resp a"]
+        );
     }
 
     #[test]
     fn a_failure_stops_the_chain_and_names_the_plugin() {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let chain = chain(&[("a", 1, false, false), ("broken", 2, false, true), ("c", 3, false, false)], &log);
+        let chain = chain(
+            &[
+                ("a", 1, false, false),
+                ("broken", 2, false, true),
+                ("c", 3, false, false),
+            ],
+            &log,
+        );
         let (decision, ran) = block_on(async { chain.on_request(&mut ctx()).await });
         match decision {
             Decision::Failed(failure) => assert_eq!(failure.plugin, "broken"),

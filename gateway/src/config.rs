@@ -117,10 +117,15 @@ impl std::error::Error for ConfigError {}
 impl GatewayConfig {
     /// Reads and checks `path`; `plugins` is resolved against its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-        let mut config = Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let mut config =
+            Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
         if config.plugins.is_relative() {
-            config.plugins = path.parent().unwrap_or(Path::new(".")).join(&config.plugins);
+            config.plugins = path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&config.plugins);
         }
         Ok(config)
     }
@@ -128,27 +133,47 @@ impl GatewayConfig {
     /// Parses and checks a configuration: tenant ids are unique folder
     /// names, every host belongs to one tenant, upstreams are `http://` URLs.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let config: GatewayConfig = serde_json::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        let config: GatewayConfig =
+            serde_json::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
         let mut ids = std::collections::HashSet::new();
         let mut hosts = std::collections::HashSet::new();
         for tenant in &config.tenants {
             let valid_id = !tenant.id.is_empty()
-                && tenant.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && tenant
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !valid_id {
-                return Err(ConfigError(format!("tenant id `{}` must be letters, digits, `-` or `_`", tenant.id)));
+                return Err(ConfigError(format!(
+                    "tenant id `{}` must be letters, digits, `-` or `_`",
+                    tenant.id
+                )));
             }
             if !ids.insert(tenant.id.as_str()) {
-                return Err(ConfigError(format!("tenant `{}` is configured twice", tenant.id)));
+                return Err(ConfigError(format!(
+                    "tenant `{}` is configured twice",
+                    tenant.id
+                )));
             }
             for host in &tenant.hosts {
                 if !hosts.insert(host.to_ascii_lowercase()) {
-                    return Err(ConfigError(format!("host `{host}` belongs to more than one tenant")));
+                    return Err(ConfigError(format!(
+                        "host `{host}` belongs to more than one tenant"
+                    )));
                 }
             }
             if let Some(upstream) = &tenant.upstream {
-                let uri: http::Uri = upstream.parse().map_err(|e| ConfigError(format!("tenant `{}`: upstream `{upstream}`: {e}", tenant.id)))?;
+                let uri: http::Uri = upstream.parse().map_err(|e| {
+                    ConfigError(format!(
+                        "tenant `{}`: upstream `{upstream}`: {e}",
+                        tenant.id
+                    ))
+                })?;
                 if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-                    return Err(ConfigError(format!("tenant `{}`: upstream `{upstream}` must be http://host:port", tenant.id)));
+                    return Err(ConfigError(format!(
+                        "tenant `{}`: upstream `{upstream}` must be http://host:port",
+                        tenant.id
+                    )));
                 }
             }
         }
@@ -162,7 +187,10 @@ mod tests {
 
     #[test]
     fn parses_defaults_and_tenants() {
-        let c = GatewayConfig::parse(r#"{"tenants":[{"id":"a","hosts":["A.localhost"],"limits":{"timeout_ms":50}}]}"#).unwrap();
+        let c = GatewayConfig::parse(
+            r#"{"tenants":[{"id":"a","hosts":["A.localhost"],"limits":{"timeout_ms":50}}]}"#,
+        )
+        .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.tenants[0].limits.sandbox_limits().timeout_ms, 50);
         assert_eq!(c.tenants[0].upstream, None);
@@ -172,9 +200,17 @@ mod tests {
     fn rejects_bad_configurations_with_the_reason() {
         let err = |text: &str| GatewayConfig::parse(text).unwrap_err().0;
         assert!(err(r#"{"tenants":[{"id":"a/b","hosts":[]}]}"#).contains("tenant id `a/b`"));
-        assert!(err(r#"{"tenants":[{"id":"a","hosts":[]},{"id":"a","hosts":[]}]}"#).contains("twice"));
-        assert!(err(r#"{"tenants":[{"id":"a","hosts":["x"]},{"id":"b","hosts":["X"]}]}"#).contains("host `X`"));
-        assert!(err(r#"{"tenants":[{"id":"a","hosts":[],"upstream":"https://x"}]}"#).contains("http://host:port"));
+        assert!(
+            err(r#"{"tenants":[{"id":"a","hosts":[]},{"id":"a","hosts":[]}]}"#).contains("twice")
+        );
+        assert!(
+            err(r#"{"tenants":[{"id":"a","hosts":["x"]},{"id":"b","hosts":["X"]}]}"#)
+                .contains("host `X`")
+        );
+        assert!(
+            err(r#"{"tenants":[{"id":"a","hosts":[],"upstream":"https://x"}]}"#)
+                .contains("http://host:port")
+        );
         assert!(err(r#"{"tenants":[],"typo":1}"#).contains("unknown field `typo`"));
     }
 }

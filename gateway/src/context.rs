@@ -20,7 +20,12 @@ pub fn request_context(parts: &Parts, peer: SocketAddr, tenant_id: &str) -> Requ
     let headers = parts
         .headers
         .iter()
-        .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     RequestContext {
         method: parts.method.as_str().to_string(),
@@ -39,11 +44,17 @@ pub fn request_context(parts: &Parts, peer: SocketAddr, tenant_id: &str) -> Requ
 /// request target's authority (absolute-form requests); without the port,
 /// lowercased, and without a trailing dot. `None` when neither names one.
 pub fn request_host(parts: &Parts) -> Option<String> {
-    let raw = match parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()) {
+    let raw = match parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
         Some(host) => host.to_string(),
         None => parts.uri.authority()?.as_str().to_string(),
     };
-    let host = strip_port(raw.trim()).trim_end_matches('.').to_ascii_lowercase();
+    let host = strip_port(raw.trim())
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     (!host.is_empty()).then_some(host)
 }
 
@@ -53,7 +64,9 @@ fn strip_port(host: &str) -> &str {
         return host.find(']').map_or(host, |end| &host[..=end]);
     }
     match host.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
         _ => host,
     }
 }
@@ -87,17 +100,31 @@ mod tests {
         assert_eq!(ctx.peer_ip.as_deref(), Some("203.0.113.7"));
         assert_eq!(ctx.tenant_id.as_deref(), Some("shop"));
         assert_eq!(ctx.site_id, None);
-        let headers: Vec<(&str, &str)> = ctx.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let headers: Vec<(&str, &str)> = ctx
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         // Names in first-arrival order; both values of the repeated header, in order.
         assert_eq!(
             headers,
-            [("host", "Shop.Localhost:8080"), ("accept", "text/html"), ("x-dup", "one"), ("x-dup", "two"), ("cookie", "a=1")]
+            [
+                ("host", "Shop.Localhost:8080"),
+                ("accept", "text/html"),
+                ("x-dup", "one"),
+                ("x-dup", "two"),
+                ("cookie", "a=1")
+            ]
         );
     }
 
     #[test]
     fn no_query_is_an_empty_string_and_ipv6_peers_are_plain_addresses() {
-        let p = parts(http::Request::builder().uri("/").header("host", "a.localhost"));
+        let p = parts(
+            http::Request::builder()
+                .uri("/")
+                .header("host", "a.localhost"),
+        );
         let ctx = request_context(&p, "[::1]:9".parse().unwrap(), "a");
         assert_eq!(ctx.query_string, "");
         assert_eq!(ctx.peer_ip.as_deref(), Some("::1"));
@@ -108,17 +135,47 @@ mod tests {
         let value = http::HeaderValue::from_bytes(b"caf\xe9").unwrap();
         let p = parts(http::Request::builder().uri("/").header("x-latin1", value));
         let ctx = request_context(&p, "127.0.0.1:1".parse().unwrap(), "a");
-        assert_eq!(ctx.headers, [("x-latin1".to_string(), "caf\u{fffd}".to_string())]);
+        assert_eq!(
+            ctx.headers,
+            [("x-latin1".to_string(), "caf\u{fffd}".to_string())]
+        );
     }
 
     #[test]
     fn host_comes_from_the_header_or_the_authority_without_port() {
         let host = |b: http::request::Builder| request_host(&parts(b));
-        assert_eq!(host(http::Request::builder().uri("/").header("host", "A.Example.:80")), Some("a.example".into()));
-        assert_eq!(host(http::Request::builder().uri("http://b.example:8080/x")), Some("b.example".into()));
-        assert_eq!(host(http::Request::builder().uri("/").header("host", "[::1]:8080")), Some("[::1]".into()));
-        assert_eq!(host(http::Request::builder().uri("/").header("host", "127.0.0.1")), Some("127.0.0.1".into()));
+        assert_eq!(
+            host(
+                http::Request::builder()
+                    .uri("/")
+                    .header("host", "A.Example.:80")
+            ),
+            Some("a.example".into())
+        );
+        assert_eq!(
+            host(http::Request::builder().uri("http://b.example:8080/x")),
+            Some("b.example".into())
+        );
+        assert_eq!(
+            host(
+                http::Request::builder()
+                    .uri("/")
+                    .header("host", "[::1]:8080")
+            ),
+            Some("[::1]".into())
+        );
+        assert_eq!(
+            host(
+                http::Request::builder()
+                    .uri("/")
+                    .header("host", "127.0.0.1")
+            ),
+            Some("127.0.0.1".into())
+        );
         assert_eq!(host(http::Request::builder().uri("/")), None);
-        assert_eq!(host(http::Request::builder().uri("/").header("host", "")), None);
+        assert_eq!(
+            host(http::Request::builder().uri("/").header("host", "")),
+            None
+        );
     }
 }

@@ -56,7 +56,9 @@ impl Running {
     /// plugin source, and waits.
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(true);
-        self.stopped.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        self.stopped
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 }
 
@@ -66,15 +68,24 @@ impl Running {
 /// listeners, and keeps watching the source. `poll` is the folder source's
 /// quiet time before a read and the HTTP source's poll interval. Must run
 /// inside a tokio runtime.
-pub async fn start(config: &GatewayConfig, tier: Tier, source: &SourceSpec, poll: Duration) -> std::io::Result<Running> {
+pub async fn start(
+    config: &GatewayConfig,
+    tier: Tier,
+    source: &SourceSpec,
+    poll: Duration,
+) -> std::io::Result<Running> {
     // Pre-reserved instance slots: a sandbox replaced after a trap costs
     // microseconds, so a tenant that traps on every request stays cheap.
-    let runtime = LuaPluginRuntime::with_config(LuaRuntimeConfig::default().pooling(PoolingLimits::default()))
-        .map_err(std::io::Error::other)?;
+    let runtime = LuaPluginRuntime::with_config(
+        LuaRuntimeConfig::default().pooling(PoolingLimits::default()),
+    )
+    .map_err(std::io::Error::other)?;
     let gateway = Gateway::new(config, Arc::new(runtime), tier);
     let source = source.open(poll).map_err(std::io::Error::other)?;
     let reconciler = gateway.reconciler().clone();
-    let watch = tokio::task::spawn_blocking(move || reconciler.watch_ready(source)).await.map_err(std::io::Error::other)?;
+    let watch = tokio::task::spawn_blocking(move || reconciler.watch_ready(source))
+        .await
+        .map_err(std::io::Error::other)?;
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let admin_listener = tokio::net::TcpListener::bind(config.admin).await?;
@@ -83,13 +94,29 @@ pub async fn start(config: &GatewayConfig, tier: Tier, source: &SourceSpec, poll
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let app = server::serve_until(listener, server::router(gateway.clone()), stopped(stop.clone()));
-    let admin = server::serve_until(admin_listener, server::admin_router(gateway.clone()), stopped(stop));
+    let app = server::serve_until(
+        listener,
+        server::router(gateway.clone()),
+        stopped(stop.clone()),
+    );
+    let admin = server::serve_until(
+        admin_listener,
+        server::admin_router(gateway.clone()),
+        stopped(stop),
+    );
     let stopped = tokio::spawn(async move {
         let result = tokio::try_join!(app, admin).map(|_| ());
         // Joins the source's thread, which ends promptly once signalled.
-        tokio::task::spawn_blocking(move || watch.stop()).await.map_err(std::io::Error::other)?;
+        tokio::task::spawn_blocking(move || watch.stop())
+            .await
+            .map_err(std::io::Error::other)?;
         result
     });
-    Ok(Running { addr, admin_addr, gateway, stopped, shutdown })
+    Ok(Running {
+        addr,
+        admin_addr,
+        gateway,
+        stopped,
+        shutdown,
+    })
 }

@@ -2,8 +2,8 @@
 //! how the gateway calls the runtime.
 
 use crate::chain::{BoxFuture, Middleware, PluginFailure};
-use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_api::MiddlewarePlugin;
+use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_lua_wasm::{Error, LuaPlugin, PluginStats};
 
 /// A loaded [`LuaPlugin`] and the version of its source.
@@ -16,7 +16,10 @@ pub struct LuaMiddleware {
 impl LuaMiddleware {
     /// Wraps a plugin loaded from source version `version`.
     pub fn new(plugin: LuaPlugin, version: impl Into<String>) -> Self {
-        LuaMiddleware { plugin, version: version.into() }
+        LuaMiddleware {
+            plugin,
+            version: version.into(),
+        }
     }
 
     /// The runtime's handle.
@@ -31,7 +34,11 @@ fn failure(plugin: &LuaPlugin, error: Error) -> PluginFailure {
         Error::Quarantined { retry_after_ms, .. } => Some(*retry_after_ms),
         _ => None,
     };
-    PluginFailure { plugin: plugin.name().to_string(), message: error.to_string(), retry_after_ms }
+    PluginFailure {
+        plugin: plugin.name().to_string(),
+        message: error.to_string(),
+        retry_after_ms,
+    }
 }
 
 impl Middleware for LuaMiddleware {
@@ -49,8 +56,16 @@ impl Middleware for LuaMiddleware {
 
     // The runtime's async path: the guest yields to the executor every
     // epoch tick, so a looping tenant never holds a worker thread.
-    fn on_request<'a>(&'a self, ctx: &'a mut RequestContext) -> BoxFuture<'a, Result<RequestAction, PluginFailure>> {
-        Box::pin(async move { self.plugin.try_on_request_async(ctx).await.map_err(|e| failure(&self.plugin, e)) })
+    fn on_request<'a>(
+        &'a self,
+        ctx: &'a mut RequestContext,
+    ) -> BoxFuture<'a, Result<RequestAction, PluginFailure>> {
+        Box::pin(async move {
+            self.plugin
+                .try_on_request_async(ctx)
+                .await
+                .map_err(|e| failure(&self.plugin, e))
+        })
     }
 
     fn on_response<'a>(
@@ -58,7 +73,12 @@ impl Middleware for LuaMiddleware {
         ctx: &'a RequestContext,
         response: &'a mut ResponseHeaders,
     ) -> BoxFuture<'a, Result<(), PluginFailure>> {
-        Box::pin(async move { self.plugin.try_on_response_async(ctx, response).await.map_err(|e| failure(&self.plugin, e)) })
+        Box::pin(async move {
+            self.plugin
+                .try_on_response_async(ctx, response)
+                .await
+                .map_err(|e| failure(&self.plugin, e))
+        })
     }
 
     fn stats(&self) -> Option<PluginStats> {

@@ -43,8 +43,12 @@ struct Args {
 
 #[tokio::main]
 async fn main() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
     let args = Args::parse();
     if let Err(e) = run(args).await {
         eprintln!("gateway: {e}");
@@ -57,10 +61,22 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.listen = args.listen.unwrap_or(config.listen);
     config.admin = args.admin.unwrap_or(config.admin);
     config.plugins = args.plugins.unwrap_or(config.plugins);
-    let source = args.source.unwrap_or_else(|| SourceSpec::Folder(config.plugins.clone()));
-    let tier = if args.native { Tier::Native } else { Tier::Sandboxed };
-    let running = bext_gateway::start(&config, tier, &source, Duration::from_millis(args.poll_ms)).await?;
-    println!("gateway: serving on http://{} ({} tier), admin on http://{}/metrics", running.addr, tier.label(), running.admin_addr);
+    let source = args
+        .source
+        .unwrap_or_else(|| SourceSpec::Folder(config.plugins.clone()));
+    let tier = if args.native {
+        Tier::Native
+    } else {
+        Tier::Sandboxed
+    };
+    let running =
+        bext_gateway::start(&config, tier, &source, Duration::from_millis(args.poll_ms)).await?;
+    println!(
+        "gateway: serving on http://{} ({} tier), admin on http://{}/metrics",
+        running.addr,
+        tier.label(),
+        running.admin_addr
+    );
     println!("  plugins from {source}");
     for tenant in running.gateway.tenants() {
         println!("  tenant {:<10} plugins: {:?}", tenant.id(), tenant.chain());

@@ -16,8 +16,8 @@ use bext_plugin_lua_wasm::{parse_middleware_action, parse_response_change, reque
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -63,17 +63,28 @@ impl NativeMiddleware {
 
     /// Calls `method` on this thread's state of the plugin.
     fn call(&self, method: &str, arg: &str) -> Result<Option<String>, PluginFailure> {
-        let fail = |message: String| PluginFailure { plugin: self.name.clone(), message, retry_after_ms: None };
+        let fail = |message: String| PluginFailure {
+            plugin: self.name.clone(),
+            message,
+            retry_after_ms: None,
+        };
         STATES.with(|states| {
             let mut states = states.borrow_mut();
             let current = states.get(&self.name).is_some_and(|(id, _)| *id == self.id);
             if !current {
-                let state = NativePlugin::load(&self.name, &self.source, &self.config_json, NativeLimits::default())
-                    .map_err(|e| fail(format!("load: {e}")))?;
+                let state = NativePlugin::load(
+                    &self.name,
+                    &self.source,
+                    &self.config_json,
+                    NativeLimits::default(),
+                )
+                .map_err(|e| fail(format!("load: {e}")))?;
                 states.insert(self.name.clone(), (self.id, state));
             }
             let (_, state) = &states[&self.name];
-            state.call(method, arg).map_err(|e| fail(format!("{method}: {e}")))
+            state
+                .call(method, arg)
+                .map_err(|e| fail(format!("{method}: {e}")))
         })
     }
 }
@@ -91,9 +102,16 @@ impl Middleware for NativeMiddleware {
         &self.version
     }
 
-    fn on_request<'a>(&'a self, ctx: &'a mut RequestContext) -> BoxFuture<'a, Result<RequestAction, PluginFailure>> {
+    fn on_request<'a>(
+        &'a self,
+        ctx: &'a mut RequestContext,
+    ) -> BoxFuture<'a, Result<RequestAction, PluginFailure>> {
         let result = (|| {
-            let bad = |m: String| PluginFailure { plugin: self.name.clone(), message: format!("on_request: {m}"), retry_after_ms: None };
+            let bad = |m: String| PluginFailure {
+                plugin: self.name.clone(),
+                message: format!("on_request: {m}"),
+                retry_after_ms: None,
+            };
             let Some(text) = self.call("on_request", &request_context_json(ctx))? else {
                 return Ok(RequestAction::Continue);
             };
@@ -114,9 +132,19 @@ impl Middleware for NativeMiddleware {
                 return Ok(());
             }
             let headers = serde_json::to_string(&response.headers).unwrap_or_else(|_| "[]".into());
-            let arg = format!(r#"{{"status":{},"headers":{headers},"request":{}}}"#, response.status, request_context_json(ctx));
-            let Some(text) = self.call("on_response", &arg)? else { return Ok(()) };
-            let bad = |m: String| PluginFailure { plugin: self.name.clone(), message: format!("on_response: {m}"), retry_after_ms: None };
+            let arg = format!(
+                r#"{{"status":{},"headers":{headers},"request":{}}}"#,
+                response.status,
+                request_context_json(ctx)
+            );
+            let Some(text) = self.call("on_response", &arg)? else {
+                return Ok(());
+            };
+            let bad = |m: String| PluginFailure {
+                plugin: self.name.clone(),
+                message: format!("on_response: {m}"),
+                retry_after_ms: None,
+            };
             let change: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
             parse_response_change(&change).map_err(bad)?.apply(response);
             Ok(())
@@ -144,7 +172,10 @@ mod tests {
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     const SCRIPT: &str = r#"
@@ -176,17 +207,33 @@ mod tests {
         }
         assert_eq!(ctx.extensions.get("hits").map(String::as_str), Some("2"));
         ctx.path = "/".into();
-        assert!(matches!(block_on(plugin.on_request(&mut ctx)).unwrap(), RequestAction::Continue));
+        assert!(matches!(
+            block_on(plugin.on_request(&mut ctx)).unwrap(),
+            RequestAction::Continue
+        ));
         assert_eq!(ctx.extensions.get("seen").map(String::as_str), Some("yes"));
-        let mut response = ResponseHeaders { status: 200, headers: vec![("a".into(), "b".into())] };
+        let mut response = ResponseHeaders {
+            status: 200,
+            headers: vec![("a".into(), "b".into())],
+        };
         block_on(plugin.on_response(&ctx, &mut response)).unwrap();
         assert_eq!(response.status, 201);
-        assert_eq!(response.headers[1], ("x-native".to_string(), "a".to_string()));
+        assert_eq!(
+            response.headers[1],
+            ("x-native".to_string(), "a".to_string())
+        );
     }
 
     #[test]
     fn a_lua_error_is_a_failure_naming_the_plugin() {
-        let plugin = NativeMiddleware::new("t/broken", "v1", "return { on_request = function() error('nope') end }".into(), "{}", 600, false);
+        let plugin = NativeMiddleware::new(
+            "t/broken",
+            "v1",
+            "return { on_request = function() error('nope') end }".into(),
+            "{}",
+            600,
+            false,
+        );
         let failure = block_on(plugin.on_request(&mut ctx())).unwrap_err();
         assert_eq!(failure.plugin, "t/broken");
         assert!(failure.message.contains("nope"), "{}", failure.message);
@@ -194,8 +241,24 @@ mod tests {
 
     #[test]
     fn a_reloaded_plugin_replaces_this_threads_state() {
-        let v1 = NativeMiddleware::new("t/reload", "v1", "return { on_request = function() return bext.middleware_continue('{\"v\":1}') end }".into(), "{}", 600, false);
-        let v2 = NativeMiddleware::new("t/reload", "v2", "return { on_request = function() return bext.middleware_continue('{\"v\":2}') end }".into(), "{}", 600, false);
+        let v1 = NativeMiddleware::new(
+            "t/reload",
+            "v1",
+            "return { on_request = function() return bext.middleware_continue('{\"v\":1}') end }"
+                .into(),
+            "{}",
+            600,
+            false,
+        );
+        let v2 = NativeMiddleware::new(
+            "t/reload",
+            "v2",
+            "return { on_request = function() return bext.middleware_continue('{\"v\":2}') end }"
+                .into(),
+            "{}",
+            600,
+            false,
+        );
         let mut ctx = ctx();
         block_on(v1.on_request(&mut ctx)).unwrap();
         assert_eq!(ctx.extensions["v"], "1");

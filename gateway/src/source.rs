@@ -50,18 +50,31 @@ impl FromStr for SourceSpec {
             // Endpoints are plain http (etcd-client without TLS): drop the
             // scheme, so the first `/` left starts the prefix.
             let rest = rest.replace("http://", "");
-            let (endpoints, prefix) = rest.split_once('/').ok_or_else(|| format!("`{text}` has no key prefix: {usage}"))?;
+            let (endpoints, prefix) = rest
+                .split_once('/')
+                .ok_or_else(|| format!("`{text}` has no key prefix: {usage}"))?;
             let endpoints: Vec<String> = endpoints
                 .split(',')
                 .map(str::trim)
-                .map(|e| if e.is_empty() { Err(format!("`{text}` has an empty endpoint: {usage}")) } else { Ok(format!("http://{e}")) })
+                .map(|e| {
+                    if e.is_empty() {
+                        Err(format!("`{text}` has an empty endpoint: {usage}"))
+                    } else {
+                        Ok(format!("http://{e}"))
+                    }
+                })
                 .collect::<Result<_, _>>()?;
-            return Ok(SourceSpec::Etcd { endpoints, prefix: format!("/{prefix}") });
+            return Ok(SourceSpec::Etcd {
+                endpoints,
+                prefix: format!("/{prefix}"),
+            });
         }
         if text.starts_with("http://") {
             return Ok(SourceSpec::Dynacode(text.into()));
         }
-        Err(format!("unknown plugin source `{text}`: expected folder:<dir>, etcd:<host:port>/<prefix> or http://<host:port>/<path>"))
+        Err(format!(
+            "unknown plugin source `{text}`: expected folder:<dir>, etcd:<host:port>/<prefix> or http://<host:port>/<path>"
+        ))
     }
 }
 
@@ -69,7 +82,9 @@ impl std::fmt::Display for SourceSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SourceSpec::Folder(dir) => write!(f, "folder:{}", dir.display()),
-            SourceSpec::Etcd { endpoints, prefix } => write!(f, "etcd:{}{prefix}", endpoints.join(",")),
+            SourceSpec::Etcd { endpoints, prefix } => {
+                write!(f, "etcd:{}{prefix}", endpoints.join(","))
+            }
             SourceSpec::Dynacode(url) => f.write_str(url),
         }
     }
@@ -82,7 +97,9 @@ impl SourceSpec {
     pub fn open(&self, poll: Duration) -> Result<Box<dyn PluginSource>, SourceError> {
         Ok(match self {
             SourceSpec::Folder(dir) => Box::new(FolderSource::new(dir).debounce(poll)),
-            SourceSpec::Etcd { endpoints, prefix } => Box::new(EtcdSource::new(endpoints.as_slice(), prefix.clone())),
+            SourceSpec::Etcd { endpoints, prefix } => {
+                Box::new(EtcdSource::new(endpoints.as_slice(), prefix.clone()))
+            }
             SourceSpec::Dynacode(url) => Box::new(DynacodeSource::new(url)?.interval(poll)),
         })
     }
@@ -94,14 +111,35 @@ mod tests {
 
     #[test]
     fn parses_each_kind_and_says_what_is_wrong() {
-        assert_eq!("folder:/srv/plugins".parse::<SourceSpec>(), Ok(SourceSpec::Folder("/srv/plugins".into())));
-        let etcd = SourceSpec::Etcd { endpoints: vec!["http://127.0.0.1:2379".into()], prefix: "/bext/plugins/".into() };
-        assert_eq!("etcd:127.0.0.1:2379/bext/plugins/".parse::<SourceSpec>(), Ok(etcd.clone()));
-        assert_eq!("etcd:http://127.0.0.1:2379/bext/plugins/".parse::<SourceSpec>(), Ok(etcd.clone()));
+        assert_eq!(
+            "folder:/srv/plugins".parse::<SourceSpec>(),
+            Ok(SourceSpec::Folder("/srv/plugins".into()))
+        );
+        let etcd = SourceSpec::Etcd {
+            endpoints: vec!["http://127.0.0.1:2379".into()],
+            prefix: "/bext/plugins/".into(),
+        };
+        assert_eq!(
+            "etcd:127.0.0.1:2379/bext/plugins/".parse::<SourceSpec>(),
+            Ok(etcd.clone())
+        );
+        assert_eq!(
+            "etcd:http://127.0.0.1:2379/bext/plugins/".parse::<SourceSpec>(),
+            Ok(etcd.clone())
+        );
         assert_eq!(etcd.to_string(), "etcd:http://127.0.0.1:2379/bext/plugins/");
         let two: SourceSpec = "etcd:a:1,http://b:2/p/".parse().unwrap();
-        assert_eq!(two, SourceSpec::Etcd { endpoints: vec!["http://a:1".into(), "http://b:2".into()], prefix: "/p/".into() });
-        assert_eq!("http://api:8000/plugins.json".parse::<SourceSpec>(), Ok(SourceSpec::Dynacode("http://api:8000/plugins.json".into())));
+        assert_eq!(
+            two,
+            SourceSpec::Etcd {
+                endpoints: vec!["http://a:1".into(), "http://b:2".into()],
+                prefix: "/p/".into()
+            }
+        );
+        assert_eq!(
+            "http://api:8000/plugins.json".parse::<SourceSpec>(),
+            Ok(SourceSpec::Dynacode("http://api:8000/plugins.json".into()))
+        );
         let err = |text: &str| text.parse::<SourceSpec>().unwrap_err();
         assert!(err("etcd:127.0.0.1:2379").contains("no key prefix"));
         assert!(err("etcd:a:1,/p/").contains("empty endpoint"));

@@ -15,7 +15,9 @@ use crate::chain::{Chain, Middleware};
 use crate::config::{GatewayConfig, TenantConfig};
 use crate::lua::LuaMiddleware;
 use bext_plugin_lua_wasm::{LuaPluginRuntime, LuaSandboxLimits};
-use bext_plugin_sources::{runtime_name, split_runtime_name, ApplyReport, DesiredPlugin, Reconciler};
+use bext_plugin_sources::{
+    ApplyReport, DesiredPlugin, Reconciler, runtime_name, split_runtime_name,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -55,7 +57,10 @@ pub struct Tenant {
 
 impl std::fmt::Debug for Tenant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tenant").field("id", &self.config.id).field("chain", &*self.chain()).finish_non_exhaustive()
+        f.debug_struct("Tenant")
+            .field("id", &self.config.id)
+            .field("chain", &*self.chain())
+            .finish_non_exhaustive()
     }
 }
 
@@ -140,7 +145,10 @@ pub struct Gateway {
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway").field("tier", &self.tier).field("tenants", &self.tenants).finish_non_exhaustive()
+        f.debug_struct("Gateway")
+            .field("tier", &self.tier)
+            .field("tenants", &self.tenants)
+            .finish_non_exhaustive()
     }
 }
 
@@ -151,8 +159,11 @@ impl Gateway {
     /// source's, or a direct `apply`) reaches the tenants' chains before
     /// the apply returns.
     pub fn new(config: &GatewayConfig, runtime: Arc<LuaPluginRuntime>, tier: Tier) -> Arc<Self> {
-        let limits: HashMap<String, LuaSandboxLimits> =
-            config.tenants.iter().map(|t| (t.id.clone(), t.limits.sandbox_limits())).collect();
+        let limits: HashMap<String, LuaSandboxLimits> = config
+            .tenants
+            .iter()
+            .map(|t| (t.id.clone(), t.limits.sandbox_limits()))
+            .collect();
         Arc::new_cyclic(|gateway: &Weak<Gateway>| {
             let gateway = gateway.clone();
             let reconciler = Reconciler::new(runtime)
@@ -174,7 +185,13 @@ impl Gateway {
                 }
                 tenants.insert(tenant_config.id.clone(), tenant);
             }
-            Gateway { reconciler, tier, tenants, hosts, status: Mutex::default() }
+            Gateway {
+                reconciler,
+                tier,
+                tenants,
+                hosts,
+                status: Mutex::default(),
+            }
         })
     }
 
@@ -228,26 +245,38 @@ impl Gateway {
         }
         for name in &report.unloaded {
             self.lock_status().remove(name);
-            if let Some(tenant) = split_runtime_name(name).and_then(|(tenant, _)| self.tenants.get(tenant)) {
+            if let Some(tenant) =
+                split_runtime_name(name).and_then(|(tenant, _)| self.tenants.get(tenant))
+            {
                 tenant.set_plugin(name, None);
             }
         }
         for (tenant, plugin) in report.rejected.iter().filter_map(|e| e.plugin()) {
-            self.lock_status().entry(runtime_name(tenant, plugin)).or_default().reloads_rejected += 1;
+            self.lock_status()
+                .entry(runtime_name(tenant, plugin))
+                .or_default()
+                .reloads_rejected += 1;
         }
     }
 
     /// Swaps the version of `name` the runtime serves now into its
     /// tenant's chain.
     fn serve(&self, name: &str) {
-        let (Some(plugin), Some(wanted)) = (self.reconciler.runtime().plugin(name), self.reconciler.serving(name)) else {
+        let (Some(plugin), Some(wanted)) = (
+            self.reconciler.runtime().plugin(name),
+            self.reconciler.serving(name),
+        ) else {
             return;
         };
         let Some(tenant) = self.tenants.get(&wanted.tenant) else {
             tracing::warn!(plugin = %name, "tenant `{}` is not configured: its plugin is loaded but serves no host", wanted.tenant);
             return;
         };
-        let version = wanted.content_hash.get(..12).unwrap_or(&wanted.content_hash).to_string();
+        let version = wanted
+            .content_hash
+            .get(..12)
+            .unwrap_or(&wanted.content_hash)
+            .to_string();
         let middleware: Arc<dyn Middleware> = match self.tier {
             Tier::Sandboxed => Arc::new(LuaMiddleware::new(plugin, version)),
             Tier::Native => native_middleware(&wanted, name, version, &plugin),
@@ -263,7 +292,12 @@ impl Gateway {
 
 /// The native tier's middleware for a plugin the sandbox loaded (and so
 /// validated) first.
-fn native_middleware(wanted: &DesiredPlugin, name: &str, version: String, plugin: &bext_plugin_lua_wasm::LuaPlugin) -> Arc<dyn Middleware> {
+fn native_middleware(
+    wanted: &DesiredPlugin,
+    name: &str,
+    version: String,
+    plugin: &bext_plugin_lua_wasm::LuaPlugin,
+) -> Arc<dyn Middleware> {
     use bext_plugin_api::MiddlewarePlugin;
     Arc::new(crate::native::NativeMiddleware::new(
         name,

@@ -9,7 +9,7 @@ mod etcd_server;
 use axum::body::Body;
 use bext_gateway::config::GatewayConfig;
 use bext_gateway::state::{Gateway, Tier};
-use bext_gateway::{server, SourceSpec};
+use bext_gateway::{SourceSpec, server};
 use bext_plugin_lua_wasm::LuaPluginRuntime;
 use bext_plugin_sources::{ApplyReport, FolderSource, PluginSource};
 use http_body_util::BodyExt;
@@ -31,7 +31,10 @@ impl TempDir {
     fn new(tag: &str) -> Self {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("bext-gateway-test-{}-{tag}-{n}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "bext-gateway-test-{}-{tag}-{n}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -65,14 +68,28 @@ impl TestGateway {
         let config = GatewayConfig::parse(config_json).unwrap();
         let gateway = Gateway::new(&config, runtime(), tier);
         let folder = FolderSource::new(&plugins.0);
-        let mut test = TestGateway { addr: ([0, 0, 0, 0], 0).into(), admin: ([0, 0, 0, 0], 0).into(), gateway, folder, _plugins: plugins };
+        let mut test = TestGateway {
+            addr: ([0, 0, 0, 0], 0).into(),
+            admin: ([0, 0, 0, 0], 0).into(),
+            gateway,
+            folder,
+            _plugins: plugins,
+        };
         test.reconcile();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         test.addr = listener.local_addr().unwrap();
         test.admin = admin.local_addr().unwrap();
-        tokio::spawn(server::serve_until(listener, server::router(test.gateway.clone()), std::future::pending()));
-        tokio::spawn(server::serve_until(admin, server::admin_router(test.gateway.clone()), std::future::pending()));
+        tokio::spawn(server::serve_until(
+            listener,
+            server::router(test.gateway.clone()),
+            std::future::pending(),
+        ));
+        tokio::spawn(server::serve_until(
+            admin,
+            server::admin_router(test.gateway.clone()),
+            std::future::pending(),
+        ));
         test
     }
 
@@ -101,7 +118,10 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn json(&self) -> serde_json::Value {
@@ -109,17 +129,43 @@ impl Reply {
     }
 }
 
-async fn request(addr: SocketAddr, host: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
+async fn request(
+    addr: SocketAddr,
+    host: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
     let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Body>();
-    let mut builder = http::Request::get(format!("http://{addr}{path_and_query}")).header("host", host);
+    let mut builder =
+        http::Request::get(format!("http://{addr}{path_and_query}")).header("host", host);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
-    let response = client.request(builder.body(Body::empty()).unwrap()).await.unwrap();
+    let response = client
+        .request(builder.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status().as_u16();
-    let headers = response.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
-    let body = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    Reply { status, headers, body }
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect();
+    let body = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn examples() -> PathBuf {
@@ -152,7 +198,11 @@ async fn routes_by_host_and_fills_the_context_from_the_real_request() {
     let gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Sandboxed).await;
 
     let reply = gw
-        .get("A.localhost:8080", "/orders/7?x=1&y=%20z", &[("x-dup", "one"), ("accept", "*/*"), ("x-dup", "two")])
+        .get(
+            "A.localhost:8080",
+            "/orders/7?x=1&y=%20z",
+            &[("x-dup", "one"), ("accept", "*/*"), ("x-dup", "two")],
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("x-tag"), Some("from-a@a"));
@@ -163,9 +213,17 @@ async fn routes_by_host_and_fills_the_context_from_the_real_request() {
     assert_eq!(echo["hostname"], "a.localhost");
     assert_eq!(echo["peer_ip"], "127.0.0.1");
     assert_eq!(echo["tenant_id"], "a");
-    assert_eq!(echo["extensions"]["tag"], "from-a", "the handler sees what on_request added");
-    let dups: Vec<&str> =
-        echo["headers"].as_array().unwrap().iter().filter(|h| h[0] == "x-dup").map(|h| h[1].as_str().unwrap()).collect();
+    assert_eq!(
+        echo["extensions"]["tag"], "from-a",
+        "the handler sees what on_request added"
+    );
+    let dups: Vec<&str> = echo["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h[0] == "x-dup")
+        .map(|h| h[1].as_str().unwrap())
+        .collect();
     assert_eq!(dups, ["one", "two"], "both values, in order");
 
     // Tenant b has no plugins: the echo handler alone, on either of its hosts.
@@ -185,20 +243,37 @@ async fn the_sample_plugins_short_circuit_and_add_headers_in_stack_order() {
     for entry in std::fs::read_dir(&shop).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
-        plugins.write(&format!("a/{name}"), &std::fs::read_to_string(&path).unwrap());
+        plugins.write(
+            &format!("a/{name}"),
+            &std::fs::read_to_string(&path).unwrap(),
+        );
     }
     let gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Sandboxed).await;
 
     let open = gw.get("a.localhost", "/", &[]).await;
     assert_eq!(open.status, 200);
-    assert_eq!(open.header("x-content-type-options"), Some("nosniff"), "security headers' on_response ran");
+    assert_eq!(
+        open.header("x-content-type-options"),
+        Some("nosniff"),
+        "security headers' on_response ran"
+    );
     assert_eq!(open.header("x-ratelimit-remaining"), Some("4"));
 
     let denied = gw.get("a.localhost", "/api/orders", &[]).await;
     assert_eq!(denied.status, 401, "{}", denied.body);
-    assert_eq!(denied.header("x-frame-options"), Some("DENY"), "a short-circuit still unwinds through earlier plugins");
+    assert_eq!(
+        denied.header("x-frame-options"),
+        Some("DENY"),
+        "a short-circuit still unwinds through earlier plugins"
+    );
 
-    let allowed = gw.get("a.localhost", "/api/orders", &[("authorization", "Bearer s3cret-token")]).await;
+    let allowed = gw
+        .get(
+            "a.localhost",
+            "/api/orders",
+            &[("authorization", "Bearer s3cret-token")],
+        )
+        .await;
     assert_eq!(allowed.status, 200, "{}", allowed.body);
     for _ in 0..2 {
         gw.get("a.localhost", "/", &[]).await;
@@ -224,7 +299,11 @@ impl std::io::Write for Captured {
 
 /// The plugins an apply rejected, as (tenant, plugin).
 fn rejected(report: &ApplyReport) -> Vec<(&str, &str)> {
-    report.rejected.iter().map(|e| e.plugin().expect("names its plugin")).collect()
+    report
+        .rejected
+        .iter()
+        .map(|e| e.plugin().expect("names its plugin"))
+        .collect()
 }
 
 fn versioned(version: &str) -> String {
@@ -241,13 +320,17 @@ fn versioned(version: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn live_reload_swaps_new_versions_keeps_the_old_on_a_broken_edit_and_unloads_deleted_plugins() {
+async fn live_reload_swaps_new_versions_keeps_the_old_on_a_broken_edit_and_unloads_deleted_plugins()
+{
     let plugins = TempDir::new("reload");
     plugins.write("a/app.lua", &versioned("1"));
     let root = plugins.0.clone();
     let mut gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Sandboxed).await;
     let write = |text: &str| std::fs::write(root.join("a/app.lua"), text).unwrap();
-    assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("1"));
+    assert_eq!(
+        gw.get("a.localhost", "/", &[]).await.header("x-version"),
+        Some("1")
+    );
 
     // An edit: loaded, checked, swapped in. A request that took the chain
     // before the swap still runs the version it started with.
@@ -256,47 +339,96 @@ async fn live_reload_swaps_new_versions_keeps_the_old_on_a_broken_edit_and_unloa
     write(&versioned("2"));
     let applied = gw.reconcile();
     assert_eq!(applied.reloaded, ["a/app"]);
-    assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("2"));
-    let mut response = bext_plugin_api::middleware::ResponseHeaders { status: 200, headers: vec![] };
+    assert_eq!(
+        gw.get("a.localhost", "/", &[]).await.header("x-version"),
+        Some("2")
+    );
+    let mut response = bext_plugin_api::middleware::ResponseHeaders {
+        status: 200,
+        headers: vec![],
+    };
     let ctx = bext_gateway::context::request_context(
         &http::Request::get("/").body(()).unwrap().into_parts().0,
         "127.0.0.1:1".parse().unwrap(),
         "a",
     );
     in_flight.on_response(&ctx, &mut response, 1).await.unwrap();
-    assert_eq!(response.headers, [("x-version".to_string(), "1".to_string())], "the old version finishes its requests");
+    assert_eq!(
+        response.headers,
+        [("x-version".to_string(), "1".to_string())],
+        "the old version finishes its requests"
+    );
 
     // A broken edit: rejected with a logged error naming the plugin; version 2 keeps serving.
-    write("return { on_request = function(self) return bext.middleware_continue() end, on_response = function(self) x = end }");
+    write(
+        "return { on_request = function(self) return bext.middleware_continue() end, on_response = function(self) x = end }",
+    );
     let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt().with_writer({
-        let logs = logs.clone();
-        move || logs.clone()
-    }).with_ansi(false).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer({
+            let logs = logs.clone();
+            move || logs.clone()
+        })
+        .with_ansi(false)
+        .finish();
     let applied = tracing::subscriber::with_default(subscriber, || gw.reconcile());
     assert_eq!(rejected(&applied), [("a", "app")]);
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logged.contains("ERROR") && logged.contains("a/app") && logged.contains("rejected"), "{logged}");
+    assert!(
+        logged.contains("ERROR") && logged.contains("a/app") && logged.contains("rejected"),
+        "{logged}"
+    );
     let failing = &gw.gateway.plugin_status()["a/app"];
-    assert!(failing.failing.as_deref().is_some_and(|e| e.contains("tenant `a` plugin `app`")), "{:?}", failing.failing);
-    assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("2"));
+    assert!(
+        failing
+            .failing
+            .as_deref()
+            .is_some_and(|e| e.contains("tenant `a` plugin `app`")),
+        "{:?}",
+        failing.failing
+    );
+    assert_eq!(
+        gw.get("a.localhost", "/", &[]).await.header("x-version"),
+        Some("2")
+    );
     let metrics = gw.metrics().await;
-    assert!(metrics.contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"bext_plugin_reloads_total{tenant="a",plugin="a/app",result="rejected"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"bext_plugin_reloads_total{tenant="a",plugin="a/app",result="ok"} 2"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"bext_plugin_reloads_total{tenant="a",plugin="a/app",result="rejected"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"bext_plugin_reloads_total{tenant="a",plugin="a/app",result="ok"} 2"#),
+        "{metrics}"
+    );
 
     // A script that raises at load is rejected the same way; then a good edit recovers.
     write("error('not today')");
     assert_eq!(rejected(&gw.reconcile()), [("a", "app")]);
     write(&versioned("3"));
     assert_eq!(gw.reconcile().reloaded, ["a/app"]);
-    assert_eq!(gw.get("a.localhost", "/", &[]).await.header("x-version"), Some("3"));
-    assert!(gw.metrics().await.contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 0"#));
+    assert_eq!(
+        gw.get("a.localhost", "/", &[]).await.header("x-version"),
+        Some("3")
+    );
+    assert!(
+        gw.metrics()
+            .await
+            .contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 0"#)
+    );
 
     // Deleted: unloaded, and gone from the chain and the admin endpoint.
     std::fs::remove_file(root.join("a/app.lua")).unwrap();
     assert_eq!(gw.reconcile().unloaded, ["a/app"]);
-    assert!(gw.gateway.reconciler().runtime().plugin("a/app").is_none(), "unloaded from the runtime too");
+    assert!(
+        gw.gateway.reconciler().runtime().plugin("a/app").is_none(),
+        "unloaded from the runtime too"
+    );
     let reply = gw.get("a.localhost", "/", &[]).await;
     assert_eq!((reply.status, reply.header("x-version")), (200, None));
     assert!(!gw.metrics().await.contains("a/app"));
@@ -308,8 +440,14 @@ async fn a_looping_or_hoarding_tenant_fails_alone_and_shows_in_the_stats() {
     plugins.write("a/tagger.lua", TAGGER);
     plugins.write("a/config.json", r#"{"tagger":{"tag":"ok"}}"#);
     let examples = examples().join("gateway/plugins");
-    plugins.write("loop/spin.lua", &std::fs::read_to_string(examples.join("loop/spin.lua")).unwrap());
-    plugins.write("hog/hoard.lua", &std::fs::read_to_string(examples.join("hog/hoard.lua")).unwrap());
+    plugins.write(
+        "loop/spin.lua",
+        &std::fs::read_to_string(examples.join("loop/spin.lua")).unwrap(),
+    );
+    plugins.write(
+        "hog/hoard.lua",
+        &std::fs::read_to_string(examples.join("hog/hoard.lua")).unwrap(),
+    );
     let config = r#"{"tenants":[
         {"id":"a","hosts":["a.localhost"]},
         {"id":"loop","hosts":["loop.localhost"],"limits":{"timeout_ms":50,"quarantine_ms":600000}},
@@ -321,8 +459,18 @@ async fn a_looping_or_hoarding_tenant_fails_alone_and_shows_in_the_stats() {
             let reply = gw.get(host, "/", &[]).await;
             // Five traps in a row, then the quarantine answers 503 at once.
             let expected = if round < 5 { 500 } else { 503 };
-            assert_eq!(reply.status, expected, "{host} round {round}: {}", reply.body);
-            assert!(reply.body.contains(&format!("{}/", host.trim_end_matches(".localhost"))), "{}", reply.body);
+            assert_eq!(
+                reply.status, expected,
+                "{host} round {round}: {}",
+                reply.body
+            );
+            assert!(
+                reply
+                    .body
+                    .contains(&format!("{}/", host.trim_end_matches(".localhost"))),
+                "{}",
+                reply.body
+            );
         }
         let good = gw.get("a.localhost", "/", &[]).await;
         assert_eq!((good.status, good.header("x-tag")), (200, Some("ok@a")));
@@ -330,20 +478,50 @@ async fn a_looping_or_hoarding_tenant_fails_alone_and_shows_in_the_stats() {
     for host in ["loop.localhost", "hog.localhost"] {
         let reply = gw.get(host, "/", &[]).await;
         assert_eq!(reply.status, 503, "{reply:?}");
-        assert!(reply.header("retry-after").is_some_and(|s| s.parse::<u64>().unwrap() > 500), "{reply:?}");
+        assert!(
+            reply
+                .header("retry-after")
+                .is_some_and(|s| s.parse::<u64>().unwrap() > 500),
+            "{reply:?}"
+        );
     }
 
     let metrics = gw.metrics().await;
     for plugin in ["loop/spin", "hog/hoard"] {
         let tenant = plugin.split('/').next().unwrap();
-        assert!(metrics.contains(&format!(r#"bext_plugin_traps_total{{tenant="{tenant}",plugin="{plugin}"}} 5"#)), "{metrics}");
-        assert!(metrics.contains(&format!(r#"bext_plugin_quarantined_calls_total{{tenant="{tenant}",plugin="{plugin}"}} 2"#)), "{metrics}");
+        assert!(
+            metrics.contains(&format!(
+                r#"bext_plugin_traps_total{{tenant="{tenant}",plugin="{plugin}"}} 5"#
+            )),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(&format!(
+                r#"bext_plugin_quarantined_calls_total{{tenant="{tenant}",plugin="{plugin}"}} 2"#
+            )),
+            "{metrics}"
+        );
     }
-    assert!(metrics.contains(r#"bext_plugin_traps_total{tenant="a",plugin="a/tagger"} 0"#), "{metrics}");
-    assert!(metrics.contains(r#"bext_plugin_calls_total{tenant="a",plugin="a/tagger"} 12"#), "six on_request, six on_response: {metrics}");
-    assert!(metrics.contains(r#"bext_gateway_responses_total{tenant="a",class="2xx"} 6"#), "{metrics}");
-    assert!(metrics.contains(r#"bext_gateway_responses_total{tenant="loop",class="5xx"} 7"#), "{metrics}");
-    assert!(metrics.contains(r#"bext_plugin_up{tenant="a",plugin="a/tagger",version=""#), "{metrics}");
+    assert!(
+        metrics.contains(r#"bext_plugin_traps_total{tenant="a",plugin="a/tagger"} 0"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"bext_plugin_calls_total{tenant="a",plugin="a/tagger"} 12"#),
+        "six on_request, six on_response: {metrics}"
+    );
+    assert!(
+        metrics.contains(r#"bext_gateway_responses_total{tenant="a",class="2xx"} 6"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"bext_gateway_responses_total{tenant="loop",class="5xx"} 7"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"bext_plugin_up{tenant="a",plugin="a/tagger",version=""#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,8 +533,14 @@ async fn proxies_to_an_upstream_between_on_request_and_on_response() {
             "{} {} forwarded-for={} tag-header={}",
             request.method(),
             request.uri(),
-            request.headers().get("x-forwarded-for").map_or("-", |v| v.to_str().unwrap()),
-            request.headers().get("x-client").map_or("-", |v| v.to_str().unwrap()),
+            request
+                .headers()
+                .get("x-forwarded-for")
+                .map_or("-", |v| v.to_str().unwrap()),
+            request
+                .headers()
+                .get("x-client")
+                .map_or("-", |v| v.to_str().unwrap()),
         );
         ([("x-origin", "yes")], seen)
     });
@@ -365,13 +549,24 @@ async fn proxies_to_an_upstream_between_on_request_and_on_response() {
     let plugins = TempDir::new("proxy");
     plugins.write("a/tagger.lua", TAGGER);
     plugins.write("a/config.json", r#"{"tagger":{"tag":"proxied"}}"#);
-    let config = format!(r#"{{"tenants":[{{"id":"a","hosts":["a.localhost"],"upstream":"http://{origin}"}}]}}"#);
+    let config = format!(
+        r#"{{"tenants":[{{"id":"a","hosts":["a.localhost"],"upstream":"http://{origin}"}}]}}"#
+    );
     let gw = TestGateway::start(&config, plugins, Tier::Sandboxed).await;
-    let reply = gw.get("a.localhost", "/v1/items?page=2", &[("x-client", "c1")]).await;
+    let reply = gw
+        .get("a.localhost", "/v1/items?page=2", &[("x-client", "c1")])
+        .await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.body, "GET /v1/items?page=2 forwarded-for=127.0.0.1 tag-header=c1");
+    assert_eq!(
+        reply.body,
+        "GET /v1/items?page=2 forwarded-for=127.0.0.1 tag-header=c1"
+    );
     assert_eq!(reply.header("x-origin"), Some("yes"));
-    assert_eq!(reply.header("x-tag"), Some("proxied@a"), "on_response saw the upstream's response");
+    assert_eq!(
+        reply.header("x-tag"),
+        Some("proxied@a"),
+        "on_response saw the upstream's response"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -396,7 +591,10 @@ async fn the_native_tier_serves_the_same_scripts_behind_the_same_trait() {
     plugins.write("a/config.json", r#"{"tagger":{"tag":"native"}}"#);
     let gw = TestGateway::start(TWO_TENANTS, plugins, Tier::Native).await;
     let reply = gw.get("a.localhost", "/", &[]).await;
-    assert_eq!((reply.status, reply.header("x-tag")), (200, Some("native@a")));
+    assert_eq!(
+        (reply.status, reply.header("x-tag")),
+        (200, Some("native@a"))
+    );
     assert_eq!(reply.json()["extensions"]["tag"], "native");
     assert!(gw.metrics().await.contains(r#"tier="native""#));
 }
@@ -407,12 +605,35 @@ async fn the_sample_configuration_starts_with_one_call() {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin = "127.0.0.1:0".parse().unwrap();
     let source = SourceSpec::Folder(config.plugins.clone());
-    let running = bext_gateway::start(&config, Tier::Sandboxed, &source, Duration::from_millis(200)).await.unwrap();
-    for (host, status) in [("bare.localhost", 200), ("one.localhost", 200), ("five.localhost", 200), ("shop.localhost", 200), ("loop.localhost", 500)] {
-        assert_eq!(request(running.addr, host, "/", &[]).await.status, status, "{host}");
+    let running = bext_gateway::start(
+        &config,
+        Tier::Sandboxed,
+        &source,
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap();
+    for (host, status) in [
+        ("bare.localhost", 200),
+        ("one.localhost", 200),
+        ("five.localhost", 200),
+        ("shop.localhost", 200),
+        ("loop.localhost", 500),
+    ] {
+        assert_eq!(
+            request(running.addr, host, "/", &[]).await.status,
+            status,
+            "{host}"
+        );
     }
-    let metrics = request(running.admin_addr, "admin", "/metrics", &[]).await.body;
-    assert_eq!(metrics.matches("bext_plugin_up{").count(), 13, "every sample plugin loaded: {metrics}");
+    let metrics = request(running.admin_addr, "admin", "/metrics", &[])
+        .await
+        .body;
+    assert_eq!(
+        metrics.matches("bext_plugin_up{").count(),
+        13,
+        "every sample plugin loaded: {metrics}"
+    );
     running.stop().await.unwrap();
 }
 
@@ -440,7 +661,11 @@ impl Store for Folder {
         let dir = self.0.join(tenant);
         std::fs::create_dir_all(&dir).unwrap();
         if let Some(config) = config {
-            std::fs::write(dir.join("config.json"), serde_json::json!({ plugin: config }).to_string()).unwrap();
+            std::fs::write(
+                dir.join("config.json"),
+                serde_json::json!({ plugin: config }).to_string(),
+            )
+            .unwrap();
         }
         // Written aside and renamed: the watcher never reads half a file.
         let temporary = dir.join(format!(".{plugin}.lua.tmp"));
@@ -457,7 +682,10 @@ struct Etcd(etcd_server::EtcdClient, &'static str);
 
 impl Store for Etcd {
     fn put(&self, tenant: &str, plugin: &str, source: &str, config: Option<serde_json::Value>) {
-        self.0.put(&format!("{}{tenant}/{plugin}", self.1), &bext_plugin_sources::EtcdSource::value(source, None, config));
+        self.0.put(
+            &format!("{}{tenant}/{plugin}", self.1),
+            &bext_plugin_sources::EtcdSource::value(source, None, config),
+        );
     }
 
     fn delete(&self, tenant: &str, plugin: &str) {
@@ -471,29 +699,67 @@ impl Store for Etcd {
 /// a deleted one is unloaded.
 fn live_reload_through_a_watched_source(source: SourceSpec, store: &dyn Store) {
     store.put("a", "app", &versioned("1"), None);
-    store.put("b", "tagger", TAGGER, Some(serde_json::json!({"tag": "stored"})));
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    store.put(
+        "b",
+        "tagger",
+        TAGGER,
+        Some(serde_json::json!({"tag": "stored"})),
+    );
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let mut config = GatewayConfig::parse(TWO_TENANTS).unwrap();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin = "127.0.0.1:0".parse().unwrap();
-    let running = tokio.block_on(bext_gateway::start(&config, Tier::Sandboxed, &source, Duration::from_millis(20))).unwrap();
+    let running = tokio
+        .block_on(bext_gateway::start(
+            &config,
+            Tier::Sandboxed,
+            &source,
+            Duration::from_millis(20),
+        ))
+        .unwrap();
     let get = |host: &str| tokio.block_on(request(running.addr, host, "/", &[]));
-    let metrics = || tokio.block_on(request(running.admin_addr, "admin", "/metrics", &[])).body;
+    let metrics = || {
+        tokio
+            .block_on(request(running.admin_addr, "admin", "/metrics", &[]))
+            .body
+    };
     let version = || get("a.localhost").header("x-version").map(str::to_string);
 
     // Loaded before the listener opened.
     assert_eq!(version().as_deref(), Some("1"));
-    let source_up = format!("bext_plugin_source_up{{source=\"{}\"}} 1", running.gateway.reconciler().source_statuses()[0].source);
+    let source_up = format!(
+        "bext_plugin_source_up{{source=\"{}\"}} 1",
+        running.gateway.reconciler().source_statuses()[0].source
+    );
     assert!(metrics().contains(&source_up), "{source_up}: {}", metrics());
     assert_eq!(get("b.localhost").header("x-tag"), Some("stored@b"));
 
     store.put("a", "app", &versioned("2"), None);
     wait_until("version 2 serves", || version().as_deref() == Some("2"));
 
-    store.put("a", "app", "return { on_request = function(self) return ( end }", None);
-    wait_until("the broken version is rejected", || metrics().contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 1"#));
-    assert_eq!(version().as_deref(), Some("2"), "the old version keeps serving");
-    assert!(metrics().contains(r#"bext_plugin_reloads_total{tenant="a",plugin="a/app",result="rejected"} 1"#));
+    store.put(
+        "a",
+        "app",
+        "return { on_request = function(self) return ( end }",
+        None,
+    );
+    wait_until("the broken version is rejected", || {
+        metrics().contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/app"} 1"#)
+    });
+    assert_eq!(
+        version().as_deref(),
+        Some("2"),
+        "the old version keeps serving"
+    );
+    assert!(
+        metrics().contains(
+            r#"bext_plugin_reloads_total{tenant="a",plugin="a/app",result="rejected"} 1"#
+        )
+    );
 
     store.put("a", "app", &versioned("3"), None);
     wait_until("version 3 serves", || version().as_deref() == Some("3"));
@@ -503,8 +769,19 @@ fn live_reload_through_a_watched_source(source: SourceSpec, store: &dyn Store) {
     wait_until("a/app is unloaded", || version().is_none());
     assert_eq!(get("a.localhost").status, 200);
     assert!(!metrics().contains("a/app"), "gone from the admin endpoint");
-    assert!(running.gateway.reconciler().runtime().plugin("a/app").is_none());
-    assert_eq!(get("b.localhost").header("x-tag"), Some("stored@b"), "the other tenant is untouched");
+    assert!(
+        running
+            .gateway
+            .reconciler()
+            .runtime()
+            .plugin("a/app")
+            .is_none()
+    );
+    assert_eq!(
+        get("b.localhost").header("x-tag"),
+        Some("stored@b"),
+        "the other tenant is untouched"
+    );
     tokio.block_on(running.stop()).unwrap();
 }
 
@@ -519,6 +796,8 @@ fn live_reload_through_the_watched_folder_source() {
 fn live_reload_through_the_etcd_source_on_a_real_etcd() {
     let etcd = etcd_server::EtcdServer::start();
     let store = Etcd(etcd.client(), "/gateway/plugins/");
-    let source: SourceSpec = format!("etcd:{}/gateway/plugins/", etcd.endpoint()).parse().unwrap();
+    let source: SourceSpec = format!("etcd:{}/gateway/plugins/", etcd.endpoint())
+        .parse()
+        .unwrap();
     live_reload_through_a_watched_source(source, &store);
 }

@@ -27,7 +27,11 @@ mod tests {
     fn the_checksum_matches_the_bytes() {
         let digest = Sha256::digest(super::GUEST_WASM);
         let hex: String = digest.iter().map(|b| std::format!("{b:02x}")).collect();
-        assert_eq!(hex, super::GUEST_SHA256, "guest.wasm.sha256 is stale: run scripts/update-guest");
+        assert_eq!(
+            hex,
+            super::GUEST_SHA256,
+            "guest.wasm.sha256 is stale: run scripts/update-guest"
+        );
     }
 
     #[test]

@@ -189,8 +189,14 @@ pub(crate) fn decode_args(mut bytes: &[u8]) -> Result<Vec<Output>, AbiViolation>
         let (value, used) = match tag {
             b'n' => (Output::Nil, 0),
             b'b' => (Output::Bool(take(1)?[0] != 0), 1),
-            b'i' => (Output::Int(i64::from_le_bytes(take(8)?.try_into().expect("8 bytes"))), 8),
-            b'f' => (Output::Float(f64::from_le_bytes(take(8)?.try_into().expect("8 bytes"))), 8),
+            b'i' => (
+                Output::Int(i64::from_le_bytes(take(8)?.try_into().expect("8 bytes"))),
+                8,
+            ),
+            b'f' => (
+                Output::Float(f64::from_le_bytes(take(8)?.try_into().expect("8 bytes"))),
+                8,
+            ),
             b's' => {
                 let len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
                 let text = rest.get(4..4 + len).ok_or_else(truncated)?;
@@ -231,13 +237,21 @@ pub(crate) fn guest_bytes(memory: &[u8], ptr: u32, len: u32) -> Result<&[u8], Ab
 }
 
 /// `len` writable bytes at guest address `ptr`, bounds-checked.
-pub(crate) fn guest_bytes_mut(memory: &mut [u8], ptr: u32, len: u32) -> Result<&mut [u8], AbiViolation> {
+pub(crate) fn guest_bytes_mut(
+    memory: &mut [u8],
+    ptr: u32,
+    len: u32,
+) -> Result<&mut [u8], AbiViolation> {
     let size = memory.len();
     let start = ptr as usize;
     start
         .checked_add(len as usize)
         .and_then(|end| memory.get_mut(start..end))
-        .ok_or_else(|| AbiViolation(format!("guest buffer {ptr:#x}+{len} lies outside its {size} bytes of memory")))
+        .ok_or_else(|| {
+            AbiViolation(format!(
+                "guest buffer {ptr:#x}+{len} lies outside its {size} bytes of memory"
+            ))
+        })
 }
 
 /// The guest's exports, resolved once per instance.
@@ -259,7 +273,8 @@ impl GuestExports {
     /// Resolves the exports and checks the guest's ABI version.
     pub(crate) fn new(mut store: impl AsContextMut, instance: &Instance) -> wasmtime::Result<Self> {
         let guest = Self::resolve(&mut store, instance)?;
-        let version: TypedFunc<(), u32> = instance.get_typed_func(&mut store, "bext_abi_version")?;
+        let version: TypedFunc<(), u32> =
+            instance.get_typed_func(&mut store, "bext_abi_version")?;
         check_version(version.call(&mut store, ())?)?;
         Ok(guest)
     }
@@ -270,7 +285,8 @@ impl GuestExports {
         instance: &Instance,
     ) -> wasmtime::Result<Self> {
         let guest = Self::resolve(&mut store, instance)?;
-        let version: TypedFunc<(), u32> = instance.get_typed_func(&mut store, "bext_abi_version")?;
+        let version: TypedFunc<(), u32> =
+            instance.get_typed_func(&mut store, "bext_abi_version")?;
         check_version(version.call_async(&mut store, ()).await?)?;
         Ok(guest)
     }
@@ -303,7 +319,10 @@ impl GuestExports {
         let len = input_len(&parts)?;
         let ptr = self.input.call(&mut store, len)?;
         self.copy_input(&mut store, ptr, &parts)?;
-        let code = self.load.call(&mut store, (name.len() as u32, config.len() as u32, source.len() as u32))?;
+        let code = self.load.call(
+            &mut store,
+            (name.len() as u32, config.len() as u32, source.len() as u32),
+        )?;
         let slot = self.output.call(&mut store, ())?;
         self.read_output(store, code, slot, usize::MAX)
     }
@@ -340,7 +359,9 @@ impl GuestExports {
         let ptr = self.input.call(&mut store, len)?;
         self.copy_input(&mut store, ptr, &[encoded])?;
         let args_len = encoded.len() - method_len;
-        let code = self.call.call(&mut store, (method_len as u32, args_len as u32))?;
+        let code = self
+            .call
+            .call(&mut store, (method_len as u32, args_len as u32))?;
         let slot = self.output.call(&mut store, ())?;
         self.read_output(store, code, slot, max_output_bytes)
     }
@@ -358,27 +379,39 @@ impl GuestExports {
         let ptr = self.input.call_async(&mut store, len).await?;
         self.copy_input(&mut store, ptr, &[encoded])?;
         let args_len = encoded.len() - method_len;
-        let code = self.call.call_async(&mut store, (method_len as u32, args_len as u32)).await?;
+        let code = self
+            .call
+            .call_async(&mut store, (method_len as u32, args_len as u32))
+            .await?;
         let slot = self.output.call_async(&mut store, ()).await?;
         self.read_output(store, code, slot, max_output_bytes)
     }
 
     /// `bext_describe`.
-    pub(crate) fn describe(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
+    pub(crate) fn describe(
+        &self,
+        mut store: impl AsContextMut,
+    ) -> Result<(Status, Output), CallError> {
         let code = self.describe.call(&mut store, ())?;
         let slot = self.output.call(&mut store, ())?;
         self.read_output(store, code, slot, usize::MAX)
     }
 
     /// `bext_reseed`.
-    pub(crate) fn reseed(&self, mut store: impl AsContextMut) -> Result<(Status, Output), CallError> {
+    pub(crate) fn reseed(
+        &self,
+        mut store: impl AsContextMut,
+    ) -> Result<(Status, Output), CallError> {
         let code = self.reseed.call(&mut store, ())?;
         let slot = self.output.call(&mut store, ())?;
         self.read_output(store, code, slot, usize::MAX)
     }
 
     /// [`reseed`](Self::reseed) for a store driven by the async API.
-    pub(crate) async fn reseed_async(&self, mut store: impl AsContextMut<Data: Send>) -> Result<(Status, Output), CallError> {
+    pub(crate) async fn reseed_async(
+        &self,
+        mut store: impl AsContextMut<Data: Send>,
+    ) -> Result<(Status, Output), CallError> {
         let code = self.reseed.call_async(&mut store, ()).await?;
         let slot = self.output.call_async(&mut store, ()).await?;
         self.read_output(store, code, slot, usize::MAX)
@@ -386,7 +419,12 @@ impl GuestExports {
 
     /// Copies `parts` back to back into the input buffer `bext_input`
     /// returned at `ptr`.
-    fn copy_input(&self, mut store: impl AsContextMut, ptr: u32, parts: &[&[u8]]) -> Result<(), CallError> {
+    fn copy_input(
+        &self,
+        mut store: impl AsContextMut,
+        ptr: u32,
+        parts: &[&[u8]],
+    ) -> Result<(), CallError> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         if ptr == 0 {
             return Err(GuestOutOfMemory { requested: total }.into());
@@ -395,7 +433,10 @@ impl GuestExports {
         let mut at = ptr as usize;
         let end = at.checked_add(total).filter(|&end| end <= memory.len());
         if end.is_none() {
-            return Err(AbiViolation(format!("input buffer {ptr:#x}+{total} lies outside guest memory")).into());
+            return Err(AbiViolation(format!(
+                "input buffer {ptr:#x}+{total} lies outside guest memory"
+            ))
+            .into());
         }
         for part in parts {
             memory[at..at + part.len()].copy_from_slice(part);
@@ -407,7 +448,13 @@ impl GuestExports {
     /// Reads the status `code` and the output slot at `slot` after an entry
     /// returned; string and JSON outputs over `max_bytes` are refused before
     /// being copied.
-    fn read_output(&self, store: impl AsContextMut, code: i32, slot: u32, max_bytes: usize) -> Result<(Status, Output), CallError> {
+    fn read_output(
+        &self,
+        store: impl AsContextMut,
+        code: i32,
+        slot: u32,
+        max_bytes: usize,
+    ) -> Result<(Status, Output), CallError> {
         let status = Status::from_code(code)?;
         let memory = self.memory.data(&store);
         let raw = guest_bytes(memory, slot, OUTPUT_SLOT_BYTES as u32)?;
@@ -416,7 +463,10 @@ impl GuestExports {
         let (kind, ptr, len) = (word(0), word(4), word(8));
         if matches!(kind, 4 | 6) && len as usize > max_bytes {
             guest_bytes(memory, ptr, len)?; // out of bounds stays an ABI violation
-            return Err(OutputTooLarge { bytes: len as usize }.into());
+            return Err(OutputTooLarge {
+                bytes: len as usize,
+            }
+            .into());
         }
         let output = match kind {
             0 => Output::Nil,
@@ -424,9 +474,13 @@ impl GuestExports {
             2 => Output::Int(i64::from_le_bytes(long(16))),
             3 => Output::Float(f64::from_le_bytes(long(24))),
             4 => Output::Str(guest_bytes(memory, ptr, len)?.to_vec()),
-            5 => Output::Other(String::from_utf8_lossy(guest_bytes(memory, ptr, len.min(64))?).into_owned()),
+            5 => Output::Other(
+                String::from_utf8_lossy(guest_bytes(memory, ptr, len.min(64))?).into_owned(),
+            ),
             6 => Output::Json(guest_bytes(memory, ptr, len)?.to_vec()),
-            7 => Output::JsonError(String::from_utf8_lossy(guest_bytes(memory, ptr, len.min(4096))?).into_owned()),
+            7 => Output::JsonError(
+                String::from_utf8_lossy(guest_bytes(memory, ptr, len.min(4096))?).into_owned(),
+            ),
             other => return Err(AbiViolation(format!("unknown output kind {other}")).into()),
         };
         Ok((status, output))
@@ -451,7 +505,9 @@ impl std::error::Error for OutputTooLarge {}
 /// The guest's ABI version against ours.
 fn check_version(guest_version: u32) -> wasmtime::Result<()> {
     if guest_version != ABI_VERSION {
-        return Err(wasmtime::Error::msg(format!("guest speaks ABI version {guest_version}, host speaks {ABI_VERSION}")));
+        return Err(wasmtime::Error::msg(format!(
+            "guest speaks ABI version {guest_version}, host speaks {ABI_VERSION}"
+        )));
     }
     Ok(())
 }
@@ -470,7 +526,11 @@ pub(crate) struct GuestOutOfMemory {
 
 impl std::fmt::Display for GuestOutOfMemory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the guest heap is exhausted (requested {} bytes)", self.requested)
+        write!(
+            f,
+            "the guest heap is exhausted (requested {} bytes)",
+            self.requested
+        )
     }
 }
 

@@ -42,7 +42,11 @@ const MAGIC: &[u8; 8] = b"bextlua2";
 ///    on Windows);
 /// 4. else `None` (no on-disk cache; the guest is compiled once per process).
 pub fn default_artifact_cache_dir() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(value) = std::env::var_os(ARTIFACT_CACHE_ENV) {
         return (!value.is_empty() && value != "off").then(|| PathBuf::from(value));
     }
@@ -150,7 +154,9 @@ fn try_write(file: &Path, artifact: &[u8]) -> std::io::Result<()> {
     // temporary file, and the rename makes the last complete one win.
     let tmp = dir.join(format!(
         ".{}.{}.{:?}.tmp",
-        file.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
+        file.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("artifact"),
         std::process::id(),
         std::thread::current().id()
     ));
@@ -179,7 +185,10 @@ fn checksum(bytes: &[u8]) -> u64 {
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(not(unix))]
@@ -191,9 +200,15 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(unix)]
 fn check_private(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir).map_err(|e| format!("cannot inspect its folder: {e}"))?.permissions().mode();
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| format!("cannot inspect its folder: {e}"))?
+        .permissions()
+        .mode();
     if mode & 0o022 != 0 {
-        return Err(format!("its folder is writable by other users (mode {:o})", mode & 0o777));
+        return Err(format!(
+            "its folder is writable by other users (mode {:o})",
+            mode & 0o777
+        ));
     }
     Ok(())
 }
@@ -208,7 +223,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("bext-artifact-cache-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("bext-artifact-cache-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
@@ -223,9 +239,15 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+            assert_eq!(
+                std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
         }
-        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
@@ -236,7 +258,12 @@ mod tests {
         let file = file_in(&dir, "a");
         write(&file, b"compiled code");
         let good = std::fs::read(&file).unwrap();
-        for bad in [&good[..good.len() - 1], &good[..10], b"", &[b"x".as_slice(), &good[1..]].concat()] {
+        for bad in [
+            &good[..good.len() - 1],
+            &good[..10],
+            b"",
+            &[b"x".as_slice(), &good[1..]].concat(),
+        ] {
             std::fs::write(&file, bad).unwrap();
             assert!(read(&file).is_none(), "{bad:?}");
         }
@@ -246,7 +273,10 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-            assert!(read(&file).is_none(), "a folder others may write to is not trusted");
+            assert!(
+                read(&file).is_none(),
+                "a folder others may write to is not trusted"
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -38,7 +38,7 @@
 
 use crate::abi::{Arg, Output};
 use crate::error::Error;
-use crate::plugin::{count_error, count_outcome, LuaPlugin, PluginInner};
+use crate::plugin::{LuaPlugin, PluginInner, count_error, count_outcome};
 use crate::pool::{Checkout, Pool, PoolConfig, Release};
 use crate::sandbox::Sandbox;
 use std::sync::atomic::Ordering;
@@ -55,8 +55,15 @@ impl AsyncCalls {
     /// Empty: sandboxes are built by the first async calls.
     pub(crate) fn new(config: &PoolConfig) -> Self {
         let calls = config.max_concurrent_calls.clamp(1, Semaphore::MAX_PERMITS);
-        let pool = PoolConfig { size: 0, max_size: calls, ..*config };
-        AsyncCalls { pool: Pool::new(pool, Vec::new()), gate: Semaphore::new(calls) }
+        let pool = PoolConfig {
+            size: 0,
+            max_size: calls,
+            ..*config
+        };
+        AsyncCalls {
+            pool: Pool::new(pool, Vec::new()),
+            gate: Semaphore::new(calls),
+        }
     }
 }
 
@@ -71,7 +78,9 @@ struct AsyncCall<'a> {
 
 impl Drop for AsyncCall<'_> {
     fn drop(&mut self) {
-        let Some(sandbox) = self.sandbox.take() else { return };
+        let Some(sandbox) = self.sandbox.take() else {
+            return;
+        };
         if self.release == Release::Cancelled {
             self.inner.stats.cancelled.fetch_add(1, Ordering::Relaxed);
         }
@@ -95,11 +104,21 @@ impl LuaPlugin {
 
     async fn call_in_async_sandbox(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
         let inner = &*self.inner;
-        let mut call = AsyncCall { inner, sandbox: None, release: Release::Cancelled };
+        let mut call = AsyncCall {
+            inner,
+            sandbox: None,
+            release: Release::Cancelled,
+        };
         let sandbox = call.sandbox.insert(self.async_sandbox(method).await?);
         inner.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let result = sandbox.call_async(&inner.engine, &inner.spec, method, args).await;
-        call.release = if count_outcome(inner, sandbox, &result) { Release::Trapped } else { Release::Healthy };
+        let result = sandbox
+            .call_async(&inner.engine, &inner.spec, method, args)
+            .await;
+        call.release = if count_outcome(inner, sandbox, &result) {
+            Release::Trapped
+        } else {
+            Release::Healthy
+        };
         result
     }
 
@@ -142,7 +161,7 @@ impl LuaPlugin {
                     method: method.into(),
                     waited_ms: 0,
                     max_concurrent_calls: inner.async_calls.pool.config().max_size,
-                })
+                });
             }
         };
         let built = match &inner.template {

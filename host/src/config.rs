@@ -30,7 +30,11 @@ pub struct PoolingLimits {
 
 impl Default for PoolingLimits {
     fn default() -> Self {
-        PoolingLimits { max_instances: 1000, max_heap_bytes: 64 << 20, keep_resident_bytes: 1 << 20 }
+        PoolingLimits {
+            max_instances: 1000,
+            max_heap_bytes: 64 << 20,
+            keep_resident_bytes: 1 << 20,
+        }
     }
 }
 
@@ -235,7 +239,11 @@ impl LuaPluginConfig {
     /// per tenant under several names) running `source`, a script that
     /// evaluates to a table of methods. When the names are the same, use
     /// [`from_manifest`](Self::from_manifest).
-    pub fn new(name: impl Into<String>, manifest: PluginManifest, source: impl Into<Arc<str>>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        manifest: PluginManifest,
+        source: impl Into<Arc<str>>,
+    ) -> Self {
         LuaPluginConfig {
             name: name.into(),
             manifest,

@@ -1,15 +1,18 @@
 //! Process-wide machinery: the wasmtime engine, the compiled guest, and the
 //! epoch ticker that drives deadlines.
 
-use crate::snapshot::{self, compiled_snapshot, memory_image};
 use crate::config::LuaRuntimeConfig;
 use crate::error::Error;
 use crate::imports::{self, Entry};
-use crate::state::HostState;
 use crate::periodic::Periodic;
+use crate::snapshot::{self, compiled_snapshot, memory_image};
+use crate::state::HostState;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel,
+    PoolingAllocationConfig,
+};
 
 /// The guest module: stock Lua 5.4 and the shim, prebuilt from `guest/` and
 /// shipped in the `bext-plugin-lua-wasm-guest` crate.
@@ -42,14 +45,18 @@ impl EngineShared {
             compiled_snapshot(&engine, &linker, config.artifact_cache_dir.as_deref())
         } else {
             // Test modules are snapshotted and compiled every time, never cached.
-            snapshot::generic_snapshot(&engine, &linker, guest_wasm).and_then(|snapshot| Module::new(&engine, &snapshot))
+            snapshot::generic_snapshot(&engine, &linker, guest_wasm)
+                .and_then(|snapshot| Module::new(&engine, &snapshot))
         }
         .map_err(|e| engine_err("preparing the guest", e))?;
-        let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
+        let instance_pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| engine_err("resolving the guest's imports", e))?;
         let async_instance_pre = imports::linker(&engine, Entry::Async)
             .and_then(|linker| linker.instantiate_pre(&module))
             .map_err(|e| engine_err("resolving the guest's imports for async calls", e))?;
-        let image = memory_image(&engine, &instance_pre).map_err(|e| engine_err("reading the guest image", e))?;
+        let image = memory_image(&engine, &instance_pre)
+            .map_err(|e| engine_err("reading the guest image", e))?;
         // One thread per runtime advances the engine's epoch every tick.
         let ticker = config.epoch_deadlines.then(|| {
             let engine = engine.clone();
@@ -60,32 +67,50 @@ impl EngineShared {
             .inspect_err(|e| tracing::error!(target: "bext_lua", "could not start the epoch thread ({e}): deadlines will not fire"))
             .ok()
         });
-        Ok(EngineShared { engine, instance_pre, async_instance_pre, image, config, _ticker: ticker.flatten() })
+        Ok(EngineShared {
+            engine,
+            instance_pre,
+            async_instance_pre,
+            image,
+            config,
+            _ticker: ticker.flatten(),
+        })
     }
 
     /// An engine and the guest as built, not snapshotted: for the full
     /// profile (`runner`), whose instances run `_initialize` with their own
     /// WASI preopens and create their own Lua state.
     #[cfg(feature = "runner")]
-    pub(crate) fn raw_guest(config: &LuaRuntimeConfig) -> Result<(Engine, InstancePre<HostState>), Error> {
+    pub(crate) fn raw_guest(
+        config: &LuaRuntimeConfig,
+    ) -> Result<(Engine, InstancePre<HostState>), Error> {
         crate::validate::runtime_config(config)?;
         let (engine, linker) = engine_and_linker(config)?;
-        let module = snapshot::cached_module(&engine, "raw", config.artifact_cache_dir.as_deref(), || Module::new(&engine, GUEST_WASM))
+        let module =
+            snapshot::cached_module(&engine, "raw", config.artifact_cache_dir.as_deref(), || {
+                Module::new(&engine, GUEST_WASM)
+            })
             .map_err(|e| engine_err("compiling the guest", e))?;
-        let instance_pre = linker.instantiate_pre(&module).map_err(|e| engine_err("resolving the guest's imports", e))?;
+        let instance_pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| engine_err("resolving the guest's imports", e))?;
         Ok((engine, instance_pre))
     }
 }
 
 /// An engine for `config` and a linker with the guest's imports.
 fn engine_and_linker(config: &LuaRuntimeConfig) -> Result<(Engine, Linker<HostState>), Error> {
-    let engine = Engine::new(&engine_config(config)).map_err(|e| engine_err("creating the engine", e))?;
-    let linker = imports::linker(&engine, Entry::Sync).map_err(|e| engine_err("linking host functions", e))?;
+    let engine =
+        Engine::new(&engine_config(config)).map_err(|e| engine_err("creating the engine", e))?;
+    let linker = imports::linker(&engine, Entry::Sync)
+        .map_err(|e| engine_err("linking host functions", e))?;
     Ok((engine, linker))
 }
 
 fn engine_err(what: &str, e: wasmtime::Error) -> Error {
-    Error::Engine { message: format!("{what}: {e:#}") }
+    Error::Engine {
+        message: format!("{what}: {e:#}"),
+    }
 }
 
 pub(crate) fn engine_config(config: &LuaRuntimeConfig) -> Config {

@@ -46,7 +46,11 @@ impl PagesBy {
     /// Mapping with memory on demand; copying into the pooling allocator's
     /// slots (see the module's docs).
     pub(crate) fn for_config(config: &crate::LuaRuntimeConfig) -> PagesBy {
-        if config.pooling.is_some() { PagesBy::Copying } else { PagesBy::Mapping }
+        if config.pooling.is_some() {
+            PagesBy::Copying
+        } else {
+            PagesBy::Mapping
+        }
     }
 }
 
@@ -89,7 +93,11 @@ impl ForkTemplate {
             }
             match runs.last_mut() {
                 Some(run) if run.first + run.pages == index => run.pages += 1,
-                _ => runs.push(Run { first: index, pages: 1, at: bytes.len() }),
+                _ => runs.push(Run {
+                    first: index,
+                    pages: 1,
+                    at: bytes.len(),
+                }),
             }
             bytes.extend_from_slice(page);
             // Wasm memory is whole 64 KiB pages: a short last chunk cannot
@@ -101,7 +109,11 @@ impl ForkTemplate {
             Some(block) => StoredPages::Arena(block),
             None => StoredPages::Heap(bytes.into_boxed_slice()),
         };
-        ForkTemplate { memory_len: memory.len(), runs, pages }
+        ForkTemplate {
+            memory_len: memory.len(),
+            runs,
+            pages,
+        }
     }
 
     /// Bytes the template keeps.
@@ -111,19 +123,31 @@ impl ForkTemplate {
 
     /// Makes `memory` (a fresh instance of the generic snapshot) equal to the
     /// template's memory.
-    pub(crate) fn apply(&self, memory: Memory, store: &mut Store<HostState>, by: PagesBy) -> wasmtime::Result<()> {
+    pub(crate) fn apply(
+        &self,
+        memory: Memory,
+        store: &mut Store<HostState>,
+        by: PagesBy,
+    ) -> wasmtime::Result<()> {
         let current = memory.data_size(&*store);
         if self.memory_len > current {
             let wasm_page = memory.page_size(&*store) as usize;
-            memory.grow(&mut *store, ((self.memory_len - current) / wasm_page) as u64)?;
+            memory.grow(
+                &mut *store,
+                ((self.memory_len - current) / wasm_page) as u64,
+            )?;
         }
         let data = memory.data_mut(store);
         for run in &self.runs {
             let target = data
                 .get_mut(run.first * PAGE..(run.first + run.pages) * PAGE)
-                .ok_or_else(|| wasmtime::Error::msg("the fork template lies outside the instance's memory"))?;
+                .ok_or_else(|| {
+                    wasmtime::Error::msg("the fork template lies outside the instance's memory")
+                })?;
             match &self.pages {
-                StoredPages::Heap(bytes) => target.copy_from_slice(&bytes[run.at..run.at + target.len()]),
+                StoredPages::Heap(bytes) => {
+                    target.copy_from_slice(&bytes[run.at..run.at + target.len()])
+                }
                 StoredPages::Arena(block) => {
                     if by == PagesBy::Copying || !block.map_over(target, run.at) {
                         block.read_into(target, run.at)?;
@@ -180,7 +204,10 @@ impl TemplateArena {
         let fd = rustix::fs::memfd_create("bext-lua-fork-templates", rustix::fs::MemfdFlags::CLOEXEC)
             .inspect_err(|e| tracing::warn!(target: "bext_lua", "no memfd for fork templates ({e}): templates are copied from the heap"))
             .ok()?;
-        Some(Arc::new(TemplateArena { file: File::from(fd), space: Mutex::default() }))
+        Some(Arc::new(TemplateArena {
+            file: File::from(fd),
+            space: Mutex::default(),
+        }))
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -199,7 +226,11 @@ impl TemplateArena {
         let len = bytes.len() as u64;
         let offset = {
             let mut space = self.lock();
-            let fit = space.free.iter().find(|(_, free)| **free >= len).map(|(at, free)| (*at, *free));
+            let fit = space
+                .free
+                .iter()
+                .find(|(_, free)| **free >= len)
+                .map(|(at, free)| (*at, *free));
             let offset = match fit {
                 Some((at, free)) => {
                     space.free.remove(&at);
@@ -221,7 +252,11 @@ impl TemplateArena {
             space.used += len;
             offset
         };
-        let block = ArenaBlock { arena: self.clone(), offset, len };
+        let block = ArenaBlock {
+            arena: self.clone(),
+            offset,
+            len,
+        };
         match self.file.write_all_at(bytes, offset) {
             Ok(()) => Some(block),
             Err(e) => {
@@ -238,7 +273,9 @@ impl ArenaBlock {
     /// changed) if the range is not page-aligned or the kernel refuses the
     /// mapping (e.g. at the process's limit of mappings): copy instead.
     fn map_over(&self, target: &mut [u8], at: usize) -> bool {
-        let aligned = rustix::param::page_size() == PAGE && target.as_ptr().addr() % PAGE == 0 && target.len() % PAGE == 0;
+        let aligned = rustix::param::page_size() == PAGE
+            && target.as_ptr().addr() % PAGE == 0
+            && target.len() % PAGE == 0;
         if !aligned || at as u64 + target.len() as u64 > self.len {
             return false;
         }
@@ -271,7 +308,9 @@ impl ArenaBlock {
 
     /// Copies this block's bytes from `at` into `target`.
     fn read_into(&self, target: &mut [u8], at: usize) -> std::io::Result<()> {
-        self.arena.file.read_exact_at(target, self.offset + at as u64)
+        self.arena
+            .file
+            .read_exact_at(target, self.offset + at as u64)
     }
 }
 
@@ -284,7 +323,8 @@ impl Drop for ArenaBlock {
         // (see `map_over`).
         #[cfg(target_os = "linux")]
         {
-            let flags = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+            let flags =
+                rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
             if let Err(e) = rustix::fs::fallocate(&self.arena.file, flags, self.offset, self.len) {
                 tracing::warn!(target: "bext_lua", "freeing a fork template's pages failed ({e})");
             }
@@ -321,7 +361,18 @@ mod tests {
         let template = ForkTemplate::capture(&image, &memory);
         assert_eq!(
             template.runs,
-            [Run { first: 1, pages: 2, at: 0 }, Run { first: 5, pages: 1, at: 2 * PAGE }],
+            [
+                Run {
+                    first: 1,
+                    pages: 2,
+                    at: 0
+                },
+                Run {
+                    first: 5,
+                    pages: 1,
+                    at: 2 * PAGE
+                }
+            ],
             "zero pages beyond the image stay out"
         );
         assert_eq!(template.bytes(), 3 * PAGE);
@@ -357,8 +408,13 @@ mod tests {
         loaded[..PAGE].fill(0x22);
         loaded[3 * PAGE..4 * PAGE].fill(0x33);
         let template = ForkTemplate::capture(&image, &loaded);
-        template.apply(memory, &mut store, PagesBy::for_config(&config)).unwrap();
-        assert!(memory.data(&store) == loaded.as_slice(), "the fork holds the template's memory");
+        template
+            .apply(memory, &mut store, PagesBy::for_config(&config))
+            .unwrap();
+        assert!(
+            memory.data(&store) == loaded.as_slice(),
+            "the fork holds the template's memory"
+        );
         drop(store);
         let mut next = Store::new(&engine, HostState::internal());
         let memory = instance_memory(&mut next);
@@ -369,7 +425,9 @@ mod tests {
     fn the_next_instance_never_sees_a_forks_template() {
         let on_demand = crate::LuaRuntimeConfig::default();
         let pooled = |keep_resident| {
-            let limits = crate::PoolingLimits::default().max_instances(1).keep_resident_bytes(keep_resident);
+            let limits = crate::PoolingLimits::default()
+                .max_instances(1)
+                .keep_resident_bytes(keep_resident);
             crate::LuaRuntimeConfig::default().pooling(limits)
         };
         // Kept resident, a slot is reset by copying the image back; else its
@@ -377,7 +435,11 @@ mod tests {
         // would bring the template's pages back.
         for config in [on_demand, pooled(0), pooled(1 << 20)] {
             let (image, next) = memory_after_a_fork(config.clone());
-            assert!(next == image, "{:?}: the next instance starts from the image", PagesBy::for_config(&config));
+            assert!(
+                next == image,
+                "{:?}: the next instance starts from the image",
+                PagesBy::for_config(&config)
+            );
         }
     }
 

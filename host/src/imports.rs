@@ -21,9 +21,9 @@
 //! the sandbox is discarded: its Lua state was left in the middle of a call.
 
 use crate::abi::{self, AbiViolation};
-use crate::state::HostState;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::shared::{self, SharedFailure, SharedOp};
+use crate::state::HostState;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use wasmtime::{Caller, Linker, Trap};
 
 /// The trap `bext.heap_exhausted` raises.
@@ -52,7 +52,11 @@ pub(crate) struct HostFunctionPanicked {
 
 impl std::fmt::Display for HostFunctionPanicked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "host function {} panicked: {}", self.import, self.message)
+        write!(
+            f,
+            "host function {} panicked: {}",
+            self.import, self.message
+        )
     }
 }
 
@@ -73,10 +77,14 @@ impl HostFunctionPanicked {
 /// Runs the body of host function `import`, turning a panic into a trap
 /// ([`HostFunctionPanicked`]) so it never unwinds through guest frames nor
 /// leaves the sandbox looking healthy.
-fn contained<T>(import: &'static str, body: impl FnOnce() -> wasmtime::Result<T>) -> wasmtime::Result<T> {
+fn contained<T>(
+    import: &'static str,
+    body: impl FnOnce() -> wasmtime::Result<T>,
+) -> wasmtime::Result<T> {
     // AssertUnwindSafe: on a panic the sandbox (and everything the body
     // touched in it) is discarded, so no broken invariant is observed.
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| Err(HostFunctionPanicked::new(import, &*payload).into()))
+    catch_unwind(AssertUnwindSafe(body))
+        .unwrap_or_else(|payload| Err(HostFunctionPanicked::new(import, &*payload).into()))
 }
 
 /// Log levels of `bext.log`, in the shim's numbering.
@@ -91,7 +99,10 @@ fn log(plugin: &str, level: i32, msg: &str) {
 
 /// Guest bytes as text; invalid UTF-8 is replaced, never trusted.
 fn guest_text(caller: &Caller<'_, HostState>, ptr: u32, len: u32) -> wasmtime::Result<String> {
-    let memory = caller.data().memory.ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
+    let memory = caller
+        .data()
+        .memory
+        .ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
     let bytes = abi::guest_bytes(memory.data(caller), ptr, len)?;
     Ok(String::from_utf8_lossy(bytes).into_owned())
 }
@@ -129,11 +140,22 @@ pub(crate) enum Entry {
 /// worker thread: async sandboxes, entered from an executor, link the
 /// async versions instead, so a compromised guest gets the same errno on
 /// both paths rather than a panic.
-pub(crate) fn linker(engine: &wasmtime::Engine, entry: Entry) -> wasmtime::Result<Linker<HostState>> {
+pub(crate) fn linker(
+    engine: &wasmtime::Engine,
+    entry: Entry,
+) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     match entry {
-        Entry::Sync => wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)?,
-        Entry::Async => wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut HostState| &mut state.wasi)?,
+        Entry::Sync => {
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| {
+                &mut state.wasi
+            })?
+        }
+        Entry::Async => {
+            wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut HostState| {
+                &mut state.wasi
+            })?
+        }
     }
     // `poll_oneoff` with a clock subscription sleeps the calling host thread
     // for as long as the guest asks, out of reach of the epoch deadline. Lua
@@ -143,20 +165,31 @@ pub(crate) fn linker(engine: &wasmtime::Engine, entry: Entry) -> wasmtime::Resul
     linker.func_wrap(
         "wasi_snapshot_preview1",
         "poll_oneoff",
-        |_caller: Caller<'_, HostState>, _in: i32, _out: i32, _n: i32, _nevents: i32| -> i32 { ERRNO_NOSYS },
+        |_caller: Caller<'_, HostState>, _in: i32, _out: i32, _n: i32, _nevents: i32| -> i32 {
+            ERRNO_NOSYS
+        },
     )?;
     linker.allow_shadowing(false);
-    linker.func_wrap("bext", "log", |caller: Caller<'_, HostState>, level: i32, ptr: u32, len: u32| {
-        contained("bext.log", || {
-            let msg = guest_text(&caller, ptr, len)?;
-            log(&caller.data().plugin.name, level, &msg);
-            Ok(())
-        })
-    })?;
+    linker.func_wrap(
+        "bext",
+        "log",
+        |caller: Caller<'_, HostState>, level: i32, ptr: u32, len: u32| {
+            contained("bext.log", || {
+                let msg = guest_text(&caller, ptr, len)?;
+                log(&caller.data().plugin.name, level, &msg);
+                Ok(())
+            })
+        },
+    )?;
     linker.func_wrap(
         "bext",
         "metric",
-        |caller: Caller<'_, HostState>, name: u32, name_len: u32, value: f64, tags: u32, tags_len: u32| {
+        |caller: Caller<'_, HostState>,
+         name: u32,
+         name_len: u32,
+         value: f64,
+         tags: u32,
+         tags_len: u32| {
             contained("bext.metric", || {
                 let metric = guest_text(&caller, name, name_len)?;
                 let tags = if tags_len == 0 {
@@ -192,24 +225,47 @@ pub(crate) fn linker(engine: &wasmtime::Engine, entry: Entry) -> wasmtime::Resul
     linker.func_wrap(
         "bext",
         "shared",
-        |caller: Caller<'_, HostState>, code: i32, req: u32, req_len: u32, out: u32, out_cap: u32| {
-            contained("bext.shared", || shared_call(caller, code, req, req_len, out, out_cap))
+        |caller: Caller<'_, HostState>,
+         code: i32,
+         req: u32,
+         req_len: u32,
+         out: u32,
+         out_cap: u32| {
+            contained("bext.shared", || {
+                shared_call(caller, code, req, req_len, out, out_cap)
+            })
         },
     )?;
-    linker.func_wrap("bext", "shared_take", |mut caller: Caller<'_, HostState>, ptr: u32, len: u32| {
-        contained("bext.shared_take", || {
-            let memory = caller.data().memory.ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
-            let pending = std::mem::take(&mut caller.data_mut().shared_pending);
-            if pending.len() != len as usize {
-                return Err(AbiViolation(format!("shared_take of {len} bytes, {} pending", pending.len())).into());
-            }
-            abi::guest_bytes_mut(memory.data_mut(&mut caller), ptr, len)?.copy_from_slice(&pending);
-            Ok(())
-        })
-    })?;
-    linker.func_wrap("bext", "heap_exhausted", |_caller: Caller<'_, HostState>, requested: u32| -> wasmtime::Result<()> {
-        Err(HeapExhausted { requested }.into())
-    })?;
+    linker.func_wrap(
+        "bext",
+        "shared_take",
+        |mut caller: Caller<'_, HostState>, ptr: u32, len: u32| {
+            contained("bext.shared_take", || {
+                let memory = caller
+                    .data()
+                    .memory
+                    .ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
+                let pending = std::mem::take(&mut caller.data_mut().shared_pending);
+                if pending.len() != len as usize {
+                    return Err(AbiViolation(format!(
+                        "shared_take of {len} bytes, {} pending",
+                        pending.len()
+                    ))
+                    .into());
+                }
+                abi::guest_bytes_mut(memory.data_mut(&mut caller), ptr, len)?
+                    .copy_from_slice(&pending);
+                Ok(())
+            })
+        },
+    )?;
+    linker.func_wrap(
+        "bext",
+        "heap_exhausted",
+        |_caller: Caller<'_, HostState>, requested: u32| -> wasmtime::Result<()> {
+            Err(HeapExhausted { requested }.into())
+        },
+    )?;
     Ok(linker)
 }
 
@@ -223,12 +279,17 @@ fn shared_call(
     out: u32,
     out_cap: u32,
 ) -> wasmtime::Result<i32> {
-    let memory = caller.data().memory.ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
+    let memory = caller
+        .data()
+        .memory
+        .ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
     let op = SharedOp::decode(code, abi::guest_bytes(memory.data(&caller), req, req_len)?);
     let state = caller.data();
     let result = match (op, &state.plugin.shared) {
         (Ok(op), Some(store)) => store.execute(&op, state.call_deadline),
-        (Ok(_), None) => Err(SharedFailure::Raise("bext.shared is not available here".into())),
+        (Ok(_), None) => Err(SharedFailure::Raise(
+            "bext.shared is not available here".into(),
+        )),
         (Err(message), _) => Err(SharedFailure::Raise(message)),
     };
     let mut bytes = Vec::new();
@@ -252,9 +313,11 @@ fn shared_call(
         }
         caller.set_fuel(fuel - cost)?;
     }
-    let len = i32::try_from(bytes.len()).map_err(|_| AbiViolation(format!("bext.shared reply of {} bytes", bytes.len())))?;
+    let len = i32::try_from(bytes.len())
+        .map_err(|_| AbiViolation(format!("bext.shared reply of {} bytes", bytes.len())))?;
     if bytes.len() <= out_cap as usize {
-        abi::guest_bytes_mut(memory.data_mut(&mut caller), out, len as u32)?.copy_from_slice(&bytes);
+        abi::guest_bytes_mut(memory.data_mut(&mut caller), out, len as u32)?
+            .copy_from_slice(&bytes);
     } else {
         caller.data_mut().shared_pending = bytes;
     }

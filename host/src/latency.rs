@@ -25,7 +25,9 @@ pub struct LatencyHistogram {
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
-        LatencyHistogram { buckets_us: [0; LATENCY_BUCKETS] }
+        LatencyHistogram {
+            buckets_us: [0; LATENCY_BUCKETS],
+        }
     }
 }
 
@@ -69,7 +71,9 @@ impl LatencyRecorder {
     }
 
     pub(crate) fn snapshot(&self) -> LatencyHistogram {
-        LatencyHistogram { buckets_us: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)) }
+        LatencyHistogram {
+            buckets_us: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+        }
     }
 }
 
@@ -111,6 +115,9 @@ mod tests {
         assert_eq!(histogram.quantile(0.0), Some(Duration::from_micros(16)));
         assert_eq!(histogram.quantile(0.5), Some(Duration::from_micros(16)));
         assert_eq!(histogram.quantile(0.99), Some(Duration::from_micros(4096)));
-        assert_eq!(histogram.quantile(1.0), Some(Duration::from_micros(1 << 22)));
+        assert_eq!(
+            histogram.quantile(1.0),
+            Some(Duration::from_micros(1 << 22))
+        );
     }
 }

@@ -108,12 +108,10 @@ mod abi;
 mod artifact_cache;
 mod async_call;
 mod capabilities;
-mod fork;
-mod snapshot;
-mod state;
 mod config;
 mod engine;
 mod error;
+mod fork;
 mod imports;
 mod latency;
 mod limits;
@@ -122,39 +120,44 @@ mod periodic;
 mod plugin;
 mod pool;
 mod quarantine;
-mod runtime;
 /// The full-profile `lua` interpreter of `bext-lua run` (every library,
 /// preopens, environment, stdio): not the plugin runtime, so behind the
 /// `runner` feature.
 #[cfg(feature = "runner")]
 pub mod runner;
+mod runtime;
 mod sandbox;
-mod validate;
 mod shared;
 #[cfg(feature = "redis")]
 mod shared_redis;
+mod snapshot;
+mod state;
+mod validate;
 
+pub use artifact_cache::{ARTIFACT_CACHE_ENV, default_artifact_cache_dir};
 /// The capability traits and types this crate implements, re-exported so a
 /// dependent needs only this crate: `bext_plugin_lua_wasm::bext_plugin_api::MiddlewarePlugin`.
 pub use bext_plugin_api;
-pub use artifact_cache::{default_artifact_cache_dir, ARTIFACT_CACHE_ENV};
 pub use capabilities::{
-    capability_methods, capability_name, parse_middleware_action, parse_response_change, request_context_json,
-    CapabilityMethods, LifecycleHook, MiddlewareAction, ResponseChange, CAPABILITIES,
+    CAPABILITIES, CapabilityMethods, LifecycleHook, MiddlewareAction, ResponseChange,
+    capability_methods, capability_name, parse_middleware_action, parse_response_change,
+    request_context_json,
 };
 pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig, PoolingLimits, SharedBackend};
 pub use error::{Error, Result};
 pub use fork::fork_template_arena_bytes;
-pub use latency::{LatencyHistogram, LATENCY_BUCKETS};
-pub use limits::{LuaSandboxLimits, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS};
+pub use latency::{LATENCY_BUCKETS, LatencyHistogram};
+pub use limits::{BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS, LuaSandboxLimits};
 pub use metrics::{MetricsSink, TracingMetrics};
 pub use plugin::{LuaPlugin, PluginStats, WeakLuaPlugin};
 pub use pool::{LuaPluginPool, PoolConfig, PoolStats, PooledInstance};
 pub use runtime::LuaPluginRuntime;
-pub use validate::{MAX_GUEST_MEMORY_BYTES, MAX_POOL_SANDBOXES, MAX_WASM_STACK_BYTES};
-pub use shared::{SHARED_CALL_FUEL, SHARED_ENTRY_FUEL, SHARED_ENTRY_OVERHEAD_BYTES, SHARED_MAX_KEY_BYTES};
+pub use shared::{
+    SHARED_CALL_FUEL, SHARED_ENTRY_FUEL, SHARED_ENTRY_OVERHEAD_BYTES, SHARED_MAX_KEY_BYTES,
+};
 #[cfg(feature = "redis")]
 pub use shared_redis::{RedisShared, RedisUnavailable};
+pub use validate::{MAX_GUEST_MEMORY_BYTES, MAX_POOL_SANDBOXES, MAX_WASM_STACK_BYTES};
 
 /// The embedded guest module (stock Lua 5.4 and the shim), for inspection.
 pub fn guest_wasm() -> &'static [u8] {

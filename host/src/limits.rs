@@ -153,7 +153,11 @@ impl LuaSandboxLimits {
     /// The fuel a call starts with: [`fuel_per_call`](Self::fuel_per_call),
     /// where `0` means unlimited (`u64::MAX`).
     pub(crate) fn fuel_budget(&self) -> u64 {
-        if self.fuel_per_call == 0 { u64::MAX } else { self.fuel_per_call }
+        if self.fuel_per_call == 0 {
+            u64::MAX
+        } else {
+            self.fuel_per_call
+        }
     }
 }
 
@@ -162,11 +166,17 @@ impl LuaSandboxLimits {
 /// Capped far below `u64::MAX`: wasmtime adds it to the current epoch
 /// (`timeout_ms: u64::MAX` means "no deadline" in practice, not a panic).
 pub(crate) fn deadline_ticks(timeout_ms: u64, epoch_tick_ms: u64) -> u64 {
-    (timeout_ms / epoch_tick_ms.max(1)).saturating_add(1).min(u64::MAX >> 2)
+    (timeout_ms / epoch_tick_ms.max(1))
+        .saturating_add(1)
+        .min(u64::MAX >> 2)
 }
 
 /// Resets the budgets (reset, not topped up) and returns the start time.
-pub(crate) fn arm(store: &mut Store<HostState>, config: &LuaRuntimeConfig, limits: &LuaSandboxLimits) -> Instant {
+pub(crate) fn arm(
+    store: &mut Store<HostState>,
+    config: &LuaRuntimeConfig,
+    limits: &LuaSandboxLimits,
+) -> Instant {
     if config.fuel_metering {
         let fuel = limits.fuel_budget();
         // Only fails when fuel metering is off, which was checked above.
@@ -186,7 +196,11 @@ pub(crate) fn arm(store: &mut Store<HostState>, config: &LuaRuntimeConfig, limit
 /// (`UpdateDeadline::Yield`) until the deadline has passed and then traps
 /// with `Trap::Interrupt` exactly like a synchronous call. Time spent
 /// suspended counts: the deadline is wall-clock.
-pub(crate) fn arm_async(store: &mut Store<HostState>, config: &LuaRuntimeConfig, limits: &LuaSandboxLimits) -> Instant {
+pub(crate) fn arm_async(
+    store: &mut Store<HostState>,
+    config: &LuaRuntimeConfig,
+    limits: &LuaSandboxLimits,
+) -> Instant {
     let started = arm(store, config, limits);
     if config.epoch_deadlines {
         // `None` (a deadline past `Instant`'s range) never expires.
@@ -203,11 +217,13 @@ pub(crate) fn arm_async(store: &mut Store<HostState>, config: &LuaRuntimeConfig,
 }
 
 /// Fuel consumed since [`arm`].
-pub(crate) fn fuel_used(store: &Store<HostState>, config: &LuaRuntimeConfig, limits: &LuaSandboxLimits) -> u64 {
+pub(crate) fn fuel_used(
+    store: &Store<HostState>,
+    config: &LuaRuntimeConfig,
+    limits: &LuaSandboxLimits,
+) -> u64 {
     match store.get_fuel() {
-        Ok(left) if config.fuel_metering => {
-            limits.fuel_budget() - left
-        }
+        Ok(left) if config.fuel_metering => limits.fuel_budget() - left,
         _ => 0,
     }
 }

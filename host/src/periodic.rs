@@ -17,7 +17,11 @@ impl Periodic {
     /// Runs `task` every `period` on a thread named `name` until the handle
     /// is dropped or `task` returns false. The caller logs a failure to
     /// start the thread, with what it means for its task.
-    pub(crate) fn start(name: &str, period: Duration, mut task: impl FnMut() -> bool + Send + 'static) -> std::io::Result<Self> {
+    pub(crate) fn start(
+        name: &str,
+        period: Duration,
+        mut task: impl FnMut() -> bool + Send + 'static,
+    ) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(name.into())
@@ -27,9 +31,12 @@ impl Periodic {
                         return;
                     }
                 }
-            })
-            ?;
-        Ok(Periodic { period, stop: Some(stop), thread: Some(thread) })
+            })?;
+        Ok(Periodic {
+            period,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 }
 

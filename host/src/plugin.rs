@@ -1,19 +1,19 @@
 //! [`LuaPlugin`]: the handle a server holds.
 
 use crate::abi::{Arg, Output};
-use crate::fork::ForkTemplate;
+use crate::async_call::AsyncCalls;
 use crate::config::ColdStart;
 use crate::engine::EngineShared;
 use crate::error::Error;
-use crate::async_call::AsyncCalls;
+use crate::fork::ForkTemplate;
 use crate::latency::{LatencyHistogram, LatencyRecorder};
 use crate::pool::{LuaPluginPool, Pool, PoolConfig, PooledInstance};
 use crate::quarantine::{Admission, Quarantine};
 use crate::sandbox::{PluginShape, PluginSpec, Sandbox};
 use bext_plugin_api::types::PluginManifest;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A loaded Lua plugin: cheap to clone, `Send + Sync`.
 ///
@@ -129,13 +129,28 @@ impl LuaPlugin {
         // where the script's load left off.
         let template = (cold_start == ColdStart::Fork).then(|| first.template(&engine));
         let shape = first.describe(&engine, &spec)?;
-        crate::capabilities::check_declared_capabilities(spec.name(), &manifest, |m| shape.methods.contains(m))?;
+        crate::capabilities::check_declared_capabilities(spec.name(), &manifest, |m| {
+            shape.methods.contains(m)
+        })?;
         let limits = &spec.limits;
-        let quarantine = Quarantine::new(limits.quarantine_after_traps, limits.quarantine_window_calls, limits.quarantine_ms);
+        let quarantine = Quarantine::new(
+            limits.quarantine_after_traps,
+            limits.quarantine_window_calls,
+            limits.quarantine_ms,
+        );
         let async_calls = AsyncCalls::new(&pool);
         let pool = Pool::new(pool, Vec::new());
-        let inner =
-            PluginInner { spec, manifest, shape, engine, template, pool, async_calls, stats: Counters::default(), quarantine };
+        let inner = PluginInner {
+            spec,
+            manifest,
+            shape,
+            engine,
+            template,
+            pool,
+            async_calls,
+            stats: Counters::default(),
+            quarantine,
+        };
         let pool = *inner.pool.config();
         if pool.size > 0 && !pool.fresh_instance_per_call {
             inner.pool.refill(first);
@@ -143,7 +158,9 @@ impl LuaPlugin {
                 inner.pool.refill(inner.new_sandbox()?);
             }
         }
-        Ok(LuaPlugin { inner: Arc::new(inner) })
+        Ok(LuaPlugin {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Drops this plugin's sandboxes (sync and async) idle for longer than
@@ -196,7 +213,8 @@ impl LuaPlugin {
             calls: c.calls.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
             traps: c.traps.load(Ordering::Relaxed),
-            instances_created: self.inner.pool.stats().created + self.inner.async_calls.pool.stats().created,
+            instances_created: self.inner.pool.stats().created
+                + self.inner.async_calls.pool.stats().created,
             timeouts: c.timeouts.load(Ordering::Relaxed),
             fuel_consumed: c.fuel_consumed.load(Ordering::Relaxed),
             quarantined: c.quarantined.load(Ordering::Relaxed),
@@ -210,12 +228,16 @@ impl LuaPlugin {
 
     /// A handle that does not keep the plugin (and its sandboxes) alive.
     pub fn downgrade(&self) -> WeakLuaPlugin {
-        WeakLuaPlugin { inner: Arc::downgrade(&self.inner) }
+        WeakLuaPlugin {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// The plugin's pool of sandboxes.
     pub fn pool(&self) -> LuaPluginPool {
-        LuaPluginPool { inner: self.inner.clone() }
+        LuaPluginPool {
+            inner: self.inner.clone(),
+        }
     }
 
     /// A sandbox from the pool, waiting up to the pool's `acquire_timeout_ms`.
@@ -227,7 +249,9 @@ impl LuaPlugin {
     /// plugin fails fast instead (see [`Quarantine`]).
     pub(crate) fn call(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
         let admission = self.admit(method)?;
-        let result = self.acquire().and_then(|mut instance| instance.call(method, args));
+        let result = self
+            .acquire()
+            .and_then(|mut instance| instance.call(method, args));
         self.inner.quarantine.record(admission, &result);
         result
     }
@@ -236,13 +260,15 @@ impl LuaPlugin {
     /// counted) while the plugin is quarantined.
     pub(crate) fn admit(&self, method: &str) -> Result<Admission, Error> {
         let inner = &*self.inner;
-        inner.quarantine.check(self.name(), method).inspect_err(|refused| {
-            inner.stats.calls.fetch_add(1, Ordering::Relaxed);
-            inner.stats.quarantined.fetch_add(1, Ordering::Relaxed);
-            count_error(inner, refused);
-        })
+        inner
+            .quarantine
+            .check(self.name(), method)
+            .inspect_err(|refused| {
+                inner.stats.calls.fetch_add(1, Ordering::Relaxed);
+                inner.stats.quarantined.fetch_add(1, Ordering::Relaxed);
+                count_error(inner, refused);
+            })
     }
-
 }
 
 /// A [`LuaPlugin`] handle that does not keep it alive.
@@ -259,8 +285,15 @@ impl WeakLuaPlugin {
 }
 
 /// Counts a finished call's fuel and error; true when it trapped.
-pub(crate) fn count_outcome(inner: &PluginInner, sandbox: &Sandbox, result: &Result<Output, Error>) -> bool {
-    inner.stats.fuel_consumed.fetch_add(sandbox.last_fuel_used, Ordering::Relaxed);
+pub(crate) fn count_outcome(
+    inner: &PluginInner,
+    sandbox: &Sandbox,
+    result: &Result<Output, Error>,
+) -> bool {
+    inner
+        .stats
+        .fuel_consumed
+        .fetch_add(sandbox.last_fuel_used, Ordering::Relaxed);
     match result {
         Err(e) => {
             count_error(inner, e);

@@ -9,7 +9,7 @@
 
 use crate::abi::{Arg, Output};
 use crate::error::Error;
-use crate::plugin::{count_error, count_outcome, LuaPlugin, PluginInner};
+use crate::plugin::{LuaPlugin, PluginInner, count_error, count_outcome};
 use crate::sandbox::Sandbox;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -269,9 +269,15 @@ impl<T> Pool<T> {
             let left = timeout.saturating_sub(started.elapsed());
             if left.is_zero() {
                 state.acquire_timeouts += 1;
-                return Err(AcquireError::TimedOut { waited: started.elapsed() });
+                return Err(AcquireError::TimedOut {
+                    waited: started.elapsed(),
+                });
             }
-            state = self.returned.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+            state = self
+                .returned
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -290,7 +296,10 @@ impl<T> Pool<T> {
         if state.live < self.config.max_size {
             state.live += 1;
             state.in_use += 1;
-            return Checkout::Build(Reservation { pool: self, done: false });
+            return Checkout::Build(Reservation {
+                pool: self,
+                done: false,
+            });
         }
         Checkout::Full
     }
@@ -340,7 +349,9 @@ impl<T> Pool<T> {
         }
         let timeout = Duration::from_millis(self.config.idle_timeout_ms);
         let mut state = self.lock();
-        let stale = state.idle.partition_point(|(_, since)| now.saturating_duration_since(*since) >= timeout);
+        let stale = state
+            .idle
+            .partition_point(|(_, since)| now.saturating_duration_since(*since) >= timeout);
         if stale == 0 {
             return 0;
         }
@@ -411,7 +422,8 @@ impl LuaPluginPool {
     /// busy; then [`Error::PoolTimeout`].
     pub fn acquire(&self) -> Result<PooledInstance, Error> {
         let timeout = Duration::from_millis(self.inner.pool.config().acquire_timeout_ms);
-        self.take(Some(timeout))?.ok_or_else(|| unreachable_timeout(&self.inner))
+        self.take(Some(timeout))?
+            .ok_or_else(|| unreachable_timeout(&self.inner))
     }
 
     /// A sandbox if one is idle or may be built now; `None` when `max_size`
@@ -442,7 +454,11 @@ impl LuaPluginPool {
     fn take(&self, timeout: Option<Duration>) -> Result<Option<PooledInstance>, Error> {
         let inner = &self.inner;
         match inner.pool.acquire(timeout, || inner.new_sandbox()) {
-            Ok(Some(sandbox)) => Ok(Some(PooledInstance { inner: inner.clone(), sandbox: Some(sandbox), trapped: false })),
+            Ok(Some(sandbox)) => Ok(Some(PooledInstance {
+                inner: inner.clone(),
+                sandbox: Some(sandbox),
+                trapped: false,
+            })),
             Ok(None) => Ok(None),
             Err(AcquireError::TimedOut { waited }) => Err(Error::PoolTimeout {
                 plugin: inner.spec.name().into(),
@@ -459,7 +475,11 @@ impl LuaPluginPool {
 
 fn unreachable_timeout(inner: &PluginInner) -> Error {
     // `acquire` with a timeout returns an item or an error, never `None`.
-    Error::PoolTimeout { plugin: inner.spec.name().into(), waited_ms: 0, max_size: inner.pool.config().max_size }
+    Error::PoolTimeout {
+        plugin: inner.spec.name().into(),
+        waited_ms: 0,
+        max_size: inner.pool.config().max_size,
+    }
 }
 
 /// A sandbox taken from a [`LuaPluginPool`]; returned to it when dropped
@@ -472,7 +492,9 @@ pub struct PooledInstance {
 
 impl std::fmt::Debug for PooledInstance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PooledInstance").field("plugin", &self.inner.spec.name()).finish_non_exhaustive()
+        f.debug_struct("PooledInstance")
+            .field("plugin", &self.inner.spec.name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -482,7 +504,10 @@ impl PooledInstance {
     pub fn call_json(&mut self, method: &str, args: &[&str]) -> Result<Option<String>, Error> {
         let args: Vec<Arg<'_>> = args.iter().map(|a| Arg::from(*a)).collect();
         let out = self.call(method, &args)?;
-        LuaPlugin { inner: self.inner.clone() }.expect_optional_string(method, out)
+        LuaPlugin {
+            inner: self.inner.clone(),
+        }
+        .expect_optional_string(method, out)
     }
 
     pub(crate) fn call(&mut self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
@@ -509,14 +534,25 @@ impl PooledInstance {
 
 impl Drop for PooledInstance {
     fn drop(&mut self) {
-        let Some(sandbox) = self.sandbox.take() else { return };
+        let Some(sandbox) = self.sandbox.take() else {
+            return;
+        };
         let inner = &self.inner;
-        inner.pool.release(sandbox, if self.trapped { Release::Trapped } else { Release::Healthy });
+        inner.pool.release(
+            sandbox,
+            if self.trapped {
+                Release::Trapped
+            } else {
+                Release::Healthy
+            },
+        );
         // Keep `size` ready so the next request does not pay the cold start.
         if self.trapped && inner.pool.below_size() {
             match inner.new_sandbox() {
                 Ok(fresh) => inner.pool.refill(fresh),
-                Err(e) => tracing::warn!(target: "bext_lua", plugin = inner.spec.name(), "could not replace a trapped sandbox: {e}"),
+                Err(e) => {
+                    tracing::warn!(target: "bext_lua", plugin = inner.spec.name(), "could not replace a trapped sandbox: {e}")
+                }
             }
         }
     }
@@ -528,7 +564,10 @@ mod tests {
     use std::sync::Arc;
 
     fn pool(size: usize, max: usize) -> Pool<u32> {
-        Pool::new(PoolConfig::default().max_size(max).size(size), (0..size as u32).collect())
+        Pool::new(
+            PoolConfig::default().max_size(max).size(size),
+            (0..size as u32).collect(),
+        )
     }
 
     fn ok(n: u32) -> impl FnOnce() -> Result<u32, ()> {
@@ -542,7 +581,10 @@ mod tests {
         assert_eq!(a, 0, "the idle item first");
         let b = p.acquire(None, ok(10)).unwrap().unwrap();
         assert_eq!(b, 10, "then a new one");
-        assert!(p.acquire(None, ok(11)).unwrap().is_none(), "max_size reached");
+        assert!(
+            p.acquire(None, ok(11)).unwrap().is_none(),
+            "max_size reached"
+        );
         p.release(a, Release::Healthy);
         assert_eq!(p.acquire(None, ok(12)).unwrap(), Some(0));
         let stats = p.stats();
@@ -564,7 +606,10 @@ mod tests {
     #[test]
     fn a_failed_build_frees_its_slot() {
         let p: Pool<u32> = pool(0, 1);
-        assert!(matches!(p.acquire(None, || Err::<u32, _>("boom")), Err(AcquireError::Build("boom"))));
+        assert!(matches!(
+            p.acquire(None, || Err::<u32, _>("boom")),
+            Err(AcquireError::Build("boom"))
+        ));
         assert_eq!(p.acquire(None, ok(3)).unwrap(), Some(3));
     }
 
@@ -588,23 +633,47 @@ mod tests {
     #[test]
     fn reservations_free_their_slot_unless_built() {
         let p: Pool<u32> = pool(0, 1);
-        let Checkout::Build(reservation) = p.checkout() else { panic!("an empty pool reserves a slot") };
+        let Checkout::Build(reservation) = p.checkout() else {
+            panic!("an empty pool reserves a slot")
+        };
         assert!(matches!(p.checkout(), Checkout::Full));
         drop(reservation); // a cancelled build
         assert_eq!(p.stats().in_use, 0);
-        let Checkout::Build(reservation) = p.checkout() else { panic!("the slot is free again") };
+        let Checkout::Build(reservation) = p.checkout() else {
+            panic!("the slot is free again")
+        };
         reservation.built();
         p.release(5, Release::Cancelled);
         let stats = p.stats();
-        assert_eq!((stats.in_use, stats.idle, stats.created, stats.discarded_after_cancel), (0, 0, 1, 1));
-        assert!(matches!(p.checkout(), Checkout::Build(_)), "a cancelled item's slot is free");
+        assert_eq!(
+            (
+                stats.in_use,
+                stats.idle,
+                stats.created,
+                stats.discarded_after_cancel
+            ),
+            (0, 0, 1, 1)
+        );
+        assert!(
+            matches!(p.checkout(), Checkout::Build(_)),
+            "a cancelled item's slot is free"
+        );
     }
 
     #[test]
     fn idle_items_are_dropped_after_the_timeout_oldest_first() {
         // An hour: no stall of a busy machine makes an item idle that long.
-        let p = Pool::new(PoolConfig::default().size(0).max_size(3).idle_timeout_ms(3_600_000), Vec::new());
-        let (a, b) = (p.acquire(None, ok(1)).unwrap().unwrap(), p.acquire(None, ok(2)).unwrap().unwrap());
+        let p = Pool::new(
+            PoolConfig::default()
+                .size(0)
+                .max_size(3)
+                .idle_timeout_ms(3_600_000),
+            Vec::new(),
+        );
+        let (a, b) = (
+            p.acquire(None, ok(1)).unwrap().unwrap(),
+            p.acquire(None, ok(2)).unwrap().unwrap(),
+        );
         p.release(a, Release::Healthy);
         p.release(b, Release::Healthy);
         let returned = Instant::now();
@@ -615,13 +684,26 @@ mod tests {
         // The slots are free again: a call builds a new item.
         assert_eq!(p.acquire(None, ok(9)).unwrap(), Some(9));
         let keep = Pool::new(PoolConfig::default().size(0).max_size(1), Vec::new());
-        keep.release(keep.acquire(None, ok(1)).unwrap().unwrap(), Release::Healthy);
-        assert_eq!(keep.drop_idle(Instant::now() + Duration::from_secs(3600)), 0, "0 keeps idle items");
+        keep.release(
+            keep.acquire(None, ok(1)).unwrap().unwrap(),
+            Release::Healthy,
+        );
+        assert_eq!(
+            keep.drop_idle(Instant::now() + Duration::from_secs(3600)),
+            0,
+            "0 keeps idle items"
+        );
     }
 
     #[test]
     fn fresh_mode_never_reuses() {
-        let p = Pool::new(PoolConfig::default().size(0).max_size(2).fresh_instance_per_call(true), Vec::new());
+        let p = Pool::new(
+            PoolConfig::default()
+                .size(0)
+                .max_size(2)
+                .fresh_instance_per_call(true),
+            Vec::new(),
+        );
         let a = p.acquire(None, ok(1)).unwrap().unwrap();
         p.release(a, Release::Healthy);
         assert_eq!(p.acquire(None, ok(2)).unwrap(), Some(2));

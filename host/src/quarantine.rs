@@ -167,7 +167,9 @@ impl Quarantine {
         let state = self.lock();
         Snapshot {
             recent_failures: state.failures,
-            retry_after_ms: state.until.map(|until| ceil_ms(until.saturating_duration_since(now))),
+            retry_after_ms: state
+                .until
+                .map(|until| ceil_ms(until.saturating_duration_since(now))),
             entered: state.entered,
         }
     }
@@ -221,7 +223,12 @@ mod tests {
     fn rejected(q: &Quarantine, now: Instant) -> Option<(u64, u32)> {
         match q.check_at(now, "p", "on_request") {
             Ok(_) => None,
-            Err(Error::Quarantined { plugin, method, retry_after_ms, recent_traps }) => {
+            Err(Error::Quarantined {
+                plugin,
+                method,
+                retry_after_ms,
+                recent_traps,
+            }) => {
                 assert_eq!((plugin.as_str(), method.as_str()), ("p", "on_request"));
                 Some((retry_after_ms, recent_traps))
             }
@@ -240,8 +247,18 @@ mod tests {
         assert_eq!(rejected(&q, t0), None);
         q.record_at(t0, Normal, TRAP);
         assert_eq!(rejected(&q, t0), Some((1000, 3)));
-        assert_eq!(q.snapshot_at(t0), Snapshot { recent_failures: 3, retry_after_ms: Some(1000), entered: 1 });
-        assert_eq!(rejected(&q, t0 + Duration::from_micros(999_500)), Some((1, 3)));
+        assert_eq!(
+            q.snapshot_at(t0),
+            Snapshot {
+                recent_failures: 3,
+                retry_after_ms: Some(1000),
+                entered: 1
+            }
+        );
+        assert_eq!(
+            rejected(&q, t0 + Duration::from_micros(999_500)),
+            Some((1, 3))
+        );
         // Cool-down over: one probe goes through, the others still fail fast.
         let t1 = t0 + Duration::from_millis(1000);
         assert_eq!(q.check_at(t1, "p", "m").unwrap(), Probe);
@@ -254,9 +271,20 @@ mod tests {
         let t3 = t2 + Duration::from_millis(1000);
         assert_eq!(q.check_at(t3, "p", "m").unwrap(), Probe);
         q.record_at(t3, Probe, OK);
-        assert_eq!(q.snapshot_at(t3), Snapshot { recent_failures: 0, retry_after_ms: None, entered: 1 });
+        assert_eq!(
+            q.snapshot_at(t3),
+            Snapshot {
+                recent_failures: 0,
+                retry_after_ms: None,
+                entered: 1
+            }
+        );
         q.record_at(t3, Normal, TRAP);
-        assert_eq!(rejected(&q, t3), None, "one trap after recovering is not a quarantine");
+        assert_eq!(
+            rejected(&q, t3),
+            None,
+            "one trap after recovering is not a quarantine"
+        );
     }
 
     #[test]
@@ -280,7 +308,11 @@ mod tests {
                 q.record_at(t, Normal, OK);
             }
         }
-        assert_eq!(rejected(&q, t), None, "one trap in every four calls never reaches three in a window of four");
+        assert_eq!(
+            rejected(&q, t),
+            None,
+            "one trap in every four calls never reaches three in a window of four"
+        );
         assert_eq!(q.snapshot_at(t).recent_failures, 1);
     }
 
@@ -291,11 +323,19 @@ mod tests {
         for _ in 0..10 {
             q.record_at(t, Normal, PoolTimeout);
         }
-        assert_eq!(rejected(&q, t), None, "a busy plugin that does not trap is not quarantined");
+        assert_eq!(
+            rejected(&q, t),
+            None,
+            "a busy plugin that does not trap is not quarantined"
+        );
         q.record_at(t, Normal, TRAP);
         q.record_at(t, Normal, PoolTimeout);
         q.record_at(t, Normal, PoolTimeout);
-        assert_eq!(rejected(&q, t), Some((1000, 3)), "waiters starved by trapping calls count");
+        assert_eq!(
+            rejected(&q, t),
+            Some((1000, 3)),
+            "waiters starved by trapping calls count"
+        );
     }
 
     #[test]
@@ -333,12 +373,27 @@ mod tests {
     #[test]
     fn record_classifies_by_error_type() {
         let q = Quarantine::new(1, 5, 60_000);
-        let lua_error: Result<(), Error> =
-            Err(Error::Lua { plugin: "p".into(), method: "m".into(), message: "x".into(), traceback: String::new(), code: None });
+        let lua_error: Result<(), Error> = Err(Error::Lua {
+            plugin: "p".into(),
+            method: "m".into(),
+            message: "x".into(),
+            traceback: String::new(),
+            code: None,
+        });
         q.record(Normal, &lua_error);
         assert!(q.check("p", "m").is_ok(), "a Lua error is not a trap");
-        let trap: Result<(), Error> = Err(Error::OutOfFuel { plugin: "p".into(), method: "m".into(), fuel_limit: 1 });
+        let trap: Result<(), Error> = Err(Error::OutOfFuel {
+            plugin: "p".into(),
+            method: "m".into(),
+            fuel_limit: 1,
+        });
         q.record(Normal, &trap);
-        assert!(matches!(q.check("p", "m"), Err(Error::Quarantined { recent_traps: 1, .. })));
+        assert!(matches!(
+            q.check("p", "m"),
+            Err(Error::Quarantined {
+                recent_traps: 1,
+                ..
+            })
+        ));
     }
 }

@@ -28,8 +28,8 @@
 
 use crate::config::LuaRuntimeConfig;
 use crate::engine::EngineShared;
-use crate::state::{HostState, PluginIdentity};
 use crate::metrics::TracingMetrics;
+use crate::state::{HostState, PluginIdentity};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -143,7 +143,10 @@ impl Default for RunOptions {
 impl RunOptions {
     /// Runs the file `path` (`-` for stdin).
     pub fn script(path: impl Into<String>) -> Self {
-        RunOptions { script: Some(path.into()), ..Default::default() }
+        RunOptions {
+            script: Some(path.into()),
+            ..Default::default()
+        }
     }
 
     /// Runs `source` given on stdin (chunk name `stdin`), capturing output,
@@ -152,7 +155,9 @@ impl RunOptions {
         RunOptions {
             script: Some("-".into()),
             env: RunEnv::Vars(Vec::new()),
-            stdio: RunStdio::Capture { stdin: source.into() },
+            stdio: RunStdio::Capture {
+                stdin: source.into(),
+            },
             ..Default::default()
         }
     }
@@ -222,7 +227,11 @@ impl LuaRunner {
     /// A runner without fuel metering or deadlines (like `lua`), with the
     /// default wasm stack ([`LuaRuntimeConfig::max_wasm_stack_bytes`]).
     pub fn new() -> Result<Self, RunError> {
-        Self::with_config(LuaRuntimeConfig::default().fuel_metering(false).epoch_deadlines(false))
+        Self::with_config(
+            LuaRuntimeConfig::default()
+                .fuel_metering(false)
+                .epoch_deadlines(false),
+        )
     }
 
     /// A runner with engine settings (the wasm stack size, for instance).
@@ -234,12 +243,25 @@ impl LuaRunner {
     pub fn with_config(config: LuaRuntimeConfig) -> Result<Self, RunError> {
         if config.fuel_metering || config.epoch_deadlines {
             return Err(RunError::Engine {
-                message: "the full profile runs without fuel metering and epoch deadlines; turn both off".into(),
+                message:
+                    "the full profile runs without fuel metering and epoch deadlines; turn both off"
+                        .into(),
             });
         }
-        let (engine, instance_pre) = EngineShared::raw_guest(&config).map_err(|e| RunError::Engine { message: e.to_string() })?;
-        let identity = Arc::new(PluginIdentity { name: "bext-lua".into(), metrics: Arc::new(TracingMetrics), shared: None });
-        Ok(LuaRunner { engine, instance_pre, identity })
+        let (engine, instance_pre) =
+            EngineShared::raw_guest(&config).map_err(|e| RunError::Engine {
+                message: e.to_string(),
+            })?;
+        let identity = Arc::new(PluginIdentity {
+            name: "bext-lua".into(),
+            metrics: Arc::new(TracingMetrics),
+            shared: None,
+        });
+        Ok(LuaRunner {
+            engine,
+            instance_pre,
+            identity,
+        })
     }
 
     /// Runs one program to its end.
@@ -247,7 +269,10 @@ impl LuaRunner {
         let tmp = PrivateTmp::create()?;
         let cwd = match &options.current_dir {
             Some(dir) => dir.clone(),
-            None => std::env::current_dir().map_err(|e| RunError::Folder { path: ".".into(), message: e.to_string() })?,
+            None => std::env::current_dir().map_err(|e| RunError::Folder {
+                path: ".".into(),
+                message: e.to_string(),
+            })?,
         };
         let (argv, script_index) = options.argv();
         let mut wasi = WasiCtxBuilder::new();
@@ -260,17 +285,27 @@ impl LuaRunner {
                 wasi.envs(vars);
             }
         }
-        let preopen_error = |path: &Path, e: wasmtime::Error| RunError::Folder { path: path.into(), message: format!("{e:#}") };
-        wasi.preopened_dir(&cwd, ".", FsPerms::ReadWrite).map_err(|e| preopen_error(&cwd, e))?;
-        wasi.preopened_dir(&tmp.0, GUEST_TMP_DIR, FsPerms::ReadWrite).map_err(|e| preopen_error(&tmp.0, e))?;
+        let preopen_error = |path: &Path, e: wasmtime::Error| RunError::Folder {
+            path: path.into(),
+            message: format!("{e:#}"),
+        };
+        wasi.preopened_dir(&cwd, ".", FsPerms::ReadWrite)
+            .map_err(|e| preopen_error(&cwd, e))?;
+        wasi.preopened_dir(&tmp.0, GUEST_TMP_DIR, FsPerms::ReadWrite)
+            .map_err(|e| preopen_error(&tmp.0, e))?;
         let captured = match &options.stdio {
             RunStdio::Inherit => {
                 wasi.inherit_stdio();
                 None
             }
             RunStdio::Capture { stdin } => {
-                let (out, err) = (MemoryOutputPipe::new(CAPTURE_LIMIT_BYTES), MemoryOutputPipe::new(CAPTURE_LIMIT_BYTES));
-                wasi.stdin(MemoryInputPipe::new(stdin.clone())).stdout(out.clone()).stderr(err.clone());
+                let (out, err) = (
+                    MemoryOutputPipe::new(CAPTURE_LIMIT_BYTES),
+                    MemoryOutputPipe::new(CAPTURE_LIMIT_BYTES),
+                );
+                wasi.stdin(MemoryInputPipe::new(stdin.clone()))
+                    .stdout(out.clone())
+                    .stderr(err.clone());
                 Some((out, err))
             }
         };
@@ -297,13 +332,19 @@ impl LuaRunner {
             Some((out, err)) => (out.contents().to_vec(), err.contents().to_vec()),
             None => (Vec::new(), Vec::new()),
         };
-        Ok(RunOutcome { exit_code, stdout, stderr })
+        Ok(RunOutcome {
+            exit_code,
+            stdout,
+            stderr,
+        })
     }
 
     fn start(&self, store: &mut Store<HostState>, script_index: i32) -> wasmtime::Result<i32> {
         let instance = self.instance_pre.instantiate(&mut *store)?;
         store.data_mut().memory = instance.get_memory(&mut *store, "memory");
-        instance.get_typed_func::<(), ()>(&mut *store, "_initialize")?.call(&mut *store, ())?;
+        instance
+            .get_typed_func::<(), ()>(&mut *store, "_initialize")?
+            .call(&mut *store, ())?;
         let main = instance.get_typed_func::<i32, i32>(&mut *store, "bext_full_main")?;
         main.call(&mut *store, script_index)
     }
@@ -328,12 +369,20 @@ impl PrivateTmp {
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(PrivateTmp(path)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(e),
-                Err(e) => return Err(RunError::Folder { path, message: format!("creating the private temporary folder: {e}") }),
+                Err(e) => {
+                    return Err(RunError::Folder {
+                        path,
+                        message: format!("creating the private temporary folder: {e}"),
+                    });
+                }
             }
         }
         Err(RunError::Folder {
             path: base,
-            message: format!("no unique private temporary folder: {}", last_error.map(|e| e.to_string()).unwrap_or_default()),
+            message: format!(
+                "no unique private temporary folder: {}",
+                last_error.map(|e| e.to_string()).unwrap_or_default()
+            ),
         })
     }
 }

@@ -4,12 +4,12 @@
 use crate::config::{LuaPluginConfig, LuaRuntimeConfig};
 use crate::engine::EngineShared;
 use crate::error::Error;
-use crate::state::PluginIdentity;
+use crate::periodic::Periodic;
 use crate::plugin::LuaPlugin;
 use crate::sandbox::PluginSpec;
 use crate::shared::SharedRegistry;
+use crate::state::PluginIdentity;
 use std::collections::HashMap;
-use crate::periodic::Periodic;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -48,7 +48,8 @@ impl std::fmt::Debug for LuaPluginRuntime {
 /// the guest once per process.
 impl Default for LuaPluginRuntime {
     fn default() -> Self {
-        Self::with_config(LuaRuntimeConfig::default()).unwrap_or_else(|e| panic!("bext-plugin-lua-wasm: {e}"))
+        Self::with_config(LuaRuntimeConfig::default())
+            .unwrap_or_else(|e| panic!("bext-plugin-lua-wasm: {e}"))
     }
 }
 
@@ -137,17 +138,37 @@ impl LuaPluginRuntime {
                 });
             }
         }
-        crate::validate::plugin_config(&self.engine.config, self.engine.image.len(), &name, &limits, &pool)?;
+        crate::validate::plugin_config(
+            &self.engine.config,
+            self.engine.image.len(),
+            &name,
+            &limits,
+            &pool,
+        )?;
         let (dict, created) = self.shared.dict(&name, limits.shared_dict_bytes);
-        let backend = shared_backend.as_ref().unwrap_or(&self.engine.config.shared_backend);
+        let backend = shared_backend
+            .as_ref()
+            .unwrap_or(&self.engine.config.shared_backend);
         let identity = Arc::new(PluginIdentity {
             name: name.clone(),
             metrics: self.engine.config.metrics.clone(),
             shared: Some(backend.store(&name, dict.clone())),
         });
         let shared_dict_bytes = limits.shared_dict_bytes;
-        let spec = PluginSpec { identity, source, config_json, limits };
-        let loaded = self.load_checked(&name, spec, manifest, pool, cold_start, allow_removing_methods);
+        let spec = PluginSpec {
+            identity,
+            source,
+            config_json,
+            limits,
+        };
+        let loaded = self.load_checked(
+            &name,
+            spec,
+            manifest,
+            pool,
+            cold_start,
+            allow_removing_methods,
+        );
         match &loaded {
             Ok(_) => dict.set_capacity(shared_dict_bytes),
             // A first load that failed leaves no dictionary behind.
@@ -169,15 +190,23 @@ impl LuaPluginRuntime {
         let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool, cold_start)?;
         let running = self.plugin(name);
         if let Some(running) = &running {
-            let removed: Vec<String> = running.methods().filter(|m| !plugin.has_method(m)).map(String::from).collect();
+            let removed: Vec<String> = running
+                .methods()
+                .filter(|m| !plugin.has_method(m))
+                .map(String::from)
+                .collect();
             if !removed.is_empty() && !allow_removing_methods {
-                return Err(Error::MethodsRemoved { plugin: name.to_string(), methods: removed });
+                return Err(Error::MethodsRemoved {
+                    plugin: name.to_string(),
+                    methods: removed,
+                });
             }
         }
         if running.is_some() && plugin.has_method(ON_RELOAD) {
             plugin.call(ON_RELOAD, &[])?;
         }
-        self.write_registry().insert(name.to_string(), plugin.clone());
+        self.write_registry()
+            .insert(name.to_string(), plugin.clone());
         if pool.idle_timeout_ms > 0 {
             self.sweep_idle_sandboxes_every(Duration::from_millis(pool.idle_timeout_ms) / 4);
         }
@@ -203,13 +232,17 @@ impl LuaPluginRuntime {
             _ => {
                 let registry = Arc::downgrade(&self.plugins);
                 let started = Periodic::start("bext-lua-idle", period, move || {
-                    let Some(registry) = registry.upgrade() else { return false };
+                    let Some(registry) = registry.upgrade() else {
+                        return false;
+                    };
                     drop_idle_sandboxes(&registry);
                     true
                 });
                 match started {
                     Ok(faster) => *sweeper = Some(faster),
-                    Err(e) => tracing::error!(target: "bext_lua", "could not start the idle-sandbox thread ({e}): idle sandboxes are kept"),
+                    Err(e) => {
+                        tracing::error!(target: "bext_lua", "could not start the idle-sandbox thread ({e}): idle sandboxes are kept")
+                    }
                 }
             }
         }
@@ -244,7 +277,9 @@ impl LuaPluginRuntime {
     }
 }
 
-fn read_registry(registry: &Registry) -> std::sync::RwLockReadGuard<'_, HashMap<String, LuaPlugin>> {
+fn read_registry(
+    registry: &Registry,
+) -> std::sync::RwLockReadGuard<'_, HashMap<String, LuaPlugin>> {
     // The registry holds plain handles; a panic elsewhere cannot leave it torn.
     registry.read().unwrap_or_else(|e| e.into_inner())
 }
@@ -253,7 +288,10 @@ fn drop_idle_sandboxes(registry: &Registry) -> usize {
     let now = Instant::now();
     // Handles are cloned out so no sandbox is freed under the registry's lock.
     let plugins: Vec<LuaPlugin> = read_registry(registry).values().cloned().collect();
-    plugins.iter().map(|plugin| plugin.drop_idle_sandboxes(now)).sum()
+    plugins
+        .iter()
+        .map(|plugin| plugin.drop_idle_sandboxes(now))
+        .sum()
 }
 
 /// Bounds of the sweeper's period (a quarter of the shortest idle timeout).

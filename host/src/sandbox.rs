@@ -2,14 +2,16 @@
 //! plugin loaded. Budgets are armed here before every entry into the guest,
 //! and every failure is classified into an [`Error`] here.
 
-use crate::abi::{self, AbiViolation, Arg, GuestExports, GuestOutOfMemory, Output, OutputTooLarge, Status};
-use crate::fork::{ForkTemplate, PagesBy};
+use crate::abi::{
+    self, AbiViolation, Arg, GuestExports, GuestOutOfMemory, Output, OutputTooLarge, Status,
+};
 use crate::engine::EngineShared;
 use crate::error::Error;
+use crate::fork::{ForkTemplate, PagesBy};
 use crate::imports::{HeapExhausted, HostFunctionPanicked};
+use crate::limits::{LuaSandboxLimits, arm, arm_async, fuel_used};
 use crate::state::{HostState, PluginIdentity};
-use crate::limits::{arm, arm_async, fuel_used, LuaSandboxLimits};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::{Store, Trap};
@@ -62,8 +64,15 @@ impl Sandbox {
     pub(crate) fn new(engine: &EngineShared, spec: &PluginSpec) -> Result<Sandbox, Error> {
         let mut sandbox = Self::instantiate(engine, spec, None)?;
         let started = arm(&mut sandbox.store, &engine.config, &spec.limits);
-        let (status, out) = enter(|| sandbox.guest.load(&mut sandbox.store, spec.name(), &spec.config_json, &spec.source))
-            .map_err(|e| classify(e, spec, LOAD, started))?;
+        let (status, out) = enter(|| {
+            sandbox.guest.load(
+                &mut sandbox.store,
+                spec.name(),
+                &spec.config_json,
+                &spec.source,
+            )
+        })
+        .map_err(|e| classify(e, spec, LOAD, started))?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
         }
@@ -72,7 +81,11 @@ impl Sandbox {
 
     /// A sandbox forked from `template`: an instance of the generic snapshot
     /// with the template's pages mapped or copied in. Nothing is parsed or run.
-    pub(crate) fn fork(engine: &EngineShared, spec: &PluginSpec, template: &ForkTemplate) -> Result<Sandbox, Error> {
+    pub(crate) fn fork(
+        engine: &EngineShared,
+        spec: &PluginSpec,
+        template: &ForkTemplate,
+    ) -> Result<Sandbox, Error> {
         Self::instantiate(engine, spec, Some(template))
     }
 
@@ -85,32 +98,64 @@ impl Sandbox {
     /// An instance of the generic snapshot (optionally made equal to a
     /// template), reseeded. Runs under a fixed budget: this is our work, not
     /// the script's.
-    fn instantiate(engine: &EngineShared, spec: &PluginSpec, template: Option<&ForkTemplate>) -> Result<Sandbox, Error> {
-        let mut store = Store::new(&engine.engine, HostState::new(spec.identity.clone(), spec.limits.max_heap_bytes));
+    fn instantiate(
+        engine: &EngineShared,
+        spec: &PluginSpec,
+        template: Option<&ForkTemplate>,
+    ) -> Result<Sandbox, Error> {
+        let mut store = Store::new(
+            &engine.engine,
+            HostState::new(spec.identity.clone(), spec.limits.max_heap_bytes),
+        );
         store.limiter(|state| &mut state.limiter);
-        let started = arm(&mut store, &engine.config, &spec.limits.clone().fuel_per_call(INIT_FUEL));
+        let started = arm(
+            &mut store,
+            &engine.config,
+            &spec.limits.clone().fuel_per_call(INIT_FUEL),
+        );
         let fail = |e| classify(e, spec, LOAD, started);
 
         let instance = engine.instance_pre.instantiate(&mut store).map_err(fail)?;
         let guest = GuestExports::new(&mut store, &instance).map_err(fail)?;
         store.data_mut().memory = Some(guest.memory);
         if let Some(template) = template {
-            template.apply(guest.memory, &mut store, PagesBy::for_config(&engine.config)).map_err(fail)?;
+            template
+                .apply(
+                    guest.memory,
+                    &mut store,
+                    PagesBy::for_config(&engine.config),
+                )
+                .map_err(fail)?;
         }
         let (status, out) = enter(|| guest.reseed(&mut store)).map_err(fail)?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
         }
-        Ok(Sandbox { store, guest, scratch: Vec::new(), last_fuel_used: 0 })
+        Ok(Sandbox {
+            store,
+            guest,
+            scratch: Vec::new(),
+            last_fuel_used: 0,
+        })
     }
 
     /// [`new`](Self::new) for the async API: every guest entry, the
     /// script's load included, yields to the executor at each epoch tick.
-    pub(crate) async fn new_async(engine: &EngineShared, spec: &PluginSpec) -> Result<Sandbox, Error> {
+    pub(crate) async fn new_async(
+        engine: &EngineShared,
+        spec: &PluginSpec,
+    ) -> Result<Sandbox, Error> {
         let mut sandbox = Self::instantiate_async(engine, spec, None).await?;
         let started = arm_async(&mut sandbox.store, &engine.config, &spec.limits);
-        let loaded = sandbox.guest.load_async(&mut sandbox.store, spec.name(), &spec.config_json, &spec.source);
-        let (status, out) = enter_async(loaded).await.map_err(|e| classify(e, spec, LOAD, started))?;
+        let loaded = sandbox.guest.load_async(
+            &mut sandbox.store,
+            spec.name(),
+            &spec.config_json,
+            &spec.source,
+        );
+        let (status, out) = enter_async(loaded)
+            .await
+            .map_err(|e| classify(e, spec, LOAD, started))?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
         }
@@ -134,27 +179,51 @@ impl Sandbox {
         spec: &PluginSpec,
         template: Option<&ForkTemplate>,
     ) -> Result<Sandbox, Error> {
-        let mut store = Store::new(&engine.engine, HostState::new(spec.identity.clone(), spec.limits.max_heap_bytes));
+        let mut store = Store::new(
+            &engine.engine,
+            HostState::new(spec.identity.clone(), spec.limits.max_heap_bytes),
+        );
         store.limiter(|state| &mut state.limiter);
         if engine.config.fuel_metering && !engine.config.epoch_deadlines {
             // Without epoch ticks, fuel is what makes a long call yield.
             // Only fails when fuel metering is off, checked above.
             let _ = store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL));
         }
-        let started = arm_async(&mut store, &engine.config, &spec.limits.clone().fuel_per_call(INIT_FUEL));
+        let started = arm_async(
+            &mut store,
+            &engine.config,
+            &spec.limits.clone().fuel_per_call(INIT_FUEL),
+        );
         let fail = |e| classify(e, spec, LOAD, started);
 
-        let instance = enter_async(engine.async_instance_pre.instantiate_async(&mut store)).await.map_err(fail)?;
-        let guest = enter_async(GuestExports::new_async(&mut store, &instance)).await.map_err(fail)?;
+        let instance = enter_async(engine.async_instance_pre.instantiate_async(&mut store))
+            .await
+            .map_err(fail)?;
+        let guest = enter_async(GuestExports::new_async(&mut store, &instance))
+            .await
+            .map_err(fail)?;
         store.data_mut().memory = Some(guest.memory);
         if let Some(template) = template {
-            template.apply(guest.memory, &mut store, PagesBy::for_config(&engine.config)).map_err(fail)?;
+            template
+                .apply(
+                    guest.memory,
+                    &mut store,
+                    PagesBy::for_config(&engine.config),
+                )
+                .map_err(fail)?;
         }
-        let (status, out) = enter_async(guest.reseed_async(&mut store)).await.map_err(fail)?;
+        let (status, out) = enter_async(guest.reseed_async(&mut store))
+            .await
+            .map_err(fail)?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
         }
-        Ok(Sandbox { store, guest, scratch: Vec::new(), last_fuel_used: 0 })
+        Ok(Sandbox {
+            store,
+            guest,
+            scratch: Vec::new(),
+            last_fuel_used: 0,
+        })
     }
 
     /// Calls `plugin:method(args...)` and returns its first result.
@@ -172,7 +241,10 @@ impl Sandbox {
         let started = arm(&mut self.store, &engine.config, &spec.limits);
         // Outputs over the limit stay in the guest: the host never copies more.
         let limit = spec.limits.max_payload_bytes;
-        let result = enter(|| self.guest.call(&mut self.store, &self.scratch, method.len(), limit));
+        let result = enter(|| {
+            self.guest
+                .call(&mut self.store, &self.scratch, method.len(), limit)
+        });
         self.finish_call(engine, spec, method, started, result)
     }
 
@@ -190,7 +262,12 @@ impl Sandbox {
         self.encode(spec, method, args)?;
         let started = arm_async(&mut self.store, &engine.config, &spec.limits);
         let limit = spec.limits.max_payload_bytes;
-        let result = enter_async(self.guest.call_async(&mut self.store, &self.scratch, method.len(), limit)).await;
+        let result =
+            enter_async(
+                self.guest
+                    .call_async(&mut self.store, &self.scratch, method.len(), limit),
+            )
+            .await;
         self.finish_call(engine, spec, method, started, result)
     }
 
@@ -235,15 +312,22 @@ impl Sandbox {
     }
 
     /// The loaded script's methods and priority.
-    pub(crate) fn describe(&mut self, engine: &EngineShared, spec: &PluginSpec) -> Result<PluginShape, Error> {
+    pub(crate) fn describe(
+        &mut self,
+        engine: &EngineShared,
+        spec: &PluginSpec,
+    ) -> Result<PluginShape, Error> {
         let started = arm(&mut self.store, &engine.config, &spec.limits);
-        let (status, out) = enter(|| self.guest.describe(&mut self.store)).map_err(|e| classify(e, spec, LOAD, started))?;
+        let (status, out) = enter(|| self.guest.describe(&mut self.store))
+            .map_err(|e| classify(e, spec, LOAD, started))?;
         match (status, out) {
-            (Status::Ok, Output::Str(summary)) => parse_summary(&summary).map_err(|message| Error::Abi {
-                plugin: spec.name().into(),
-                method: LOAD.into(),
-                message: format!("describe: {message}"),
-            }),
+            (Status::Ok, Output::Str(summary)) => {
+                parse_summary(&summary).map_err(|message| Error::Abi {
+                    plugin: spec.name().into(),
+                    method: LOAD.into(),
+                    message: format!("describe: {message}"),
+                })
+            }
             (status, out) => Err(Error::Abi {
                 plugin: spec.name().into(),
                 method: LOAD.into(),
@@ -285,11 +369,15 @@ fn entry_panicked(payload: Box<dyn std::any::Any + Send>) -> wasmtime::Error {
 /// integer), then one Lua identifier per line. Anything else is refused: a
 /// method name is never a line the script could shape.
 fn parse_summary(summary: &[u8]) -> Result<PluginShape, String> {
-    let summary = std::str::from_utf8(summary).map_err(|_| "the summary is not UTF-8".to_string())?;
+    let summary =
+        std::str::from_utf8(summary).map_err(|_| "the summary is not UTF-8".to_string())?;
     let mut lines = summary.split('\n');
     let priority = match lines.next().unwrap_or("") {
         "" => None,
-        text => Some(parse_decimal_i64(text).ok_or_else(|| format!("priority {text:?} is not an integer"))?),
+        text => Some(
+            parse_decimal_i64(text)
+                .ok_or_else(|| format!("priority {text:?} is not an integer"))?,
+        ),
     };
     let mut methods = std::collections::BTreeSet::new();
     for name in lines {
@@ -304,18 +392,28 @@ fn parse_summary(summary: &[u8]) -> Result<PluginShape, String> {
 /// `[A-Za-z_][A-Za-z0-9_]*`.
 fn is_lua_identifier(name: &str) -> bool {
     let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// An optional `-` and ASCII digits, nothing else (`str::parse` also takes a
 /// leading `+`), in range.
 fn parse_decimal_i64(text: &str) -> Option<i64> {
     let digits = text.strip_prefix('-').unwrap_or(text);
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
 }
 
 /// What a call's status and output mean for the caller.
-fn call_result(spec: &PluginSpec, method: &str, status: Status, out: Output) -> Result<Output, Error> {
+fn call_result(
+    spec: &PluginSpec,
+    method: &str,
+    status: Status,
+    out: Output,
+) -> Result<Output, Error> {
     let plugin = || spec.name().to_string();
     match status {
         // Outputs over the payload limit were refused before being copied
@@ -323,7 +421,13 @@ fn call_result(spec: &PluginSpec, method: &str, status: Status, out: Output) -> 
         Status::Ok => Ok(out),
         Status::Runtime => {
             let (message, traceback) = split_traceback(&out.text());
-            Err(Error::Lua { plugin: plugin(), method: method.into(), message, traceback, code: None })
+            Err(Error::Lua {
+                plugin: plugin(),
+                method: method.into(),
+                message,
+                traceback,
+                code: None,
+            })
         }
         Status::RuntimeCode => {
             let text = out.text();
@@ -336,9 +440,18 @@ fn call_result(spec: &PluginSpec, method: &str, status: Status, out: Output) -> 
                 });
             }
             let (message, traceback) = split_traceback(rest);
-            Err(Error::Lua { plugin: plugin(), method: method.into(), message, traceback, code: Some(code.into()) })
+            Err(Error::Lua {
+                plugin: plugin(),
+                method: method.into(),
+                message,
+                traceback,
+                code: Some(code.into()),
+            })
         }
-        Status::NoMethod => Err(Error::MissingMethod { plugin: plugin(), method: method.into() }),
+        Status::NoMethod => Err(Error::MissingMethod {
+            plugin: plugin(),
+            method: method.into(),
+        }),
         Status::Memory => Err(memory_limit(spec, method)),
         other => Err(Error::Abi {
             plugin: plugin(),
@@ -354,7 +467,11 @@ fn classify(err: wasmtime::Error, spec: &PluginSpec, method: &str, started: Inst
     let method = method.to_string();
     if let Some(trap) = err.downcast_ref::<Trap>() {
         return match trap {
-            Trap::OutOfFuel => Error::OutOfFuel { plugin, method, fuel_limit: spec.limits.fuel_per_call },
+            Trap::OutOfFuel => Error::OutOfFuel {
+                plugin,
+                method,
+                fuel_limit: spec.limits.fuel_per_call,
+            },
             Trap::Interrupt => Error::Timeout {
                 plugin,
                 method,
@@ -362,43 +479,88 @@ fn classify(err: wasmtime::Error, spec: &PluginSpec, method: &str, started: Inst
                 elapsed_ms: started.elapsed().as_millis() as u64,
             },
             Trap::StackOverflow => Error::StackOverflow { plugin, method },
-            other => Error::Trap { plugin, method, message: other.to_string() },
+            other => Error::Trap {
+                plugin,
+                method,
+                message: other.to_string(),
+            },
         };
     }
-    if err.downcast_ref::<HeapExhausted>().is_some() || err.downcast_ref::<GuestOutOfMemory>().is_some() {
+    if err.downcast_ref::<HeapExhausted>().is_some()
+        || err.downcast_ref::<GuestOutOfMemory>().is_some()
+    {
         return memory_limit(spec, &method);
     }
     if let Some(limit) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
-        return Error::CapacityExhausted { plugin, message: limit.to_string() };
+        return Error::CapacityExhausted {
+            plugin,
+            message: limit.to_string(),
+        };
     }
     if let Some(too_large) = err.downcast_ref::<OutputTooLarge>() {
         let limit = spec.limits.max_payload_bytes;
-        return Error::PayloadTooLarge { plugin, method, bytes: too_large.bytes, limit };
+        return Error::PayloadTooLarge {
+            plugin,
+            method,
+            bytes: too_large.bytes,
+            limit,
+        };
     }
     if let Some(panicked) = err.downcast_ref::<HostFunctionPanicked>() {
-        return Error::HostPanic { plugin, method, import: panicked.import, message: panicked.message.clone() };
+        return Error::HostPanic {
+            plugin,
+            method,
+            import: panicked.import,
+            message: panicked.message.clone(),
+        };
     }
     if let Some(violation) = err.downcast_ref::<AbiViolation>() {
-        return Error::Abi { plugin, method, message: violation.0.clone() };
+        return Error::Abi {
+            plugin,
+            method,
+            message: violation.0.clone(),
+        };
     }
-    Error::Trap { plugin, method, message: format!("{err:#}") }
+    Error::Trap {
+        plugin,
+        method,
+        message: format!("{err:#}"),
+    }
 }
 
 fn memory_limit(spec: &PluginSpec, method: &str) -> Error {
-    Error::MemoryLimit { plugin: spec.name().into(), method: method.into(), limit_bytes: spec.limits.max_heap_bytes }
+    Error::MemoryLimit {
+        plugin: spec.name().into(),
+        method: method.into(),
+        limit_bytes: spec.limits.max_heap_bytes,
+    }
 }
 
 fn load_error(spec: &PluginSpec, status: Status, out: Output) -> Error {
     let plugin = spec.name().to_string();
     match status {
-        Status::Syntax => Error::Syntax { plugin, message: out.text() },
+        Status::Syntax => Error::Syntax {
+            plugin,
+            message: out.text(),
+        },
         Status::Runtime => {
             let (message, traceback) = split_traceback(&out.text());
-            Error::ScriptInit { plugin, message, traceback }
+            Error::ScriptInit {
+                plugin,
+                message,
+                traceback,
+            }
         }
-        Status::NotATable => Error::NotATable { plugin, found: out.text() },
+        Status::NotATable => Error::NotATable {
+            plugin,
+            found: out.text(),
+        },
         Status::Memory => memory_limit(spec, LOAD),
-        other => Error::Abi { plugin, method: LOAD.into(), message: format!("status {other:?}: {}", out.text()) },
+        other => Error::Abi {
+            plugin,
+            method: LOAD.into(),
+            message: format!("status {other:?}: {}", out.text()),
+        },
     }
 }
 
@@ -410,7 +572,10 @@ fn is_error_code(code: &str) -> bool {
 /// Splits the shim's "message\nstack traceback:\n..." into its two parts.
 fn split_traceback(text: &str) -> (String, String) {
     match text.split_once("\nstack traceback:\n") {
-        Some((message, traceback)) => (message.to_string(), format!("stack traceback:\n{traceback}")),
+        Some((message, traceback)) => (
+            message.to_string(),
+            format!("stack traceback:\n{traceback}"),
+        ),
         None => (text.to_string(), String::new()),
     }
 }
@@ -423,10 +588,26 @@ mod tests {
     fn summaries_hold_identifiers_and_a_plain_integer_only() {
         let shape = parse_summary(b"-7\nget\non_request\n_x1").unwrap();
         assert_eq!(shape.priority, Some(-7));
-        assert_eq!(shape.methods.iter().map(String::as_str).collect::<Vec<_>>(), ["_x1", "get", "on_request"]);
+        assert_eq!(
+            shape.methods.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["_x1", "get", "on_request"]
+        );
         assert_eq!(parse_summary(b"").unwrap(), PluginShape::default());
-        for bad in [&b"+5\nget"[..], b" 5", b"5x", b"\nget set", b"\n", b"\n1get", b"\nget\xff", b"99999999999999999999"] {
-            assert!(parse_summary(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"+5\nget"[..],
+            b" 5",
+            b"5x",
+            b"\nget set",
+            b"\n",
+            b"\n1get",
+            b"\nget\xff",
+            b"99999999999999999999",
+        ] {
+            assert!(
+                parse_summary(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -119,15 +119,38 @@ pub(crate) enum SetMode {
 /// One `bext.shared` operation, decoded from the guest's request.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SharedOp {
-    Get { key: Vec<u8> },
+    Get {
+        key: Vec<u8>,
+    },
     /// `value: None` (a nil value) deletes, as in OpenResty.
-    Set { key: Vec<u8>, value: Option<SharedValue>, ttl_ms: u64, mode: SetMode },
-    Incr { key: Vec<u8>, by: Number, init: Option<Number>, init_ttl_ms: u64 },
-    Delete { key: Vec<u8> },
-    Ttl { key: Vec<u8> },
-    Expire { key: Vec<u8>, ttl_ms: u64 },
-    Keys { limit: usize },
-    FlushExpired { max: usize },
+    Set {
+        key: Vec<u8>,
+        value: Option<SharedValue>,
+        ttl_ms: u64,
+        mode: SetMode,
+    },
+    Incr {
+        key: Vec<u8>,
+        by: Number,
+        init: Option<Number>,
+        init_ttl_ms: u64,
+    },
+    Delete {
+        key: Vec<u8>,
+    },
+    Ttl {
+        key: Vec<u8>,
+    },
+    Expire {
+        key: Vec<u8>,
+        ttl_ms: u64,
+    },
+    Keys {
+        limit: usize,
+    },
+    FlushExpired {
+        max: usize,
+    },
     FlushAll,
 }
 
@@ -174,24 +197,36 @@ impl SharedOp {
         let fail = |what: String| format!("bext.shared:{name}: {what}");
         let key = || match arg(0) {
             Output::Str(key) => Ok(key.clone()),
-            other => Err(fail(format!("the key must be a string, got {}", other.type_name()))),
+            other => Err(fail(format!(
+                "the key must be a string, got {}",
+                other.type_name()
+            ))),
         };
         let ttl = |i: usize, what: &str| match arg(i) {
             Output::Nil => Ok(0),
             Output::Int(ms) if *ms >= 0 => Ok(*ms as u64),
             Output::Float(ms) if ms.is_finite() && *ms >= 0.0 => Ok(ms.ceil() as u64),
-            other => Err(fail(format!("{what} must be a number of milliseconds >= 0, got {}", describe(other)))),
+            other => Err(fail(format!(
+                "{what} must be a number of milliseconds >= 0, got {}",
+                describe(other)
+            ))),
         };
         let number = |i: usize, what: &str, optional: bool| match arg(i) {
             Output::Nil if optional => Ok(None),
             Output::Int(n) => Ok(Some(Number::Int(*n))),
             Output::Float(f) => Ok(Some(Number::Float(*f))),
-            other => Err(fail(format!("{what} must be a number, got {}", other.type_name()))),
+            other => Err(fail(format!(
+                "{what} must be a number, got {}",
+                other.type_name()
+            ))),
         };
         let count = |i: usize, what: &str, default: usize| match arg(i) {
             Output::Nil => Ok(default),
             Output::Int(n) if *n >= 0 => Ok(usize::try_from(*n).unwrap_or(usize::MAX)),
-            other => Err(fail(format!("{what} must be an integer >= 0, got {}", describe(other)))),
+            other => Err(fail(format!(
+                "{what} must be an integer >= 0, got {}",
+                describe(other)
+            ))),
         };
         let write = |mode: SetMode| -> Result<SharedOp, String> {
             let value = match arg(1) {
@@ -201,9 +236,19 @@ impl SharedOp {
                 Output::Int(i) => Some(SharedValue::Int(*i)),
                 Output::Float(f) => Some(SharedValue::Float(*f)),
                 Output::Str(s) => Some(SharedValue::Str(s.clone())),
-                other => return Err(fail(format!("cannot store {} (strings, numbers and booleans only)", other.type_name()))),
+                other => {
+                    return Err(fail(format!(
+                        "cannot store {} (strings, numbers and booleans only)",
+                        other.type_name()
+                    )));
+                }
             };
-            Ok(SharedOp::Set { key: key()?, value, ttl_ms: ttl(2, "ttl_ms")?, mode })
+            Ok(SharedOp::Set {
+                key: key()?,
+                value,
+                ttl_ms: ttl(2, "ttl_ms")?,
+                mode,
+            })
         };
         match code {
             op::GET => Ok(SharedOp::Get { key: key()? }),
@@ -218,9 +263,16 @@ impl SharedOp {
             }),
             op::DELETE => Ok(SharedOp::Delete { key: key()? }),
             op::TTL => Ok(SharedOp::Ttl { key: key()? }),
-            op::EXPIRE => Ok(SharedOp::Expire { key: key()?, ttl_ms: ttl(1, "ttl_ms")? }),
-            op::KEYS => Ok(SharedOp::Keys { limit: count(0, "the limit", DEFAULT_KEYS_LIMIT)? }),
-            op::FLUSH_EXPIRED => Ok(SharedOp::FlushExpired { max: count(0, "max_count", 0)? }),
+            op::EXPIRE => Ok(SharedOp::Expire {
+                key: key()?,
+                ttl_ms: ttl(1, "ttl_ms")?,
+            }),
+            op::KEYS => Ok(SharedOp::Keys {
+                limit: count(0, "the limit", DEFAULT_KEYS_LIMIT)?,
+            }),
+            op::FLUSH_EXPIRED => Ok(SharedOp::FlushExpired {
+                max: count(0, "max_count", 0)?,
+            }),
             op::FLUSH_ALL => Ok(SharedOp::FlushAll),
             other => Err(format!("bext.shared: unknown operation {other}")),
         }
@@ -231,9 +283,18 @@ impl SharedOp {
     pub(crate) fn op_name(&self) -> &'static str {
         match self {
             SharedOp::Get { .. } => "get",
-            SharedOp::Set { mode: SetMode::Always, .. } => "set",
-            SharedOp::Set { mode: SetMode::IfAbsent, .. } => "add",
-            SharedOp::Set { mode: SetMode::IfPresent, .. } => "replace",
+            SharedOp::Set {
+                mode: SetMode::Always,
+                ..
+            } => "set",
+            SharedOp::Set {
+                mode: SetMode::IfAbsent,
+                ..
+            } => "add",
+            SharedOp::Set {
+                mode: SetMode::IfPresent,
+                ..
+            } => "replace",
             SharedOp::Incr { .. } => "incr",
             SharedOp::Delete { .. } => "delete",
             SharedOp::Ttl { .. } => "ttl",
@@ -295,36 +356,63 @@ pub(crate) struct Reply {
 
 impl Reply {
     fn one(value: Option<SharedValue>) -> Reply {
-        Reply { values: vec![value], entries_visited: 0 }
+        Reply {
+            values: vec![value],
+            entries_visited: 0,
+        }
     }
 
     /// `nil, err`.
     pub(crate) fn failed(err: &str) -> Reply {
-        Reply { values: vec![None, Some(SharedValue::Str(err.into()))], entries_visited: 0 }
+        Reply {
+            values: vec![None, Some(SharedValue::Str(err.into()))],
+            entries_visited: 0,
+        }
     }
 
     /// A write's `ok, err, forcible`.
     pub(crate) fn write(ok: bool, err: Option<&str>, forcible: bool) -> Reply {
         Reply {
-            values: vec![Some(SharedValue::Bool(ok)), err.map(|e| SharedValue::Str(e.into())), Some(SharedValue::Bool(forcible))],
+            values: vec![
+                Some(SharedValue::Bool(ok)),
+                err.map(|e| SharedValue::Str(e.into())),
+                Some(SharedValue::Bool(forcible)),
+            ],
             entries_visited: 0,
         }
     }
 
     /// `incr`'s `value, nil, forcible`.
     pub(crate) fn incremented(value: Number, forcible: bool) -> Reply {
-        Reply { values: vec![Some(value.into_value()), None, Some(SharedValue::Bool(forcible))], entries_visited: 0 }
+        Reply {
+            values: vec![
+                Some(value.into_value()),
+                None,
+                Some(SharedValue::Bool(forcible)),
+            ],
+            entries_visited: 0,
+        }
     }
 
     /// `keys`: one string per key (the shim packs them into a table).
     pub(crate) fn keys(keys: Vec<Vec<u8>>) -> Reply {
         let entries_visited = keys.len();
-        Reply { values: keys.into_iter().map(|k| Some(SharedValue::Str(k))).collect(), entries_visited }
+        Reply {
+            values: keys
+                .into_iter()
+                .map(|k| Some(SharedValue::Str(k)))
+                .collect(),
+            entries_visited,
+        }
     }
 
     /// The reply in the call encoding the shim decodes.
     pub(crate) fn encode(&self, buf: &mut Vec<u8>) {
-        let args: Vec<Arg<'_>> = self.values.iter().map(|v| v.as_ref().map_or(Arg::Nil, SharedValue::as_arg)).collect();
+        let args: Vec<Arg<'_>> = self
+            .values
+            .iter()
+            .map(|v| v.as_ref().map_or(Arg::Nil, SharedValue::as_arg))
+            .collect();
         abi::encode_args(buf, &args);
     }
 }
@@ -376,7 +464,9 @@ fn entry_cost(key: &[u8], value: &SharedValue) -> usize {
 }
 
 fn expiry_after(now: Instant, ttl_ms: u64) -> Option<Instant> {
-    (ttl_ms > 0).then(|| now.checked_add(Duration::from_millis(ttl_ms))).flatten()
+    (ttl_ms > 0)
+        .then(|| now.checked_add(Duration::from_millis(ttl_ms)))
+        .flatten()
 }
 
 impl LocalDict {
@@ -432,15 +522,25 @@ impl SharedStore for LocalDict {
 impl DictState {
     fn execute(&mut self, op: &SharedOp, now: Instant) -> Reply {
         match op {
-            SharedOp::Get { key } => Reply::one(self.live(key, now).map(|entry| entry.value.clone())),
-            SharedOp::Set { key, value: None, .. } | SharedOp::Delete { key } => {
+            SharedOp::Get { key } => {
+                Reply::one(self.live(key, now).map(|entry| entry.value.clone()))
+            }
+            SharedOp::Set {
+                key, value: None, ..
+            }
+            | SharedOp::Delete { key } => {
                 self.remove(key);
                 match op {
                     SharedOp::Delete { .. } => Reply::default(),
                     _ => Reply::write(true, None, false),
                 }
             }
-            SharedOp::Set { key, value: Some(value), ttl_ms, mode } => {
+            SharedOp::Set {
+                key,
+                value: Some(value),
+                ttl_ms,
+                mode,
+            } => {
                 let present = self.live(key, now).is_some();
                 match (mode, present) {
                     (SetMode::IfAbsent, true) => Reply::write(false, Some("exists"), false),
@@ -451,11 +551,23 @@ impl DictState {
                     },
                 }
             }
-            SharedOp::Incr { key, by, init, init_ttl_ms } => {
+            SharedOp::Incr {
+                key,
+                by,
+                init,
+                init_ttl_ms,
+            } => {
                 let Some(entry) = self.live(key, now) else {
-                    let Some(init) = init else { return Reply::failed("not found") };
+                    let Some(init) = init else {
+                        return Reply::failed("not found");
+                    };
                     let value = init.add(*by);
-                    return match self.insert(key, value.into_value(), expiry_after(now, *init_ttl_ms), now) {
+                    return match self.insert(
+                        key,
+                        value.into_value(),
+                        expiry_after(now, *init_ttl_ms),
+                        now,
+                    ) {
                         Some(evicted) => Reply::incremented(value, evicted > 0),
                         None => Reply::failed("no memory"),
                     };
@@ -473,7 +585,9 @@ impl DictState {
             SharedOp::Ttl { key } => match self.live(key, now) {
                 None => Reply::failed("not found"),
                 Some(entry) => {
-                    let left = entry.expires_at.map_or(0, |at| at.saturating_duration_since(now).as_millis().max(1));
+                    let left = entry
+                        .expires_at
+                        .map_or(0, |at| at.saturating_duration_since(now).as_millis().max(1));
                     Reply::one(Some(SharedValue::Int(left as i64)))
                 }
             },
@@ -502,7 +616,10 @@ impl DictState {
                 while flushed < max && self.evict_expired(now) {
                     flushed += 1;
                 }
-                Reply { values: vec![Some(SharedValue::Int(flushed as i64))], entries_visited: flushed }
+                Reply {
+                    values: vec![Some(SharedValue::Int(flushed as i64))],
+                    entries_visited: flushed,
+                }
             }
             SharedOp::FlushAll => {
                 let flushed = self.entries.len();
@@ -510,7 +627,10 @@ impl DictState {
                 self.lru.clear();
                 self.expiry.clear();
                 self.used_bytes = 0;
-                Reply { values: Vec::new(), entries_visited: flushed }
+                Reply {
+                    values: Vec::new(),
+                    entries_visited: flushed,
+                }
             }
         }
     }
@@ -518,7 +638,10 @@ impl DictState {
     /// The entry under `key` if it has not expired (an expired one is
     /// removed), marked as just used.
     fn live(&mut self, key: &[u8], now: Instant) -> Option<&mut Entry> {
-        let (old_tick, expires_at) = self.entries.get(key).map(|entry| (entry.tick, entry.expires_at))?;
+        let (old_tick, expires_at) = self
+            .entries
+            .get(key)
+            .map(|entry| (entry.tick, entry.expires_at))?;
         if expires_at.is_some_and(|at| at <= now) {
             self.remove(key);
             return None;
@@ -541,7 +664,9 @@ impl DictState {
     }
 
     fn remove(&mut self, key: &[u8]) -> bool {
-        let Some((key, entry)) = self.entries.remove_entry(key) else { return false };
+        let Some((key, entry)) = self.entries.remove_entry(key) else {
+            return false;
+        };
         self.lru.remove(&entry.tick);
         if let Some(at) = entry.expires_at {
             self.expiry.remove(&(at, entry.tick));
@@ -551,7 +676,9 @@ impl DictState {
     }
 
     fn set_expiry(&mut self, key: &[u8], expires_at: Option<Instant>) {
-        let Some((shared_key, entry)) = self.entries.get_key_value(key) else { return };
+        let Some((shared_key, entry)) = self.entries.get_key_value(key) else {
+            return;
+        };
         let (old, tick, shared_key) = (entry.expires_at, entry.tick, shared_key.clone());
         if let Some(at) = old {
             self.expiry.remove(&(at, tick));
@@ -567,7 +694,13 @@ impl DictState {
     /// Stores `value` under `key`, evicting others as needed. Returns how
     /// many unexpired entries were evicted, or `None` if the entry cannot
     /// fit even in an empty dictionary (then nothing changed).
-    fn insert(&mut self, key: &[u8], value: SharedValue, expires_at: Option<Instant>, now: Instant) -> Option<usize> {
+    fn insert(
+        &mut self,
+        key: &[u8],
+        value: SharedValue,
+        expires_at: Option<Instant>,
+        now: Instant,
+    ) -> Option<usize> {
         let cost = entry_cost(key, &value);
         if cost > self.capacity_bytes {
             return None;
@@ -580,7 +713,14 @@ impl DictState {
         if let Some(at) = expires_at {
             self.expiry.insert((at, tick), key.clone());
         }
-        self.entries.insert(key, Entry { value, expires_at, tick });
+        self.entries.insert(
+            key,
+            Entry {
+                value,
+                expires_at,
+                tick,
+            },
+        );
         self.used_bytes += cost;
         Some(evicted)
     }
@@ -594,7 +734,9 @@ impl DictState {
             if self.evict_expired(now) {
                 continue;
             }
-            let Some(key) = self.lru.values().next().cloned() else { break };
+            let Some(key) = self.lru.values().next().cloned() else {
+                break;
+            };
             self.remove(&key);
             forced += 1;
         }
@@ -650,7 +792,10 @@ impl SharedRegistry {
 
     /// Forgets the dictionary of `plugin` (unload, or a first load that failed).
     pub(crate) fn remove(&self, plugin: &str) {
-        self.dicts.lock().unwrap_or_else(|e| e.into_inner()).remove(plugin);
+        self.dicts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(plugin);
     }
 }
 
@@ -663,11 +808,18 @@ mod tests {
     }
 
     fn set(k: &str, v: SharedValue, ttl_ms: u64) -> SharedOp {
-        SharedOp::Set { key: key(k), value: Some(v), ttl_ms, mode: SetMode::Always }
+        SharedOp::Set {
+            key: key(k),
+            value: Some(v),
+            ttl_ms,
+            mode: SetMode::Always,
+        }
     }
 
     fn get(dict: &LocalDict, k: &str, now: Instant) -> Option<SharedValue> {
-        dict.execute_at(&SharedOp::Get { key: key(k) }, now).values.remove(0)
+        dict.execute_at(&SharedOp::Get { key: key(k) }, now)
+            .values
+            .remove(0)
     }
 
     fn s(text: &str) -> SharedValue {
@@ -679,15 +831,30 @@ mod tests {
         let dict = LocalDict::new(1 << 20);
         let t0 = Instant::now();
         dict.execute_at(&set("a", s("x"), 100), t0);
-        let ttl = dict.execute_at(&SharedOp::Ttl { key: key("a") }, t0 + Duration::from_millis(40));
+        let ttl = dict.execute_at(
+            &SharedOp::Ttl { key: key("a") },
+            t0 + Duration::from_millis(40),
+        );
         assert_eq!(ttl.values, vec![Some(SharedValue::Int(60))]);
-        assert_eq!(get(&dict, "a", t0 + Duration::from_millis(99)), Some(s("x")));
+        assert_eq!(
+            get(&dict, "a", t0 + Duration::from_millis(99)),
+            Some(s("x"))
+        );
         assert_eq!(get(&dict, "a", t0 + Duration::from_millis(100)), None);
         assert_eq!(dict.used_bytes(), 0, "an expired entry read is freed");
         // expire(0) makes a key permanent; ttl reports 0 for it.
         dict.execute_at(&set("b", s("y"), 10), t0);
-        dict.execute_at(&SharedOp::Expire { key: key("b"), ttl_ms: 0 }, t0);
-        assert_eq!(get(&dict, "b", t0 + Duration::from_secs(3600)), Some(s("y")));
+        dict.execute_at(
+            &SharedOp::Expire {
+                key: key("b"),
+                ttl_ms: 0,
+            },
+            t0,
+        );
+        assert_eq!(
+            get(&dict, "b", t0 + Duration::from_secs(3600)),
+            Some(s("y"))
+        );
         let ttl = dict.execute_at(&SharedOp::Ttl { key: key("b") }, t0);
         assert_eq!(ttl.values, vec![Some(SharedValue::Int(0))]);
     }
@@ -699,19 +866,35 @@ mod tests {
         let t0 = Instant::now();
         let later = t0 + Duration::from_millis(50);
         for (k, ttl) in [("k1", 0), ("k2", 10), ("k3", 0)] {
-            assert_eq!(dict.execute_at(&set(k, s("0123456789"), ttl), t0), Reply::write(true, None, false));
+            assert_eq!(
+                dict.execute_at(&set(k, s("0123456789"), ttl), t0),
+                Reply::write(true, None, false)
+            );
         }
         // k2 has expired by `later`: it goes first and the write is not forcible.
-        assert_eq!(dict.execute_at(&set("k4", s("0123456789"), 0), later), Reply::write(true, None, false));
-        assert_eq!(get(&dict, "k1", later), Some(s("0123456789")), "k1 is now the most recent");
+        assert_eq!(
+            dict.execute_at(&set("k4", s("0123456789"), 0), later),
+            Reply::write(true, None, false)
+        );
+        assert_eq!(
+            get(&dict, "k1", later),
+            Some(s("0123456789")),
+            "k1 is now the most recent"
+        );
         // Nothing expired: the least recently used (k3) is evicted, forcibly.
-        assert_eq!(dict.execute_at(&set("k5", s("0123456789"), 0), later), Reply::write(true, None, true));
+        assert_eq!(
+            dict.execute_at(&set("k5", s("0123456789"), 0), later),
+            Reply::write(true, None, true)
+        );
         assert_eq!(get(&dict, "k3", later), None);
         assert_eq!(get(&dict, "k1", later), Some(s("0123456789")));
         assert!(dict.used_bytes() <= cost * 3);
         // An entry larger than the whole dictionary fails and changes nothing.
         let huge = SharedValue::Str(vec![b'x'; cost * 3]);
-        assert_eq!(dict.execute_at(&set("k6", huge, 0), later), Reply::write(false, Some("no memory"), false));
+        assert_eq!(
+            dict.execute_at(&set("k6", huge, 0), later),
+            Reply::write(false, Some("no memory"), false)
+        );
         assert_eq!(get(&dict, "k5", later), Some(s("0123456789")));
     }
 
@@ -719,16 +902,49 @@ mod tests {
     fn incr_add_replace_follow_openresty() {
         let dict = LocalDict::new(1 << 20);
         let now = Instant::now();
-        let incr = |by, init| SharedOp::Incr { key: key("n"), by, init, init_ttl_ms: 0 };
-        assert_eq!(dict.execute_at(&incr(Number::Int(1), None), now), Reply::failed("not found"));
-        assert_eq!(dict.execute_at(&incr(Number::Int(2), Some(Number::Int(10))), now), Reply::incremented(Number::Int(12), false));
-        assert_eq!(dict.execute_at(&incr(Number::Float(0.5), None), now), Reply::incremented(Number::Float(12.5), false));
+        let incr = |by, init| SharedOp::Incr {
+            key: key("n"),
+            by,
+            init,
+            init_ttl_ms: 0,
+        };
+        assert_eq!(
+            dict.execute_at(&incr(Number::Int(1), None), now),
+            Reply::failed("not found")
+        );
+        assert_eq!(
+            dict.execute_at(&incr(Number::Int(2), Some(Number::Int(10))), now),
+            Reply::incremented(Number::Int(12), false)
+        );
+        assert_eq!(
+            dict.execute_at(&incr(Number::Float(0.5), None), now),
+            Reply::incremented(Number::Float(12.5), false)
+        );
         dict.execute_at(&set("n", s("text"), 0), now);
-        assert_eq!(dict.execute_at(&incr(Number::Int(1), None), now), Reply::failed("not a number"));
-        let add = SharedOp::Set { key: key("n"), value: Some(s("v")), ttl_ms: 0, mode: SetMode::IfAbsent };
-        assert_eq!(dict.execute_at(&add, now), Reply::write(false, Some("exists"), false));
-        let replace = SharedOp::Set { key: key("m"), value: Some(s("v")), ttl_ms: 0, mode: SetMode::IfPresent };
-        assert_eq!(dict.execute_at(&replace, now), Reply::write(false, Some("not found"), false));
+        assert_eq!(
+            dict.execute_at(&incr(Number::Int(1), None), now),
+            Reply::failed("not a number")
+        );
+        let add = SharedOp::Set {
+            key: key("n"),
+            value: Some(s("v")),
+            ttl_ms: 0,
+            mode: SetMode::IfAbsent,
+        };
+        assert_eq!(
+            dict.execute_at(&add, now),
+            Reply::write(false, Some("exists"), false)
+        );
+        let replace = SharedOp::Set {
+            key: key("m"),
+            value: Some(s("v")),
+            ttl_ms: 0,
+            mode: SetMode::IfPresent,
+        };
+        assert_eq!(
+            dict.execute_at(&replace, now),
+            Reply::write(false, Some("not found"), false)
+        );
         let empty = SharedOp::Get { key: Vec::new() };
         assert_eq!(dict.execute_at(&empty, now), Reply::failed("empty key"));
     }
@@ -741,11 +957,22 @@ mod tests {
             dict.execute_at(&set(&format!("k{i}"), SharedValue::Int(i as i64), ttl), t0);
         }
         let later = t0 + Duration::from_millis(10);
-        assert_eq!(dict.execute_at(&SharedOp::Keys { limit: 0 }, later), Reply::keys(vec![key("k2"), key("k0")]));
-        assert_eq!(dict.execute_at(&SharedOp::Keys { limit: 1 }, later).values.len(), 1);
+        assert_eq!(
+            dict.execute_at(&SharedOp::Keys { limit: 0 }, later),
+            Reply::keys(vec![key("k2"), key("k0")])
+        );
+        assert_eq!(
+            dict.execute_at(&SharedOp::Keys { limit: 1 }, later)
+                .values
+                .len(),
+            1
+        );
         let flushed = dict.execute_at(&SharedOp::FlushExpired { max: 0 }, later);
         assert_eq!(flushed.values, vec![Some(SharedValue::Int(2))]);
-        assert_eq!(dict.used_bytes(), 2 * entry_cost(b"k0", &SharedValue::Int(0)));
+        assert_eq!(
+            dict.used_bytes(),
+            2 * entry_cost(b"k0", &SharedValue::Int(0))
+        );
     }
 
     #[test]
@@ -757,8 +984,14 @@ mod tests {
             Err("bext.shared:set: ttl_ms must be a number of milliseconds >= 0, got -1".into())
         );
         abi::encode_args(&mut req, &[Arg::Str(b"k"), Arg::Str(b"1")]);
-        assert_eq!(SharedOp::decode(op::INCR, &req), Err("bext.shared:incr: `by` must be a number, got a string".into()));
+        assert_eq!(
+            SharedOp::decode(op::INCR, &req),
+            Err("bext.shared:incr: `by` must be a number, got a string".into())
+        );
         assert!(SharedOp::decode(99, &req).is_err());
-        assert!(SharedOp::decode(op::GET, b"s\xff\xff\xff\xff").is_err(), "a truncated request is refused");
+        assert!(
+            SharedOp::decode(op::GET, b"s\xff\xff\xff\xff").is_err(),
+            "a truncated request is refused"
+        );
     }
 }

@@ -27,7 +27,9 @@
 //!   expires keys itself.
 
 use crate::error::Error;
-use crate::shared::{LocalDict, Number, Reply, SetMode, SharedFailure, SharedOp, SharedStore, SharedValue};
+use crate::shared::{
+    LocalDict, Number, Reply, SetMode, SharedFailure, SharedOp, SharedStore, SharedValue,
+};
 use redis::{Client, Connection, RedisError, Script};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -87,7 +89,9 @@ impl RedisShared {
     /// first operation. Defaults: key prefix `bext:shared:`, operation
     /// timeout 100 ms, retry after 1000 ms, [`RedisUnavailable::FailOpen`].
     pub fn new(url: &str) -> Result<RedisShared, Error> {
-        let client = Client::open(url).map_err(|e| Error::SharedBackend { message: format!("redis url `{url}`: {e}") })?;
+        let client = Client::open(url).map_err(|e| Error::SharedBackend {
+            message: format!("redis url `{url}`: {e}"),
+        })?;
         Ok(RedisShared {
             inner: Arc::new(RedisInner {
                 client,
@@ -114,7 +118,9 @@ impl RedisShared {
             down_until: Mutex::new(None),
         });
         change(&mut inner);
-        RedisShared { inner: Arc::new(inner) }
+        RedisShared {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Prefix of every key this backend writes, so several deployments can
@@ -146,8 +152,13 @@ impl RedisShared {
     /// The store of one plugin; `local` is its in-process dictionary, the
     /// fail-open fallback.
     pub(crate) fn store(&self, plugin: &str, local: Arc<LocalDict>) -> RedisDict {
-        let namespace = format!("{}{}:{}:", self.inner.key_prefix, plugin.len(), plugin).into_bytes();
-        RedisDict { redis: self.inner.clone(), namespace, local }
+        let namespace =
+            format!("{}{}:{}:", self.inner.key_prefix, plugin.len(), plugin).into_bytes();
+        RedisDict {
+            redis: self.inner.clone(),
+            namespace,
+            local,
+        }
     }
 }
 
@@ -196,7 +207,13 @@ fn encode_value(value: &SharedValue) -> Vec<u8> {
     match value {
         SharedValue::Int(i) => i.to_string().into_bytes(),
         SharedValue::Float(f) => format!("f{f:?}").into_bytes(),
-        SharedValue::Bool(b) => if *b { b"b1".to_vec() } else { b"b0".to_vec() },
+        SharedValue::Bool(b) => {
+            if *b {
+                b"b1".to_vec()
+            } else {
+                b"b0".to_vec()
+            }
+        }
         SharedValue::Str(s) => [b"s".as_slice(), s].concat(),
     }
 }
@@ -214,7 +231,10 @@ fn decode_value(bytes: &[u8]) -> Result<SharedValue, String> {
         Some(b's') => Some(SharedValue::Str(bytes[1..].to_vec())),
         Some(b'b') => Some(SharedValue::Bool(&bytes[1..] == b"1")),
         Some(b'f') => text().and_then(|t| t.parse().ok()).map(SharedValue::Float),
-        Some(b'-' | b'0'..=b'9') => std::str::from_utf8(bytes).ok().and_then(|t| t.parse().ok()).map(SharedValue::Int),
+        Some(b'-' | b'0'..=b'9') => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .map(SharedValue::Int),
         _ => None,
     };
     value.ok_or_else(|| "the key holds a value bext.shared did not write".into())
@@ -223,7 +243,10 @@ fn decode_value(bytes: &[u8]) -> Result<SharedValue, String> {
 /// Whether `err` means Redis could not be reached (as opposed to a command
 /// Redis answered with an error).
 fn is_unreachable(err: &RedisError) -> bool {
-    err.is_io_error() || err.is_timeout() || err.is_connection_refusal() || err.is_connection_dropped()
+    err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_refusal()
+        || err.is_connection_dropped()
 }
 
 impl SharedStore for RedisDict {
@@ -232,7 +255,12 @@ impl SharedStore for RedisDict {
             return Ok(reply);
         }
         let now = Instant::now();
-        if let Some(until) = *self.redis.down_until.lock().unwrap_or_else(|e| e.into_inner()) {
+        if let Some(until) = *self
+            .redis
+            .down_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
             if now < until {
                 return self.unavailable(op, "it failed recently");
             }
@@ -252,12 +280,22 @@ impl SharedStore for RedisDict {
                     return Err(SharedFailure::Deadline);
                 }
                 let until = Instant::now() + self.redis.retry_after;
-                *self.redis.down_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(until);
+                *self
+                    .redis
+                    .down_until
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(until);
                 tracing::warn!(target: "bext_lua::shared", url = %self.redis.url, "redis unavailable: {err}");
                 self.unavailable(op, &err.to_string())
             }
-            Err(Failure::Redis(err)) => Err(SharedFailure::Raise(format!("bext.shared:{}: redis: {err}", op.op_name()))),
-            Err(Failure::Value(message)) => Err(SharedFailure::Raise(format!("bext.shared:{}: {message}", op.op_name()))),
+            Err(Failure::Redis(err)) => Err(SharedFailure::Raise(format!(
+                "bext.shared:{}: redis: {err}",
+                op.op_name()
+            ))),
+            Err(Failure::Value(message)) => Err(SharedFailure::Raise(format!(
+                "bext.shared:{}: {message}",
+                op.op_name()
+            ))),
             Err(Failure::Deadline) => Err(SharedFailure::Deadline),
         }
     }
@@ -280,9 +318,10 @@ impl RedisDict {
     fn unavailable(&self, op: &SharedOp, why: &str) -> Result<Reply, SharedFailure> {
         match self.redis.on_unavailable {
             RedisUnavailable::FailOpen => Ok(self.local.execute_at(op, Instant::now())),
-            RedisUnavailable::FailClosed => {
-                Err(SharedFailure::Raise(format!("bext.shared:{}: redis unavailable: {why}", op.op_name())))
-            }
+            RedisUnavailable::FailClosed => Err(SharedFailure::Raise(format!(
+                "bext.shared:{}: redis unavailable: {why}",
+                op.op_name()
+            ))),
         }
     }
 
@@ -291,8 +330,18 @@ impl RedisDict {
     }
 
     /// Runs `op` on a pooled connection whose timeouts are `budget`.
-    fn run(&self, op: &SharedOp, budget: Duration, deadline: Option<Instant>) -> Result<Reply, Failure> {
-        let pooled = self.redis.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    fn run(
+        &self,
+        op: &SharedOp,
+        budget: Duration,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, Failure> {
+        let pooled = self
+            .redis
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
         let mut con = match pooled {
             Some(con) => con,
             None => self.redis.client.get_connection_with_timeout(budget)?,
@@ -307,23 +356,42 @@ impl RedisDict {
         Ok(reply)
     }
 
-    fn run_on(&self, con: &mut Connection, op: &SharedOp, deadline: Option<Instant>) -> Result<Reply, Failure> {
+    fn run_on(
+        &self,
+        con: &mut Connection,
+        op: &SharedOp,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, Failure> {
         Ok(match op {
             SharedOp::Get { key } => {
                 let raw: Option<Vec<u8>> = redis::cmd("GET").arg(self.key(key)).query(con)?;
                 match raw {
-                    None => Reply { values: vec![None], entries_visited: 0 },
-                    Some(raw) => Reply { values: vec![Some(decode_value(&raw).map_err(Failure::Value)?)], entries_visited: 0 },
+                    None => Reply {
+                        values: vec![None],
+                        entries_visited: 0,
+                    },
+                    Some(raw) => Reply {
+                        values: vec![Some(decode_value(&raw).map_err(Failure::Value)?)],
+                        entries_visited: 0,
+                    },
                 }
             }
-            SharedOp::Set { key, value: None, .. } | SharedOp::Delete { key } => {
+            SharedOp::Set {
+                key, value: None, ..
+            }
+            | SharedOp::Delete { key } => {
                 let _: i64 = redis::cmd("DEL").arg(self.key(key)).query(con)?;
                 match op {
                     SharedOp::Delete { .. } => Reply::default(),
                     _ => Reply::write(true, None, false),
                 }
             }
-            SharedOp::Set { key, value: Some(value), ttl_ms, mode } => {
+            SharedOp::Set {
+                key,
+                value: Some(value),
+                ttl_ms,
+                mode,
+            } => {
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(self.key(key)).arg(encode_value(value));
                 if *ttl_ms > 0 {
@@ -345,7 +413,12 @@ impl RedisDict {
                     (None, _) => Reply::write(false, Some("exists"), false),
                 }
             }
-            SharedOp::Incr { key, by, init, init_ttl_ms } => {
+            SharedOp::Incr {
+                key,
+                by,
+                init,
+                init_ttl_ms,
+            } => {
                 let (status, value): (String, Vec<u8>) = INCR
                     .key(self.key(key))
                     .arg(encode_number(*by))
@@ -365,8 +438,14 @@ impl RedisDict {
                 let ms: i64 = redis::cmd("PTTL").arg(self.key(key)).query(con)?;
                 match ms {
                     -2 => Reply::failed("not found"),
-                    -1 => Reply { values: vec![Some(SharedValue::Int(0))], entries_visited: 0 },
-                    ms => Reply { values: vec![Some(SharedValue::Int(ms.max(1)))], entries_visited: 0 },
+                    -1 => Reply {
+                        values: vec![Some(SharedValue::Int(0))],
+                        entries_visited: 0,
+                    },
+                    ms => Reply {
+                        values: vec![Some(SharedValue::Int(ms.max(1)))],
+                        entries_visited: 0,
+                    },
                 }
             }
             SharedOp::Expire { key, ttl_ms } => {
@@ -374,7 +453,10 @@ impl RedisDict {
                 if found == 0 {
                     Reply::failed("not found")
                 } else {
-                    Reply { values: vec![Some(SharedValue::Bool(true))], entries_visited: 0 }
+                    Reply {
+                        values: vec![Some(SharedValue::Bool(true))],
+                        entries_visited: 0,
+                    }
                 }
             }
             SharedOp::Keys { limit } => {
@@ -384,10 +466,16 @@ impl RedisDict {
                     keys.extend(batch.into_iter().take(limit - keys.len()));
                     keys.len() < limit
                 })?;
-                let keys = keys.into_iter().map(|k| k[self.namespace.len()..].to_vec()).collect();
+                let keys = keys
+                    .into_iter()
+                    .map(|k| k[self.namespace.len()..].to_vec())
+                    .collect();
                 Reply::keys(keys)
             }
-            SharedOp::FlushExpired { .. } => Reply { values: vec![Some(SharedValue::Int(0))], entries_visited: 0 },
+            SharedOp::FlushExpired { .. } => Reply {
+                values: vec![Some(SharedValue::Int(0))],
+                entries_visited: 0,
+            },
             SharedOp::FlushAll => {
                 let mut found = Vec::new();
                 self.scan(con, deadline, |batch| {
@@ -397,7 +485,10 @@ impl RedisDict {
                 for chunk in found.chunks(512) {
                     let _: i64 = redis::cmd("UNLINK").arg(chunk).query(con)?;
                 }
-                Reply { values: Vec::new(), entries_visited: found.len() }
+                Reply {
+                    values: Vec::new(),
+                    entries_visited: found.len(),
+                }
             }
         })
     }
@@ -423,8 +514,13 @@ impl RedisDict {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Failure::Deadline);
             }
-            let (next, batch): (u64, Vec<Vec<u8>>) =
-                redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(256).query(con)?;
+            let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(256)
+                .query(con)?;
             if !visit(batch) || next == 0 {
                 return Ok(());
             }
@@ -451,7 +547,10 @@ mod tests {
         ] {
             assert_eq!(decode_value(&encode_value(&value)), Ok(value));
         }
-        assert!(decode_value(b"hello").is_err(), "a key bext.shared did not write");
+        assert!(
+            decode_value(b"hello").is_err(),
+            "a key bext.shared did not write"
+        );
     }
 
     #[test]

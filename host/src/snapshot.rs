@@ -26,7 +26,11 @@ use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
 /// The generic snapshot of `guest`: a module whose instances start with the
 /// Lua state created. Compiles the instrumented guest once to run its init.
-pub(crate) fn generic_snapshot(engine: &Engine, linker: &Linker<HostState>, guest: &[u8]) -> wasmtime::Result<Vec<u8>> {
+pub(crate) fn generic_snapshot(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    guest: &[u8],
+) -> wasmtime::Result<Vec<u8>> {
     let wizer = Wizer::new();
     let (cx, instrumented) = wizer.instrument(guest)?;
     let module = Module::new(engine, &instrumented)?;
@@ -37,12 +41,24 @@ pub(crate) fn generic_snapshot(engine: &Engine, linker: &Linker<HostState>, gues
     store.set_epoch_deadline(u64::MAX / 2);
     let instance = linker.instantiate(&mut store, &module)?;
     store.data_mut().memory = instance.get_memory(&mut store, "memory");
-    instance.get_typed_func::<(), ()>(&mut store, "_initialize")?.call(&mut store, ())?;
-    let status = instance.get_typed_func::<(), i32>(&mut store, "bext_init")?.call(&mut store, ())?;
+    instance
+        .get_typed_func::<(), ()>(&mut store, "_initialize")?
+        .call(&mut store, ())?;
+    let status = instance
+        .get_typed_func::<(), i32>(&mut store, "bext_init")?
+        .call(&mut store, ())?;
     if status != 0 {
-        return Err(wasmtime::Error::msg(format!("bext_init failed with status {status} while snapshotting")));
+        return Err(wasmtime::Error::msg(format!(
+            "bext_init failed with status {status} while snapshotting"
+        )));
     }
-    block_on(wizer.snapshot(&cx, &mut SnapshotSource { store: &mut store, instance }))
+    block_on(wizer.snapshot(
+        &cx,
+        &mut SnapshotSource {
+            store: &mut store,
+            instance,
+        },
+    ))
 }
 
 /// Reads an instance's state for wizer.
@@ -54,7 +70,10 @@ struct SnapshotSource<'a> {
 impl InstanceState for SnapshotSource<'_> {
     async fn global_get(&mut self, name: &str, _type_hint: ValType) -> SnapshotVal {
         // Wizer only asks for the globals its instrumentation exported.
-        let global = self.instance.get_global(&mut *self.store, name).expect("wizer-exported global");
+        let global = self
+            .instance
+            .get_global(&mut *self.store, name)
+            .expect("wizer-exported global");
         match global.get(&mut *self.store) {
             Val::I32(x) => SnapshotVal::I32(x),
             Val::I64(x) => SnapshotVal::I64(x),
@@ -66,7 +85,10 @@ impl InstanceState for SnapshotSource<'_> {
     }
 
     async fn memory_contents(&mut self, name: &str, contents: impl FnOnce(&[u8]) + Send) {
-        let memory = self.instance.get_memory(&mut *self.store, name).expect("wizer-exported memory");
+        let memory = self
+            .instance
+            .get_memory(&mut *self.store, name)
+            .expect("wizer-exported memory");
         contents(memory.data(&*self.store))
     }
 }
@@ -83,7 +105,11 @@ fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 /// The compiled generic snapshot (see [`cached_module`]).
-pub(crate) fn compiled_snapshot(engine: &Engine, linker: &Linker<HostState>, cache_dir: Option<&Path>) -> wasmtime::Result<Module> {
+pub(crate) fn compiled_snapshot(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    cache_dir: Option<&Path>,
+) -> wasmtime::Result<Module> {
     cached_module(engine, "snapshot", cache_dir, || {
         let snapshot = generic_snapshot(engine, linker, GUEST_WASM)?;
         Module::new(engine, &snapshot)
@@ -103,7 +129,11 @@ fn artifact_key(engine: &Engine, kind: &str) -> u64 {
 
 /// The file name of an artifact in the on-disk cache.
 fn artifact_file_name(engine: &Engine, kind: &str) -> String {
-    format!("guest-{}-{kind}-{:016x}", &GUEST_SHA256[..16], artifact_key(engine, kind))
+    format!(
+        "guest-{}-{kind}-{:016x}",
+        &GUEST_SHA256[..16],
+        artifact_key(engine, kind)
+    )
 }
 
 /// A compiled module of `kind`, built once per process and, with a
@@ -116,11 +146,15 @@ pub(crate) fn cached_module(
     cache_dir: Option<&Path>,
     build: impl FnOnce() -> wasmtime::Result<Module>,
 ) -> wasmtime::Result<Module> {
-    static COMPILED: OnceLock<Mutex<HashMap<u64, Arc<dyn AsRef<[u8]> + Send + Sync>>>> = OnceLock::new();
+    static COMPILED: OnceLock<Mutex<HashMap<u64, Arc<dyn AsRef<[u8]> + Send + Sync>>>> =
+        OnceLock::new();
     let key = artifact_key(engine, kind);
     // Holding the lock while building makes concurrent first runtimes wait
     // for one build instead of each doing their own.
-    let mut cache = COMPILED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut cache = COMPILED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     if let Some(artifact) = cache.get(&key) {
         // SAFETY: the bytes were produced by `Module::serialize` in this
         // process, for an engine with the same compatibility hash.
@@ -156,7 +190,10 @@ pub(crate) fn cached_module(
 }
 
 /// The memory of a fresh instance of the generic snapshot.
-pub(crate) fn memory_image(engine: &Engine, instance_pre: &InstancePre<HostState>) -> wasmtime::Result<Arc<[u8]>> {
+pub(crate) fn memory_image(
+    engine: &Engine,
+    instance_pre: &InstancePre<HostState>,
+) -> wasmtime::Result<Arc<[u8]>> {
     let mut store = Store::new(engine, HostState::internal());
     store.limiter(|state| &mut state.limiter);
     let instance = instance_pre.instantiate(&mut store)?;

@@ -30,7 +30,9 @@ impl HostState {
     pub(crate) fn new(plugin: Arc<PluginIdentity>, max_heap_bytes: usize) -> Self {
         HostState {
             wasi: wasmtime_wasi::WasiCtxBuilder::new().build_p1(),
-            limiter: HeapLimiter { max_bytes: max_heap_bytes },
+            limiter: HeapLimiter {
+                max_bytes: max_heap_bytes,
+            },
             plugin,
             memory: None,
             call_deadline: None,
@@ -65,11 +67,21 @@ pub(crate) struct HeapLimiter {
 }
 
 impl ResourceLimiter for HeapLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= self.max_bytes)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         // The guest's only table holds its function pointers and never grows.
         Ok(desired <= 4096)
     }

@@ -37,9 +37,18 @@ pub const MAX_POOL_SANDBOXES: usize = 4096;
 
 /// Engine-wide settings, checked before the engine is built.
 pub(crate) fn runtime_config(config: &LuaRuntimeConfig) -> Result<(), Error> {
-    let invalid = |setting, reason: String| Err(Error::InvalidConfig { plugin: None, setting, reason });
+    let invalid = |setting, reason: String| {
+        Err(Error::InvalidConfig {
+            plugin: None,
+            setting,
+            reason,
+        })
+    };
     if config.epoch_deadlines && config.epoch_tick_ms == 0 {
-        return invalid("LuaRuntimeConfig::epoch_tick_ms", "must be at least 1 ms (the deadline granularity)".into());
+        return invalid(
+            "LuaRuntimeConfig::epoch_tick_ms",
+            "must be at least 1 ms (the deadline granularity)".into(),
+        );
     }
     if !(1..=MAX_WASM_STACK_BYTES).contains(&config.max_wasm_stack_bytes) {
         return invalid(
@@ -54,13 +63,20 @@ pub(crate) fn runtime_config(config: &LuaRuntimeConfig) -> Result<(), Error> {
         if !(1..=u32::MAX / 2).contains(&pooling.max_instances) {
             return invalid(
                 "PoolingLimits::max_instances",
-                format!("{} is outside 1..={} (each instance takes two memory slots)", pooling.max_instances, u32::MAX / 2),
+                format!(
+                    "{} is outside 1..={} (each instance takes two memory slots)",
+                    pooling.max_instances,
+                    u32::MAX / 2
+                ),
             );
         }
         if !(1..=MAX_GUEST_MEMORY_BYTES).contains(&pooling.max_heap_bytes) {
             return invalid(
                 "PoolingLimits::max_heap_bytes",
-                format!("{} is outside 1..={MAX_GUEST_MEMORY_BYTES} (a 32-bit guest's memory)", pooling.max_heap_bytes),
+                format!(
+                    "{} is outside 1..={MAX_GUEST_MEMORY_BYTES} (a 32-bit guest's memory)",
+                    pooling.max_heap_bytes
+                ),
             );
         }
     }
@@ -76,9 +92,18 @@ pub(crate) fn plugin_config(
     limits: &LuaSandboxLimits,
     pool: &PoolConfig,
 ) -> Result<(), Error> {
-    let invalid = |setting, reason: String| Err(Error::InvalidConfig { plugin: Some(name.into()), setting, reason });
+    let invalid = |setting, reason: String| {
+        Err(Error::InvalidConfig {
+            plugin: Some(name.into()),
+            setting,
+            reason,
+        })
+    };
     if name.is_empty() {
-        return invalid("LuaPluginConfig name", "must not be empty: errors, logs and metrics name the plugin".into());
+        return invalid(
+            "LuaPluginConfig name",
+            "must not be empty: errors, logs and metrics name the plugin".into(),
+        );
     }
     if !(initial_memory_bytes..=MAX_GUEST_MEMORY_BYTES).contains(&limits.max_heap_bytes) {
         return invalid(
@@ -91,12 +116,19 @@ pub(crate) fn plugin_config(
         );
     }
     if runtime.epoch_deadlines && limits.timeout_ms == 0 {
-        return invalid("LuaSandboxLimits::timeout_ms", "must be at least 1 ms: 0 would stop every call at once".into());
+        return invalid(
+            "LuaSandboxLimits::timeout_ms",
+            "must be at least 1 ms: 0 would stop every call at once".into(),
+        );
     }
     if !(1..=u32::MAX as usize).contains(&limits.max_payload_bytes) {
         return invalid(
             "LuaSandboxLimits::max_payload_bytes",
-            format!("{} is outside 1..={} (the ABI's lengths are 32-bit)", limits.max_payload_bytes, u32::MAX),
+            format!(
+                "{} is outside 1..={} (the ABI's lengths are 32-bit)",
+                limits.max_payload_bytes,
+                u32::MAX
+            ),
         );
     }
     if limits.quarantine_after_traps > 0 && limits.quarantine_ms == 0 {
@@ -106,7 +138,9 @@ pub(crate) fn plugin_config(
                 .into(),
         );
     }
-    let slots = runtime.pooling.map_or(MAX_POOL_SANDBOXES, |p| (p.max_instances as usize).min(MAX_POOL_SANDBOXES));
+    let slots = runtime.pooling.map_or(MAX_POOL_SANDBOXES, |p| {
+        (p.max_instances as usize).min(MAX_POOL_SANDBOXES)
+    });
     if !(1..=slots).contains(&pool.max_size) {
         return invalid(
             "PoolConfig::max_size",
@@ -118,7 +152,13 @@ pub(crate) fn plugin_config(
         );
     }
     if pool.size > pool.max_size {
-        return invalid("PoolConfig::size", format!("{} sandboxes ready exceeds max_size {}", pool.size, pool.max_size));
+        return invalid(
+            "PoolConfig::size",
+            format!(
+                "{} sandboxes ready exceeds max_size {}",
+                pool.size, pool.max_size
+            ),
+        );
     }
     Ok(())
 }
@@ -128,10 +168,16 @@ mod tests {
     use super::*;
     use crate::config::PoolingLimits;
 
-    fn plugin(runtime: &LuaRuntimeConfig, limits: LuaSandboxLimits, pool: PoolConfig) -> Option<&'static str> {
+    fn plugin(
+        runtime: &LuaRuntimeConfig,
+        limits: LuaSandboxLimits,
+        pool: PoolConfig,
+    ) -> Option<&'static str> {
         match plugin_config(runtime, 1 << 20, "p", &limits, &pool) {
             Ok(()) => None,
-            Err(Error::InvalidConfig { setting, plugin, .. }) => {
+            Err(Error::InvalidConfig {
+                setting, plugin, ..
+            }) => {
                 assert_eq!(plugin.as_deref(), Some("p"));
                 Some(setting)
             }
@@ -144,13 +190,20 @@ mod tests {
         let rt = LuaRuntimeConfig::default();
         runtime_config(&rt).unwrap();
         runtime_config(&rt.clone().pooling(PoolingLimits::default())).unwrap();
-        assert_eq!(plugin(&rt, LuaSandboxLimits::default(), PoolConfig::default()), None);
+        assert_eq!(
+            plugin(&rt, LuaSandboxLimits::default(), PoolConfig::default()),
+            None
+        );
     }
 
     #[test]
     fn every_runtime_setting_that_cannot_work_is_named() {
         let setting = |config: LuaRuntimeConfig| match runtime_config(&config) {
-            Err(Error::InvalidConfig { plugin: None, setting, .. }) => setting,
+            Err(Error::InvalidConfig {
+                plugin: None,
+                setting,
+                ..
+            }) => setting,
             other => panic!("{other:?}"),
         };
         let mut c = LuaRuntimeConfig::default();
@@ -167,7 +220,8 @@ mod tests {
             assert_eq!(setting(c), "PoolingLimits::max_instances");
         }
         for bytes in [0, MAX_GUEST_MEMORY_BYTES + 1, usize::MAX] {
-            let c = LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_heap_bytes(bytes));
+            let c =
+                LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_heap_bytes(bytes));
             assert_eq!(setting(c), "PoolingLimits::max_heap_bytes");
         }
     }
@@ -177,21 +231,51 @@ mod tests {
         let rt = LuaRuntimeConfig::default();
         let limits = LuaSandboxLimits::default;
         for heap in [0, (1 << 20) - 1, MAX_GUEST_MEMORY_BYTES + 1, usize::MAX] {
-            assert_eq!(plugin(&rt, limits().max_heap_bytes(heap), PoolConfig::default()), Some("LuaSandboxLimits::max_heap_bytes"));
+            assert_eq!(
+                plugin(&rt, limits().max_heap_bytes(heap), PoolConfig::default()),
+                Some("LuaSandboxLimits::max_heap_bytes")
+            );
         }
-        assert_eq!(plugin(&rt, limits().timeout_ms(0), PoolConfig::default()), Some("LuaSandboxLimits::timeout_ms"));
-        assert_eq!(plugin(&rt.clone().epoch_deadlines(false), limits().timeout_ms(0), PoolConfig::default()), None);
+        assert_eq!(
+            plugin(&rt, limits().timeout_ms(0), PoolConfig::default()),
+            Some("LuaSandboxLimits::timeout_ms")
+        );
+        assert_eq!(
+            plugin(
+                &rt.clone().epoch_deadlines(false),
+                limits().timeout_ms(0),
+                PoolConfig::default()
+            ),
+            None
+        );
         for bytes in [0, u32::MAX as usize + 1, usize::MAX] {
             assert_eq!(
-                plugin(&rt, limits().max_payload_bytes(bytes), PoolConfig::default()),
+                plugin(
+                    &rt,
+                    limits().max_payload_bytes(bytes),
+                    PoolConfig::default()
+                ),
                 Some("LuaSandboxLimits::max_payload_bytes")
             );
         }
-        assert_eq!(plugin(&rt, limits().quarantine_ms(0), PoolConfig::default()), Some("LuaSandboxLimits::quarantine_ms"));
-        assert_eq!(plugin(&rt, limits().quarantine_ms(0).quarantine_after_traps(0), PoolConfig::default()), None);
+        assert_eq!(
+            plugin(&rt, limits().quarantine_ms(0), PoolConfig::default()),
+            Some("LuaSandboxLimits::quarantine_ms")
+        );
+        assert_eq!(
+            plugin(
+                &rt,
+                limits().quarantine_ms(0).quarantine_after_traps(0),
+                PoolConfig::default()
+            ),
+            None
+        );
         // `size` raises `max_size` with it: the reported case, usize::MAX.
         for size in [MAX_POOL_SANDBOXES + 1, usize::MAX] {
-            assert_eq!(plugin(&rt, limits(), PoolConfig::default().size(size)), Some("PoolConfig::max_size"));
+            assert_eq!(
+                plugin(&rt, limits(), PoolConfig::default().size(size)),
+                Some("PoolConfig::max_size")
+            );
         }
         let mut zero = PoolConfig::default();
         zero.max_size = 0;
@@ -201,12 +285,23 @@ mod tests {
         inverted.size = 3;
         assert_eq!(plugin(&rt, limits(), inverted), Some("PoolConfig::size"));
         // With pooling, a pool cannot outgrow the slots.
-        let pooled = rt.clone().pooling(PoolingLimits::default().max_instances(8));
-        assert_eq!(plugin(&pooled, limits(), PoolConfig::default().max_size(8)), None);
-        assert_eq!(plugin(&pooled, limits(), PoolConfig::default().max_size(9)), Some("PoolConfig::max_size"));
+        let pooled = rt
+            .clone()
+            .pooling(PoolingLimits::default().max_instances(8));
+        assert_eq!(
+            plugin(&pooled, limits(), PoolConfig::default().max_size(8)),
+            None
+        );
+        assert_eq!(
+            plugin(&pooled, limits(), PoolConfig::default().max_size(9)),
+            Some("PoolConfig::max_size")
+        );
         assert!(matches!(
             plugin_config(&rt, 1 << 20, "", &limits(), &PoolConfig::default()),
-            Err(Error::InvalidConfig { setting: "LuaPluginConfig name", .. })
+            Err(Error::InvalidConfig {
+                setting: "LuaPluginConfig name",
+                ..
+            })
         ));
     }
 }

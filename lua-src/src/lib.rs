@@ -121,8 +121,14 @@ impl Build {
     /// environment, because that is how the `cc` builder inside lua-src is
     /// configured: call it from a build script, not from a threaded program.
     pub fn try_build(&self) -> Result<Artifacts, BuildError> {
-        let target = self.target.as_deref().ok_or_else(|| BuildError("TARGET is not set".into()))?;
-        let out_dir = self.out_dir.as_ref().ok_or_else(|| BuildError("OUT_DIR is not set".into()))?;
+        let target = self
+            .target
+            .as_deref()
+            .ok_or_else(|| BuildError("TARGET is not set".into()))?;
+        let out_dir = self
+            .out_dir
+            .as_ref()
+            .ok_or_else(|| BuildError("OUT_DIR is not set".into()))?;
         // One arm per known target, so an unknown one is an error, not a guess.
         match target {
             TARGET => {}
@@ -147,7 +153,10 @@ impl Build {
         unsafe {
             env::set_var("CC_wasm32_wasip1", &self.compiler);
             env::set_var("AR_wasm32_wasip1", &self.archiver);
-            env::set_var("CFLAGS_wasm32_wasip1", format!("{existing} {}", cflags.join(" ")).trim());
+            env::set_var(
+                "CFLAGS_wasm32_wasip1",
+                format!("{existing} {}", cflags.join(" ")).trim(),
+            );
         }
 
         let lua = lua_src::Build::new()
@@ -243,7 +252,10 @@ impl Artifacts {
     /// this recipe's headers or C files change.
     pub fn print_cargo_metadata(&self) {
         self.lua.print_cargo_metadata();
-        println!("cargo:rustc-link-search=native={}", self.port_lib_dir.display());
+        println!(
+            "cargo:rustc-link-search=native={}",
+            self.port_lib_dir.display()
+        );
         println!("cargo:rustc-link-lib=static:-bundle=bext_lua_port");
         for dir in ["include", "c"] {
             println!("cargo:rerun-if-changed={}", port_dir().join(dir).display());

@@ -36,7 +36,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return Err("the name is empty".into());
     }
     if name.len() > MAX_NAME_BYTES {
-        return Err(format!("the name is {} bytes long, more than {MAX_NAME_BYTES}", name.len()));
+        return Err(format!(
+            "the name is {} bytes long, more than {MAX_NAME_BYTES}",
+            name.len()
+        ));
     }
     if name.contains('/') {
         return Err(format!("the name `{name}` contains `/`"));
@@ -95,9 +98,23 @@ impl DesiredPlugin {
         serde_json::from_str::<serde::de::IgnoredAny>(&config_json)
             .map_err(|e| bad(format!("the config is not JSON: {e}")))?;
         let source = source.into();
-        let manifest_json = serde_json::to_string(&manifest).map_err(|e| bad(format!("the manifest: {e}")))?;
-        let content_hash = content_hash(&[tenant, plugin, manifest_json.as_str(), config_json.as_str(), &*source]);
-        Ok(DesiredPlugin { tenant: tenant.into(), plugin: plugin.into(), manifest, config_json, source, content_hash })
+        let manifest_json =
+            serde_json::to_string(&manifest).map_err(|e| bad(format!("the manifest: {e}")))?;
+        let content_hash = content_hash(&[
+            tenant,
+            plugin,
+            manifest_json.as_str(),
+            config_json.as_str(),
+            &*source,
+        ]);
+        Ok(DesiredPlugin {
+            tenant: tenant.into(),
+            plugin: plugin.into(),
+            manifest,
+            config_json,
+            source,
+            content_hash,
+        })
     }
 
     /// The name the runtime registers this plugin under ([`runtime_name`]).
@@ -108,7 +125,9 @@ impl DesiredPlugin {
 
 impl PartialEq for DesiredPlugin {
     fn eq(&self, other: &Self) -> bool {
-        self.tenant == other.tenant && self.plugin == other.plugin && self.content_hash == other.content_hash
+        self.tenant == other.tenant
+            && self.plugin == other.plugin
+            && self.content_hash == other.content_hash
     }
 }
 
@@ -121,13 +140,20 @@ pub(crate) fn content_hash(parts: &[&str]) -> String {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Builds a manifest for `plugin` from an optional JSON object: a missing
 /// manifest is `{"name": plugin, "version": "0.0.0"}` (no declared
 /// capabilities), and a given one gets those two fields when it lacks them.
-pub fn manifest_or_default(plugin: &str, json: Option<serde_json::Value>) -> Result<PluginManifest, String> {
+pub fn manifest_or_default(
+    plugin: &str,
+    json: Option<serde_json::Value>,
+) -> Result<PluginManifest, String> {
     let mut value = json.unwrap_or_else(|| serde_json::json!({}));
     if !value.is_object() {
         return Err(format!("the manifest must be a JSON object, found {value}"));
@@ -186,7 +212,10 @@ impl DesiredSet {
     /// [`SourceError::plugin`] names it); errors that name no plugin are
     /// kept as [`problems`](Self::problems).
     pub fn mark_broken(&mut self, error: SourceError) {
-        match error.plugin().map(|(tenant, plugin)| runtime_name(tenant, plugin)) {
+        match error
+            .plugin()
+            .map(|(tenant, plugin)| runtime_name(tenant, plugin))
+        {
             Some(name) => {
                 self.plugins.remove(&name);
                 self.broken.insert(name, error);
@@ -240,7 +269,8 @@ mod tests {
         let a = DesiredPlugin::new("s", "t", "p", m.clone(), "{}", "return {}").unwrap();
         let same = DesiredPlugin::new("s", "t", "p", m.clone(), "{}", "return {}").unwrap();
         assert_eq!(a.content_hash, same.content_hash);
-        let config = DesiredPlugin::new("s", "t", "p", m.clone(), "{\"a\":1}", "return {}").unwrap();
+        let config =
+            DesiredPlugin::new("s", "t", "p", m.clone(), "{\"a\":1}", "return {}").unwrap();
         let code = DesiredPlugin::new("s", "t", "p", m.clone(), "{}", "return { }").unwrap();
         let tenant = DesiredPlugin::new("s", "u", "p", m, "{}", "return {}").unwrap();
         for other in [config, code, tenant] {
@@ -254,11 +284,21 @@ mod tests {
     fn bad_entries_are_typed() {
         let m = manifest_or_default("p", None).unwrap();
         let err = DesiredPlugin::new("s", "t", "p", m.clone(), "{nope", "return {}").unwrap_err();
-        assert!(matches!(&err, SourceError::BadEntry { message, .. } if message.contains("config")), "{err}");
+        assert!(
+            matches!(&err, SourceError::BadEntry { message, .. } if message.contains("config")),
+            "{err}"
+        );
         let err = DesiredPlugin::new("s", "a/b", "p", m, "{}", "return {}").unwrap_err();
-        assert!(matches!(&err, SourceError::BadEntry { message, .. } if message.contains("tenant")), "{err}");
+        assert!(
+            matches!(&err, SourceError::BadEntry { message, .. } if message.contains("tenant")),
+            "{err}"
+        );
         assert!(manifest_or_default("p", Some(serde_json::json!([1]))).is_err());
-        let with_caps = manifest_or_default("p", Some(serde_json::json!({"capabilities": ["middleware"]}))).unwrap();
+        let with_caps = manifest_or_default(
+            "p",
+            Some(serde_json::json!({"capabilities": ["middleware"]})),
+        )
+        .unwrap();
         assert_eq!(with_caps.name, "p");
     }
 
@@ -266,8 +306,14 @@ mod tests {
     fn duplicates_become_broken() {
         let m = manifest_or_default("p", None).unwrap();
         let mut set = DesiredSet::new();
-        set.insert("s", DesiredPlugin::new("s", "t", "p", m.clone(), "{}", "return {}").unwrap());
-        set.insert("s", DesiredPlugin::new("s", "t", "p", m, "{}", "return {}").unwrap());
+        set.insert(
+            "s",
+            DesiredPlugin::new("s", "t", "p", m.clone(), "{}", "return {}").unwrap(),
+        );
+        set.insert(
+            "s",
+            DesiredPlugin::new("s", "t", "p", m, "{}", "return {}").unwrap(),
+        );
         assert!(set.is_empty());
         assert!(set.broken().contains_key("t/p"));
     }

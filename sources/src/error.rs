@@ -20,18 +20,36 @@ pub enum SourceError {
     /// (syntax or top-level error), fails its capability check, or its
     /// `on_reload` fails. `content_hash` names the refused version; `error`
     /// is the runtime's typed error.
-    Rejected { tenant: String, plugin: String, content_hash: String, error: bext_plugin_lua_wasm::Error },
+    Rejected {
+        tenant: String,
+        plugin: String,
+        content_hash: String,
+        error: bext_plugin_lua_wasm::Error,
+    },
     /// An entry of the store cannot become a plugin: a bad tenant or plugin
     /// name, a manifest or config that is not valid JSON, a source that is
     /// not UTF-8, a dynacode phase with no equivalent capability.
-    BadEntry { source_id: String, tenant: String, plugin: String, message: String },
+    BadEntry {
+        source_id: String,
+        tenant: String,
+        plugin: String,
+        message: String,
+    },
     /// An entry of the store that names no plugin at all (an etcd key
     /// outside the `<prefix><tenant>/<plugin>` shape, a folder entry that is
     /// not a tenant folder or a `.lua` file).
-    BadKey { source_id: String, key: String, message: String },
+    BadKey {
+        source_id: String,
+        key: String,
+        message: String,
+    },
     /// Another source already serves this tenant's plugin; the first source
     /// keeps it.
-    Conflict { tenant: String, plugin: String, owner: String },
+    Conflict {
+        tenant: String,
+        plugin: String,
+        owner: String,
+    },
     /// The store could not be reached or read: connection refused, no
     /// answer within the timeout, the folder missing or unreadable.
     Unreachable { source_id: String, message: String },
@@ -58,21 +76,51 @@ impl SourceError {
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SourceError::Rejected { tenant, plugin, content_hash, error } => write!(
+            SourceError::Rejected {
+                tenant,
+                plugin,
+                content_hash,
+                error,
+            } => write!(
                 f,
                 "tenant `{tenant}` plugin `{plugin}`: version {} rejected, the last good version keeps serving: {error}",
                 short_hash(content_hash)
             ),
-            SourceError::BadEntry { source_id, tenant, plugin, message } => {
-                write!(f, "{source_id}: tenant `{tenant}` plugin `{plugin}`: {message}")
+            SourceError::BadEntry {
+                source_id,
+                tenant,
+                plugin,
+                message,
+            } => {
+                write!(
+                    f,
+                    "{source_id}: tenant `{tenant}` plugin `{plugin}`: {message}"
+                )
             }
-            SourceError::BadKey { source_id, key, message } => write!(f, "{source_id}: `{key}`: {message}"),
-            SourceError::Conflict { tenant, plugin, owner } => {
-                write!(f, "tenant `{tenant}` plugin `{plugin}` is already served by {owner}")
+            SourceError::BadKey {
+                source_id,
+                key,
+                message,
+            } => write!(f, "{source_id}: `{key}`: {message}"),
+            SourceError::Conflict {
+                tenant,
+                plugin,
+                owner,
+            } => {
+                write!(
+                    f,
+                    "tenant `{tenant}` plugin `{plugin}` is already served by {owner}"
+                )
             }
-            SourceError::Unreachable { source_id, message } => write!(f, "{source_id}: store unreachable: {message}"),
-            SourceError::BadResponse { source_id, message } => write!(f, "{source_id}: bad response: {message}"),
-            SourceError::LastGood { path, message } => write!(f, "last good set {}: {message}", path.display()),
+            SourceError::Unreachable { source_id, message } => {
+                write!(f, "{source_id}: store unreachable: {message}")
+            }
+            SourceError::BadResponse { source_id, message } => {
+                write!(f, "{source_id}: bad response: {message}")
+            }
+            SourceError::LastGood { path, message } => {
+                write!(f, "last good set {}: {message}", path.display())
+            }
         }
     }
 }

@@ -1,9 +1,11 @@
 //! [`EtcdSource`]: plugins under a key prefix in etcd, watched.
 
-use crate::desired::{check_name, manifest_or_default, DesiredPlugin, DesiredSet};
+use crate::desired::{DesiredPlugin, DesiredSet, check_name, manifest_or_default};
 use crate::error::SourceError;
 use crate::source::{PluginSource, SourceEvent, SourceSignal, Wait};
-use etcd_client::{Client, ConnectOptions, EventType, GetOptions, KeyValue, WatchOptions, WatchStream};
+use etcd_client::{
+    Client, ConnectOptions, EventType, GetOptions, KeyValue, WatchOptions, WatchStream,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -117,16 +119,32 @@ impl EtcdSource {
     }
 
     /// The JSON to `put` at `<prefix><tenant>/<plugin>` for a plugin.
-    pub fn value(source: &str, manifest: Option<serde_json::Value>, config: Option<serde_json::Value>) -> String {
-        serde_json::to_string(&EtcdPluginValue { source: source.into(), manifest, config }).unwrap_or_default()
+    pub fn value(
+        source: &str,
+        manifest: Option<serde_json::Value>,
+        config: Option<serde_json::Value>,
+    ) -> String {
+        serde_json::to_string(&EtcdPluginValue {
+            source: source.into(),
+            manifest,
+            config,
+        })
+        .unwrap_or_default()
     }
 
     fn unreachable(&self, message: impl std::fmt::Display) -> SourceError {
-        SourceError::Unreachable { source_id: self.id.clone(), message: message.to_string() }
+        SourceError::Unreachable {
+            source_id: self.id.clone(),
+            message: message.to_string(),
+        }
     }
 
     /// Runs `future` unless the signal stops first (`None`).
-    fn block_on<T>(&mut self, signal: &SourceSignal, future: impl Future<Output = T>) -> Result<Option<T>, SourceError> {
+    fn block_on<T>(
+        &mut self,
+        signal: &SourceSignal,
+        future: impl Future<Output = T>,
+    ) -> Result<Option<T>, SourceError> {
         if self.runtime.is_none() {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -150,12 +168,19 @@ impl EtcdSource {
         let (listed, start) = match resume_from {
             Some(revision) => (None, revision + 1),
             None => {
-                let response = client.get(prefix.as_bytes(), Some(GetOptions::new().with_prefix())).await?;
+                let response = client
+                    .get(prefix.as_bytes(), Some(GetOptions::new().with_prefix()))
+                    .await?;
                 let revision = response.header().map_or(0, |h| h.revision());
                 (Some((response.kvs().to_vec(), revision)), revision + 1)
             }
         };
-        let watch = client.watch(prefix.as_bytes(), Some(WatchOptions::new().with_prefix().with_start_revision(start))).await?;
+        let watch = client
+            .watch(
+                prefix.as_bytes(),
+                Some(WatchOptions::new().with_prefix().with_start_revision(start)),
+            )
+            .await?;
         Ok((watch, listed))
     }
 
@@ -164,22 +189,36 @@ impl EtcdSource {
             .with_connect_timeout(self.connect_timeout)
             .with_timeout(self.request_timeout)
             .with_keep_alive(Duration::from_secs(5), Duration::from_secs(5));
-        let future = Self::sync(self.endpoints.clone(), self.prefix.clone(), options, self.revision);
+        let future = Self::sync(
+            self.endpoints.clone(),
+            self.prefix.clone(),
+            options,
+            self.revision,
+        );
         let bound = self.request_timeout + self.connect_timeout;
         // The timer is made inside the runtime (an async block), which it needs.
-        let outcome = match self.block_on(signal, async move { tokio::time::timeout(bound, future).await }) {
-            Err(error) => return SourceEvent::Unavailable(error),
-            Ok(None) => return SourceEvent::Stopped,
-            Ok(Some(outcome)) => outcome,
-        };
+        let outcome =
+            match self.block_on(
+                signal,
+                async move { tokio::time::timeout(bound, future).await },
+            ) {
+                Err(error) => return SourceEvent::Unavailable(error),
+                Ok(None) => return SourceEvent::Stopped,
+                Ok(Some(outcome)) => outcome,
+            };
         match outcome {
-            Err(_elapsed) => SourceEvent::Unavailable(self.unreachable(format!("no answer within {} ms", bound.as_millis()))),
+            Err(_elapsed) => SourceEvent::Unavailable(
+                self.unreachable(format!("no answer within {} ms", bound.as_millis())),
+            ),
             Ok(Err(error)) => SourceEvent::Unavailable(self.unreachable(error)),
             Ok(Ok((watch, listed))) => {
                 self.watch = Some(watch);
                 match listed {
                     Some((kvs, revision)) => {
-                        self.entries = kvs.iter().map(|kv| (key_text(kv), self.parse(kv))).collect();
+                        self.entries = kvs
+                            .iter()
+                            .map(|kv| (key_text(kv), self.parse(kv)))
+                            .collect();
                         self.revision = Some(revision);
                         self.synced(Synced::Listed)
                     }
@@ -207,7 +246,11 @@ impl EtcdSource {
         };
         let response = match message {
             Ok(Some(response)) => response,
-            Ok(None) => return Some(SourceEvent::Unavailable(self.unreachable("the watch stream ended"))),
+            Ok(None) => {
+                return Some(SourceEvent::Unavailable(
+                    self.unreachable("the watch stream ended"),
+                ));
+            }
             Err(error) => return Some(SourceEvent::Unavailable(self.unreachable(error))),
         };
         if response.compact_revision() > 0 {
@@ -253,9 +296,17 @@ impl EtcdSource {
     /// One key-value pair as a plugin.
     fn parse(&self, kv: &KeyValue) -> Result<DesiredPlugin, SourceError> {
         let key = key_text(kv);
-        let bad_key = |message: &str| SourceError::BadKey { source_id: self.id.clone(), key: key.clone(), message: message.into() };
-        let name = key.strip_prefix(&self.prefix).ok_or_else(|| bad_key("outside the prefix"))?;
-        let (tenant, plugin) = name.split_once('/').ok_or_else(|| bad_key("expected <prefix><tenant>/<plugin>"))?;
+        let bad_key = |message: &str| SourceError::BadKey {
+            source_id: self.id.clone(),
+            key: key.clone(),
+            message: message.into(),
+        };
+        let name = key
+            .strip_prefix(&self.prefix)
+            .ok_or_else(|| bad_key("outside the prefix"))?;
+        let (tenant, plugin) = name
+            .split_once('/')
+            .ok_or_else(|| bad_key("expected <prefix><tenant>/<plugin>"))?;
         check_name(tenant).map_err(|m| bad_key(&format!("tenant: {m}")))?;
         check_name(plugin).map_err(|m| bad_key(&format!("plugin: {m}")))?;
         let bad = |message: String| SourceError::BadEntry {
@@ -264,8 +315,11 @@ impl EtcdSource {
             plugin: plugin.into(),
             message,
         };
-        let value: EtcdPluginValue = serde_json::from_slice(kv.value())
-            .map_err(|e| bad(format!("the value is not {{\"source\": ..., \"manifest\": ..., \"config\": ...}} JSON: {e}")))?;
+        let value: EtcdPluginValue = serde_json::from_slice(kv.value()).map_err(|e| {
+            bad(format!(
+                "the value is not {{\"source\": ..., \"manifest\": ..., \"config\": ...}} JSON: {e}"
+            ))
+        })?;
         let manifest = manifest_or_default(plugin, value.manifest).map_err(bad)?;
         let config = match value.config {
             None => "{}".to_string(),

@@ -1,6 +1,6 @@
 //! [`FolderSource`]: plugins kept in a folder, one subfolder per tenant.
 
-use crate::desired::{manifest_or_default, DesiredPlugin, DesiredSet};
+use crate::desired::{DesiredPlugin, DesiredSet, manifest_or_default};
 use crate::error::SourceError;
 use crate::source::{PluginSource, SourceEvent, SourceSignal, Wait};
 use notify::{RecursiveMode, Watcher};
@@ -103,7 +103,10 @@ impl FolderSource {
     }
 
     fn unreachable(&self, message: String) -> SourceError {
-        SourceError::Unreachable { source_id: self.id.clone(), message }
+        SourceError::Unreachable {
+            source_id: self.id.clone(),
+            message,
+        }
     }
 
     fn start_watching(&mut self, signal: &SourceSignal) -> Result<(), SourceError> {
@@ -111,13 +114,14 @@ impl FolderSource {
             return Ok(());
         }
         let waker = signal.clone();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            // A change (or a watcher error) means: read the folder again.
-            if event.map_or(true, |e| changes_files(&e)) {
-                waker.wake();
-            }
-        })
-        .map_err(|e| self.unreachable(format!("cannot watch the folder: {e}")))?;
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                // A change (or a watcher error) means: read the folder again.
+                if event.map_or(true, |e| changes_files(&e)) {
+                    waker.wake();
+                }
+            })
+            .map_err(|e| self.unreachable(format!("cannot watch the folder: {e}")))?;
         watcher
             .watch(&self.root, RecursiveMode::Recursive)
             .map_err(|e| self.unreachable(format!("cannot watch {}: {e}", self.root.display())))?;
@@ -174,20 +178,33 @@ impl FolderSource {
             if !tenant_dir.is_dir() {
                 continue;
             }
-            let Some(tenant) = visible_name(&tenant_dir) else { continue };
+            let Some(tenant) = visible_name(&tenant_dir) else {
+                continue;
+            };
             self.read_tenant(&tenant_dir, &tenant, &mut set)?;
         }
         Ok(set)
     }
 
-    fn read_tenant(&self, dir: &Path, tenant: &str, set: &mut DesiredSet) -> Result<(), SourceError> {
+    fn read_tenant(
+        &self,
+        dir: &Path,
+        tenant: &str,
+        set: &mut DesiredSet,
+    ) -> Result<(), SourceError> {
         let manifests = self.read_sections(&dir.join(MANIFEST_FILE))?;
         let configs = self.read_sections(&dir.join(CONFIG_FILE))?;
         for file in self.list(dir)? {
             if file.extension().is_none_or(|e| e != "lua") || !file.is_file() {
                 continue;
             }
-            let Some(plugin) = file.file_stem().and_then(|s| s.to_str()).filter(|s| !s.starts_with('.')) else { continue };
+            let Some(plugin) = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .filter(|s| !s.starts_with('.'))
+            else {
+                continue;
+            };
             let bad = |message: String| SourceError::BadEntry {
                 source_id: self.id.clone(),
                 tenant: tenant.into(),
@@ -195,7 +212,8 @@ impl FolderSource {
                 message,
             };
             let source = match std::fs::read(&file) {
-                Ok(bytes) => String::from_utf8(bytes).map_err(|_| bad(format!("{} is not UTF-8", file.display()))),
+                Ok(bytes) => String::from_utf8(bytes)
+                    .map_err(|_| bad(format!("{} is not UTF-8", file.display()))),
                 // Deleted while reading: the deletion's event reads again.
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
                 Err(e) => return Err(self.unreachable(format!("reading {}: {e}", file.display()))),
@@ -205,7 +223,9 @@ impl FolderSource {
                 let configs = configs.as_ref().map_err(|m| bad(m.clone()))?;
                 let manifest = manifest_or_default(plugin, manifests.get(plugin).cloned())
                     .map_err(|m| bad(format!("{MANIFEST_FILE}: {m}")))?;
-                let config = configs.get(plugin).map_or_else(|| "{}".to_string(), |c| c.to_string());
+                let config = configs
+                    .get(plugin)
+                    .map_or_else(|| "{}".to_string(), |c| c.to_string());
                 DesiredPlugin::new(&self.id, tenant, plugin, manifest, config, source?)
             })();
             set.insert_result(&self.id, plugin_entry);
@@ -216,20 +236,27 @@ impl FolderSource {
     /// A tenant's `manifest.json` or `config.json` as sections by plugin:
     /// empty when absent, `Err(message)` when not a JSON object.
     #[allow(clippy::type_complexity)]
-    fn read_sections(&self, path: &Path) -> Result<Result<BTreeMap<String, serde_json::Value>, String>, SourceError> {
+    fn read_sections(
+        &self,
+        path: &Path,
+    ) -> Result<Result<BTreeMap<String, serde_json::Value>, String>, SourceError> {
         let text = match std::fs::read(path) {
             Ok(text) => text,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Ok(BTreeMap::new())),
             Err(e) => return Err(self.unreachable(format!("reading {}: {e}", path.display()))),
         };
         Ok(serde_json::from_slice(&text).map_err(|e| {
-            format!("{} is not a JSON object of sections by plugin name: {e}", path.display())
+            format!(
+                "{} is not a JSON object of sections by plugin name: {e}",
+                path.display()
+            )
         }))
     }
 
     /// The entries of `dir`, sorted.
     fn list(&self, dir: &Path) -> Result<Vec<PathBuf>, SourceError> {
-        let entries = std::fs::read_dir(dir).map_err(|e| self.unreachable(format!("reading {}: {e}", dir.display())))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| self.unreachable(format!("reading {}: {e}", dir.display())))?;
         let mut paths = Vec::new();
         for entry in entries {
             match entry {
@@ -255,7 +282,10 @@ fn changes_files(event: &notify::Event) -> bool {
 
 /// The UTF-8 file name of `path` unless it starts with `.`.
 fn visible_name(path: &Path) -> Option<String> {
-    path.file_name().and_then(|n| n.to_str()).filter(|n| !n.starts_with('.')).map(str::to_string)
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.starts_with('.'))
+        .map(str::to_string)
 }
 
 impl PluginSource for FolderSource {

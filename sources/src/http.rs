@@ -9,8 +9,8 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper::header::{ETAG, IF_NONE_MATCH};
 use hyper::{StatusCode, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use std::time::Duration;
@@ -83,9 +83,10 @@ impl std::fmt::Debug for DynacodeSource {
 impl DynacodeSource {
     /// Polls `url` (`http://host:port/path`). The source id is the URL.
     pub fn new(url: &str) -> Result<Self, SourceError> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| SourceError::BadResponse { source_id: url.into(), message: format!("not a URL: {e}") })?;
+        let uri: Uri = url.parse().map_err(|e| SourceError::BadResponse {
+            source_id: url.into(),
+            message: format!("not a URL: {e}"),
+        })?;
         if uri.scheme_str() != Some("http") {
             return Err(SourceError::BadResponse {
                 source_id: url.into(),
@@ -125,11 +126,17 @@ impl DynacodeSource {
     }
 
     fn unreachable(&self, message: String) -> SourceError {
-        SourceError::Unreachable { source_id: self.id.clone(), message }
+        SourceError::Unreachable {
+            source_id: self.id.clone(),
+            message,
+        }
     }
 
     fn bad_response(&self, message: String) -> SourceError {
-        SourceError::BadResponse { source_id: self.id.clone(), message }
+        SourceError::BadResponse {
+            source_id: self.id.clone(),
+            message,
+        }
     }
 
     /// One request: the new set, `Unchanged`, or why not.
@@ -138,8 +145,14 @@ impl DynacodeSource {
         if let Some(etag) = &self.etag {
             request = request.header(IF_NONE_MATCH, etag);
         }
-        let request = request.body(Empty::new()).map_err(|e| self.bad_response(format!("building the request: {e}")))?;
-        let response = self.client.request(request).await.map_err(|e| self.unreachable(error_chain(&e)))?;
+        let request = request
+            .body(Empty::new())
+            .map_err(|e| self.bad_response(format!("building the request: {e}")))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| self.unreachable(error_chain(&e)))?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(None);
@@ -147,7 +160,11 @@ impl DynacodeSource {
         if status != StatusCode::OK {
             return Err(self.bad_response(format!("HTTP {status}")));
         }
-        let etag = response.headers().get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let etag = response
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = Limited::new(response.into_body(), self.max_body_bytes)
             .collect()
             .await
@@ -159,19 +176,29 @@ impl DynacodeSource {
 
     fn poll(&mut self, signal: &SourceSignal) -> SourceEvent {
         if self.runtime.is_none() {
-            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(runtime) => self.runtime = Some(runtime),
-                Err(e) => return SourceEvent::Unavailable(self.unreachable(format!("starting the I/O runtime: {e}"))),
+                Err(e) => {
+                    return SourceEvent::Unavailable(
+                        self.unreachable(format!("starting the I/O runtime: {e}")),
+                    );
+                }
             }
         }
         let runtime = self.runtime.as_ref().expect("set above");
         // The timer is made inside the runtime (an async block), which it needs.
-        let outcome = runtime.block_on(signal.unless_stopped(async { tokio::time::timeout(self.timeout, self.fetch()).await }));
+        let outcome = runtime.block_on(
+            signal.unless_stopped(async { tokio::time::timeout(self.timeout, self.fetch()).await }),
+        );
         match outcome {
             None => SourceEvent::Stopped,
-            Some(Err(_elapsed)) => SourceEvent::Unavailable(
-                self.unreachable(format!("no complete answer within {} ms", self.timeout.as_millis())),
-            ),
+            Some(Err(_elapsed)) => SourceEvent::Unavailable(self.unreachable(format!(
+                "no complete answer within {} ms",
+                self.timeout.as_millis()
+            ))),
             Some(Ok(Err(error))) => SourceEvent::Unavailable(error),
             Some(Ok(Ok(None))) => SourceEvent::Unchanged,
             Some(Ok(Ok(Some((set, etag))))) => {
@@ -258,24 +285,43 @@ struct Plugin {
 /// | `content`, `body_filter`, `balancer`, `ssl_*`, `set`, `timer`, `exit_worker`, others | none: a broken entry | |
 pub fn phase_capability(phase: &str) -> Option<(PluginCapability, &'static str)> {
     match phase {
-        "rewrite" | "access" => Some((PluginCapability::Middleware, "on_request = function(self, ctx_json)")),
+        "rewrite" | "access" => Some((
+            PluginCapability::Middleware,
+            "on_request = function(self, ctx_json)",
+        )),
         "header_filter" => Some((
             PluginCapability::Middleware,
             "on_request = function(self, ctx_json) return bext.middleware_continue() end,\non_response = function(self, arg_json)",
         )),
-        "log" => Some((PluginCapability::Lifecycle, "on_request_complete = function(self, event_json)")),
-        "init" | "init_worker" => Some((PluginCapability::Lifecycle, "on_server_start = function(self, config_json)")),
+        "log" => Some((
+            PluginCapability::Lifecycle,
+            "on_request_complete = function(self, event_json)",
+        )),
+        "init" | "init_worker" => Some((
+            PluginCapability::Lifecycle,
+            "on_server_start = function(self, config_json)",
+        )),
         _ => None,
     }
 }
 
 /// Reads a dynacode response body into a set (see [`DynacodeSource`]).
 pub fn parse_dynacode(source_id: &str, body: &[u8]) -> Result<DesiredSet, SourceError> {
-    let bad = |message: String| SourceError::BadResponse { source_id: source_id.into(), message };
-    let response: Response =
-        serde_json::from_slice(body).map_err(|e| bad(format!("not a dynacode response (JSON with `domains`): {e}")))?;
+    let bad = |message: String| SourceError::BadResponse {
+        source_id: source_id.into(),
+        message,
+    };
+    let response: Response = serde_json::from_slice(body).map_err(|e| {
+        bad(format!(
+            "not a dynacode response (JSON with `domains`): {e}"
+        ))
+    })?;
     let mut set = DesiredSet::new();
-    if response.general.and_then(|g| g.status).is_some_and(|s| s != "enabled") {
+    if response
+        .general
+        .and_then(|g| g.status)
+        .is_some_and(|s| s != "enabled")
+    {
         return Ok(set);
     }
     for domain in response.domains {
@@ -286,15 +332,23 @@ pub fn parse_dynacode(source_id: &str, body: &[u8]) -> Result<DesiredSet, Source
     Ok(set)
 }
 
-fn desired_plugin(source_id: &str, tenant: &str, plugin: Plugin) -> Result<DesiredPlugin, SourceError> {
+fn desired_plugin(
+    source_id: &str,
+    tenant: &str,
+    plugin: Plugin,
+) -> Result<DesiredPlugin, SourceError> {
     let bad = |message: String| SourceError::BadEntry {
         source_id: source_id.into(),
         tenant: tenant.into(),
         plugin: plugin.name.clone(),
         message,
     };
-    let (capability, method) = phase_capability(&plugin.phase)
-        .ok_or_else(|| bad(format!("the dynacode phase `{}` has no equivalent capability", plugin.phase)))?;
+    let (capability, method) = phase_capability(&plugin.phase).ok_or_else(|| {
+        bad(format!(
+            "the dynacode phase `{}` has no equivalent capability",
+            plugin.phase
+        ))
+    })?;
     let version = match &plugin.version {
         Some(serde_json::Value::String(v)) => v.clone(),
         Some(v) => v.to_string(),
@@ -332,20 +386,46 @@ mod tests {
                 {"name":"page","phase":"content","code":"ngx.say('x')"}]},
             {"name":"*","plugins":[{"name":"gate","phase":"rewrite","code":"return nil","version":3}]}]}"#;
         let set = parse_dynacode("api", body).unwrap();
-        assert_eq!(set.plugins().keys().collect::<Vec<_>>(), ["*/gate", "acme.example/count", "acme.example/gate", "acme.example/hdr"]);
+        assert_eq!(
+            set.plugins().keys().collect::<Vec<_>>(),
+            [
+                "*/gate",
+                "acme.example/count",
+                "acme.example/gate",
+                "acme.example/hdr"
+            ]
+        );
         let count = &set.plugins()["acme.example/count"];
         assert_eq!(count.manifest.capabilities, [PluginCapability::Lifecycle]);
         assert_eq!(count.config_json, r#"{"n":1}"#);
-        assert!(count.source.contains("on_request_complete = function(self, event_json)\nbext.log"));
+        assert!(
+            count
+                .source
+                .contains("on_request_complete = function(self, event_json)\nbext.log")
+        );
         assert_eq!(set.plugins()["*/gate"].manifest.version, "3");
         let page = &set.broken()["acme.example/page"];
-        assert!(matches!(page, SourceError::BadEntry { message, .. } if message.contains("`content`")), "{page}");
+        assert!(
+            matches!(page, SourceError::BadEntry { message, .. } if message.contains("`content`")),
+            "{page}"
+        );
     }
 
     #[test]
     fn bad_bodies_are_typed_errors() {
-        for body in [&b"<html>"[..], b"{\"domains\": 3}", b"{\"domains\":[{\"name\":\"a\",\"plugins\":[{\"name\":\"p\"}]}]}", b"{\"domai"] {
-            assert!(matches!(parse_dynacode("api", body), Err(SourceError::BadResponse { .. })), "{body:?}");
+        for body in [
+            &b"<html>"[..],
+            b"{\"domains\": 3}",
+            b"{\"domains\":[{\"name\":\"a\",\"plugins\":[{\"name\":\"p\"}]}]}",
+            b"{\"domai",
+        ] {
+            assert!(
+                matches!(
+                    parse_dynacode("api", body),
+                    Err(SourceError::BadResponse { .. })
+                ),
+                "{body:?}"
+            );
         }
         let disabled = parse_dynacode("api", br#"{"general":{"status":"disabled"},"domains":[{"name":"a","plugins":[{"name":"p","phase":"access","code":""}]}]}"#);
         assert!(disabled.unwrap().is_empty());

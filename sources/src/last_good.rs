@@ -8,7 +8,7 @@
 //! content hash is checked on reading: an entry that does not match is
 //! skipped (and logged), the others are served.
 
-use crate::desired::{content_hash, manifest_or_default, DesiredPlugin, DesiredSet};
+use crate::desired::{DesiredPlugin, DesiredSet, content_hash, manifest_or_default};
 use crate::error::SourceError;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -38,7 +38,13 @@ struct StoredPlugin {
 pub fn last_good_path(dir: &Path, source_id: &str) -> PathBuf {
     let readable: String = source_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(80)
         .collect();
     // The readable part may collide (`a/b` and `a_b`); the hash does not.
@@ -53,7 +59,10 @@ pub fn save<'a>(
     plugins: impl IntoIterator<Item = &'a DesiredPlugin>,
 ) -> Result<PathBuf, SourceError> {
     let path = last_good_path(dir, source_id);
-    let failed = |message: String| SourceError::LastGood { path: path.clone(), message };
+    let failed = |message: String| SourceError::LastGood {
+        path: path.clone(),
+        message,
+    };
     let file = LastGoodFile {
         format: FORMAT,
         source: source_id.into(),
@@ -91,28 +100,49 @@ pub fn save<'a>(
 /// Reads the last good set of `source_id`; `Ok(None)` when there is none.
 pub fn load(dir: &Path, source_id: &str) -> Result<Option<(PathBuf, DesiredSet)>, SourceError> {
     let path = last_good_path(dir, source_id);
-    let failed = |message: String| SourceError::LastGood { path: path.clone(), message };
+    let failed = |message: String| SourceError::LastGood {
+        path: path.clone(),
+        message,
+    };
     let text = match std::fs::read(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(failed(format!("reading: {e}"))),
     };
-    let file: LastGoodFile = serde_json::from_slice(&text).map_err(|e| failed(format!("not a last good file: {e}")))?;
+    let file: LastGoodFile =
+        serde_json::from_slice(&text).map_err(|e| failed(format!("not a last good file: {e}")))?;
     if file.format != FORMAT || file.source != source_id {
-        return Err(failed(format!("format {} of source `{}`, expected format {FORMAT} of `{source_id}`", file.format, file.source)));
+        return Err(failed(format!(
+            "format {} of source `{}`, expected format {FORMAT} of `{source_id}`",
+            file.format, file.source
+        )));
     }
     let mut set = DesiredSet::new();
     for stored in file.plugins {
-        let plugin = manifest_or_default(&stored.plugin, Some(stored.manifest)).and_then(|manifest| {
-            DesiredPlugin::new(source_id, &stored.tenant, &stored.plugin, manifest, stored.config_json, stored.source)
+        let plugin =
+            manifest_or_default(&stored.plugin, Some(stored.manifest)).and_then(|manifest| {
+                DesiredPlugin::new(
+                    source_id,
+                    &stored.tenant,
+                    &stored.plugin,
+                    manifest,
+                    stored.config_json,
+                    stored.source,
+                )
                 .map_err(|e| e.to_string())
-        });
+            });
         match plugin {
-            Ok(plugin) if plugin.content_hash == stored.content_hash => set.insert(source_id, plugin),
-            Ok(_) => tracing::error!(path = %path.display(), tenant = %stored.tenant, plugin = %stored.plugin,
-                "last good set: content hash mismatch, entry skipped"),
-            Err(message) => tracing::error!(path = %path.display(), tenant = %stored.tenant, plugin = %stored.plugin,
-                %message, "last good set: bad entry skipped"),
+            Ok(plugin) if plugin.content_hash == stored.content_hash => {
+                set.insert(source_id, plugin)
+            }
+            Ok(_) => {
+                tracing::error!(path = %path.display(), tenant = %stored.tenant, plugin = %stored.plugin,
+                "last good set: content hash mismatch, entry skipped")
+            }
+            Err(message) => {
+                tracing::error!(path = %path.display(), tenant = %stored.tenant, plugin = %stored.plugin,
+                %message, "last good set: bad entry skipped")
+            }
         }
     }
     Ok(Some((path, set)))

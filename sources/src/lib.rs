@@ -51,15 +51,21 @@ mod folder;
 #[cfg(feature = "http")]
 mod http;
 
-pub use desired::{check_name, manifest_or_default, runtime_name, split_runtime_name, DesiredPlugin, DesiredSet, MAX_NAME_BYTES};
+pub use desired::{
+    DesiredPlugin, DesiredSet, MAX_NAME_BYTES, check_name, manifest_or_default, runtime_name,
+    split_runtime_name,
+};
 pub use error::SourceError;
 pub use last_good::last_good_path;
-pub use reconciler::{ApplyReport, ConfigureFn, OnApplyFn, PluginStatus, Reconciler, SourceHandle, SourceState, SourceStatus};
+pub use reconciler::{
+    ApplyReport, ConfigureFn, OnApplyFn, PluginStatus, Reconciler, SourceHandle, SourceState,
+    SourceStatus,
+};
 pub use source::{PluginSource, SourceEvent, SourceSignal, Wait};
 
 #[cfg(feature = "etcd")]
 pub use etcd::{EtcdPluginValue, EtcdSource};
 #[cfg(feature = "folder")]
-pub use folder::{FolderSource, CONFIG_FILE, MANIFEST_FILE};
+pub use folder::{CONFIG_FILE, FolderSource, MANIFEST_FILE};
 #[cfg(feature = "http")]
-pub use http::{parse_dynacode, phase_capability, DynacodeSource};
+pub use http::{DynacodeSource, parse_dynacode, phase_capability};

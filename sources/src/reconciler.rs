@@ -2,8 +2,8 @@
 //! [`LuaPluginRuntime`] through its hot-reload path, and keeps each
 //! plugin's and each source's status.
 
-use crate::desired::{split_runtime_name, DesiredPlugin, DesiredSet};
-use crate::error::{short_hash, SourceError};
+use crate::desired::{DesiredPlugin, DesiredSet, split_runtime_name};
+use crate::error::{SourceError, short_hash};
 use crate::last_good;
 use crate::source::{PluginSource, SourceEvent, SourceSignal};
 use bext_plugin_lua_wasm::{LuaPluginConfig, LuaPluginRuntime};
@@ -104,13 +104,21 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// True when the apply changed nothing and refused nothing.
     pub fn is_empty(&self) -> bool {
-        self.loaded.is_empty() && self.reloaded.is_empty() && self.unloaded.is_empty() && self.rejected.is_empty()
+        self.loaded.is_empty()
+            && self.reloaded.is_empty()
+            && self.unloaded.is_empty()
+            && self.rejected.is_empty()
     }
 
     /// The `(tenant, plugin)` pairs the report names: loaded, reloaded,
     /// unloaded or rejected (errors that name no plugin are left out).
     pub fn plugins(&self) -> impl Iterator<Item = (&str, &str)> {
-        let changed = self.loaded.iter().chain(&self.reloaded).chain(&self.unloaded).filter_map(|n| split_runtime_name(n));
+        let changed = self
+            .loaded
+            .iter()
+            .chain(&self.reloaded)
+            .chain(&self.unloaded)
+            .filter_map(|n| split_runtime_name(n));
         changed.chain(self.rejected.iter().filter_map(SourceError::plugin))
     }
 }
@@ -167,7 +175,9 @@ pub struct Reconciler {
 
 impl std::fmt::Debug for Reconciler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reconciler").field("last_good_dir", &self.inner.last_good_dir).finish_non_exhaustive()
+        f.debug_struct("Reconciler")
+            .field("last_good_dir", &self.inner.last_good_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,9 +197,12 @@ impl Reconciler {
     }
 
     fn with_inner(self, change: impl FnOnce(&mut Inner)) -> Self {
-        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("configure a Reconciler before cloning it"));
+        let mut inner = Arc::try_unwrap(self.inner)
+            .unwrap_or_else(|_| panic!("configure a Reconciler before cloning it"));
         change(&mut inner);
-        Reconciler { inner: Arc::new(inner) }
+        Reconciler {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Keeps each source's last good set in `dir` (written after every
@@ -211,7 +224,10 @@ impl Reconciler {
     /// # Panics
     ///
     /// If the reconciler was already cloned (configure it first).
-    pub fn configure(self, f: impl Fn(&DesiredPlugin, LuaPluginConfig) -> LuaPluginConfig + Send + Sync + 'static) -> Self {
+    pub fn configure(
+        self,
+        f: impl Fn(&DesiredPlugin, LuaPluginConfig) -> LuaPluginConfig + Send + Sync + 'static,
+    ) -> Self {
         self.with_inner(|inner| inner.configure = Some(Arc::new(f)))
     }
 
@@ -249,18 +265,29 @@ impl Reconciler {
     }
 
     fn apply_inner(&self, source_id: &str, set: &DesiredSet, from_last_good: bool) -> ApplyReport {
-        let _applying = self.inner.applying.lock().unwrap_or_else(|e| e.into_inner());
+        let _applying = self
+            .inner
+            .applying
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut report = ApplyReport::default();
         let mut problems: Vec<SourceError> = set.problems().to_vec();
 
         for (name, wanted) in set.plugins() {
             let current = self.state().plugins.get(name).map(|e| {
-                (e.source.clone(), e.serving.as_ref().map(|p| p.content_hash.clone()), e.rejected_hash.clone())
+                (
+                    e.source.clone(),
+                    e.serving.as_ref().map(|p| p.content_hash.clone()),
+                    e.rejected_hash.clone(),
+                )
             });
             match &current {
                 Some((owner, ..)) if owner != source_id => {
-                    let error =
-                        SourceError::Conflict { tenant: wanted.tenant.clone(), plugin: wanted.plugin.clone(), owner: owner.clone() };
+                    let error = SourceError::Conflict {
+                        tenant: wanted.tenant.clone(),
+                        plugin: wanted.plugin.clone(),
+                        owner: owner.clone(),
+                    };
                     tracing::error!(source = source_id, tenant = %wanted.tenant, plugin = %wanted.plugin, %error, "plugin conflict");
                     problems.push(error.clone());
                     report.rejected.push(error);
@@ -278,7 +305,9 @@ impl Reconciler {
                 Some((_, _, Some(rejected))) if *rejected == wanted.content_hash => continue,
                 _ => {}
             }
-            let reloading = current.as_ref().is_some_and(|(_, serving, _)| serving.is_some());
+            let reloading = current
+                .as_ref()
+                .is_some_and(|(_, serving, _)| serving.is_some());
             match self.load(wanted) {
                 Ok(()) => {
                     tracing::info!(source = source_id, tenant = %wanted.tenant, plugin = %wanted.plugin,
@@ -294,13 +323,22 @@ impl Reconciler {
                             from_last_good,
                         },
                     );
-                    let changed = if reloading { &mut report.reloaded } else { &mut report.loaded };
+                    let changed = if reloading {
+                        &mut report.reloaded
+                    } else {
+                        &mut report.loaded
+                    };
                     changed.push(name.clone());
                 }
                 Err(error) => {
                     tracing::error!(source = source_id, tenant = %wanted.tenant, plugin = %wanted.plugin,
                         version = short_hash(&wanted.content_hash), %error, "plugin version rejected; the last good version keeps serving");
-                    self.record_error(source_id, name, error.clone(), Some(wanted.content_hash.clone()));
+                    self.record_error(
+                        source_id,
+                        name,
+                        error.clone(),
+                        Some(wanted.content_hash.clone()),
+                    );
                     report.rejected.push(error);
                     if !reloading && !from_last_good {
                         self.fall_back_to_last_good(source_id, name, wanted, &mut report);
@@ -310,9 +348,19 @@ impl Reconciler {
         }
 
         for (name, error) in set.broken() {
-            if let Some(owner) = self.state().plugins.get(name).map(|e| e.source.clone()).filter(|o| o != source_id) {
+            if let Some(owner) = self
+                .state()
+                .plugins
+                .get(name)
+                .map(|e| e.source.clone())
+                .filter(|o| o != source_id)
+            {
                 if let Some((tenant, plugin)) = split_runtime_name(name) {
-                    problems.push(SourceError::Conflict { tenant: tenant.into(), plugin: plugin.into(), owner });
+                    problems.push(SourceError::Conflict {
+                        tenant: tenant.into(),
+                        plugin: plugin.into(),
+                        owner,
+                    });
                 }
                 continue;
             }
@@ -325,7 +373,11 @@ impl Reconciler {
             .state()
             .plugins
             .iter()
-            .filter(|(name, e)| e.source == source_id && !set.plugins().contains_key(*name) && !set.broken().contains_key(*name))
+            .filter(|(name, e)| {
+                e.source == source_id
+                    && !set.plugins().contains_key(*name)
+                    && !set.broken().contains_key(*name)
+            })
             .map(|(name, _)| name.clone())
             .collect();
         for name in removed {
@@ -342,7 +394,10 @@ impl Reconciler {
         }
         let serving = self.serving_count(source_id);
         let mut state = self.state();
-        let status = state.sources.entry(source_id.into()).or_insert_with(|| new_source_status(source_id));
+        let status = state
+            .sources
+            .entry(source_id.into())
+            .or_insert_with(|| new_source_status(source_id));
         status.plugins = serving;
         status.problems = problems;
         drop(state);
@@ -354,26 +409,50 @@ impl Reconciler {
 
     /// Loads one version through the runtime's hot-reload path.
     fn load(&self, wanted: &DesiredPlugin) -> Result<(), SourceError> {
-        let config = LuaPluginConfig::new(wanted.runtime_name(), wanted.manifest.clone(), wanted.source.clone())
-            .config_json(wanted.config_json.clone());
+        let config = LuaPluginConfig::new(
+            wanted.runtime_name(),
+            wanted.manifest.clone(),
+            wanted.source.clone(),
+        )
+        .config_json(wanted.config_json.clone());
         let config = match &self.inner.configure {
             Some(configure) => configure(wanted, config),
             None => config,
         };
-        self.inner.runtime.load_plugin(config).map(|_| ()).map_err(|error| SourceError::Rejected {
-            tenant: wanted.tenant.clone(),
-            plugin: wanted.plugin.clone(),
-            content_hash: wanted.content_hash.clone(),
-            error,
-        })
+        self.inner
+            .runtime
+            .load_plugin(config)
+            .map(|_| ())
+            .map_err(|error| SourceError::Rejected {
+                tenant: wanted.tenant.clone(),
+                plugin: wanted.plugin.clone(),
+                content_hash: wanted.content_hash.clone(),
+                error,
+            })
     }
 
     /// A plugin never loaded in this process whose store version is refused:
     /// serve the version of the last good file instead, if there is one.
-    fn fall_back_to_last_good(&self, source_id: &str, name: &str, wanted: &DesiredPlugin, report: &mut ApplyReport) {
-        let Some(dir) = &self.inner.last_good_dir else { return };
-        let Ok(Some((_, set))) = last_good::load(dir, source_id) else { return };
-        let Some(good) = set.plugins().get(name).filter(|g| g.content_hash != wanted.content_hash) else { return };
+    fn fall_back_to_last_good(
+        &self,
+        source_id: &str,
+        name: &str,
+        wanted: &DesiredPlugin,
+        report: &mut ApplyReport,
+    ) {
+        let Some(dir) = &self.inner.last_good_dir else {
+            return;
+        };
+        let Ok(Some((_, set))) = last_good::load(dir, source_id) else {
+            return;
+        };
+        let Some(good) = set
+            .plugins()
+            .get(name)
+            .filter(|g| g.content_hash != wanted.content_hash)
+        else {
+            return;
+        };
         if self.load(good).is_ok() {
             tracing::warn!(source = source_id, tenant = %good.tenant, plugin = %good.plugin,
                 version = short_hash(&good.content_hash), "serving the last good version from disk");
@@ -386,7 +465,13 @@ impl Reconciler {
         }
     }
 
-    fn record_error(&self, source_id: &str, name: &str, error: SourceError, rejected_hash: Option<String>) {
+    fn record_error(
+        &self,
+        source_id: &str,
+        name: &str,
+        error: SourceError,
+        rejected_hash: Option<String>,
+    ) {
         let mut state = self.state();
         let entry = state.plugins.entry(name.into()).or_insert_with(|| Entry {
             source: source_id.into(),
@@ -401,11 +486,17 @@ impl Reconciler {
     }
 
     fn serving_count(&self, source_id: &str) -> usize {
-        self.state().plugins.values().filter(|e| e.source == source_id && e.serving.is_some()).count()
+        self.state()
+            .plugins
+            .values()
+            .filter(|e| e.source == source_id && e.serving.is_some())
+            .count()
     }
 
     fn save_last_good(&self, source_id: &str, problems: &mut Vec<SourceError>) {
-        let Some(dir) = &self.inner.last_good_dir else { return };
+        let Some(dir) = &self.inner.last_good_dir else {
+            return;
+        };
         let serving: Vec<DesiredPlugin> = self
             .state()
             .plugins
@@ -422,19 +513,29 @@ impl Reconciler {
     /// The status of a tenant's plugin.
     pub fn plugin_status(&self, tenant: &str, plugin: &str) -> Option<PluginStatus> {
         let name = crate::desired::runtime_name(tenant, plugin);
-        self.state().plugins.get(&name).map(|e| plugin_status(&name, e))
+        self.state()
+            .plugins
+            .get(&name)
+            .map(|e| plugin_status(&name, e))
     }
 
     /// The version of a plugin serving now, by [`runtime_name`](crate::runtime_name)
     /// (`acme/ratelimit`): its source text, config and content hash as the
     /// store gave them. `None` when no version of it serves.
     pub fn serving(&self, runtime_name: &str) -> Option<DesiredPlugin> {
-        self.state().plugins.get(runtime_name).and_then(|e| e.serving.clone())
+        self.state()
+            .plugins
+            .get(runtime_name)
+            .and_then(|e| e.serving.clone())
     }
 
     /// The status of every plugin of every source, sorted by runtime name.
     pub fn plugin_statuses(&self) -> Vec<PluginStatus> {
-        self.state().plugins.iter().map(|(name, e)| plugin_status(name, e)).collect()
+        self.state()
+            .plugins
+            .iter()
+            .map(|(name, e)| plugin_status(name, e))
+            .collect()
     }
 
     /// The status of a source by id.
@@ -449,7 +550,12 @@ impl Reconciler {
 
     fn update_source(&self, source_id: &str, change: impl FnOnce(&mut SourceStatus)) {
         let mut state = self.state();
-        change(state.sources.entry(source_id.into()).or_insert_with(|| new_source_status(source_id)));
+        change(
+            state
+                .sources
+                .entry(source_id.into())
+                .or_insert_with(|| new_source_status(source_id)),
+        );
     }
 
     /// Handles one event of a source (what [`watch`](Self::watch)'s thread
@@ -479,13 +585,28 @@ impl Reconciler {
             SourceEvent::Unavailable(error) => {
                 tracing::warn!(source = source_id, %error, "plugin store unavailable; plugins keep serving as they are");
                 let restoring = !*answered
-                    && !matches!(self.source_status(source_id).map(|s| s.state), Some(SourceState::ServingLastGood { .. }));
-                let restored = if restoring { self.restore_last_good(source_id) } else { None };
+                    && !matches!(
+                        self.source_status(source_id).map(|s| s.state),
+                        Some(SourceState::ServingLastGood { .. })
+                    );
+                let restored = if restoring {
+                    self.restore_last_good(source_id)
+                } else {
+                    None
+                };
                 self.update_source(source_id, |s| {
                     if let Some(path) = restored {
-                        s.state = SourceState::ServingLastGood { since: SystemTime::now(), path };
-                    } else if !matches!(s.state, SourceState::Unreachable { .. } | SourceState::ServingLastGood { .. }) {
-                        s.state = SourceState::Unreachable { since: SystemTime::now() };
+                        s.state = SourceState::ServingLastGood {
+                            since: SystemTime::now(),
+                            path,
+                        };
+                    } else if !matches!(
+                        s.state,
+                        SourceState::Unreachable { .. } | SourceState::ServingLastGood { .. }
+                    ) {
+                        s.state = SourceState::Unreachable {
+                            since: SystemTime::now(),
+                        };
                     }
                     s.last_error = Some(error);
                 });
@@ -531,7 +652,11 @@ impl Reconciler {
         self.start_watch(source, true)
     }
 
-    fn start_watch(&self, mut source: impl PluginSource + 'static, first_event_here: bool) -> SourceHandle {
+    fn start_watch(
+        &self,
+        mut source: impl PluginSource + 'static,
+        first_event_here: bool,
+    ) -> SourceHandle {
         let id = source.id().to_string();
         let signal = SourceSignal::new();
         self.update_source(&id, |_| {});
@@ -547,12 +672,21 @@ impl Reconciler {
             .name(format!("bext-source {id}"))
             .spawn(move || {
                 while running {
-                    let event = if thread_signal.is_stopped() { SourceEvent::Stopped } else { source.next_event(&thread_signal) };
+                    let event = if thread_signal.is_stopped() {
+                        SourceEvent::Stopped
+                    } else {
+                        source.next_event(&thread_signal)
+                    };
                     running = reconciler.handle_event(&thread_id, event, &mut answered);
                 }
             })
             .expect("spawning a source thread");
-        SourceHandle { id, signal, thread: Some(thread), reconciler: self.clone() }
+        SourceHandle {
+            id,
+            signal,
+            thread: Some(thread),
+            reconciler: self.clone(),
+        }
     }
 }
 
@@ -598,7 +732,9 @@ impl SourceHandle {
 
     /// The source's status.
     pub fn status(&self) -> SourceStatus {
-        self.reconciler.source_status(&self.id).unwrap_or_else(|| new_source_status(&self.id))
+        self.reconciler
+            .source_status(&self.id)
+            .unwrap_or_else(|| new_source_status(&self.id))
     }
 
     /// Wakes the source early (a poller polls now).

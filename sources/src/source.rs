@@ -124,13 +124,24 @@ impl SourceSignal {
                 return Wait::Woken(state.wakes);
             }
             match deadline {
-                None => state = self.inner.changed.wait(state).unwrap_or_else(|e| e.into_inner()),
+                None => {
+                    state = self
+                        .inner
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(|e| e.into_inner())
+                }
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         return Wait::TimedOut;
                     }
-                    state = self.inner.changed.wait_timeout(state, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+                    state = self
+                        .inner
+                        .changed
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
                 }
             }
         }
@@ -170,7 +181,10 @@ impl SourceSignal {
     /// Runs `future` to its end unless the signal is stopped first
     /// (`None`).
     #[cfg(any(feature = "http", feature = "etcd"))]
-    pub async fn unless_stopped<T>(&self, future: impl std::future::Future<Output = T>) -> Option<T> {
+    pub async fn unless_stopped<T>(
+        &self,
+        future: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
         use std::future::Future;
         use std::task::Poll;
         let mut future = std::pin::pin!(future);

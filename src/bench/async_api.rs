@@ -8,8 +8,10 @@
 use super::measure::{Interleaved, Summary};
 use super::report::format_seconds;
 use super::side::{BenchError, BenchResult, PluginSpec};
-use super::workloads::{self, request_context, ContextSize};
-use bext_plugin_lua_wasm::{LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaSandboxLimits, PoolConfig};
+use super::workloads::{self, ContextSize, request_context};
+use bext_plugin_lua_wasm::{
+    LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaSandboxLimits, PoolConfig,
+};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -29,9 +31,21 @@ impl AsyncEffort {
     /// A `--quick` run or a full one.
     pub fn new(quick: bool) -> Self {
         if quick {
-            AsyncEffort { rounds: 7, calls_per_sample: 300, cold_starts_per_sample: 20, good_requests: 300, isolation_rounds: 1 }
+            AsyncEffort {
+                rounds: 7,
+                calls_per_sample: 300,
+                cold_starts_per_sample: 20,
+                good_requests: 300,
+                isolation_rounds: 1,
+            }
         } else {
-            AsyncEffort { rounds: 21, calls_per_sample: 2000, cold_starts_per_sample: 100, good_requests: 600, isolation_rounds: 3 }
+            AsyncEffort {
+                rounds: 21,
+                calls_per_sample: 2000,
+                cold_starts_per_sample: 100,
+                good_requests: 600,
+                isolation_rounds: 3,
+            }
         }
     }
 }
@@ -84,7 +98,10 @@ impl Percentiles {
     fn of(samples: &mut [f64]) -> Percentiles {
         samples.sort_by(f64::total_cmp);
         let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-        Percentiles { p50: at(0.5), p99: at(0.99) }
+        Percentiles {
+            p50: at(0.5),
+            p99: at(0.99),
+        }
     }
 }
 
@@ -100,17 +117,39 @@ pub struct AsyncReport {
 /// Runs every measure of the section.
 pub fn run(effort: AsyncEffort, mut progress: impl FnMut(&str)) -> BenchResult<AsyncReport> {
     let runtime = LuaPluginRuntime::with_config(Default::default())?;
-    let executor = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io_error)?;
+    let executor = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io_error)?;
     let mut overhead = Vec::new();
-    for (label, spec) in [("rate limiter", workloads::ratelimit()), ("security headers", workloads::security_headers())] {
+    for (label, spec) in [
+        ("rate limiter", workloads::ratelimit()),
+        ("security headers", workloads::security_headers()),
+    ] {
         let plugin = load(&runtime, &spec, PoolConfig::default())?;
         let name = format!("{label} on_request, 300 B context");
-        overhead.push(overhead_row(name, effort, effort.calls_per_sample, &plugin, &executor)?);
+        overhead.push(overhead_row(
+            name,
+            effort,
+            effort.calls_per_sample,
+            &plugin,
+            &executor,
+        )?);
         progress(&overhead.last().expect("pushed").name);
     }
-    let fresh = load(&runtime, &workloads::ratelimit(), PoolConfig::default().size(0).fresh_instance_per_call(true))?;
+    let fresh = load(
+        &runtime,
+        &workloads::ratelimit(),
+        PoolConfig::default().size(0).fresh_instance_per_call(true),
+    )?;
     let name = "cold start: new sandbox (fork) + first on_request + drop, rate limiter".to_string();
-    overhead.push(overhead_row(name, effort, effort.cold_starts_per_sample, &fresh, &executor)?);
+    overhead.push(overhead_row(
+        name,
+        effort,
+        effort.cold_starts_per_sample,
+        &fresh,
+        &executor,
+    )?);
     progress(&overhead.last().expect("pushed").name);
 
     let mut isolation = Vec::new();
@@ -118,7 +157,10 @@ pub fn run(effort: AsyncEffort, mut progress: impl FnMut(&str)) -> BenchResult<A
         isolation.push(isolation_row(&runtime, api, effort)?);
         progress(api.label());
     }
-    Ok(AsyncReport { overhead, isolation })
+    Ok(AsyncReport {
+        overhead,
+        isolation,
+    })
 }
 
 fn io_error(e: std::io::Error) -> BenchError {
@@ -129,7 +171,12 @@ fn load(runtime: &LuaPluginRuntime, spec: &PluginSpec, pool: PoolConfig) -> Benc
     load_with(runtime, spec, LuaSandboxLimits::default(), pool)
 }
 
-fn load_with(runtime: &LuaPluginRuntime, spec: &PluginSpec, limits: LuaSandboxLimits, pool: PoolConfig) -> BenchResult<LuaPlugin> {
+fn load_with(
+    runtime: &LuaPluginRuntime,
+    spec: &PluginSpec,
+    limits: LuaSandboxLimits,
+    pool: PoolConfig,
+) -> BenchResult<LuaPlugin> {
     let name = format!("{}-async-bench", spec.name);
     let manifest = crate::manifest_without_capabilities(spec.name.as_str());
     let config = LuaPluginConfig::new(name, manifest, spec.source.clone())
@@ -158,14 +205,21 @@ fn overhead_row(
         executor.block_on(async {
             let started = Instant::now();
             for i in 0..calls {
-                plugin.try_on_request_async(&mut request_context(ContextSize::Small, i as usize)).await?;
+                plugin
+                    .try_on_request_async(&mut request_context(ContextSize::Small, i as usize))
+                    .await?;
             }
             Ok::<f64, BenchError>(started.elapsed().as_secs_f64() / calls as f64)
         })
     };
     // `Interleaved` pairs two sides: here async (first) and sync.
     let samples = Interleaved::run(effort.rounds, 2, asynchronous, sync)?;
-    Ok(OverheadRow { name, sync: Summary::of(&samples.native), async_: Summary::of(&samples.wasm), ratio: samples.ratio() })
+    Ok(OverheadRow {
+        name,
+        sync: Summary::of(&samples.native),
+        async_: Summary::of(&samples.wasm),
+        ratio: samples.ratio(),
+    })
 }
 
 /// How the server calls plugins.
@@ -187,16 +241,31 @@ impl Api {
 }
 
 /// Quiet and noisy runs of one API, alternating.
-fn isolation_row(runtime: &LuaPluginRuntime, api: Api, effort: AsyncEffort) -> BenchResult<IsolationRow> {
+fn isolation_row(
+    runtime: &LuaPluginRuntime,
+    api: Api,
+    effort: AsyncEffort,
+) -> BenchResult<IsolationRow> {
     // Each tenant's fair share of two workers: one call at a time
     // (`max_concurrent_calls`, the async API's cap; the default on 2 CPUs).
     let pool = PoolConfig::default().max_concurrent_calls(WORKERS / 2);
-    let good: Vec<LuaPlugin> = [workloads::ratelimit(), workloads::auth(), workloads::security_headers()]
-        .iter()
-        .map(|spec| load(runtime, spec, pool))
-        .collect::<BenchResult<_>>()?;
-    let looping_limits = LuaSandboxLimits::default().fuel_per_call(0).timeout_ms(LOOP_DEADLINE_MS).quarantine_after_traps(0);
-    let runaway = PluginSpec::new("runaway", include_str!("../../examples/plugins/runaway.lua"), "{}");
+    let good: Vec<LuaPlugin> = [
+        workloads::ratelimit(),
+        workloads::auth(),
+        workloads::security_headers(),
+    ]
+    .iter()
+    .map(|spec| load(runtime, spec, pool))
+    .collect::<BenchResult<_>>()?;
+    let looping_limits = LuaSandboxLimits::default()
+        .fuel_per_call(0)
+        .timeout_ms(LOOP_DEADLINE_MS)
+        .quarantine_after_traps(0);
+    let runaway = PluginSpec::new(
+        "runaway",
+        include_str!("../../examples/plugins/runaway.lua"),
+        "{}",
+    );
     let looping = load_with(runtime, &runaway, looping_limits, pool)?;
     let (mut quiet, mut noisy, mut served) = (Vec::new(), Vec::new(), 0);
     for _ in 0..effort.isolation_rounds {
@@ -205,7 +274,12 @@ fn isolation_row(runtime: &LuaPluginRuntime, api: Api, effort: AsyncEffort) -> B
         served += latencies.len();
         noisy.extend(latencies);
     }
-    Ok(IsolationRow { api: api.label(), quiet: Percentiles::of(&mut quiet), noisy: Percentiles::of(&mut noisy), served })
+    Ok(IsolationRow {
+        api: api.label(),
+        quiet: Percentiles::of(&mut quiet),
+        noisy: Percentiles::of(&mut noisy),
+        served,
+    })
 }
 
 /// One run on a fresh 2-worker runtime: `requests` good requests, one
@@ -213,8 +287,17 @@ fn isolation_row(runtime: &LuaPluginRuntime, api: Api, effort: AsyncEffort) -> B
 /// from a thread outside the runtime; with `looping`, 50 requests that loop
 /// to their deadline are spawned first. Returns each good request's latency
 /// from its spawn to its completion.
-fn isolation_run(api: Api, good: &[LuaPlugin], looping: Option<&LuaPlugin>, requests: usize) -> BenchResult<Vec<f64>> {
-    let executor = tokio::runtime::Builder::new_multi_thread().worker_threads(WORKERS).enable_all().build().map_err(io_error)?;
+fn isolation_run(
+    api: Api,
+    good: &[LuaPlugin],
+    looping: Option<&LuaPlugin>,
+    requests: usize,
+) -> BenchResult<Vec<f64>> {
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .map_err(io_error)?;
     // Warm: each good tenant's sandbox of this API exists before timing.
     for plugin in good {
         let mut ctx = request_context(ContextSize::Small, 0);
@@ -242,16 +325,26 @@ fn isolation_run(api: Api, good: &[LuaPlugin], looping: Option<&LuaPlugin>, requ
         let spawned = Instant::now();
         pending.push(executor.spawn(async move {
             let mut ctx = request_context(ContextSize::Small, i);
-            call(api, plugin, &mut ctx).await.map(|_| spawned.elapsed().as_secs_f64())
+            call(api, plugin, &mut ctx)
+                .await
+                .map(|_| spawned.elapsed().as_secs_f64())
         }));
     }
     let latencies = executor.block_on(async {
         let mut latencies = Vec::with_capacity(pending.len());
         for request in pending {
-            latencies.push(request.await.map_err(|e| BenchError::Invalid(format!("a good request panicked: {e}")))??);
+            latencies.push(
+                request
+                    .await
+                    .map_err(|e| BenchError::Invalid(format!("a good request panicked: {e}")))??,
+            );
         }
         for request in noise {
-            if request.await.map_err(|e| BenchError::Invalid(format!("a looping request panicked: {e}")))?.is_none() {
+            if request
+                .await
+                .map_err(|e| BenchError::Invalid(format!("a looping request panicked: {e}")))?
+                .is_none()
+            {
                 return Err(BenchError::Invalid("a looping request succeeded".into()));
             }
         }
@@ -261,7 +354,11 @@ fn isolation_run(api: Api, good: &[LuaPlugin], looping: Option<&LuaPlugin>, requ
 }
 
 /// One on_request through `api`.
-async fn call(api: Api, plugin: LuaPlugin, ctx: &mut bext_plugin_api::middleware::RequestContext) -> BenchResult<()> {
+async fn call(
+    api: Api,
+    plugin: LuaPlugin,
+    ctx: &mut bext_plugin_api::middleware::RequestContext,
+) -> BenchResult<()> {
     match api {
         Api::Sync => plugin.try_on_request(ctx)?,
         Api::Async => plugin.try_on_request_async(ctx).await?,
@@ -277,7 +374,9 @@ impl AsyncReport {
             "Per call: the same plugin through `try_on_request` and `try_on_request_async` (awaited in a loop on a \
 current-thread tokio runtime), interleaved round by round; medians, spread as half the interquartile range.\n\n",
         );
-        out.push_str("| measure | sync | async | async/sync | async - sync |\n|---|---:|---:|---:|---:|\n");
+        out.push_str(
+            "| measure | sync | async | async/sync | async - sync |\n|---|---:|---:|---:|---:|\n",
+        );
         for row in &self.overhead {
             let _ = writeln!(
                 out,

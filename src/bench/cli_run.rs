@@ -45,7 +45,8 @@ pub fn bext_lua_binary() -> BenchResult<PathBuf> {
     if let Some(path) = std::env::var_os("BEXT_LUA") {
         return Ok(PathBuf::from(path));
     }
-    let exe = std::env::current_exe().map_err(|e| BenchError::Invalid(format!("cannot locate this executable: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| BenchError::Invalid(format!("cannot locate this executable: {e}")))?;
     let binary = exe.with_file_name(format!("bext-lua{}", std::env::consts::EXE_SUFFIX));
     if !binary.exists() {
         return Err(BenchError::Invalid(format!(
@@ -70,13 +71,19 @@ impl Interpreter {
     /// Runs `-e chunk`; its stdout, or an error naming the interpreter.
     fn run(&self, chunk: &str) -> BenchResult<String> {
         let mut command = Command::new(&self.program);
-        command.current_dir(&self.root).args(&self.leading).arg("-e").arg(chunk);
+        command
+            .current_dir(&self.root)
+            .args(&self.leading)
+            .arg("-e")
+            .arg(chunk);
         if let Some(home) = &self.cache_home {
-            command.env("XDG_CACHE_HOME", home).env_remove("BEXT_LUA_WASM_CACHE_DIR");
+            command
+                .env("XDG_CACHE_HOME", home)
+                .env_remove("BEXT_LUA_WASM_CACHE_DIR");
         }
-        let output = command
-            .output()
-            .map_err(|e| BenchError::Invalid(format!("cannot run {}: {e}", self.program.display())))?;
+        let output = command.output().map_err(|e| {
+            BenchError::Invalid(format!("cannot run {}: {e}", self.program.display()))
+        })?;
         if !output.status.success() {
             return Err(BenchError::Invalid(format!(
                 "{} -e {chunk:?} failed ({}): {}",
@@ -115,14 +122,21 @@ pub fn measure(
     push: &mut dyn FnMut(Row),
 ) -> BenchResult<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cache = TempCache(std::env::temp_dir().join(format!("bench-report-run-cache-{}", std::process::id())));
+    let cache = TempCache(
+        std::env::temp_dir().join(format!("bench-report-run-cache-{}", std::process::id())),
+    );
     let bext_lua = Interpreter {
         program: bext_lua_binary()?,
         leading: vec!["run"],
         cache_home: Some(cache.0.clone()),
         root: root.clone(),
     };
-    let lua = Interpreter { program: PathBuf::from(SYSTEM_LUA), leading: Vec::new(), cache_home: None, root };
+    let lua = Interpreter {
+        program: PathBuf::from(SYSTEM_LUA),
+        leading: Vec::new(),
+        cache_home: None,
+        root,
+    };
     check_system_lua(&lua)?;
 
     let mut cases = vec![("print(1): start-up".to_string(), "print(1)".to_string())];
@@ -134,9 +148,16 @@ pub fn measure(
         // The same output on both sides before timing (this also fills the cache).
         let (ours, theirs) = (bext_lua.run(&chunk)?, lua.run(&chunk)?);
         if ours != theirs {
-            return Err(BenchError::Invalid(format!("{name}: bext-lua printed {ours:?}, {SYSTEM_LUA} {theirs:?}")));
+            return Err(BenchError::Invalid(format!(
+                "{name}: bext-lua printed {ours:?}, {SYSTEM_LUA} {theirs:?}"
+            )));
         }
-        let samples = Interleaved::run(rounds, warmup, || bext_lua.time(&chunk), || lua.time(&chunk))?;
+        let samples = Interleaved::run(
+            rounds,
+            warmup,
+            || bext_lua.time(&chunk),
+            || lua.time(&chunk),
+        )?;
         push(row(Group::Run, name, Unit::Seconds, &samples));
     }
     Ok(())
@@ -150,7 +171,9 @@ pub fn missing_prerequisite() -> Option<String> {
     }
     match Command::new(SYSTEM_LUA).arg("-v").output() {
         Ok(output) if output.status.success() => None,
-        _ => Some(format!("no {SYSTEM_LUA} on the PATH (scripts/bootstrap installs it)")),
+        _ => Some(format!(
+            "no {SYSTEM_LUA} on the PATH (scripts/bootstrap installs it)"
+        )),
     }
 }
 

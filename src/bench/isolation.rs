@@ -18,8 +18,10 @@
 
 use super::measure::Summary;
 use super::report::{format_bytes, format_seconds};
-use super::side::{BenchError, BenchResult, NativeSide, Plugin, PluginSpec, Side, WasmSetup, WasmSide};
-use super::workloads::{request_context, ContextSize};
+use super::side::{
+    BenchError, BenchResult, NativeSide, Plugin, PluginSpec, Side, WasmSetup, WasmSide,
+};
+use super::workloads::{ContextSize, request_context};
 use bext_plugin_api::middleware::RequestAction;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -85,11 +87,17 @@ pub struct AttackClass {
 }
 
 const fn error(path: &'static str) -> Attack {
-    Attack { path, expect: Expect::Error }
+    Attack {
+        path,
+        expect: Expect::Error,
+    }
 }
 
 const fn ends(path: &'static str) -> Attack {
-    Attack { path, expect: Expect::Ends }
+    Attack {
+        path,
+        expect: Expect::Ends,
+    }
 }
 
 /// Every class of `tests/attacks/`, in report order.
@@ -140,7 +148,13 @@ pub const ATTACK_CLASSES: &[AttackClass] = &[
         title: "pattern backtracking in string.find/match/gmatch/gsub",
         file: "backtracking.lua",
         source: include_str!("../../tests/attacks/backtracking.lua"),
-        attacks: &[error("/exponential"), error("/nested-frontier"), error("/gmatch-quadratic"), error("/gsub-everything"), ends("/deep-pattern")],
+        attacks: &[
+            error("/exponential"),
+            error("/nested-frontier"),
+            error("/gmatch-quadratic"),
+            error("/gsub-everything"),
+            ends("/deep-pattern"),
+        ],
         neighbour: Neighbour::Counter,
     },
     AttackClass {
@@ -164,7 +178,10 @@ pub const ATTACK_CLASSES: &[AttackClass] = &[
         title: "binary chunks (a crafted chunk through load in every mode, string.dump)",
         file: "bytecode.lua",
         source: include_str!("../../tests/attacks/bytecode.lua"),
-        attacks: &[Attack { path: "/", expect: Expect::Body(binary_chunks_refused) }],
+        attacks: &[Attack {
+            path: "/",
+            expect: Expect::Body(binary_chunks_refused),
+        }],
         neighbour: Neighbour::Counter,
     },
     AttackClass {
@@ -180,7 +197,10 @@ pub const ATTACK_CLASSES: &[AttackClass] = &[
         title: "escapes (io, os.execute/exit/getenv/remove, require, package, debug, dofile, through _ENV, _G, load)",
         file: "escape.lua",
         source: include_str!("../../tests/attacks/escape.lua"),
-        attacks: &[Attack { path: "/", expect: Expect::Body(nothing_escaped) }],
+        attacks: &[Attack {
+            path: "/",
+            expect: Expect::Body(nothing_escaped),
+        }],
         neighbour: Neighbour::Counter,
     },
     AttackClass {
@@ -200,7 +220,8 @@ pub fn attack_class(key: &str) -> Option<&'static AttackClass> {
 
 /// `name=outcome` pairs of a probe script's body.
 fn outcomes(body: &str) -> impl Iterator<Item = (&str, &str)> {
-    body.split('|').map(|line| line.split_once('=').unwrap_or((line, "")))
+    body.split('|')
+        .map(|line| line.split_once('=').unwrap_or((line, "")))
 }
 
 /// `bytecode.lua`: every `load` must refuse the chunk for being binary
@@ -223,9 +244,29 @@ fn binary_chunks_refused(body: &str) -> Result<(), String> {
 /// The probes of `escape.lua` that reach outside the Lua state if they find
 /// anything: each must be nil or raise.
 const ESCAPE_PROBES: &[&str] = &[
-    "io", "io-open", "os.execute", "os.exit", "os.getenv", "os.remove", "os.rename", "os.tmpname", "os.setlocale", "require",
-    "package", "package.loadlib", "debug", "debug.getregistry", "dofile", "loadfile", "_ENV-io", "_G-io", "rawget-io",
-    "load-env-io", "string-metatable-io", "os.exit-call", "require-call",
+    "io",
+    "io-open",
+    "os.execute",
+    "os.exit",
+    "os.getenv",
+    "os.remove",
+    "os.rename",
+    "os.tmpname",
+    "os.setlocale",
+    "require",
+    "package",
+    "package.loadlib",
+    "debug",
+    "debug.getregistry",
+    "dofile",
+    "loadfile",
+    "_ENV-io",
+    "_G-io",
+    "rawget-io",
+    "load-env-io",
+    "string-metatable-io",
+    "os.exit-call",
+    "require-call",
 ];
 
 /// `escape.lua`: nothing outside the Lua state was found.
@@ -246,7 +287,8 @@ fn nothing_escaped(body: &str) -> Result<(), String> {
 }
 
 /// What `cross_tenant.lua` reports from `/inspect` in an untouched state.
-const PRISTINE: &str = "upper=ABC,meta=nil,index=true,concat=ab,pi=true,leak=nil,gmeta=nil,debug=nil,missing=nil";
+const PRISTINE: &str =
+    "upper=ABC,meta=nil,index=true,concat=ab,pi=true,leak=nil,gmeta=nil,debug=nil,missing=nil";
 
 /// The counter neighbour's script.
 const COUNTER: &str = r#"local n = 0
@@ -324,8 +366,12 @@ pub fn judge(expect: Expect, report: &CallReport) -> Verdict {
         return Verdict::NotContained(format!("the neighbour: {error}"));
     }
     match (expect, &report.error, &report.body) {
-        (Expect::Error, None, _) => Verdict::NotContained("returned normally: the script outlived its stop".into()),
-        (Expect::Body(_), Some(error), _) => Verdict::NotContained(format!("failed instead of answering: {error}")),
+        (Expect::Error, None, _) => {
+            Verdict::NotContained("returned normally: the script outlived its stop".into())
+        }
+        (Expect::Body(_), Some(error), _) => {
+            Verdict::NotContained(format!("failed instead of answering: {error}"))
+        }
         (Expect::Body(_), None, None) => Verdict::NotContained("answered without a body".into()),
         (Expect::Body(check), None, Some(body)) => match check(body) {
             Ok(()) => Verdict::Contained,
@@ -370,13 +416,15 @@ impl IsolationSettings {
     /// The report's settings: this executable, a 5 s bound and 3 calls per
     /// attack (2 s and 1 with `quick`).
     pub fn for_report(quick: bool) -> BenchResult<Self> {
-        let program =
-            std::env::current_exe().map_err(|e| BenchError::Invalid(format!("cannot find this executable: {e}")))?;
+        let program = std::env::current_exe()
+            .map_err(|e| BenchError::Invalid(format!("cannot find this executable: {e}")))?;
         Ok(IsolationSettings {
             program,
             attack_bound: Duration::from_secs(if quick { 2 } else { 5 }),
             repetitions: if quick { 1 } else { 3 },
-            cache_dir: Some(std::env::temp_dir().join(format!("bench-report-isolation-{}", std::process::id()))),
+            cache_dir: Some(
+                std::env::temp_dir().join(format!("bench-report-isolation-{}", std::process::id())),
+            ),
             neighbour_rounds: if quick { 6 } else { 30 },
         })
     }
@@ -395,9 +443,22 @@ pub fn run_attack(
     class: &AttackClass,
     attack: &Attack,
 ) -> BenchResult<AttackResult> {
-    let fail = |what: String| BenchError::Invalid(format!("isolation {} {}{}: {what}", side.label(), class.key, attack.path));
+    let fail = |what: String| {
+        BenchError::Invalid(format!(
+            "isolation {} {}{}: {what}",
+            side.label(),
+            class.key,
+            attack.path
+        ))
+    };
     let mut command = Command::new(&settings.program);
-    command.args([CHILD_SUBCOMMAND, side.label(), class.key, attack.path, settings.repetitions.to_string().as_str()]);
+    command.args([
+        CHILD_SUBCOMMAND,
+        side.label(),
+        class.key,
+        attack.path,
+        settings.repetitions.to_string().as_str(),
+    ]);
     if let Some(dir) = &settings.cache_dir {
         command.arg(dir);
     }
@@ -408,7 +469,10 @@ pub fn run_attack(
         .spawn()
         .map_err(|e| fail(format!("cannot start {}: {e}", settings.program.display())))?;
     let pid = child.id();
-    let (stdout, mut stderr) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
+    let (stdout, mut stderr) = (
+        child.stdout.take().expect("piped"),
+        child.stderr.take().expect("piped"),
+    );
     let (lines_tx, lines) = mpsc::channel();
     let stdout_reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -424,13 +488,24 @@ pub fn run_attack(
         text
     });
 
-    let mut result = AttackResult { path: attack.path, verdict: Verdict::Contained, seconds: Vec::new(), peak_bytes: 0 };
+    let mut result = AttackResult {
+        path: attack.path,
+        verdict: Verdict::Contained,
+        seconds: Vec::new(),
+        peak_bytes: 0,
+    };
     let mut end = ChildEnd::Finished;
     for _ in 0..settings.repetitions {
         // `start <rss>` comes once the child is set up and about to call.
         let baseline = match next_message(&lines, CHILD_SETUP_BOUND) {
-            Ok(line) => line.strip_prefix("start ").and_then(|rss| rss.parse::<u64>().ok()).ok_or(line),
-            Err(RecvTimeoutError::Timeout) => Err(format!("no call within {} s of starting", CHILD_SETUP_BOUND.as_secs())),
+            Ok(line) => line
+                .strip_prefix("start ")
+                .and_then(|rss| rss.parse::<u64>().ok())
+                .ok_or(line),
+            Err(RecvTimeoutError::Timeout) => Err(format!(
+                "no call within {} s of starting",
+                CHILD_SETUP_BOUND.as_secs()
+            )),
             Err(RecvTimeoutError::Disconnected) => {
                 end = ChildEnd::Died;
                 break;
@@ -446,7 +521,9 @@ pub fn run_attack(
         };
         match next_message(&lines, settings.attack_bound) {
             Ok(line) => {
-                let report: Option<CallReport> = line.strip_prefix("done ").and_then(|json| serde_json::from_str(json).ok());
+                let report: Option<CallReport> = line
+                    .strip_prefix("done ")
+                    .and_then(|json| serde_json::from_str(json).ok());
                 let Some(report) = report else {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -464,7 +541,9 @@ pub fn run_attack(
             Err(RecvTimeoutError::Timeout) => {
                 let peak = status_bytes(&format!("/proc/{pid}/status"), "VmHWM:").unwrap_or(0);
                 result.peak_bytes = result.peak_bytes.max(peak.saturating_sub(baseline));
-                result.verdict = Verdict::Hung { after: settings.attack_bound };
+                result.verdict = Verdict::Hung {
+                    after: settings.attack_bound,
+                };
                 end = ChildEnd::StoppedEarly;
                 break;
             }
@@ -477,13 +556,20 @@ pub fn run_attack(
     if end == ChildEnd::StoppedEarly {
         let _ = child.kill();
     }
-    let status = child.wait().map_err(|e| fail(format!("cannot wait for the child: {e}")))?;
+    let status = child
+        .wait()
+        .map_err(|e| fail(format!("cannot wait for the child: {e}")))?;
     let _ = stdout_reader.join();
     let stderr_text = stderr_reader.join().unwrap_or_default();
     // A child that died mid-call, or failed on its way out after the last
     // call, did not survive the attack.
     if end == ChildEnd::Died || (end == ChildEnd::Finished && !status.success()) {
-        let last = stderr_text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        let last = stderr_text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
         result.verdict = Verdict::Crashed(describe_exit(status, last));
     }
     Ok(result)
@@ -502,7 +588,10 @@ enum ChildEnd {
 
 /// The child's next protocol line (`start ...` or `done ...`) within
 /// `bound`; anything else a script printed is skipped.
-fn next_message(lines: &mpsc::Receiver<String>, bound: Duration) -> Result<String, RecvTimeoutError> {
+fn next_message(
+    lines: &mpsc::Receiver<String>,
+    bound: Duration,
+) -> Result<String, RecvTimeoutError> {
     let deadline = Instant::now() + bound;
     loop {
         let line = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
@@ -531,13 +620,24 @@ fn describe_exit(status: ExitStatus, last_stderr_line: &str) -> String {
         (None, None) => "unknown exit".to_string(),
     };
     let last: String = last_stderr_line.chars().take(160).collect();
-    if last.is_empty() { how } else { format!("{how}: {last}") }
+    if last.is_empty() {
+        how
+    } else {
+        format!("{how}: {last}")
+    }
 }
 
 /// A `kB` field of a `/proc/.../status` file, in bytes.
 fn status_bytes(path: &str, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(path).ok()?;
-    let kb = status.lines().find_map(|l| l.strip_prefix(field))?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
     Some(kb * 1024)
 }
 
@@ -565,22 +665,45 @@ pub fn child_main() -> Option<ExitCode> {
 }
 
 fn run_child(args: &[String]) -> BenchResult<()> {
-    let usage = || BenchError::Invalid(format!("usage: {CHILD_SUBCOMMAND} wasm|native CLASS PATH REPETITIONS [CACHE_DIR]"));
-    let [side, class, path, repetitions, rest @ ..] = args else { return Err(usage()) };
+    let usage = || {
+        BenchError::Invalid(format!(
+            "usage: {CHILD_SUBCOMMAND} wasm|native CLASS PATH REPETITIONS [CACHE_DIR]"
+        ))
+    };
+    let [side, class, path, repetitions, rest @ ..] = args else {
+        return Err(usage());
+    };
     let side = SideKind::parse(side).ok_or_else(usage)?;
-    let class = attack_class(class).ok_or_else(|| BenchError::Invalid(format!("no attack class {class:?}")))?;
-    let attack = class.attacks.iter().find(|a| a.path == path.as_str()).ok_or_else(|| BenchError::Invalid(format!("no attack {path:?}")))?;
+    let class = attack_class(class)
+        .ok_or_else(|| BenchError::Invalid(format!("no attack class {class:?}")))?;
+    let attack = class
+        .attacks
+        .iter()
+        .find(|a| a.path == path.as_str())
+        .ok_or_else(|| BenchError::Invalid(format!("no attack {path:?}")))?;
     let repetitions: usize = repetitions.parse().map_err(|_| usage())?;
     let cache_dir = rest.first().map(PathBuf::from);
     match side {
-        SideKind::Wasm => attack_in_this_process(&WasmSide::with_cache(WasmSetup::default(), cache_dir)?, class, attack, repetitions),
-        SideKind::Native => attack_in_this_process(&NativeSide::default(), class, attack, repetitions),
+        SideKind::Wasm => attack_in_this_process(
+            &WasmSide::with_cache(WasmSetup::default(), cache_dir)?,
+            class,
+            attack,
+            repetitions,
+        ),
+        SideKind::Native => {
+            attack_in_this_process(&NativeSide::default(), class, attack, repetitions)
+        }
     }
 }
 
 /// The child's work: the attacker and its neighbour loaded side by side,
 /// then per repetition the `start`/`done` lines around the call.
-fn attack_in_this_process(side: &dyn Side, class: &AttackClass, attack: &Attack, repetitions: usize) -> BenchResult<()> {
+fn attack_in_this_process(
+    side: &dyn Side,
+    class: &AttackClass,
+    attack: &Attack,
+    repetitions: usize,
+) -> BenchResult<()> {
     let stem = class.file.trim_end_matches(".lua");
     let attacker = side.load(&PluginSpec::new(stem, class.source, "{}"))?;
     let neighbour = match class.neighbour {
@@ -604,22 +727,36 @@ fn attack_in_this_process(side: &dyn Side, class: &AttackClass, attack: &Attack,
     // The neighbour works before the attack, or the measure is broken.
     neighbour_answers().map_err(BenchError::Invalid)?;
     let mut out = std::io::stdout().lock();
-    let io_error = |e: std::io::Error| BenchError::Invalid(format!("cannot write to the parent: {e}"));
+    let io_error =
+        |e: std::io::Error| BenchError::Invalid(format!("cannot write to the parent: {e}"));
     for _ in 0..repetitions {
         reset_peak_rss();
         let baseline = status_bytes("/proc/self/status", "VmRSS:").unwrap_or(0);
-        writeln!(out, "start {baseline}").and_then(|()| out.flush()).map_err(io_error)?;
+        writeln!(out, "start {baseline}")
+            .and_then(|()| out.flush())
+            .map_err(io_error)?;
         let started = Instant::now();
         let outcome = respond_body(&*attacker, attack.path);
         let seconds = started.elapsed().as_secs_f64();
-        let peak = status_bytes("/proc/self/status", "VmHWM:").unwrap_or(0).saturating_sub(baseline);
+        let peak = status_bytes("/proc/self/status", "VmHWM:")
+            .unwrap_or(0)
+            .saturating_sub(baseline);
         let (body, error) = match outcome {
             Ok(body) => (body, None),
             Err(e) => (None, Some(e.to_string())),
         };
-        let report = CallReport { body, error, seconds, peak_bytes: peak, neighbour_error: neighbour_answers().err() };
-        let json = serde_json::to_string(&report).map_err(|e| BenchError::Invalid(e.to_string()))?;
-        writeln!(out, "done {json}").and_then(|()| out.flush()).map_err(io_error)?;
+        let report = CallReport {
+            body,
+            error,
+            seconds,
+            peak_bytes: peak,
+            neighbour_error: neighbour_answers().err(),
+        };
+        let json =
+            serde_json::to_string(&report).map_err(|e| BenchError::Invalid(e.to_string()))?;
+        writeln!(out, "done {json}")
+            .and_then(|()| out.flush())
+            .map_err(io_error)?;
     }
     Ok(())
 }
@@ -629,7 +766,9 @@ fn respond_body(plugin: &dyn Plugin, path: &str) -> BenchResult<Option<String>> 
     let mut ctx = request_context(ContextSize::Small, 0);
     ctx.path = path.into();
     Ok(match plugin.on_request(&mut ctx)? {
-        RequestAction::Respond(response) => Some(String::from_utf8_lossy(&response.body).into_owned()),
+        RequestAction::Respond(response) => {
+            Some(String::from_utf8_lossy(&response.body).into_owned())
+        }
         _ => None,
     })
 }
@@ -656,16 +795,30 @@ impl ClassResult {
     /// How many attacks were contained on `side`, of how many.
     pub fn contained(&self, side: SideKind) -> (usize, usize) {
         let results = self.side(side);
-        (results.iter().filter(|r| r.verdict.is_contained()).count(), results.len())
+        (
+            results.iter().filter(|r| r.verdict.is_contained()).count(),
+            results.len(),
+        )
     }
 }
 
 /// Runs every attack of `class` on both sides, alternating the side that
 /// goes first.
-pub fn run_class(settings: &IsolationSettings, class: &'static AttackClass) -> BenchResult<ClassResult> {
-    let mut result = ClassResult { class, wasm: Vec::new(), native: Vec::new() };
+pub fn run_class(
+    settings: &IsolationSettings,
+    class: &'static AttackClass,
+) -> BenchResult<ClassResult> {
+    let mut result = ClassResult {
+        class,
+        wasm: Vec::new(),
+        native: Vec::new(),
+    };
     for (i, attack) in class.attacks.iter().enumerate() {
-        let order = if i % 2 == 0 { SideKind::BOTH } else { [SideKind::Native, SideKind::Wasm] };
+        let order = if i % 2 == 0 {
+            SideKind::BOTH
+        } else {
+            [SideKind::Native, SideKind::Wasm]
+        };
         for side in order {
             let outcome = run_attack(settings, side, class, attack)?;
             match side {
@@ -691,16 +844,26 @@ pub struct IsolationSection {
 }
 
 /// Runs the section, calling `progress` with a line per class and row.
-pub fn run(settings: &IsolationSettings, progress: &mut dyn FnMut(String)) -> BenchResult<IsolationSection> {
+pub fn run(
+    settings: &IsolationSettings,
+    progress: &mut dyn FnMut(String),
+) -> BenchResult<IsolationSection> {
     if let Some(dir) = &settings.cache_dir {
-        std::fs::create_dir_all(dir).map_err(|e| BenchError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| BenchError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut classes = Vec::new();
     let attacks = (|| -> BenchResult<()> {
         for class in ATTACK_CLASSES {
             let result = run_class(settings, class)?;
-            let ((w, n), (nw, _)) = (result.contained(SideKind::Wasm), result.contained(SideKind::Native));
-            progress(format!("{:<16} contained: wasm {w}/{n}, native {nw}/{n}", class.key));
+            let ((w, n), (nw, _)) = (
+                result.contained(SideKind::Wasm),
+                result.contained(SideKind::Native),
+            );
+            progress(format!(
+                "{:<16} contained: wasm {w}/{n}, native {nw}/{n}",
+                class.key
+            ));
             classes.push(result);
         }
         Ok(())
@@ -710,7 +873,12 @@ pub fn run(settings: &IsolationSettings, progress: &mut dyn FnMut(String)) -> Be
     }
     attacks?;
     let neighbours = super::noisy::rows(settings.neighbour_rounds, &mut *progress)?;
-    Ok(IsolationSection { classes, neighbours, attack_bound: settings.attack_bound, repetitions: settings.repetitions })
+    Ok(IsolationSection {
+        classes,
+        neighbours,
+        attack_bound: settings.attack_bound,
+        repetitions: settings.repetitions,
+    })
 }
 
 /// The report anchor of a class's row.
@@ -742,9 +910,20 @@ impl IsolationSection {
             for side in SideKind::BOTH {
                 let (ok, all) = class.contained(side);
                 let results = class.side(side);
-                let contained = if ok == all { format!("**{ok}/{all}**") } else { format!("{ok}/{all}") };
-                let times: Vec<f64> = results.iter().flat_map(|r| r.seconds.iter().copied()).collect();
-                let time = if times.is_empty() { "-".to_string() } else { format_seconds(Summary::of(&times).median) };
+                let contained = if ok == all {
+                    format!("**{ok}/{all}**")
+                } else {
+                    format!("{ok}/{all}")
+                };
+                let times: Vec<f64> = results
+                    .iter()
+                    .flat_map(|r| r.seconds.iter().copied())
+                    .collect();
+                let time = if times.is_empty() {
+                    "-".to_string()
+                } else {
+                    format_seconds(Summary::of(&times).median)
+                };
                 let peak = results.iter().map(|r| r.peak_bytes).max().unwrap_or(0) as f64;
                 let _ = write!(cells, " {contained} | {time} | {} |", format_bytes(peak));
             }
@@ -759,20 +938,34 @@ impl IsolationSection {
         }
         let (wasm_ok, all) = self.classes_contained(SideKind::Wasm);
         let (native_ok, _) = self.classes_contained(SideKind::Native);
-        let _ = writeln!(out, "| **classes fully contained** | | **{wasm_ok}/{all}** | | | **{native_ok}/{all}** | | |\n");
+        let _ = writeln!(
+            out,
+            "| **classes fully contained** | | **{wasm_ok}/{all}** | | | **{native_ok}/{all}** | | |\n"
+        );
 
         let failures: Vec<String> = self
             .classes
             .iter()
-            .flat_map(|c| SideKind::BOTH.into_iter().flat_map(move |side| c.side(side).iter().map(move |r| (c, side, r))))
+            .flat_map(|c| {
+                SideKind::BOTH
+                    .into_iter()
+                    .flat_map(move |side| c.side(side).iter().map(move |r| (c, side, r)))
+            })
             .filter_map(|(c, side, r)| {
                 let what = match &r.verdict {
                     Verdict::Contained => return None,
-                    Verdict::Hung { after } => format!("hung after {} s (killed)", after.as_secs_f64()),
+                    Verdict::Hung { after } => {
+                        format!("hung after {} s (killed)", after.as_secs_f64())
+                    }
                     Verdict::Crashed(how) => format!("crashed: {how}"),
                     Verdict::NotContained(why) => format!("not contained: {}", truncate(why, 200)),
                 };
-                Some(format!("* {} `{}{}`: {what}", side.label(), c.class.key, r.path))
+                Some(format!(
+                    "* {} `{}{}`: {what}",
+                    side.label(),
+                    c.class.key,
+                    r.path
+                ))
             })
             .collect();
         if !failures.is_empty() {
@@ -801,7 +994,11 @@ instructions, a 1 s deadline, 64 MiB); native a count hook every 1000 instructio
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars { text.to_string() } else { format!("{}...", text.chars().take(max_chars).collect::<String>()) }
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        format!("{}...", text.chars().take(max_chars).collect::<String>())
+    }
 }
 
 #[cfg(test)]
@@ -809,21 +1006,38 @@ mod tests {
     use super::*;
 
     fn report(error: Option<&str>, body: Option<&str>) -> CallReport {
-        CallReport { body: body.map(Into::into), error: error.map(Into::into), seconds: 0.01, peak_bytes: 0, neighbour_error: None }
+        CallReport {
+            body: body.map(Into::into),
+            error: error.map(Into::into),
+            seconds: 0.01,
+            peak_bytes: 0,
+            neighbour_error: None,
+        }
     }
 
     #[test]
     fn an_attack_that_must_fail_is_contained_only_by_an_error() {
-        assert_eq!(judge(Expect::Error, &report(Some("out of fuel"), None)), Verdict::Contained);
-        assert!(matches!(judge(Expect::Error, &report(None, None)), Verdict::NotContained(_)));
-        assert_eq!(judge(Expect::Ends, &report(None, Some("false not enough memory"))), Verdict::Contained);
+        assert_eq!(
+            judge(Expect::Error, &report(Some("out of fuel"), None)),
+            Verdict::Contained
+        );
+        assert!(matches!(
+            judge(Expect::Error, &report(None, None)),
+            Verdict::NotContained(_)
+        ));
+        assert_eq!(
+            judge(Expect::Ends, &report(None, Some("false not enough memory"))),
+            Verdict::Contained
+        );
     }
 
     #[test]
     fn a_wrong_neighbour_answer_is_not_contained() {
         let mut r = report(Some("out of fuel"), None);
         r.neighbour_error = Some("answered \"1\", expected \"2\"".into());
-        assert!(matches!(judge(Expect::Error, &r), Verdict::NotContained(why) if why.contains("neighbour")));
+        assert!(
+            matches!(judge(Expect::Error, &r), Verdict::NotContained(why) if why.contains("neighbour"))
+        );
     }
 
     #[test]
@@ -831,29 +1045,55 @@ mod tests {
         let refused = "load-mode-b=raised x: load: binary chunks are not allowed in the sandbox|\
                        load-default-mode=nil attempt to load a binary chunk (mode is 't')|string-dump=nil nil";
         assert_eq!(binary_chunks_refused(refused), Ok(()));
-        let undumped = "load-default-mode=nil x: bad binary format (truncated chunk)|string-dump=nil nil";
-        assert!(binary_chunks_refused(undumped).unwrap_err().starts_with("load-default-mode"));
+        let undumped =
+            "load-default-mode=nil x: bad binary format (truncated chunk)|string-dump=nil nil";
+        assert!(
+            binary_chunks_refused(undumped)
+                .unwrap_err()
+                .starts_with("load-default-mode")
+        );
         assert!(binary_chunks_refused("load-mode-b=LOADED function").is_err());
-        let all_nil: String = ESCAPE_PROBES.iter().map(|p| format!("{p}=nil")).collect::<Vec<_>>().join("|");
+        let all_nil: String = ESCAPE_PROBES
+            .iter()
+            .map(|p| format!("{p}=nil"))
+            .collect::<Vec<_>>()
+            .join("|");
         assert_eq!(nothing_escaped(&all_nil), Ok(()));
         assert!(nothing_escaped(&all_nil.replace("os.getenv=nil", "os.getenv=function")).is_err());
         assert!(nothing_escaped("io=nil").is_err(), "missing probes");
-        assert!(matches!(judge(Expect::Body(nothing_escaped), &report(None, Some(&all_nil))), Verdict::Contained));
+        assert!(matches!(
+            judge(Expect::Body(nothing_escaped), &report(None, Some(&all_nil))),
+            Verdict::Contained
+        ));
     }
 
     #[test]
     fn exits_are_described_by_signal_or_code() {
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(describe_exit(ExitStatus::from_raw(11), ""), "signal 11 (SIGSEGV)");
-        assert_eq!(describe_exit(ExitStatus::from_raw(3 << 8), "boom"), "exit code 3: boom");
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(11), ""),
+            "signal 11 (SIGSEGV)"
+        );
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(3 << 8), "boom"),
+            "exit code 3: boom"
+        );
     }
 
     #[test]
     fn every_attack_class_has_a_distinct_key_and_its_paths_are_in_its_script() {
         for class in ATTACK_CLASSES {
-            assert_eq!(ATTACK_CLASSES.iter().filter(|c| c.key == class.key).count(), 1);
+            assert_eq!(
+                ATTACK_CLASSES.iter().filter(|c| c.key == class.key).count(),
+                1
+            );
             for attack in class.attacks {
-                assert!(attack.path == "/" || class.source.contains(&format!("\"{}\"", attack.path)), "{}{}", class.key, attack.path);
+                assert!(
+                    attack.path == "/" || class.source.contains(&format!("\"{}\"", attack.path)),
+                    "{}{}",
+                    class.key,
+                    attack.path
+                );
             }
         }
     }
@@ -861,12 +1101,22 @@ mod tests {
     #[test]
     fn the_section_shows_counts_hangs_and_anchors() {
         let class = attack_class("backtracking").unwrap();
-        let result = |verdict, seconds: &[f64]| AttackResult { path: "/exponential", verdict, seconds: seconds.to_vec(), peak_bytes: 2 << 20 };
+        let result = |verdict, seconds: &[f64]| AttackResult {
+            path: "/exponential",
+            verdict,
+            seconds: seconds.to_vec(),
+            peak_bytes: 2 << 20,
+        };
         let section = IsolationSection {
             classes: vec![ClassResult {
                 class,
                 wasm: vec![result(Verdict::Contained, &[0.002, 0.004, 0.003])],
-                native: vec![result(Verdict::Hung { after: Duration::from_secs(5) }, &[])],
+                native: vec![result(
+                    Verdict::Hung {
+                        after: Duration::from_secs(5),
+                    },
+                    &[],
+                )],
             }],
             neighbours: Vec::new(),
             attack_bound: Duration::from_secs(5),
@@ -875,7 +1125,13 @@ mod tests {
         let markdown = section.markdown();
         let row = "| <a id=\"isolation-backtracking\"></a>backtracking (`backtracking.lua`) | 5 | **1/1** | 3.00 ms | 2.00 MiB | 0/1 | - | 2.00 MiB |";
         assert!(markdown.contains(row), "{markdown}");
-        assert!(markdown.contains("* native `backtracking/exponential`: hung after 5 s (killed)"), "{markdown}");
-        assert!(markdown.contains("| **classes fully contained** | | **1/1** | | | **0/1** | | |"), "{markdown}");
+        assert!(
+            markdown.contains("* native `backtracking/exponential`: hung after 5 s (killed)"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("| **classes fully contained** | | **1/1** | | | **0/1** | | |"),
+            "{markdown}"
+        );
     }
 }

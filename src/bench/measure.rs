@@ -3,7 +3,7 @@
 //! the statistics of interleaved samples.
 
 use super::side::{BenchError, BenchResult, PluginSpec, Side};
-use super::workloads::{request_context, ContextSize};
+use super::workloads::{ContextSize, request_context};
 use std::sync::Barrier;
 use std::time::Instant;
 
@@ -27,7 +27,9 @@ fn smaps_rollup_bytes<const N: usize>(fields: [&str; N]) -> BenchResult<[u64; N]
             .and_then(|rest| rest.trim().strip_suffix("kB"))
             .and_then(|kb| kb.trim().parse::<u64>().ok())
             .map(|kb| kb * 1024)
-            .ok_or_else(|| BenchError::Invalid(format!("no {field} line in /proc/self/smaps_rollup")))?;
+            .ok_or_else(|| {
+                BenchError::Invalid(format!("no {field} line in /proc/self/smaps_rollup"))
+            })?;
     }
     Ok(values)
 }
@@ -61,10 +63,17 @@ pub fn release_free_memory() {
 /// PSS bytes per live instance: `instances` instances spread evenly over
 /// `specs` (each plugin loaded, then held with its share of instances, each
 /// having served one request), the plugins' own memory included.
-pub fn pss_per_instance(side: &dyn Side, specs: &[PluginSpec], instances: usize) -> BenchResult<f64> {
+pub fn pss_per_instance(
+    side: &dyn Side,
+    specs: &[PluginSpec],
+    instances: usize,
+) -> BenchResult<f64> {
     let per_plugin = instances / specs.len();
     if per_plugin == 0 || per_plugin * specs.len() != instances {
-        return Err(BenchError::Invalid(format!("{instances} instances do not spread evenly over {} plugins", specs.len())));
+        return Err(BenchError::Invalid(format!(
+            "{instances} instances do not spread evenly over {} plugins",
+            specs.len()
+        )));
     }
     release_free_memory();
     let before = memory_bytes()?;
@@ -121,11 +130,23 @@ pub fn seconds_per_call_across_threads(
             .collect();
         workers
             .into_iter()
-            .map(|worker| worker.join().map_err(|_| BenchError::Invalid("a benchmark thread panicked".into()))?)
+            .map(|worker| {
+                worker
+                    .join()
+                    .map_err(|_| BenchError::Invalid("a benchmark thread panicked".into()))?
+            })
             .collect()
     })?;
-    let first_start = spans.iter().map(|s| s.0).min().expect("at least one thread");
-    let last_end = spans.iter().map(|s| s.1).max().expect("at least one thread");
+    let first_start = spans
+        .iter()
+        .map(|s| s.0)
+        .min()
+        .expect("at least one thread");
+    let last_end = spans
+        .iter()
+        .map(|s| s.1)
+        .max()
+        .expect("at least one thread");
     let wall = last_end - first_start;
     Ok(wall.as_secs_f64() / (threads * calls_per_thread) as f64)
 }
@@ -147,12 +168,20 @@ impl Summary {
         let mut sorted = samples.to_vec();
         sorted.sort_by(f64::total_cmp);
         let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-        Summary { median: at(0.5), p25: at(0.25), p75: at(0.75) }
+        Summary {
+            median: at(0.5),
+            p25: at(0.25),
+            p75: at(0.75),
+        }
     }
 
     /// Interquartile range as a percentage of the median.
     pub fn spread_percent(&self) -> f64 {
-        if self.median == 0.0 { 0.0 } else { (self.p75 - self.p25) / self.median * 100.0 }
+        if self.median == 0.0 {
+            0.0
+        } else {
+            (self.p75 - self.p25) / self.median * 100.0
+        }
     }
 }
 
@@ -196,8 +225,18 @@ impl Interleaved {
     /// memory measure that grew by less than a page) have no ratio; NaN if
     /// no round has one.
     pub fn ratio(&self) -> f64 {
-        let ratios: Vec<f64> = self.wasm.iter().zip(&self.native).filter(|(_, n)| **n > 0.0).map(|(w, n)| w / n).collect();
-        if ratios.is_empty() { f64::NAN } else { Summary::of(&ratios).median }
+        let ratios: Vec<f64> = self
+            .wasm
+            .iter()
+            .zip(&self.native)
+            .filter(|(_, n)| **n > 0.0)
+            .map(|(w, n)| w / n)
+            .collect();
+        if ratios.is_empty() {
+            f64::NAN
+        } else {
+            Summary::of(&ratios).median
+        }
     }
 }
 
@@ -235,9 +274,19 @@ mod tests {
 
     #[test]
     fn rounds_without_a_native_figure_have_no_ratio() {
-        let samples = Interleaved { wasm: vec![4.0, 6.0, 8.0, 9.0], native: vec![0.0, 2.0, 2.0, 3.0] };
+        let samples = Interleaved {
+            wasm: vec![4.0, 6.0, 8.0, 9.0],
+            native: vec![0.0, 2.0, 2.0, 3.0],
+        };
         assert_eq!(samples.ratio(), 3.0);
-        assert!(Interleaved { wasm: vec![1.0], native: vec![0.0] }.ratio().is_nan());
+        assert!(
+            Interleaved {
+                wasm: vec![1.0],
+                native: vec![0.0]
+            }
+            .ratio()
+            .is_nan()
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::report::format_seconds;
 use super::side::{BenchError, BenchResult, NativeSide, PluginSpec, Side, WasmSetup, WasmSide};
-use super::workloads::{request_context, ContextSize};
+use super::workloads::{ContextSize, request_context};
 use bext_plugin_api::middleware::RequestAction;
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -42,8 +42,9 @@ end }"#;
 
 /// The 20 plugins: the well-behaved ones, then the looper and the hoarder.
 pub fn plugins() -> Vec<PluginSpec> {
-    let mut specs: Vec<PluginSpec> =
-        (0..WELL_BEHAVED).map(|i| PluginSpec::new(format!("quiet-{i}"), LIMITER, "{}")).collect();
+    let mut specs: Vec<PluginSpec> = (0..WELL_BEHAVED)
+        .map(|i| PluginSpec::new(format!("quiet-{i}"), LIMITER, "{}"))
+        .collect();
     specs.push(PluginSpec::new("noisy-looper", LOOPER, "{}"));
     specs.push(PluginSpec::new("noisy-hoarder", HOARDER, "{}"));
     specs
@@ -71,7 +72,11 @@ pub struct NeighbourLatency {
 /// looper and the hoarder too when `noisy`. Thread setup (native threads
 /// load their own states) and one warm-up call of each well-behaved plugin
 /// per thread are not timed.
-pub fn well_behaved_latency(side: &dyn Side, rounds: usize, noisy: bool) -> BenchResult<NeighbourLatency> {
+pub fn well_behaved_latency(
+    side: &dyn Side,
+    rounds: usize,
+    noisy: bool,
+) -> BenchResult<NeighbourLatency> {
     let specs = plugins();
     let count = specs.len();
     let factory = side.per_thread(&specs)?;
@@ -85,26 +90,32 @@ pub fn well_behaved_latency(side: &dyn Side, rounds: usize, noisy: bool) -> Benc
                     for plugin in &plugins[..WELL_BEHAVED] {
                         plugin.on_request(&mut request_context(ContextSize::Small, thread))?;
                     }
-                    let (mut latencies, mut failures, mut noisy_calls, mut noisy_stopped) = (Vec::new(), 0, 0, 0);
+                    let (mut latencies, mut failures, mut noisy_calls, mut noisy_stopped) =
+                        (Vec::new(), 0, 0, 0);
                     for round in 0..rounds {
                         for k in 0..count {
                             let slot = (k + thread * 3 + round) % count;
-                            let mut ctx = request_context(ContextSize::Small, round * THREADS + thread);
+                            let mut ctx =
+                                request_context(ContextSize::Small, round * THREADS + thread);
                             if slot >= WELL_BEHAVED {
                                 if noisy {
                                     noisy_calls += 1;
-                                    noisy_stopped += usize::from(plugins[slot].on_request(&mut ctx).is_err());
+                                    noisy_stopped +=
+                                        usize::from(plugins[slot].on_request(&mut ctx).is_err());
                                 }
                                 continue;
                             }
                             let started = Instant::now();
                             let result = plugins[slot].on_request(&mut ctx);
                             latencies.push(started.elapsed());
-                            let served = matches!(result, Ok(RequestAction::Continue)) && ctx.extensions.contains_key("hits");
+                            let served = matches!(result, Ok(RequestAction::Continue))
+                                && ctx.extensions.contains_key("hits");
                             failures += usize::from(!served);
                         }
                     }
-                    let mut all = all.lock().map_err(|_| BenchError::Invalid("a load thread panicked".into()))?;
+                    let mut all = all
+                        .lock()
+                        .map_err(|_| BenchError::Invalid("a load thread panicked".into()))?;
                     all.0.extend(latencies);
                     all.1 += failures;
                     all.2 += noisy_calls;
@@ -114,15 +125,29 @@ pub fn well_behaved_latency(side: &dyn Side, rounds: usize, noisy: bool) -> Benc
             })
             .collect();
         for worker in workers {
-            worker.join().map_err(|_| BenchError::Invalid("a load thread panicked".into()))??;
+            worker
+                .join()
+                .map_err(|_| BenchError::Invalid("a load thread panicked".into()))??;
         }
         Ok(())
     })?;
-    let (mut latencies, failures, noisy_calls, noisy_stopped) =
-        all.into_inner().map_err(|_| BenchError::Invalid("a load thread panicked".into()))?;
+    let (mut latencies, failures, noisy_calls, noisy_stopped) = all
+        .into_inner()
+        .map_err(|_| BenchError::Invalid("a load thread panicked".into()))?;
     latencies.sort();
-    let at = |p: f64| latencies.get(((latencies.len().max(1) - 1) as f64 * p).round() as usize).map_or(0.0, Duration::as_secs_f64);
-    Ok(NeighbourLatency { calls: latencies.len(), failures, p50: at(0.50), p99: at(0.99), noisy_calls, noisy_stopped })
+    let at = |p: f64| {
+        latencies
+            .get(((latencies.len().max(1) - 1) as f64 * p).round() as usize)
+            .map_or(0.0, Duration::as_secs_f64)
+    };
+    Ok(NeighbourLatency {
+        calls: latencies.len(),
+        failures,
+        p50: at(0.50),
+        p99: at(0.99),
+        noisy_calls,
+        noisy_stopped,
+    })
 }
 
 /// One row: a side, quiet or noisy.
@@ -141,7 +166,12 @@ pub struct NeighbourRow {
 pub fn rows(rounds: usize, progress: &mut dyn FnMut(String)) -> BenchResult<Vec<NeighbourRow>> {
     let wasm = WasmSide::new(WasmSetup::default())?;
     let native = NativeSide::default();
-    let order: [(&dyn Side, bool); 4] = [(&wasm, false), (&native, false), (&native, true), (&wasm, true)];
+    let order: [(&dyn Side, bool); 4] = [
+        (&wasm, false),
+        (&native, false),
+        (&native, true),
+        (&wasm, true),
+    ];
     let mut rows = Vec::new();
     for (side, noisy) in order {
         let latency = well_behaved_latency(side, rounds, noisy)?;
@@ -154,7 +184,11 @@ pub fn rows(rounds: usize, progress: &mut dyn FnMut(String)) -> BenchResult<Vec<
             latency.failures,
             latency.calls
         ));
-        rows.push(NeighbourRow { side: side.label(), noisy, latency });
+        rows.push(NeighbourRow {
+            side: side.label(),
+            noisy,
+            latency,
+        });
     }
     rows.sort_by_key(|r| (r.side != "wasm", r.noisy));
     Ok(rows)
@@ -170,19 +204,33 @@ pub fn markdown(rows: &[NeighbourRow]) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    let mut out = String::from("### Isolation: a well-behaved plugin's latency beside noisy tenants\n\n");
+    let mut out =
+        String::from("### Isolation: a well-behaved plugin's latency beside noisy tenants\n\n");
     out.push_str("| side | load | well-behaved calls | failed | p50 | p99 | p99 against quiet | noisy calls stopped |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
     for row in rows {
-        let quiet_p99 = rows.iter().find(|r| r.side == row.side && !r.noisy).map(|r| r.latency.p99);
+        let quiet_p99 = rows
+            .iter()
+            .find(|r| r.side == row.side && !r.noisy)
+            .map(|r| r.latency.p99);
         let (load, against, cell_anchor) = if row.noisy {
-            let against = quiet_p99.filter(|q| *q > 0.0).map_or("n/a".into(), |q| format!("{:.2}x", row.latency.p99 / q));
-            ("noisy: looper + hoarder", against, format!("<a id=\"{}\"></a>", anchor(row.side)))
+            let against = quiet_p99
+                .filter(|q| *q > 0.0)
+                .map_or("n/a".into(), |q| format!("{:.2}x", row.latency.p99 / q));
+            (
+                "noisy: looper + hoarder",
+                against,
+                format!("<a id=\"{}\"></a>", anchor(row.side)),
+            )
         } else {
             ("quiet", String::new(), String::new())
         };
         let l = &row.latency;
-        let stopped = if row.noisy { format!("{}/{}", l.noisy_stopped, l.noisy_calls) } else { String::new() };
+        let stopped = if row.noisy {
+            format!("{}/{}", l.noisy_stopped, l.noisy_calls)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
             "| {cell_anchor}{} | {load} | {} | {} | {} | {} | {against} | {stopped} |",

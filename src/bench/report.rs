@@ -3,9 +3,16 @@
 //! SVG chart of the ratios.
 
 use super::isolation::{IsolationSection, IsolationSettings};
-use super::measure::{pss_per_instance, seconds_per_call_across_threads, seconds_per_op, Interleaved, Summary};
-use super::side::{BenchError, BenchResult, Budget, Metering, NativeSide, Plugin, PluginSpec, Side, WasmSetup, WasmSide};
-use super::workloads::{self, request_context, upstream_response, ContextSize, CpuProgram, CPU_PROGRAMS};
+use super::measure::{
+    Interleaved, Summary, pss_per_instance, seconds_per_call_across_threads, seconds_per_op,
+};
+use super::side::{
+    BenchError, BenchResult, Budget, Metering, NativeSide, Plugin, PluginSpec, Side, WasmSetup,
+    WasmSide,
+};
+use super::workloads::{
+    self, CPU_PROGRAMS, ContextSize, CpuProgram, request_context, upstream_response,
+};
 use bext_plugin_lua_wasm::ColdStart;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -59,15 +66,21 @@ impl Group {
     /// The section title.
     pub fn title(self) -> &'static str {
         match self {
-            Group::ColdStart => "Cold start (rate limiter, 40 lines): from nothing to the first on_request returned",
+            Group::ColdStart => {
+                "Cold start (rate limiter, 40 lines): from nothing to the first on_request returned"
+            }
             Group::PerCall => "Per call: middleware with a 300 B and a 2 KB request context",
             Group::Cpu => "CPU-bound Lua programs (one run each)",
             Group::Metering => "Metering overhead (fib)",
             Group::ErrorPath => "Error path",
             Group::Memory => "Memory: PSS per live instance (plugin memory included)",
             Group::Scaling => "Scaling: wall time per on_request across threads (2 cores)",
-            Group::SharedState => "Shared state: bext.shared (host dictionary, Redis) against state in one Lua state",
-            Group::Run => "bext-lua run against the system's lua5.4: whole processes, start-up included",
+            Group::SharedState => {
+                "Shared state: bext.shared (host dictionary, Redis) against state in one Lua state"
+            }
+            Group::Run => {
+                "bext-lua run against the system's lua5.4: whole processes, start-up included"
+            }
             Group::Isolation => "Isolation: attacks contained, time to stop, harm to neighbours",
         }
     }
@@ -260,17 +273,34 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
             Group::Memory => memory(effort, &mut push)?,
             Group::Scaling => scaling(effort, &mut push)?,
             Group::SharedState => shared_state(effort, &mut push)?,
-            Group::Run => match super::cli_run::missing_prerequisite().filter(|_| options.only.is_empty()) {
-                Some(missing) => eprintln!("bench-report: skipping the run group: {missing} (ask for it with --only run)"),
-                None => super::cli_run::measure(effort.rounds.min(7), 1, options.quick, |g, n, u, s| row(g, n, u, s), &mut push)?,
-            },
+            Group::Run => {
+                match super::cli_run::missing_prerequisite().filter(|_| options.only.is_empty()) {
+                    Some(missing) => eprintln!(
+                        "bench-report: skipping the run group: {missing} (ask for it with --only run)"
+                    ),
+                    None => super::cli_run::measure(
+                        effort.rounds.min(7),
+                        1,
+                        options.quick,
+                        |g, n, u, s| row(g, n, u, s),
+                        &mut push,
+                    )?,
+                }
+            }
             Group::Isolation => {
                 let settings = IsolationSettings::for_report(options.quick)?;
-                isolation = Some(super::isolation::run(&settings, &mut |line: String| eprintln!("isolation   {line}"))?);
+                isolation = Some(super::isolation::run(&settings, &mut |line: String| {
+                    eprintln!("isolation   {line}")
+                })?);
             }
         }
     }
-    Ok(Report { rows, quick: options.quick, seconds: started.elapsed().as_secs_f64(), isolation })
+    Ok(Report {
+        rows,
+        quick: options.quick,
+        seconds: started.elapsed().as_secs_f64(),
+        isolation,
+    })
 }
 
 fn row(group: Group, name: impl Into<String>, unit: Unit, samples: &Interleaved) -> Row {
@@ -296,23 +326,56 @@ fn cold_start(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
     let spec = workloads::ratelimit();
     let native = NativeSide::default();
     let batch = effort.cold_starts_per_sample;
-    let native_cold = || seconds_per_op(batch, |n| (0..n).try_for_each(|i| load_and_first_request(&native, &spec, i)));
+    let native_cold = || {
+        seconds_per_op(batch, |n| {
+            (0..n).try_for_each(|i| load_and_first_request(&native, &spec, i))
+        })
+    };
 
     // A new sandbox of an already loaded plugin, for every call.
     let paths = [
-        ("new sandbox by fork, pooling allocator", ColdStart::Fork, true),
-        ("new sandbox by fork, memory on demand", ColdStart::Fork, false),
-        ("new sandbox from source, pooling allocator", ColdStart::Source, true),
-        ("new sandbox from source, memory on demand", ColdStart::Source, false),
+        (
+            "new sandbox by fork, pooling allocator",
+            ColdStart::Fork,
+            true,
+        ),
+        (
+            "new sandbox by fork, memory on demand",
+            ColdStart::Fork,
+            false,
+        ),
+        (
+            "new sandbox from source, pooling allocator",
+            ColdStart::Source,
+            true,
+        ),
+        (
+            "new sandbox from source, memory on demand",
+            ColdStart::Source,
+            false,
+        ),
     ];
     for (name, cold_start, pooling) in paths {
-        let setup = WasmSetup { cold_start, pooling, fresh_instance_per_call: true, ..WasmSetup::default() };
+        let setup = WasmSetup {
+            cold_start,
+            pooling,
+            fresh_instance_per_call: true,
+            ..WasmSetup::default()
+        };
         let side = WasmSide::new(setup)?;
         let plugin = side.load(&spec)?;
         let samples = Interleaved::run(
             effort.rounds,
             effort.warmup,
-            || seconds_per_op(batch, |n| (0..n).try_for_each(|i| plugin.on_request(&mut request_context(ContextSize::Small, i as usize)).map(drop))),
+            || {
+                seconds_per_op(batch, |n| {
+                    (0..n).try_for_each(|i| {
+                        plugin
+                            .on_request(&mut request_context(ContextSize::Small, i as usize))
+                            .map(drop)
+                    })
+                })
+            },
             native_cold,
         )?;
         push(row(Group::ColdStart, name, Unit::Seconds, &samples));
@@ -322,10 +385,19 @@ fn cold_start(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
     let samples = Interleaved::run(
         effort.rounds,
         effort.warmup,
-        || seconds_per_op(batch, |n| (0..n).try_for_each(|i| load_and_first_request(&side, &spec, i))),
+        || {
+            seconds_per_op(batch, |n| {
+                (0..n).try_for_each(|i| load_and_first_request(&side, &spec, i))
+            })
+        },
         native_cold,
     )?;
-    push(row(Group::ColdStart, "plugin load (parse, fork template) + first call", Unit::Seconds, &samples));
+    push(row(
+        Group::ColdStart,
+        "plugin load (parse, fork template) + first call",
+        Unit::Seconds,
+        &samples,
+    ));
 
     // A second runtime in a running process: the compiled guest is already
     // in the process's memory.
@@ -342,15 +414,25 @@ fn cold_start(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
                 })
             })
         },
-        || seconds_per_op(few, |n| (0..n).try_for_each(|i| load_and_first_request(&native, &spec, i))),
+        || {
+            seconds_per_op(few, |n| {
+                (0..n).try_for_each(|i| load_and_first_request(&native, &spec, i))
+            })
+        },
     )?;
-    push(row(Group::ColdStart, "new runtime in a running process + plugin load + first call", Unit::Seconds, &samples));
+    push(row(
+        Group::ColdStart,
+        "new runtime in a running process + plugin load + first call",
+        Unit::Seconds,
+        &samples,
+    ));
 
     // A new process's path: this executable started again as a child that
     // makes a runtime from the compiled guest on disk (the runtime above
     // wrote it), loads the plugin and serves one request; spawn to exit,
     // on both sides (the same executable, so the same exec cost).
-    let program = std::env::current_exe().map_err(|e| BenchError::Invalid(format!("cannot find this executable: {e}")))?;
+    let program = std::env::current_exe()
+        .map_err(|e| BenchError::Invalid(format!("cannot find this executable: {e}")))?;
     let spawn = |side: &str| {
         seconds_per_op(few, |n| {
             (0..n).try_for_each(|_| {
@@ -358,14 +440,28 @@ fn cold_start(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
                     .args([FIRST_CALL_CHILD, side])
                     .arg(&cache)
                     .status()
-                    .map_err(|e| BenchError::Invalid(format!("cannot start {FIRST_CALL_CHILD}: {e}")))?;
-                status.success().then_some(()).ok_or_else(|| BenchError::Invalid(format!("{FIRST_CALL_CHILD} {side} failed: {status}")))
+                    .map_err(|e| {
+                        BenchError::Invalid(format!("cannot start {FIRST_CALL_CHILD}: {e}"))
+                    })?;
+                status.success().then_some(()).ok_or_else(|| {
+                    BenchError::Invalid(format!("{FIRST_CALL_CHILD} {side} failed: {status}"))
+                })
             })
         })
     };
-    let samples = Interleaved::run(effort.rounds, effort.warmup, || spawn("wasm"), || spawn("native"))?;
+    let samples = Interleaved::run(
+        effort.rounds,
+        effort.warmup,
+        || spawn("wasm"),
+        || spawn("native"),
+    )?;
     let _ = std::fs::remove_dir_all(&cache);
-    push(row(Group::ColdStart, "new process: runtime from the disk cache + plugin load + first call", Unit::Seconds, &samples));
+    push(row(
+        Group::ColdStart,
+        "new process: runtime from the disk cache + plugin load + first call",
+        Unit::Seconds,
+        &samples,
+    ));
     Ok(())
 }
 
@@ -383,9 +479,15 @@ pub fn first_call_child_main() -> Option<std::process::ExitCode> {
     let run = || -> BenchResult<()> {
         let spec = workloads::ratelimit();
         match (args.get(1).map(String::as_str), args.get(2)) {
-            (Some("wasm"), Some(cache)) => load_and_first_request(&WasmSide::with_cache(WasmSetup::default(), Some(cache.into()))?, &spec, 0),
+            (Some("wasm"), Some(cache)) => load_and_first_request(
+                &WasmSide::with_cache(WasmSetup::default(), Some(cache.into()))?,
+                &spec,
+                0,
+            ),
             (Some("native"), Some(_)) => load_and_first_request(&NativeSide::default(), &spec, 0),
-            _ => Err(BenchError::Invalid(format!("usage: {FIRST_CALL_CHILD} wasm|native CACHE_DIR"))),
+            _ => Err(BenchError::Invalid(format!(
+                "usage: {FIRST_CALL_CHILD} wasm|native CACHE_DIR"
+            ))),
         }
     };
     Some(match run() {
@@ -399,7 +501,8 @@ pub fn first_call_child_main() -> Option<std::process::ExitCode> {
 
 fn tempdir(tag: &str) -> BenchResult<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| BenchError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| BenchError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
     Ok(dir)
 }
 
@@ -412,11 +515,25 @@ fn per_call(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
         for size in ContextSize::ALL {
             let on_request = |plugin: &dyn Plugin| {
                 seconds_per_op(calls, |n| {
-                    (0..n).try_for_each(|i| plugin.on_request(&mut request_context(size, i as usize)).map(drop))
+                    (0..n).try_for_each(|i| {
+                        plugin
+                            .on_request(&mut request_context(size, i as usize))
+                            .map(drop)
+                    })
                 })
             };
-            let samples = Interleaved::run(effort.rounds, effort.warmup, || on_request(&*w), || on_request(&*n))?;
-            push(row(Group::PerCall, format!("{} on_request, {}", spec.name, size.label()), Unit::Seconds, &samples));
+            let samples = Interleaved::run(
+                effort.rounds,
+                effort.warmup,
+                || on_request(&*w),
+                || on_request(&*n),
+            )?;
+            push(row(
+                Group::PerCall,
+                format!("{} on_request, {}", spec.name, size.label()),
+                Unit::Seconds,
+                &samples,
+            ));
         }
     }
     // security_headers does its work in on_response.
@@ -425,19 +542,38 @@ fn per_call(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
     for size in ContextSize::ALL {
         let on_response = |plugin: &dyn Plugin| {
             let ctx = request_context(size, 0);
-            seconds_per_op(calls, |n| (0..n).try_for_each(|_| plugin.on_response(&ctx, &mut upstream_response())))
+            seconds_per_op(calls, |n| {
+                (0..n).try_for_each(|_| plugin.on_response(&ctx, &mut upstream_response()))
+            })
         };
-        let samples = Interleaved::run(effort.rounds, effort.warmup, || on_response(&*w), || on_response(&*n))?;
-        push(row(Group::PerCall, format!("security_headers on_response, {}", size.label()), Unit::Seconds, &samples));
+        let samples = Interleaved::run(
+            effort.rounds,
+            effort.warmup,
+            || on_response(&*w),
+            || on_response(&*n),
+        )?;
+        push(row(
+            Group::PerCall,
+            format!("security_headers on_response, {}", size.label()),
+            Unit::Seconds,
+            &samples,
+        ));
     }
     Ok(())
 }
 
 /// Both sides must compute the same result before either is timed.
-fn same_result(program: &str, wasm: &dyn Plugin, native: &dyn Plugin, arg: &str) -> BenchResult<()> {
+fn same_result(
+    program: &str,
+    wasm: &dyn Plugin,
+    native: &dyn Plugin,
+    arg: &str,
+) -> BenchResult<()> {
     let (w, n) = (wasm.call("run", arg)?, native.call("run", arg)?);
     if w != n {
-        return Err(BenchError::Invalid(format!("{program}({arg}): wasm returned {w:?}, native {n:?}")));
+        return Err(BenchError::Invalid(format!(
+            "{program}({arg}): wasm returned {w:?}, native {n:?}"
+        )));
     }
     Ok(())
 }
@@ -447,14 +583,27 @@ fn run_program(plugin: &dyn Plugin, arg: &str) -> BenchResult<f64> {
 }
 
 fn cpu(effort: Effort, quick: bool, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
-    let wasm = WasmSide::new(WasmSetup { budget: Budget::Large, ..WasmSetup::default() })?;
+    let wasm = WasmSide::new(WasmSetup {
+        budget: Budget::Large,
+        ..WasmSetup::default()
+    })?;
     let native = NativeSide::new(Metering::Both, Budget::Large);
     for program in CPU_PROGRAMS {
         let arg = program.arg(quick);
         let (w, n) = (wasm.load(&program.spec())?, native.load(&program.spec())?);
         same_result(program.name, &*w, &*n, &arg)?;
-        let samples = Interleaved::run(effort.rounds, effort.warmup, || run_program(&*w, &arg), || run_program(&*n, &arg))?;
-        push(row(Group::Cpu, format!("{}({arg})", program.name), Unit::Seconds, &samples));
+        let samples = Interleaved::run(
+            effort.rounds,
+            effort.warmup,
+            || run_program(&*w, &arg),
+            || run_program(&*n, &arg),
+        )?;
+        push(row(
+            Group::Cpu,
+            format!("{}({arg})", program.name),
+            Unit::Seconds,
+            &samples,
+        ));
     }
     Ok(())
 }
@@ -463,36 +612,76 @@ fn metering(effort: Effort, quick: bool, push: &mut dyn FnMut(Row)) -> BenchResu
     let program: CpuProgram = CPU_PROGRAMS[0];
     let arg = program.arg(quick);
     for metering in Metering::ALL {
-        let wasm = WasmSide::new(WasmSetup { metering, budget: Budget::Large, ..WasmSetup::default() })?;
+        let wasm = WasmSide::new(WasmSetup {
+            metering,
+            budget: Budget::Large,
+            ..WasmSetup::default()
+        })?;
         let native = NativeSide::new(metering, Budget::Large);
         let (w, n) = (wasm.load(&program.spec())?, native.load(&program.spec())?);
         same_result(program.name, &*w, &*n, &arg)?;
-        let samples = Interleaved::run(effort.rounds, effort.warmup, || run_program(&*w, &arg), || run_program(&*n, &arg))?;
-        let native_label = if metering == Metering::None { "no hook" } else { "count hook" };
-        let name = format!("{}({arg}), wasm {} vs native {native_label}", program.name, metering.label());
+        let samples = Interleaved::run(
+            effort.rounds,
+            effort.warmup,
+            || run_program(&*w, &arg),
+            || run_program(&*n, &arg),
+        )?;
+        let native_label = if metering == Metering::None {
+            "no hook"
+        } else {
+            "count hook"
+        };
+        let name = format!(
+            "{}({arg}), wasm {} vs native {native_label}",
+            program.name,
+            metering.label()
+        );
         push(row(Group::Metering, name, Unit::Seconds, &samples));
     }
     Ok(())
 }
 
 fn error_path(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
-    let wasm = WasmSide::new(WasmSetup { budget: Budget::Large, ..WasmSetup::default() })?;
+    let wasm = WasmSide::new(WasmSetup {
+        budget: Budget::Large,
+        ..WasmSetup::default()
+    })?;
     let native = NativeSide::new(Metering::Both, Budget::Large);
     let spec = workloads::pcall_error();
     let (w, n) = (wasm.load(&spec)?, native.load(&spec)?);
     let arg = effort.pcalls.to_string();
     same_result(&spec.name, &*w, &*n, &arg)?;
-    let per_pcall = |plugin: &dyn Plugin| run_program(plugin, &arg).map(|s| s / f64::from(effort.pcalls));
-    let samples = Interleaved::run(effort.rounds, effort.warmup, || per_pcall(&*w), || per_pcall(&*n))?;
-    push(row(Group::ErrorPath, "pcall(error, ...) per caught error", Unit::Seconds, &samples));
+    let per_pcall =
+        |plugin: &dyn Plugin| run_program(plugin, &arg).map(|s| s / f64::from(effort.pcalls));
+    let samples = Interleaved::run(
+        effort.rounds,
+        effort.warmup,
+        || per_pcall(&*w),
+        || per_pcall(&*n),
+    )?;
+    push(row(
+        Group::ErrorPath,
+        "pcall(error, ...) per caught error",
+        Unit::Seconds,
+        &samples,
+    ));
     Ok(())
 }
 
 fn memory(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
-    let wasm = WasmSide::new(WasmSetup { max_instances_per_plugin: 1000, ..WasmSetup::default() })?;
+    let wasm = WasmSide::new(WasmSetup {
+        max_instances_per_plugin: 1000,
+        ..WasmSetup::default()
+    })?;
     let native = NativeSide::default();
     let [(one_label, one), (many_label, many)] = workloads::plugin_sets();
-    let cases = [(one_label, &one, 1), (one_label, &one, 100), (one_label, &one, 1000), (many_label, &many, 100), (many_label, &many, 1000)];
+    let cases = [
+        (one_label, &one, 1),
+        (one_label, &one, 100),
+        (one_label, &one, 1000),
+        (many_label, &many, 100),
+        (many_label, &many, 1000),
+    ];
     for (label, specs, instances) in cases {
         let samples = Interleaved::run(
             effort.memory_rounds,
@@ -500,20 +689,42 @@ fn memory(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
             || pss_per_instance(&wasm, specs, instances),
             || pss_per_instance(&native, specs, instances),
         )?;
-        let live = if instances == 1 { "1 live instance".to_string() } else { format!("{instances} live instances") };
-        push(row(Group::Memory, format!("{label}, {live}"), Unit::Bytes, &samples));
+        let live = if instances == 1 {
+            "1 live instance".to_string()
+        } else {
+            format!("{instances} live instances")
+        };
+        push(row(
+            Group::Memory,
+            format!("{label}, {live}"),
+            Unit::Bytes,
+            &samples,
+        ));
     }
     Ok(())
 }
 
 fn scaling(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
-    let wasm = WasmSide::new(WasmSetup { ready_instances_per_plugin: 4, ..WasmSetup::default() })?;
+    let wasm = WasmSide::new(WasmSetup {
+        ready_instances_per_plugin: 4,
+        ..WasmSetup::default()
+    })?;
     let native = NativeSide::default();
     for (label, specs) in workloads::plugin_sets() {
         for threads in [1, 2, 4] {
-            let per_call = |side: &dyn Side| seconds_per_call_across_threads(side, &specs, threads, effort.calls_per_thread);
-            let samples = Interleaved::run(effort.rounds.min(11), 1, || per_call(&wasm), || per_call(&native))?;
-            let name = format!("{label}, {threads} thread{}", if threads == 1 { "" } else { "s" });
+            let per_call = |side: &dyn Side| {
+                seconds_per_call_across_threads(side, &specs, threads, effort.calls_per_thread)
+            };
+            let samples = Interleaved::run(
+                effort.rounds.min(11),
+                1,
+                || per_call(&wasm),
+                || per_call(&native),
+            )?;
+            let name = format!(
+                "{label}, {threads} thread{}",
+                if threads == 1 { "" } else { "s" }
+            );
             push(row(Group::Scaling, name, Unit::Seconds, &samples));
         }
     }
@@ -524,10 +735,15 @@ fn shared_state(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
     let wasm = WasmSide::new(WasmSetup::default())?;
     let native = NativeSide::default();
     let ops = effort.calls_per_sample.to_string();
-    let per_op = |plugin: &dyn Plugin| run_program(plugin, &ops).map(|s| s / effort.calls_per_sample as f64);
-    for (label, spec) in [("Lua global increment, per op", workloads::global_counter()), ("bext.shared:incr, per call", workloads::shared_counter())] {
+    let per_op =
+        |plugin: &dyn Plugin| run_program(plugin, &ops).map(|s| s / effort.calls_per_sample as f64);
+    for (label, spec) in [
+        ("Lua global increment, per op", workloads::global_counter()),
+        ("bext.shared:incr, per call", workloads::shared_counter()),
+    ] {
         let (w, n) = (wasm.load(&spec)?, native.load(&spec)?);
-        let samples = Interleaved::run(effort.rounds, effort.warmup, || per_op(&*w), || per_op(&*n))?;
+        let samples =
+            Interleaved::run(effort.rounds, effort.warmup, || per_op(&*w), || per_op(&*n))?;
         push(row(Group::SharedState, label, Unit::Seconds, &samples));
     }
     // The fleet backend: a real server on loopback, or no rows without one.
@@ -539,20 +755,42 @@ fn shared_state(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
         }
     };
     let redis = bext_plugin_lua_wasm::RedisShared::new(&server.url())?;
-    let wasm = WasmSide::with_shared_backend(WasmSetup::default(), bext_plugin_lua_wasm::SharedBackend::Redis(redis))?;
+    let wasm = WasmSide::with_shared_backend(
+        WasmSetup::default(),
+        bext_plugin_lua_wasm::SharedBackend::Redis(redis),
+    )?;
     let spec = workloads::shared_counter();
     let (w, n) = (wasm.load(&spec)?, native.load(&spec)?);
     let samples = Interleaved::run(effort.rounds, effort.warmup, || per_op(&*w), || per_op(&*n))?;
-    push(row(Group::SharedState, "bext.shared:incr, per call, Redis on loopback", Unit::Seconds, &samples));
+    push(row(
+        Group::SharedState,
+        "bext.shared:incr, per call, Redis on loopback",
+        Unit::Seconds,
+        &samples,
+    ));
     let spec = workloads::ratelimit();
     let (w, n) = (wasm.load(&spec)?, native.load(&spec)?);
     let on_request = |plugin: &dyn Plugin| {
         seconds_per_op(effort.calls_per_sample, |calls| {
-            (0..calls).try_for_each(|i| plugin.on_request(&mut request_context(ContextSize::Small, i as usize)).map(drop))
+            (0..calls).try_for_each(|i| {
+                plugin
+                    .on_request(&mut request_context(ContextSize::Small, i as usize))
+                    .map(drop)
+            })
         })
     };
-    let samples = Interleaved::run(effort.rounds, effort.warmup, || on_request(&*w), || on_request(&*n))?;
-    push(row(Group::SharedState, "ratelimit on_request, 300 B ctx, Redis on loopback", Unit::Seconds, &samples));
+    let samples = Interleaved::run(
+        effort.rounds,
+        effort.warmup,
+        || on_request(&*w),
+        || on_request(&*n),
+    )?;
+    push(row(
+        Group::SharedState,
+        "ratelimit on_request, 300 B ctx, Redis on loopback",
+        Unit::Seconds,
+        &samples,
+    ));
     Ok(())
 }
 
@@ -581,7 +819,11 @@ pub fn format_seconds(s: f64) -> String {
 
 /// `108 KiB`, `1.4 MiB`.
 pub fn format_bytes(b: f64) -> String {
-    if b >= 1024.0 * 1024.0 { format!("{:.2} MiB", b / 1024.0 / 1024.0) } else { format!("{:.1} KiB", b / 1024.0) }
+    if b >= 1024.0 * 1024.0 {
+        format!("{:.2} MiB", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.1} KiB", b / 1024.0)
+    }
 }
 
 impl Report {
@@ -596,12 +838,20 @@ impl Report {
     }
 
     fn geomean(&self, include: impl Fn(&Row) -> bool) -> Option<f64> {
-        let ratios: Vec<f64> = self.rows.iter().filter(|r| include(r) && r.ratio.is_finite()).map(|r| r.ratio).collect();
-        (!ratios.is_empty()).then(|| (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp())
+        let ratios: Vec<f64> = self
+            .rows
+            .iter()
+            .filter(|r| include(r) && r.ratio.is_finite())
+            .map(|r| r.ratio)
+            .collect();
+        (!ratios.is_empty())
+            .then(|| (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp())
     }
 
     fn find(&self, group: Group, name: &str) -> Option<&Row> {
-        self.rows.iter().find(|r| r.group == group && r.name == name)
+        self.rows
+            .iter()
+            .find(|r| r.group == group && r.name == name)
     }
 
     /// The tables, the geometric mean and the documented-figures
@@ -612,7 +862,10 @@ impl Report {
             let rows: Vec<&Row> = self.rows.iter().filter(|r| r.group == group).collect();
             let Some(first) = rows.first() else { continue };
             let _ = writeln!(out, "### {}\n", group.title());
-            let _ = writeln!(out, "| measure | wasm | spread | native | spread | wasm/native |");
+            let _ = writeln!(
+                out,
+                "| measure | wasm | spread | native | spread | wasm/native |"
+            );
             let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
             for r in &rows {
                 let _ = writeln!(
@@ -623,20 +876,35 @@ impl Report {
                     r.wasm.spread_percent() / 2.0,
                     r.show(r.native.median),
                     r.native.spread_percent() / 2.0,
-                    if r.ratio.is_finite() { format!("**{:.2}x**", r.ratio) } else { "n/a".into() }
+                    if r.ratio.is_finite() {
+                        format!("**{:.2}x**", r.ratio)
+                    } else {
+                        "n/a".into()
+                    }
                 );
             }
             if group == Group::Cpu
                 && let Some(geomean) = self.cpu_geomean()
             {
-                let _ = writeln!(out, "| **geometric mean of the CPU set** | | | | | **{geomean:.2}x** |");
+                let _ = writeln!(
+                    out,
+                    "| **geometric mean of the CPU set** | | | | | **{geomean:.2}x** |"
+                );
             }
             if group == Group::Run
                 && let Some(geomean) = self.run_geomean()
             {
-                let _ = writeln!(out, "| **geometric mean of the programs** | | | | | **{geomean:.2}x** |");
+                let _ = writeln!(
+                    out,
+                    "| **geometric mean of the programs** | | | | | **{geomean:.2}x** |"
+                );
             }
-            let _ = writeln!(out, "\n{} rounds per row.{}\n", first.rounds, footnote(group));
+            let _ = writeln!(
+                out,
+                "\n{} rounds per row.{}\n",
+                first.rounds,
+                footnote(group)
+            );
         }
         if let Some(isolation) = &self.isolation {
             out.push_str(&isolation.markdown());
@@ -647,14 +915,21 @@ impl Report {
 
     /// bext's documented native figures next to the measured ones.
     fn claims(&self) -> String {
-        let cold_native = self.rows.iter().find(|r| r.group == Group::ColdStart).map(|r| r.native.median);
-        let cold_fork = self.find(Group::ColdStart, "new sandbox by fork, pooling allocator").map(|r| r.wasm.median);
+        let cold_native = self
+            .rows
+            .iter()
+            .find(|r| r.group == Group::ColdStart)
+            .map(|r| r.native.median);
+        let cold_fork = self
+            .find(Group::ColdStart, "new sandbox by fork, pooling allocator")
+            .map(|r| r.wasm.median);
         let memory = self.find(Group::Memory, "1 plugin, 1000 live instances");
         if cold_native.is_none() && memory.is_none() {
             return String::new();
         }
         let show = |v: Option<f64>, f: fn(f64) -> String| v.map_or("not measured".to_string(), f);
-        let mut out = String::from("### bext's documented figures for its native tier, next to this run\n\n");
+        let mut out =
+            String::from("### bext's documented figures for its native tier, next to this run\n\n");
         out.push_str("| figure | bext docs (native mlua tier) | native mlua, measured | wasm sandbox, measured |\n|---|---:|---:|---:|\n");
         let _ = writeln!(
             out,
@@ -677,12 +952,23 @@ impl Report {
     /// A horizontal bar chart of every row's ratio, as SVG.
     pub fn write_svg(&self, path: &Path) -> BenchResult<()> {
         use plotters::prelude::*;
-        let svg_error = |e: &dyn std::fmt::Display| BenchError::Invalid(format!("cannot draw {}: {e}", path.display()));
-        let labels: Vec<String> = self.rows.iter().map(|r| format!("{}: {}", r.group.key(), r.name)).collect();
+        let svg_error = |e: &dyn std::fmt::Display| {
+            BenchError::Invalid(format!("cannot draw {}: {e}", path.display()))
+        };
+        let labels: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| format!("{}: {}", r.group.key(), r.name))
+            .collect();
         let n = labels.len();
         // Log scale, bars from parity: 0.5x and 2x are equally far from 1.
         // Rows without a ratio (native measured zero) get no bar.
-        let ratios = self.rows.iter().map(|r| r.ratio).filter(|r| r.is_finite()).map(|r| r.max(1e-3));
+        let ratios = self
+            .rows
+            .iter()
+            .map(|r| r.ratio)
+            .filter(|r| r.is_finite())
+            .map(|r| r.max(1e-3));
         let x_min = ratios.clone().fold(1.0f64, f64::min) / 1.5;
         let x_max = ratios.fold(1.0f64, f64::max) * 1.5;
         let root = SVGBackend::new(path, (1100, 80 + 22 * n as u32)).into_drawing_area();
@@ -699,7 +985,10 @@ impl Report {
             .disable_y_mesh()
             .y_labels(n)
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(n.wrapping_sub(i + 1)).cloned().unwrap_or_default(),
+                SegmentValue::CenterOf(i) => labels
+                    .get(n.wrapping_sub(i + 1))
+                    .cloned()
+                    .unwrap_or_default(),
                 _ => String::new(),
             })
             .x_labels(6)
@@ -709,15 +998,34 @@ impl Report {
             .draw()
             .map_err(|e| svg_error(&e))?;
         // The first row at the top.
-        let bars = self.rows.iter().rev().enumerate().filter(|(_, r)| r.ratio.is_finite()).map(|(i, r)| {
-            let colour = if r.ratio <= 1.0 { RGBColor(46, 139, 87) } else { RGBColor(205, 92, 92) };
-            let (from, to) = (r.ratio.min(1.0), r.ratio.max(1.0));
-            let mut bar = Rectangle::new([(from, SegmentValue::Exact(i)), (to, SegmentValue::Exact(i + 1))], colour.filled());
-            bar.set_margin(3, 3, 0, 0);
-            bar
-        });
+        let bars = self
+            .rows
+            .iter()
+            .rev()
+            .enumerate()
+            .filter(|(_, r)| r.ratio.is_finite())
+            .map(|(i, r)| {
+                let colour = if r.ratio <= 1.0 {
+                    RGBColor(46, 139, 87)
+                } else {
+                    RGBColor(205, 92, 92)
+                };
+                let (from, to) = (r.ratio.min(1.0), r.ratio.max(1.0));
+                let mut bar = Rectangle::new(
+                    [
+                        (from, SegmentValue::Exact(i)),
+                        (to, SegmentValue::Exact(i + 1)),
+                    ],
+                    colour.filled(),
+                );
+                bar.set_margin(3, 3, 0, 0);
+                bar
+            });
         chart.draw_series(bars).map_err(|e| svg_error(&e))?;
-        let parity = LineSeries::new([(1.0, SegmentValue::Exact(0)), (1.0, SegmentValue::Exact(n))], BLACK.stroke_width(1));
+        let parity = LineSeries::new(
+            [(1.0, SegmentValue::Exact(0)), (1.0, SegmentValue::Exact(n))],
+            BLACK.stroke_width(1),
+        );
         chart.draw_series(parity).map_err(|e| svg_error(&e))?;
         root.present().map_err(|e| svg_error(&e))?;
         Ok(())
@@ -730,7 +1038,11 @@ pub fn machine_description() -> String {
     let cpuinfo = read("/proc/cpuinfo");
     let model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mem_gib = read("/proc/meminfo")
@@ -739,7 +1051,10 @@ pub fn machine_description() -> String {
         .and_then(|r| r.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
     let kernel = read("/proc/sys/kernel/osrelease");
-    format!("{model}, {cores} cores available, {mem_gib:.0} GiB RAM, Linux {}", kernel.trim())
+    format!(
+        "{model}, {cores} cores available, {mem_gib:.0} GiB RAM, Linux {}",
+        kernel.trim()
+    )
 }
 
 #[cfg(test)]
@@ -747,23 +1062,46 @@ mod tests {
     use super::*;
 
     fn row(group: Group, name: &str, ratio: f64) -> Row {
-        let s = Summary { median: 1.0, p25: 1.0, p75: 1.0 };
-        Row { group, name: name.into(), unit: Unit::Seconds, wasm: s, native: s, ratio, rounds: 1 }
+        let s = Summary {
+            median: 1.0,
+            p25: 1.0,
+            p75: 1.0,
+        };
+        Row {
+            group,
+            name: name.into(),
+            unit: Unit::Seconds,
+            wasm: s,
+            native: s,
+            ratio,
+            rounds: 1,
+        }
     }
 
     #[test]
     fn rows_without_a_ratio_are_shown_as_such_and_left_out_of_chart_and_geomean() {
         let report = Report {
-            rows: vec![row(Group::Cpu, "a", 2.0), row(Group::Cpu, "b", 0.5), row(Group::Memory, "m", f64::NAN)],
+            rows: vec![
+                row(Group::Cpu, "a", 2.0),
+                row(Group::Cpu, "b", 0.5),
+                row(Group::Memory, "m", f64::NAN),
+            ],
             quick: true,
             seconds: 0.0,
             isolation: None,
         };
         assert_eq!(report.cpu_geomean(), Some(1.0));
         let markdown = report.markdown();
-        assert!(markdown.contains("| m | 1.00 s | ±0% | 1.00 s | ±0% | n/a |"), "{markdown}");
-        assert!(markdown.contains("**geometric mean of the CPU set** | | | | | **1.00x**"), "{markdown}");
-        let svg = std::env::temp_dir().join(format!("bench-report-test-{}.svg", std::process::id()));
+        assert!(
+            markdown.contains("| m | 1.00 s | ±0% | 1.00 s | ±0% | n/a |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("**geometric mean of the CPU set** | | | | | **1.00x**"),
+            "{markdown}"
+        );
+        let svg =
+            std::env::temp_dir().join(format!("bench-report-test-{}.svg", std::process::id()));
         report.write_svg(&svg).unwrap();
         let text = std::fs::read_to_string(&svg).unwrap();
         let _ = std::fs::remove_file(&svg);
@@ -784,9 +1122,19 @@ mod tests {
             isolation: None,
         };
         assert_eq!(report.run_geomean(), Some(1.0));
-        assert!((report.cpu_geomean().unwrap() - 4.0).abs() < 1e-9, "{:?}", report.cpu_geomean());
+        assert!(
+            (report.cpu_geomean().unwrap() - 4.0).abs() < 1e-9,
+            "{:?}",
+            report.cpu_geomean()
+        );
         let markdown = report.markdown();
-        assert!(markdown.contains("**geometric mean of the programs** | | | | | **1.00x**"), "{markdown}");
-        assert!(markdown.contains("### bext-lua run against the system's lua5.4"), "{markdown}");
+        assert!(
+            markdown.contains("**geometric mean of the programs** | | | | | **1.00x**"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("### bext-lua run against the system's lua5.4"),
+            "{markdown}"
+        );
     }
 }

@@ -4,14 +4,16 @@
 use crate::native::{NativeLimits, NativePlugin};
 use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_lua_wasm::{
-    parse_middleware_action, parse_response_change, request_context_json, ColdStart, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits,
-    PoolConfig, PoolingLimits, PooledInstance, SharedBackend, BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS,
+    BEXT_TICKS_PER_CALL, ColdStart, FUEL_PER_KILO_INSTRUCTIONS, LuaPlugin, LuaPluginConfig,
+    LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits, PoolConfig, PooledInstance,
+    PoolingLimits, SharedBackend, parse_middleware_action, parse_response_change,
+    request_context_json,
 };
 use serde_json::Value;
 use std::any::Any;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A plugin script and its config section: the input both sides load.
 #[derive(Debug, Clone)]
@@ -26,8 +28,16 @@ pub struct PluginSpec {
 
 impl PluginSpec {
     /// A spec from its parts.
-    pub fn new(name: impl Into<String>, source: impl Into<Arc<str>>, config_json: impl Into<String>) -> Self {
-        PluginSpec { name: name.into(), source: source.into(), config_json: config_json.into() }
+    pub fn new(
+        name: impl Into<String>,
+        source: impl Into<Arc<str>>,
+        config_json: impl Into<String>,
+    ) -> Self {
+        PluginSpec {
+            name: name.into(),
+            source: source.into(),
+            config_json: config_json.into(),
+        }
     }
 }
 
@@ -52,7 +62,9 @@ impl std::fmt::Display for BenchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BenchError::Wasm(e) => write!(f, "wasm: {e}"),
-            BenchError::Native { plugin, message } => write!(f, "native: plugin {plugin}: {message}"),
+            BenchError::Native { plugin, message } => {
+                write!(f, "native: plugin {plugin}: {message}")
+            }
             BenchError::Invalid(message) => f.write_str(message),
         }
     }
@@ -86,7 +98,12 @@ pub enum Metering {
 
 impl Metering {
     /// Every setting, in report order.
-    pub const ALL: [Metering; 4] = [Metering::None, Metering::Fuel, Metering::Deadline, Metering::Both];
+    pub const ALL: [Metering; 4] = [
+        Metering::None,
+        Metering::Fuel,
+        Metering::Deadline,
+        Metering::Both,
+    ];
 
     /// A short label.
     pub fn label(self) -> &'static str {
@@ -121,7 +138,8 @@ impl Budget {
     /// The wasm side's equivalent: fuel for the same instructions, and a
     /// deadline (the runtime's default for bext's budget).
     fn wasm_limits(self) -> LuaSandboxLimits {
-        let limits = LuaSandboxLimits::default().fuel_per_call(self.ticks() * FUEL_PER_KILO_INSTRUCTIONS);
+        let limits =
+            LuaSandboxLimits::default().fuel_per_call(self.ticks() * FUEL_PER_KILO_INSTRUCTIONS);
         match self {
             Budget::Bext => limits,
             Budget::Large => limits.timeout_ms(60_000),
@@ -213,7 +231,9 @@ pub struct WasmSide {
 
 impl std::fmt::Debug for WasmSide {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WasmSide").field("setup", &self.setup).finish_non_exhaustive()
+        f.debug_struct("WasmSide")
+            .field("setup", &self.setup)
+            .finish_non_exhaustive()
     }
 }
 
@@ -233,23 +253,38 @@ impl WasmSide {
         Self::build(setup, None, backend)
     }
 
-    fn build(setup: WasmSetup, cache_dir: Option<PathBuf>, backend: SharedBackend) -> BenchResult<Self> {
+    fn build(
+        setup: WasmSetup,
+        cache_dir: Option<PathBuf>,
+        backend: SharedBackend,
+    ) -> BenchResult<Self> {
         let mut config = LuaRuntimeConfig::default()
             .shared_backend(backend)
             .fuel_metering(matches!(setup.metering, Metering::Fuel | Metering::Both))
-            .epoch_deadlines(matches!(setup.metering, Metering::Deadline | Metering::Both));
+            .epoch_deadlines(matches!(
+                setup.metering,
+                Metering::Deadline | Metering::Both
+            ));
         if setup.pooling {
             config = config.pooling(PoolingLimits::default().max_instances(2000));
         }
         if let Some(dir) = cache_dir {
             config = config.artifact_cache_dir(dir);
         }
-        Ok(WasmSide { runtime: LuaPluginRuntime::with_config(config)?, setup, next_id: AtomicU64::new(0) })
+        Ok(WasmSide {
+            runtime: LuaPluginRuntime::with_config(config)?,
+            setup,
+            next_id: AtomicU64::new(0),
+        })
     }
 
     fn load_plugin(&self, spec: &PluginSpec) -> BenchResult<WasmPlugin<'_>> {
         // Unique names: the runtime keeps one plugin per name (hot reload).
-        let name = format!("{}#{}", spec.name, self.next_id.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "{}#{}",
+            spec.name,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        );
         let manifest = crate::manifest_without_capabilities(spec.name.as_str());
         let limits = self.setup.budget.wasm_limits().quarantine_after_traps(0);
         let pool = PoolConfig::default()
@@ -262,7 +297,11 @@ impl WasmSide {
             .cold_start(self.setup.cold_start)
             .pool(pool);
         let plugin = self.runtime.load_plugin(config)?;
-        Ok(WasmPlugin(Arc::new(Registered { runtime: &self.runtime, name, plugin })))
+        Ok(WasmPlugin(Arc::new(Registered {
+            runtime: &self.runtime,
+            name,
+            plugin,
+        })))
     }
 }
 
@@ -276,8 +315,16 @@ impl Side for WasmSide {
     }
 
     fn per_thread<'s>(&'s self, specs: &'s [PluginSpec]) -> BenchResult<ThreadFactory<'s>> {
-        let shared = specs.iter().map(|spec| self.load_plugin(spec)).collect::<BenchResult<Vec<_>>>()?;
-        Ok(Box::new(move || Ok(shared.iter().map(|p| Box::new(p.clone()) as Box<dyn Plugin + 's>).collect())))
+        let shared = specs
+            .iter()
+            .map(|spec| self.load_plugin(spec))
+            .collect::<BenchResult<Vec<_>>>()?;
+        Ok(Box::new(move || {
+            Ok(shared
+                .iter()
+                .map(|p| Box::new(p.clone()) as Box<dyn Plugin + 's>)
+                .collect())
+        }))
     }
 }
 
@@ -331,8 +378,11 @@ pub struct NativeSide {
 impl NativeSide {
     /// bext's count hook (or none, for [`Metering::None`]) with `budget`.
     pub fn new(metering: Metering, budget: Budget) -> Self {
-        let limits =
-            NativeLimits { ticks_per_call: budget.ticks(), count_hook: metering != Metering::None, ..NativeLimits::default() };
+        let limits = NativeLimits {
+            ticks_per_call: budget.ticks(),
+            count_hook: metering != Metering::None,
+            ..NativeLimits::default()
+        };
         NativeSide { limits }
     }
 }
@@ -354,7 +404,9 @@ impl Side for NativeSide {
     }
 
     fn per_thread<'s>(&'s self, specs: &'s [PluginSpec]) -> BenchResult<ThreadFactory<'s>> {
-        Ok(Box::new(move || specs.iter().map(|spec| self.load(spec)).collect()))
+        Ok(Box::new(move || {
+            specs.iter().map(|spec| self.load(spec)).collect()
+        }))
     }
 }
 
@@ -368,16 +420,26 @@ impl NativeHandle {
     fn load(spec: &PluginSpec, limits: NativeLimits) -> BenchResult<Self> {
         let state = NativePlugin::load(&spec.name, &spec.source, &spec.config_json, limits)
             .map_err(|e| native_error(&spec.name, e))?;
-        Ok(NativeHandle { spec: spec.clone(), limits, state })
+        Ok(NativeHandle {
+            spec: spec.clone(),
+            limits,
+            state,
+        })
     }
 
     fn invalid(&self, message: impl std::fmt::Display) -> BenchError {
-        BenchError::Native { plugin: self.spec.name.clone(), message: message.to_string() }
+        BenchError::Native {
+            plugin: self.spec.name.clone(),
+            message: message.to_string(),
+        }
     }
 }
 
 fn native_error(plugin: &str, e: mlua::Error) -> BenchError {
-    BenchError::Native { plugin: plugin.into(), message: e.to_string() }
+    BenchError::Native {
+        plugin: plugin.into(),
+        message: e.to_string(),
+    }
 }
 
 impl Plugin for NativeHandle {
@@ -388,20 +450,32 @@ impl Plugin for NativeHandle {
         // The same parsing work, and the same checks, as the wasm side's
         // adapter: the host's own parser.
         let action: Value = serde_json::from_str(&text).map_err(|e| self.invalid(e))?;
-        Ok(parse_middleware_action(&action).map_err(|e| self.invalid(e))?.apply(ctx))
+        Ok(parse_middleware_action(&action)
+            .map_err(|e| self.invalid(e))?
+            .apply(ctx))
     }
 
     fn on_response(&self, ctx: &RequestContext, response: &mut ResponseHeaders) -> BenchResult<()> {
         let headers = serde_json::to_string(&response.headers).map_err(|e| self.invalid(e))?;
-        let arg = format!(r#"{{"status":{},"headers":{headers},"request":{}}}"#, response.status, request_context_json(ctx));
-        let Some(text) = self.call("on_response", &arg)? else { return Ok(()) };
+        let arg = format!(
+            r#"{{"status":{},"headers":{headers},"request":{}}}"#,
+            response.status,
+            request_context_json(ctx)
+        );
+        let Some(text) = self.call("on_response", &arg)? else {
+            return Ok(());
+        };
         let change: Value = serde_json::from_str(&text).map_err(|e| self.invalid(e))?;
-        parse_response_change(&change).map_err(|e| self.invalid(e))?.apply(response);
+        parse_response_change(&change)
+            .map_err(|e| self.invalid(e))?
+            .apply(response);
         Ok(())
     }
 
     fn call(&self, method: &str, arg: &str) -> BenchResult<Option<String>> {
-        self.state.call(method, arg).map_err(|e| native_error(&self.spec.name, e))
+        self.state
+            .call(method, arg)
+            .map_err(|e| native_error(&self.spec.name, e))
     }
 
     fn live_instances(&self, count: usize, ctx: &RequestContext) -> BenchResult<Box<dyn Any>> {

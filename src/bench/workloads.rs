@@ -11,7 +11,11 @@ use std::collections::HashMap;
 /// client addresses keeps it on its common path (allowed, bucket pruned)
 /// however many calls a benchmark makes.
 pub fn ratelimit() -> PluginSpec {
-    PluginSpec::new("ratelimit", include_str!("../../examples/plugins/ratelimit.lua"), r#"{"limit":100,"window_secs":1}"#)
+    PluginSpec::new(
+        "ratelimit",
+        include_str!("../../examples/plugins/ratelimit.lua"),
+        r#"{"limit":100,"window_secs":1}"#,
+    )
 }
 
 /// `run(n)` adds 1 to a Lua global `n` times: per-sandbox state, for scale.
@@ -45,7 +49,11 @@ pub fn auth() -> PluginSpec {
 /// The security-headers plugin (`examples/plugins/security_headers.lua`):
 /// its `on_request` only continues; its work is in `on_response`.
 pub fn security_headers() -> PluginSpec {
-    PluginSpec::new("security_headers", include_str!("../../examples/plugins/security_headers.lua"), "{}")
+    PluginSpec::new(
+        "security_headers",
+        include_str!("../../examples/plugins/security_headers.lua"),
+        "{}",
+    )
 }
 
 /// The three middleware plugins of the per-call measures.
@@ -60,8 +68,15 @@ pub fn distinct_plugins(count: usize) -> Vec<PluginSpec> {
     (0..count)
         .map(|i| {
             let base = &bases[i % bases.len()];
-            let source = format!("local PLUGIN_VARIANT = {i} -- a distinct script per tenant\n{}", base.source);
-            PluginSpec::new(format!("{}_{i}", base.name), source, base.config_json.clone())
+            let source = format!(
+                "local PLUGIN_VARIANT = {i} -- a distinct script per tenant\n{}",
+                base.source
+            );
+            PluginSpec::new(
+                format!("{}_{i}", base.name),
+                source,
+                base.config_json.clone(),
+            )
         })
         .collect()
 }
@@ -69,7 +84,10 @@ pub fn distinct_plugins(count: usize) -> Vec<PluginSpec> {
 /// The two plugin sets of the memory and scaling measures, with their
 /// labels: the rate limiter alone, and 100 different plugins.
 pub fn plugin_sets() -> [(&'static str, Vec<PluginSpec>); 2] {
-    [("1 plugin", vec![ratelimit()]), ("100 plugins", distinct_plugins(100))]
+    [
+        ("1 plugin", vec![ratelimit()]),
+        ("100 plugins", distinct_plugins(100)),
+    ]
 }
 
 /// Request context sizes, as `on_request` receives them in JSON.
@@ -236,16 +254,27 @@ mod tests {
 
     #[test]
     fn contexts_have_the_advertised_sizes() {
-        let small = bext_plugin_lua_wasm::request_context_json(&request_context(ContextSize::Small, 1)).len();
-        let large = bext_plugin_lua_wasm::request_context_json(&request_context(ContextSize::Large, 1)).len();
-        assert!((250..=400).contains(&small), "small context is {small} bytes");
-        assert!((1800..=2300).contains(&large), "large context is {large} bytes");
+        let small =
+            bext_plugin_lua_wasm::request_context_json(&request_context(ContextSize::Small, 1))
+                .len();
+        let large =
+            bext_plugin_lua_wasm::request_context_json(&request_context(ContextSize::Large, 1))
+                .len();
+        assert!(
+            (250..=400).contains(&small),
+            "small context is {small} bytes"
+        );
+        assert!(
+            (1800..=2300).contains(&large),
+            "large context is {large} bytes"
+        );
     }
 
     #[test]
     fn distinct_plugins_have_distinct_sources() {
         let plugins = distinct_plugins(100);
-        let sources: std::collections::HashSet<_> = plugins.iter().map(|p| p.source.clone()).collect();
+        let sources: std::collections::HashSet<_> =
+            plugins.iter().map(|p| p.source.clone()).collect();
         assert_eq!(sources.len(), 100);
     }
 }

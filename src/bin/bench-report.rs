@@ -3,7 +3,7 @@
 //! process; prints a markdown report and writes an SVG chart of the ratios.
 
 use bext_lua_wasm_suite::bench::async_api::{self, AsyncEffort};
-use bext_lua_wasm_suite::bench::report::{self, machine_description, Group, ReportOptions};
+use bext_lua_wasm_suite::bench::report::{self, Group, ReportOptions, machine_description};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,15 +28,22 @@ struct Args {
     #[arg(long)]
     async_api: bool,
     /// Where the SVG chart of the ratios goes.
-    #[arg(long, value_name = "FILE", default_value = "target/bench-report/ratios.svg")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "target/bench-report/ratios.svg"
+    )]
     svg: PathBuf,
 }
 
 fn parse_group(name: &str) -> Result<Group, String> {
-    Group::ALL.into_iter().find(|g| g.key() == name).ok_or_else(|| {
-        let keys: Vec<&str> = Group::ALL.iter().map(|g| g.key()).collect();
-        format!("unknown group {name:?} (one of {})", keys.join(", "))
-    })
+    Group::ALL
+        .into_iter()
+        .find(|g| g.key() == name)
+        .ok_or_else(|| {
+            let keys: Vec<&str> = Group::ALL.iter().map(|g| g.key()).collect();
+            format!("unknown group {name:?} (one of {})", keys.join(", "))
+        })
 }
 
 fn main() -> ExitCode {
@@ -56,9 +63,17 @@ fn main() -> ExitCode {
     if args.async_api {
         return async_section(&args);
     }
-    let options = ReportOptions { quick: args.quick, only: args.only.clone() };
+    let options = ReportOptions {
+        quick: args.quick,
+        only: args.only.clone(),
+    };
     let report = match report::run(&options, |row| {
-        eprintln!("{:<11} {:<62} ratio {:.2}x", row.group.key(), row.name, row.ratio);
+        eprintln!(
+            "{:<11} {:<62} ratio {:.2}x",
+            row.group.key(),
+            row.name,
+            row.ratio
+        );
     }) {
         Ok(report) => report,
         Err(e) => {
@@ -74,7 +89,14 @@ fn main() -> ExitCode {
     for group in &args.only {
         flags.push_str(&format!(" --only {}", group.key()));
     }
-    let command = format!("cargo run --release --bin bench-report{}", if flags.is_empty() { flags } else { format!(" --{flags}") });
+    let command = format!(
+        "cargo run --release --bin bench-report{}",
+        if flags.is_empty() {
+            flags
+        } else {
+            format!(" --{flags}")
+        }
+    );
     let mut text = format!(
         "## {} run\n\n* Machine: {}\n* Command: `{command}` ({:.0} s)\n\n",
         if report.quick { "Quick" } else { "Full" },
@@ -83,7 +105,9 @@ fn main() -> ExitCode {
     );
     text.push_str(&report.markdown());
     if args.only.is_empty() {
-        match async_api::run(AsyncEffort::new(args.quick), |name| eprintln!("async      {name}")) {
+        match async_api::run(AsyncEffort::new(args.quick), |name| {
+            eprintln!("async      {name}")
+        }) {
             Ok(section) => text.push_str(&format!("\n{}", section.markdown())),
             Err(e) => {
                 eprintln!("bench-report: {e}");
@@ -113,7 +137,9 @@ fn main() -> ExitCode {
 /// `--async-api`: only the async API's section.
 fn async_section(args: &Args) -> ExitCode {
     let started = std::time::Instant::now();
-    let section = match async_api::run(AsyncEffort::new(args.quick), |name| eprintln!("async      {name}")) {
+    let section = match async_api::run(AsyncEffort::new(args.quick), |name| {
+        eprintln!("async      {name}")
+    }) {
         Ok(section) => section,
         Err(e) => {
             eprintln!("bench-report: {e}");

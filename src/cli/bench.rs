@@ -3,7 +3,9 @@
 
 use super::requests::{context_json, sample_context};
 use crate::native::{NativeLimits, NativePlugin};
-use bext_plugin_lua_wasm::{ColdStart, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, PoolConfig, PoolingLimits};
+use bext_plugin_lua_wasm::{
+    ColdStart, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, PoolConfig, PoolingLimits,
+};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -52,7 +54,10 @@ pub(super) fn bench(args: BenchArgs, engine: LuaRuntimeConfig) -> i32 {
     let engine_setup = started.elapsed();
     let load_wasm = |i: u32| {
         let manifest = super::check::default_manifest(&args.plugin);
-        runtime.load_plugin(LuaPluginConfig::new(format!("{name}#{i}"), manifest, source.as_str()).config_json(args.config.as_str()))
+        runtime.load_plugin(
+            LuaPluginConfig::new(format!("{name}#{i}"), manifest, source.as_str())
+                .config_json(args.config.as_str()),
+        )
     };
     let load_native = || NativePlugin::load(&name, &source, &args.config, NativeLimits::default());
 
@@ -62,7 +67,9 @@ pub(super) fn bench(args: BenchArgs, engine: LuaRuntimeConfig) -> i32 {
         Err(e) => return super::fail(e),
     };
     if !wasm.has_method("on_request") {
-        return super::fail(format!("{name} has no on_request: bench times middleware plugins"));
+        return super::fail(format!(
+            "{name} has no on_request: bench times middleware plugins"
+        ));
     }
     let native = match load_native() {
         Ok(plugin) => plugin,
@@ -86,7 +93,10 @@ pub(super) fn bench(args: BenchArgs, engine: LuaRuntimeConfig) -> i32 {
                 .pool(PoolConfig::default().fresh_instance_per_call(true)),
         )
     };
-    let (fork, from_source) = match (fresh(ColdStart::Fork, "fork"), fresh(ColdStart::Source, "source")) {
+    let (fork, from_source) = match (
+        fresh(ColdStart::Fork, "fork"),
+        fresh(ColdStart::Source, "source"),
+    ) {
         (Ok(fork), Ok(source)) => (fork, source),
         (Err(e), _) | (_, Err(e)) => return super::fail(e),
     };
@@ -104,7 +114,8 @@ pub(super) fn bench(args: BenchArgs, engine: LuaRuntimeConfig) -> i32 {
             }
         }
         let t = Instant::now();
-        let plugin = load_wasm(i + 1).and_then(|p| p.try_on_request(&mut sample_context()).map(|_| p));
+        let plugin =
+            load_wasm(i + 1).and_then(|p| p.try_on_request(&mut sample_context()).map(|_| p));
         cold_wasm.push(t.elapsed());
         if let Err(e) = plugin {
             return super::fail(e);
@@ -142,21 +153,51 @@ pub(super) fn bench(args: BenchArgs, engine: LuaRuntimeConfig) -> i32 {
 
     let native_cold = median(&mut cold_native);
     let rows = [
-        ("cold start, new sandbox by fork + first on_request", median(&mut fork_wasm), native_cold),
-        ("cold start, new sandbox from source + first on_request", median(&mut source_wasm), native_cold),
-        ("plugin load (parse, fork template) + first on_request", median(&mut cold_wasm), native_cold),
-        ("on_request per call", median(&mut call_wasm), median(&mut call_native)),
+        (
+            "cold start, new sandbox by fork + first on_request",
+            median(&mut fork_wasm),
+            native_cold,
+        ),
+        (
+            "cold start, new sandbox from source + first on_request",
+            median(&mut source_wasm),
+            native_cold,
+        ),
+        (
+            "plugin load (parse, fork template) + first on_request",
+            median(&mut cold_wasm),
+            native_cold,
+        ),
+        (
+            "on_request per call",
+            median(&mut call_wasm),
+            median(&mut call_native),
+        ),
     ];
-    println!("bext-lua bench {name}: medians of {} runs ({} calls per run for per-call)", args.runs, calls);
-    println!("wasm: fuel metering and epoch deadlines on, default limits, pooling allocator (1000 slots); native: mlua (Lua 5.4.8) with bext's count hook (200 x 1000 instructions) and 64 MiB limit");
-    println!("native cold start (every cold-start row): new state + libraries + load + first on_request");
-    println!("engine setup and guest compile (once per process): {}", fmt_duration(engine_setup));
+    println!(
+        "bext-lua bench {name}: medians of {} runs ({} calls per run for per-call)",
+        args.runs, calls
+    );
+    println!(
+        "wasm: fuel metering and epoch deadlines on, default limits, pooling allocator (1000 slots); native: mlua (Lua 5.4.8) with bext's count hook (200 x 1000 instructions) and 64 MiB limit"
+    );
+    println!(
+        "native cold start (every cold-start row): new state + libraries + load + first on_request"
+    );
+    println!(
+        "engine setup and guest compile (once per process): {}",
+        fmt_duration(engine_setup)
+    );
     println!();
     println!("| measure | wasm | native mlua | wasm/native |");
     println!("|---|---:|---:|---:|");
     for (measure, w, n) in rows {
         let ratio = w.as_secs_f64() / n.as_secs_f64().max(1e-12);
-        println!("| {measure} | {} | {} | {ratio:.2}x |", fmt_duration(w), fmt_duration(n));
+        println!(
+            "| {measure} | {} | {} | {ratio:.2}x |",
+            fmt_duration(w),
+            fmt_duration(n)
+        );
     }
     0
 }

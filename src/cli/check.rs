@@ -2,7 +2,9 @@
 //! plugin sandbox exactly as the runtime does and lists its capabilities.
 
 use bext_plugin_api::types::{PluginCapability, PluginManifest};
-use bext_plugin_lua_wasm::{capability_name, Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, CAPABILITIES};
+use bext_plugin_lua_wasm::{
+    CAPABILITIES, Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, capability_name,
+};
 use clap::Args;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -26,7 +28,12 @@ pub(super) struct CheckArgs {
 /// capability table. Partial ones are reported only for capabilities with
 /// their own adapter: the method names of the twelve others (`get`,
 /// `delete`, `evaluate`, ...) overlap too much to mean anything alone.
-pub(super) fn capabilities_of(methods: &BTreeSet<String>) -> (Vec<PluginCapability>, Vec<(PluginCapability, Vec<&'static str>)>) {
+pub(super) fn capabilities_of(
+    methods: &BTreeSet<String>,
+) -> (
+    Vec<PluginCapability>,
+    Vec<(PluginCapability, Vec<&'static str>)>,
+) {
     let defines = |m: &str| methods.contains(m);
     let mut provided = Vec::new();
     let mut partial = Vec::new();
@@ -42,13 +49,18 @@ pub(super) fn capabilities_of(methods: &BTreeSet<String>) -> (Vec<PluginCapabili
 
 /// A manifest named after the file when none is given.
 pub(super) fn default_manifest(path: &Path) -> PluginManifest {
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into());
     crate::manifest_without_capabilities(name)
 }
 
 fn read_manifest(path: &Path) -> Result<PluginManifest, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the manifest {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: not a plugin manifest: {e}", path.display()))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the manifest {}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a plugin manifest: {e}", path.display()))
 }
 
 pub(super) fn check(args: CheckArgs, engine: LuaRuntimeConfig) -> i32 {
@@ -70,7 +82,9 @@ pub(super) fn check(args: CheckArgs, engine: LuaRuntimeConfig) -> i32 {
     };
     // The runtime would refuse a manifest whose capabilities the script
     // lacks at the first one; `check` compares them itself, reporting all.
-    let mut sandbox_manifest = manifest.clone().unwrap_or_else(|| default_manifest(&args.plugin));
+    let mut sandbox_manifest = manifest
+        .clone()
+        .unwrap_or_else(|| default_manifest(&args.plugin));
     sandbox_manifest.capabilities.clear();
     sandbox_manifest.provides_capabilities.clear();
     let config = LuaPluginConfig::new(&name, sandbox_manifest, source).config_json(args.config);
@@ -87,37 +101,64 @@ pub(super) fn check(args: CheckArgs, engine: LuaRuntimeConfig) -> i32 {
         Some(priority) => println!("  priority: {priority}"),
         None => println!("  priority: (none; the trait default)"),
     }
-    println!("  methods: {}", methods.iter().cloned().collect::<Vec<_>>().join(", "));
+    println!(
+        "  methods: {}",
+        methods.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
     let (provided, partial) = capabilities_of(&methods);
     let names: Vec<&str> = provided.iter().map(|c| capability_name(*c)).collect();
-    println!("  capabilities: {}", if names.is_empty() { "(none)".to_string() } else { names.join(", ") });
+    println!(
+        "  capabilities: {}",
+        if names.is_empty() {
+            "(none)".to_string()
+        } else {
+            names.join(", ")
+        }
+    );
     let mut status = 0;
     for (capability, missing) in &partial {
-        println!("  warning: {} is incomplete: missing {}", capability_name(*capability), missing.join(", "));
+        println!(
+            "  warning: {} is incomplete: missing {}",
+            capability_name(*capability),
+            missing.join(", ")
+        );
     }
     if provided.is_empty() {
         println!("  error: the script provides no capability");
         status = 1;
     }
     if let Some(manifest) = manifest {
-        let declared: Vec<PluginCapability> =
-            manifest.capabilities.iter().chain(manifest.provides_capabilities.iter()).copied().collect();
+        let declared: Vec<PluginCapability> = manifest
+            .capabilities
+            .iter()
+            .chain(manifest.provides_capabilities.iter())
+            .copied()
+            .collect();
         let mut mismatch = false;
         for capability in &declared {
             if !provided.contains(capability) {
-                println!("  error: the manifest declares {} but the script does not provide it", capability_name(*capability));
+                println!(
+                    "  error: the manifest declares {} but the script does not provide it",
+                    capability_name(*capability)
+                );
                 mismatch = true;
             }
         }
         for capability in &provided {
             if !declared.contains(capability) {
-                println!("  warning: the script provides {} but the manifest does not declare it", capability_name(*capability));
+                println!(
+                    "  warning: the script provides {} but the manifest does not declare it",
+                    capability_name(*capability)
+                );
             }
         }
         if mismatch {
             status = 1;
         } else {
-            println!("  manifest {} {}: capabilities match", manifest.name, manifest.version);
+            println!(
+                "  manifest {} {}: capabilities match",
+                manifest.name, manifest.version
+            );
         }
     }
     status
@@ -127,7 +168,9 @@ pub(super) fn check(args: CheckArgs, engine: LuaRuntimeConfig) -> i32 {
 fn report_load_error(error: &Error) {
     match error {
         Error::Syntax { message, .. } => eprintln!("bext-lua: syntax error: {message}"),
-        Error::ScriptInit { message, traceback, .. } => {
+        Error::ScriptInit {
+            message, traceback, ..
+        } => {
             eprintln!("bext-lua: error while running the script's top level: {message}");
             if !traceback.is_empty() {
                 eprintln!("{traceback}");

@@ -69,7 +69,10 @@ fn engine_config(no_cache: bool) -> LuaRuntimeConfig {
     let config = config.user_artifact_cache();
     if let Some(dir) = config.artifact_cache_dir.clone() {
         if let Some(problem) = writable_by_others(&dir) {
-            eprintln!("bext-lua: not caching the compiled guest in {}: {problem}", dir.display());
+            eprintln!(
+                "bext-lua: not caching the compiled guest in {}: {problem}",
+                dir.display()
+            );
             return config.no_artifact_cache();
         }
     }

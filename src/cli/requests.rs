@@ -75,8 +75,14 @@ impl RequestLine {
     /// The upstream response for `on_response` when the request continues.
     pub(super) fn upstream_response(&self) -> ResponseHeaders {
         match &self.response {
-            Some(r) => ResponseHeaders { status: r.status, headers: r.headers.clone() },
-            None => ResponseHeaders { status: 200, headers: Vec::new() },
+            Some(r) => ResponseHeaders {
+                status: r.status,
+                headers: r.headers.clone(),
+            },
+            None => ResponseHeaders {
+                status: 200,
+                headers: Vec::new(),
+            },
         }
     }
 }
@@ -89,7 +95,10 @@ pub(super) fn sample_context() -> RequestContext {
         hostname: "shop.example".into(),
         headers: vec![
             ("accept".into(), "application/json".into()),
-            ("user-agent".into(), "Mozilla/5.0 (X11; Linux x86_64)".into()),
+            (
+                "user-agent".into(),
+                "Mozilla/5.0 (X11; Linux x86_64)".into(),
+            ),
             ("authorization".into(), "Bearer s3cret-token".into()),
         ],
         query_string: "page=2&sort=name".into(),

@@ -13,12 +13,19 @@ pub(super) struct RunArgs {
     /// The script (`-` reads standard input), then its arguments: `arg[1]`,
     /// `arg[2]`, ... and the script's `...`. Without a script and without
     /// `-e`, the program is read from standard input.
-    #[arg(value_name = "FILE [ARGS]...", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "FILE [ARGS]...",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     command: Vec<String>,
 }
 
 pub(super) fn run(args: RunArgs, engine: LuaRuntimeConfig) -> i32 {
-    let mut options = RunOptions { exec_chunks: args.exec, ..RunOptions::default() };
+    let mut options = RunOptions {
+        exec_chunks: args.exec,
+        ..RunOptions::default()
+    };
     let mut command = args.command.into_iter();
     options.script = command.next();
     options.script_args = command.collect();

@@ -3,7 +3,9 @@
 
 use super::requests::RequestLine;
 use bext_plugin_api::middleware::{RequestAction, ResponseHeaders};
-use bext_plugin_lua_wasm::{LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, MetricsSink};
+use bext_plugin_lua_wasm::{
+    LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, MetricsSink,
+};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -50,7 +52,10 @@ struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
 impl Write for LogBuffer {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -61,7 +66,10 @@ impl Write for LogBuffer {
 impl LogBuffer {
     fn drain(&self) -> Vec<String> {
         let bytes = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        String::from_utf8_lossy(&bytes).lines().map(str::to_string).collect()
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -81,7 +89,13 @@ pub(super) fn try_requests(args: TryArgs, engine: LuaRuntimeConfig) -> i32 {
         }
         match serde_json::from_str::<RequestLine>(line) {
             Ok(request) => requests.push(request),
-            Err(e) => return super::fail(format!("{}:{}: not a request context: {e}", args.requests.display(), i + 1)),
+            Err(e) => {
+                return super::fail(format!(
+                    "{}:{}: not a request context: {e}",
+                    args.requests.display(),
+                    i + 1
+                ));
+            }
         }
     }
 
@@ -102,7 +116,9 @@ pub(super) fn try_requests(args: TryArgs, engine: LuaRuntimeConfig) -> i32 {
     };
     let name = super::plugin_name(&args.plugin);
     let manifest = super::check::default_manifest(&args.plugin);
-    let plugin = match runtime.load_plugin(LuaPluginConfig::new(&name, manifest, source).config_json(args.config)) {
+    let plugin = match runtime
+        .load_plugin(LuaPluginConfig::new(&name, manifest, source).config_json(args.config))
+    {
         Ok(plugin) => plugin,
         Err(e) => return super::fail(e),
     };
@@ -116,7 +132,11 @@ pub(super) fn try_requests(args: TryArgs, engine: LuaRuntimeConfig) -> i32 {
             i + 1,
             ctx.method,
             ctx.path,
-            if ctx.query_string.is_empty() { String::new() } else { format!("?{}", ctx.query_string) },
+            if ctx.query_string.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", ctx.query_string)
+            },
             ctx.peer_ip.as_deref().unwrap_or("-")
         );
         let (fuel, started) = (plugin.stats().fuel_consumed, Instant::now());
@@ -124,7 +144,11 @@ pub(super) fn try_requests(args: TryArgs, engine: LuaRuntimeConfig) -> i32 {
         let spent = cost(&plugin, fuel, started);
         let mut response = match action {
             Ok(RequestAction::Continue) => {
-                let extensions = if ctx.extensions.is_empty() { String::new() } else { format!(" extensions {:?}", sorted(&ctx.extensions)) };
+                let extensions = if ctx.extensions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" extensions {:?}", sorted(&ctx.extensions))
+                };
                 println!("  on_request: continue{extensions}  [{spent}]");
                 Some(request.upstream_response())
             }
@@ -135,7 +159,10 @@ pub(super) fn try_requests(args: TryArgs, engine: LuaRuntimeConfig) -> i32 {
                     r.headers,
                     String::from_utf8_lossy(&r.body)
                 );
-                Some(ResponseHeaders { status: r.status, headers: r.headers })
+                Some(ResponseHeaders {
+                    status: r.status,
+                    headers: r.headers,
+                })
             }
             Err(e) => {
                 failures += 1;
@@ -144,12 +171,18 @@ pub(super) fn try_requests(args: TryArgs, engine: LuaRuntimeConfig) -> i32 {
             }
         };
         print_events(&logs, &metrics);
-        if let Some(response) = response.as_mut().filter(|_| plugin.has_method("on_response")) {
+        if let Some(response) = response
+            .as_mut()
+            .filter(|_| plugin.has_method("on_response"))
+        {
             let (fuel, started) = (plugin.stats().fuel_consumed, Instant::now());
             let result = plugin.try_on_response(&ctx, response);
             let spent = cost(&plugin, fuel, started);
             match result {
-                Ok(()) => println!("  on_response: status {} headers {:?}  [{spent}]", response.status, response.headers),
+                Ok(()) => println!(
+                    "  on_response: status {} headers {:?}  [{spent}]",
+                    response.status, response.headers
+                ),
                 Err(e) => {
                     failures += 1;
                     println!("  on_response: error: {e}  [{spent}]");

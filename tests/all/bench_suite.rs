@@ -1,18 +1,27 @@
 //! The benchmark suite's common interface must give both sides the same
 //! work: the same results, the same actions, measures that measure.
 
+use bext_lua_wasm_suite::bench::isolation::{
+    ATTACK_CLASSES, Attack, AttackClass, IsolationSettings, SideKind, Verdict, attack_class,
+    run_attack,
+};
 use bext_lua_wasm_suite::bench::measure::{pss_per_instance, seconds_per_call_across_threads};
+use bext_lua_wasm_suite::bench::noisy::{self, well_behaved_latency};
 use bext_lua_wasm_suite::bench::side::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
 use bext_lua_wasm_suite::bench::workloads::{
-    distinct_plugins, middleware, pcall_error, request_context, security_headers, upstream_response, ContextSize, CPU_PROGRAMS,
+    CPU_PROGRAMS, ContextSize, distinct_plugins, middleware, pcall_error, request_context,
+    security_headers, upstream_response,
 };
-use bext_lua_wasm_suite::bench::isolation::{attack_class, run_attack, Attack, AttackClass, IsolationSettings, SideKind, Verdict, ATTACK_CLASSES};
-use bext_lua_wasm_suite::bench::noisy::{self, well_behaved_latency};
 use bext_plugin_api::middleware::RequestAction;
 use std::time::Duration;
 
 fn sides(budget: Budget) -> (WasmSide, NativeSide) {
-    let wasm = WasmSide::new(WasmSetup { budget, max_instances_per_plugin: 16, ..WasmSetup::default() }).expect("runtime");
+    let wasm = WasmSide::new(WasmSetup {
+        budget,
+        max_instances_per_plugin: 16,
+        ..WasmSetup::default()
+    })
+    .expect("runtime");
     (wasm, NativeSide::new(Metering::Both, budget))
 }
 
@@ -21,9 +30,21 @@ fn every_cpu_program_computes_the_same_checksum_on_both_sides() {
     let (wasm, native) = sides(Budget::Large);
     for program in CPU_PROGRAMS {
         let arg = program.arg(true);
-        let w = wasm.load(&program.spec()).unwrap().call("run", &arg).unwrap();
-        let n = native.load(&program.spec()).unwrap().call("run", &arg).unwrap();
-        assert!(w.as_deref().is_some_and(|s| !s.is_empty()), "{}: {w:?}", program.name);
+        let w = wasm
+            .load(&program.spec())
+            .unwrap()
+            .call("run", &arg)
+            .unwrap();
+        let n = native
+            .load(&program.spec())
+            .unwrap()
+            .call("run", &arg)
+            .unwrap();
+        assert!(
+            w.as_deref().is_some_and(|s| !s.is_empty()),
+            "{}: {w:?}",
+            program.name
+        );
         assert_eq!(w, n, "{}({arg})", program.name);
     }
 }
@@ -36,9 +57,20 @@ fn middleware_gives_the_same_action_and_extensions_on_both_sides() {
         for size in ContextSize::ALL {
             for i in 0..3 {
                 let (mut wc, mut nc) = (request_context(size, i), request_context(size, i));
-                let (wa, na) = (w.on_request(&mut wc).unwrap(), n.on_request(&mut nc).unwrap());
-                assert!(matches!(wa, RequestAction::Continue), "{}: {wa:?}", spec.name);
-                assert!(matches!(na, RequestAction::Continue), "{}: {na:?}", spec.name);
+                let (wa, na) = (
+                    w.on_request(&mut wc).unwrap(),
+                    n.on_request(&mut nc).unwrap(),
+                );
+                assert!(
+                    matches!(wa, RequestAction::Continue),
+                    "{}: {wa:?}",
+                    spec.name
+                );
+                assert!(
+                    matches!(na, RequestAction::Continue),
+                    "{}: {na:?}",
+                    spec.name
+                );
                 assert_eq!(wc.extensions, nc.extensions, "{}", spec.name);
             }
         }
@@ -60,7 +92,12 @@ fn the_auth_benchmark_walks_the_accepted_token_path() {
     for side in [&wasm as &dyn Side, &native] {
         let mut ctx = request_context(ContextSize::Small, 0);
         side.load(spec).unwrap().on_request(&mut ctx).unwrap();
-        assert_eq!(ctx.extensions.get("auth.token_index").map(String::as_str), Some("4"), "{}", side.label());
+        assert_eq!(
+            ctx.extensions.get("auth.token_index").map(String::as_str),
+            Some("4"),
+            "{}",
+            side.label()
+        );
     }
 }
 
@@ -68,7 +105,14 @@ fn the_auth_benchmark_walks_the_accepted_token_path() {
 fn the_error_path_catches_every_error_on_both_sides() {
     let (wasm, native) = sides(Budget::Large);
     for side in [&wasm as &dyn Side, &native] {
-        assert_eq!(side.load(&pcall_error()).unwrap().call("run", "500").unwrap().as_deref(), Some("500"));
+        assert_eq!(
+            side.load(&pcall_error())
+                .unwrap()
+                .call("run", "500")
+                .unwrap()
+                .as_deref(),
+            Some("500")
+        );
     }
 }
 
@@ -81,10 +125,23 @@ fn metering_settings_change_what_is_enforced() {
         "{}",
     );
     for metering in [Metering::Fuel, Metering::Deadline, Metering::Both] {
-        let wasm = WasmSide::new(WasmSetup { metering, ..WasmSetup::default() }).unwrap();
-        assert!(wasm.load(&spec).unwrap().call("run", "").is_err(), "wasm {metering:?}");
+        let wasm = WasmSide::new(WasmSetup {
+            metering,
+            ..WasmSetup::default()
+        })
+        .unwrap();
+        assert!(
+            wasm.load(&spec).unwrap().call("run", "").is_err(),
+            "wasm {metering:?}"
+        );
     }
-    assert!(NativeSide::new(Metering::Both, Budget::Bext).load(&spec).unwrap().call("run", "").is_err());
+    assert!(
+        NativeSide::new(Metering::Both, Budget::Bext)
+            .load(&spec)
+            .unwrap()
+            .call("run", "")
+            .is_err()
+    );
 }
 
 #[test]
@@ -93,11 +150,22 @@ fn memory_and_scaling_measures_produce_figures() {
     let specs = distinct_plugins(4);
     for side in [&wasm as &dyn Side, &native] {
         let bytes = pss_per_instance(side, &specs, 16).unwrap();
-        assert!(bytes > 1024.0, "{}: {bytes} bytes per instance", side.label());
+        assert!(
+            bytes > 1024.0,
+            "{}: {bytes} bytes per instance",
+            side.label()
+        );
         let seconds = seconds_per_call_across_threads(side, &specs, 2, 20).unwrap();
-        assert!(seconds > 0.0 && seconds < 1.0, "{}: {seconds} s per call", side.label());
+        assert!(
+            seconds > 0.0 && seconds < 1.0,
+            "{}: {seconds} s per call",
+            side.label()
+        );
     }
-    assert!(pss_per_instance(&wasm, &specs, 6).is_err(), "6 instances do not spread over 4 plugins");
+    assert!(
+        pss_per_instance(&wasm, &specs, 6).is_err(),
+        "6 instances do not spread over 4 plugins"
+    );
 }
 
 /// The native baseline is tooling of this suite package: nothing the runtime
@@ -110,13 +178,28 @@ fn the_runtime_crate_does_not_depend_on_mlua() {
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
         .output()
         .expect("cargo metadata runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let name_of = |id: &str| {
-        metadata["packages"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap()["name"].as_str().unwrap().to_string()
+        metadata["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap()["name"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     let nodes = metadata["resolve"]["nodes"].as_array().unwrap();
-    let runtime = nodes.iter().find(|n| name_of(n["id"].as_str().unwrap()) == "bext-plugin-lua-wasm").expect("runtime crate");
+    let runtime = nodes
+        .iter()
+        .find(|n| name_of(n["id"].as_str().unwrap()) == "bext-plugin-lua-wasm")
+        .expect("runtime crate");
 
     let mut reached = std::collections::BTreeSet::new();
     let mut todo = vec![runtime["id"].as_str().unwrap().to_string()];
@@ -126,14 +209,21 @@ fn the_runtime_crate_does_not_depend_on_mlua() {
         }
         let node = nodes.iter().find(|n| n["id"] == id.as_str()).unwrap();
         for dep in node["deps"].as_array().unwrap() {
-            let not_dev_only = dep["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"] != "dev");
+            let not_dev_only = dep["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kind"] != "dev");
             if not_dev_only {
                 todo.push(dep["pkg"].as_str().unwrap().to_string());
             }
         }
     }
     let names: Vec<String> = reached.iter().map(|id| name_of(id)).collect();
-    assert!(names.len() > 10, "the walk found the runtime's dependencies: {names:?}");
+    assert!(
+        names.len() > 10,
+        "the walk found the runtime's dependencies: {names:?}"
+    );
     assert!(names.iter().any(|n| n == "wasmtime"), "{names:?}");
     assert!(!names.iter().any(|n| n.starts_with("mlua")), "{names:?}");
 }
@@ -146,14 +236,19 @@ fn isolation_settings(tag: &str, attack_bound_secs: u64, repetitions: usize) -> 
         program: env!("CARGO_BIN_EXE_bench-report").into(),
         attack_bound: Duration::from_secs(attack_bound_secs),
         repetitions,
-        cache_dir: Some(std::env::temp_dir().join(format!("bench-suite-{tag}-{}", std::process::id()))),
+        cache_dir: Some(
+            std::env::temp_dir().join(format!("bench-suite-{tag}-{}", std::process::id())),
+        ),
         neighbour_rounds: 1,
     }
 }
 
 fn attack(class: &str, path: &str) -> (&'static AttackClass, &'static Attack) {
     let class = attack_class(class).unwrap();
-    (class, class.attacks.iter().find(|a| a.path == path).unwrap())
+    (
+        class,
+        class.attacks.iter().find(|a| a.path == path).unwrap(),
+    )
 }
 
 #[test]
@@ -163,7 +258,12 @@ fn a_loop_stopped_by_the_budget_is_reported_contained_on_both_sides() {
     for side in SideKind::BOTH {
         let result = run_attack(&settings, side, class, plain).unwrap();
         assert_eq!(result.verdict, Verdict::Contained, "{}", side.label());
-        assert_eq!(result.seconds.len(), 2, "{}: one time per call", side.label());
+        assert_eq!(
+            result.seconds.len(),
+            2,
+            "{}: one time per call",
+            side.label()
+        );
     }
     let _ = std::fs::remove_dir_all(settings.cache_dir.unwrap());
 }
@@ -175,11 +275,21 @@ fn a_native_hang_is_reported_as_hung_not_as_a_report_failure() {
     let settings = isolation_settings("hung", 2, 2);
     let (class, exponential) = attack("backtracking", "/exponential");
     let result = run_attack(&settings, SideKind::Native, class, exponential).unwrap();
-    assert_eq!(result.verdict, Verdict::Hung { after: Duration::from_secs(2) });
+    assert_eq!(
+        result.verdict,
+        Verdict::Hung {
+            after: Duration::from_secs(2)
+        }
+    );
     assert!(result.seconds.is_empty(), "a hung call has no time to stop");
     // The sandbox's fuel counts the matcher's work: contained.
     let settings = isolation_settings("hung-wasm", 120, 1);
-    assert_eq!(run_attack(&settings, SideKind::Wasm, class, exponential).unwrap().verdict, Verdict::Contained);
+    assert_eq!(
+        run_attack(&settings, SideKind::Wasm, class, exponential)
+            .unwrap()
+            .verdict,
+        Verdict::Contained
+    );
     let _ = std::fs::remove_dir_all(settings.cache_dir.unwrap());
 }
 
@@ -187,17 +297,30 @@ fn a_native_hang_is_reported_as_hung_not_as_a_report_failure() {
 fn probes_are_judged_by_what_got_through() {
     let settings = isolation_settings("probes", 120, 1);
     let (bytecode, all) = attack("binary-chunks", "/");
-    assert_eq!(run_attack(&settings, SideKind::Wasm, bytecode, all).unwrap().verdict, Verdict::Contained);
+    assert_eq!(
+        run_attack(&settings, SideKind::Wasm, bytecode, all)
+            .unwrap()
+            .verdict,
+        Verdict::Contained
+    );
     // Native `load` takes binary chunks by default: the crafted one reaches
     // Lua's undumper, which does not verify bytecode.
-    match run_attack(&settings, SideKind::Native, bytecode, all).unwrap().verdict {
+    match run_attack(&settings, SideKind::Native, bytecode, all)
+        .unwrap()
+        .verdict
+    {
         Verdict::NotContained(what) => assert!(what.starts_with("load-"), "{what}"),
         other => panic!("{other:?}"),
     }
     // Separate Lua states share nothing natively either.
     let (cross, tamper) = attack("cross-tenant", "/tamper");
     for side in SideKind::BOTH {
-        assert_eq!(run_attack(&settings, side, cross, tamper).unwrap().verdict, Verdict::Contained, "{}", side.label());
+        assert_eq!(
+            run_attack(&settings, side, cross, tamper).unwrap().verdict,
+            Verdict::Contained,
+            "{}",
+            side.label()
+        );
     }
     let _ = std::fs::remove_dir_all(settings.cache_dir.unwrap());
 }
@@ -209,8 +332,16 @@ fn a_child_that_dies_mid_call_is_reported_as_crashed() {
     std::fs::create_dir_all(&dir).unwrap();
     let program = dir.join("crashing-child");
     std::fs::write(&program, "#!/bin/sh\necho 'start 0'\nkill -SEGV $$\n").unwrap();
-    std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let settings = IsolationSettings { program, cache_dir: None, ..isolation_settings("crash", 120, 1) };
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let settings = IsolationSettings {
+        program,
+        cache_dir: None,
+        ..isolation_settings("crash", 120, 1)
+    };
     let (class, plain) = attack("infinite-loops", "/plain");
     // Another test's child forked while the script was open for writing
     // can make exec fail with "Text file busy" for a moment: retry.
@@ -222,14 +353,19 @@ fn a_child_that_dies_mid_call_is_reported_as_crashed() {
         }
     };
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(result.verdict, Verdict::Crashed("signal 11 (SIGSEGV)".into()));
+    assert_eq!(
+        result.verdict,
+        Verdict::Crashed("signal 11 (SIGSEGV)".into())
+    );
 }
 
 #[test]
 fn every_attack_file_is_a_class_of_the_isolation_section() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/attacks");
-    let mut files: Vec<String> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     files.sort();
     let mut covered: Vec<String> = ATTACK_CLASSES.iter().map(|c| c.file.to_string()).collect();
     covered.sort();
@@ -242,10 +378,24 @@ fn the_noisy_neighbour_load_serves_every_well_behaved_call_on_both_sides() {
     for side in [&wasm as &dyn Side, &native] {
         for noisy in [false, true] {
             let latency = well_behaved_latency(side, 1, noisy).unwrap();
-            assert_eq!((latency.calls, latency.failures), (noisy::THREADS * noisy::WELL_BEHAVED, 0), "{}", side.label());
+            assert_eq!(
+                (latency.calls, latency.failures),
+                (noisy::THREADS * noisy::WELL_BEHAVED, 0),
+                "{}",
+                side.label()
+            );
             let noisy_calls = if noisy { noisy::THREADS * 2 } else { 0 };
-            assert_eq!((latency.noisy_calls, latency.noisy_stopped), (noisy_calls, noisy_calls), "{}", side.label());
-            assert!(latency.p50 > 0.0 && latency.p99 >= latency.p50, "{}: {latency:?}", side.label());
+            assert_eq!(
+                (latency.noisy_calls, latency.noisy_stopped),
+                (noisy_calls, noisy_calls),
+                "{}",
+                side.label()
+            );
+            assert!(
+                latency.p50 > 0.0 && latency.p99 >= latency.p50,
+                "{}: {latency:?}",
+                side.label()
+            );
         }
     }
 }
@@ -274,7 +424,12 @@ fn the_native_side_rejects_every_action_the_sandbox_rejects() {
         r#"{"extensions":{}}"#,
         r#"[1]"#,
     ];
-    let bad_changes = [r#"{"status":0}"#, r#"{"headers":[["x y","1"]]}"#, r#"{"headers":{"x":"a\u0000b"}}"#, r#""text""#];
+    let bad_changes = [
+        r#"{"status":0}"#,
+        r#"{"headers":[["x y","1"]]}"#,
+        r#"{"headers":{"x":"a\u0000b"}}"#,
+        r#""text""#,
+    ];
     let scripts = bad_actions
         .iter()
         .map(|json| format!("return {{ on_request = function(self, ctx) return [==[{json}]==] end }}"))
@@ -286,14 +441,26 @@ fn the_native_side_rejects_every_action_the_sandbox_rejects() {
         for side in [&wasm as &dyn Side, &native] {
             let plugin = side.load(&spec).unwrap();
             let mut ctx = request_context(ContextSize::Small, 0);
-            let mut response = ResponseHeaders { status: 200, headers: vec![] };
-            let result = plugin.on_request(&mut ctx).and_then(|_| plugin.on_response(&ctx, &mut response));
+            let mut response = ResponseHeaders {
+                status: 200,
+                headers: vec![],
+            };
+            let result = plugin
+                .on_request(&mut ctx)
+                .and_then(|_| plugin.on_response(&ctx, &mut response));
             match (side.label(), result) {
-                ("wasm", Err(BenchError::Wasm(bext_plugin_lua_wasm::Error::BadEnvelope { .. })))
+                (
+                    "wasm",
+                    Err(BenchError::Wasm(bext_plugin_lua_wasm::Error::BadEnvelope { .. })),
+                )
                 | ("native", Err(BenchError::Native { .. })) => {}
                 (label, other) => panic!("{label} accepted or mis-typed {source}: {other:?}"),
             }
-            assert!(ctx.extensions.is_empty(), "{}: {source}: extensions applied before the check", side.label());
+            assert!(
+                ctx.extensions.is_empty(),
+                "{}: {source}: extensions applied before the check",
+                side.label()
+            );
             assert_eq!(response.status, 200, "{}: {source}", side.label());
         }
     }

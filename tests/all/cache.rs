@@ -2,17 +2,20 @@
 //! cache (examples/plugins/cache.lua), the script conventions, and bad
 //! results.
 
-
-use bext_plugin_api::cache::CacheEntry;
-use bext_plugin_api::CacheBackend;
-use bext_plugin_lua_wasm::{Error, LuaPlugin};
 use crate::common::*;
+use bext_plugin_api::CacheBackend;
+use bext_plugin_api::cache::CacheEntry;
+use bext_plugin_lua_wasm::{Error, LuaPlugin};
 use std::sync::Arc;
 
 fn entry(html: &str, tags: &[&str]) -> CacheEntry {
     CacheEntry {
         html: html.into(),
-        headers: vec![("content-type".into(), "text/html".into()), ("x-dup".into(), "1".into()), ("x-dup".into(), "2".into())],
+        headers: vec![
+            ("content-type".into(), "text/html".into()),
+            ("x-dup".into(), "1".into()),
+            ("x-dup".into(), "2".into()),
+        ],
         etag: format!("\"{}\"", html.len()),
         tags: tags.iter().map(|t| t.to_string()).collect(),
         created_at_ms: 1_700_000_000_123,
@@ -22,8 +25,20 @@ fn entry(html: &str, tags: &[&str]) -> CacheEntry {
 /// Compares entries field by field (CacheEntry has no PartialEq).
 fn assert_same(got: &CacheEntry, want: &CacheEntry) {
     assert_eq!(
-        (&got.html, &got.headers, &got.etag, &got.tags, got.created_at_ms),
-        (&want.html, &want.headers, &want.etag, &want.tags, want.created_at_ms)
+        (
+            &got.html,
+            &got.headers,
+            &got.etag,
+            &got.tags,
+            got.created_at_ms
+        ),
+        (
+            &want.html,
+            &want.headers,
+            &want.etag,
+            &want.tags,
+            want.created_at_ms
+        )
     );
 }
 
@@ -45,44 +60,75 @@ fn reference_cache_stores_gets_and_deletes() {
     cache.set("/a", a2.clone(), Some(60_000)).unwrap();
     assert_same(&cache.get("/a").unwrap().unwrap(), &a2);
     assert!(cache.delete("/a").unwrap());
-    assert!(!cache.delete("/a").unwrap(), "a second delete finds nothing");
+    assert!(
+        !cache.delete("/a").unwrap(),
+        "a second delete finds nothing"
+    );
     assert!(cache.get("/a").unwrap().is_none());
 }
 
 #[test]
 fn reference_cache_expires_entries_by_ttl() {
     let cache = reference_cache();
-    cache.set("/long", entry("long", &[]), Some(3_600_000)).unwrap();
+    cache
+        .set("/long", entry("long", &[]), Some(3_600_000))
+        .unwrap();
     cache.set("/forever", entry("forever", &[]), None).unwrap();
     // A TTL of 0 ms is already over when the next call looks.
     cache.set("/gone", entry("gone", &[]), Some(0)).unwrap();
     let logs = capture_logs(|| assert!(cache.get("/gone").unwrap().is_none()));
-    assert!(logs.contains("kind=expired") && logs.contains("key=/gone"), "{logs}");
+    assert!(
+        logs.contains("kind=expired") && logs.contains("key=/gone"),
+        "{logs}"
+    );
     assert!(cache.get("/long").unwrap().is_some());
     assert!(cache.get("/forever").unwrap().is_some());
     // TTLs beyond i64 reach the script as the largest integer, not an error.
-    cache.set("/huge-ttl", entry("h", &[]), Some(u64::MAX)).unwrap();
+    cache
+        .set("/huge-ttl", entry("h", &[]), Some(u64::MAX))
+        .unwrap();
     assert!(cache.get("/huge-ttl").unwrap().is_some());
 }
 
 #[test]
 fn reference_cache_invalidates_by_tag_and_path_glob() {
     let cache = reference_cache();
-    cache.set("/blog/one", entry("1", &["blog", "home"]), None).unwrap();
+    cache
+        .set("/blog/one", entry("1", &["blog", "home"]), None)
+        .unwrap();
     cache.set("/blog/two", entry("2", &["blog"]), None).unwrap();
-    cache.set("/blog/2024/three", entry("3", &[]), None).unwrap();
-    cache.set("/about", entry("about", &["home"]), None).unwrap();
+    cache
+        .set("/blog/2024/three", entry("3", &[]), None)
+        .unwrap();
+    cache
+        .set("/about", entry("about", &["home"]), None)
+        .unwrap();
     cache.set("/a.b", entry("dot", &[]), None).unwrap();
 
     assert_eq!(cache.invalidate_tag("blog").unwrap(), 2);
     assert_eq!(cache.invalidate_tag("blog").unwrap(), 0);
     assert!(cache.get("/blog/one").unwrap().is_none());
-    assert!(cache.get("/about").unwrap().is_some(), "other tags untouched");
-    assert_eq!(cache.invalidate_tag("home").unwrap(), 1, "the dropped entry left the tag index");
+    assert!(
+        cache.get("/about").unwrap().is_some(),
+        "other tags untouched"
+    );
+    assert_eq!(
+        cache.invalidate_tag("home").unwrap(),
+        1,
+        "the dropped entry left the tag index"
+    );
 
     cache.set("/blog/one", entry("1", &[]), None).unwrap();
-    assert_eq!(cache.invalidate_path("/blog/*").unwrap(), 2, "`*` spans slashes");
-    assert_eq!(cache.invalidate_path("/a?b").unwrap(), 1, "`?` is one character; `.` is literal");
+    assert_eq!(
+        cache.invalidate_path("/blog/*").unwrap(),
+        2,
+        "`*` spans slashes"
+    );
+    assert_eq!(
+        cache.invalidate_path("/a?b").unwrap(),
+        1,
+        "`?` is one character; `.` is literal"
+    );
     assert_eq!(cache.invalidate_path("/nothing*").unwrap(), 0);
 }
 
@@ -90,8 +136,12 @@ fn reference_cache_invalidates_by_tag_and_path_glob() {
 fn reference_cache_evicts_the_oldest_beyond_max_entries() {
     let plugin = runtime()
         .load_plugin(
-            bext_plugin_lua_wasm::LuaPluginConfig::new("small-cache", manifest("small-cache"), example_plugin("cache.lua"))
-                .config_json(r#"{"max_entries": 2}"#),
+            bext_plugin_lua_wasm::LuaPluginConfig::new(
+                "small-cache",
+                manifest("small-cache"),
+                example_plugin("cache.lua"),
+            )
+            .config_json(r#"{"max_entries": 2}"#),
         )
         .unwrap();
     let cache: Arc<dyn CacheBackend> = Arc::new(plugin);
@@ -105,7 +155,13 @@ fn reference_cache_evicts_the_oldest_beyond_max_entries() {
 #[test]
 fn keys_pass_through_unchanged() {
     let cache = reference_cache();
-    for key in ["", "/ünïcödé/✓", "with\0nul", "quote\"and\\backslash", "/é?x=1&y=*"] {
+    for key in [
+        "",
+        "/ünïcödé/✓",
+        "with\0nul",
+        "quote\"and\\backslash",
+        "/é?x=1&y=*",
+    ] {
         cache.set(key, entry(key, &[key]), None).unwrap();
         assert_eq!(cache.get(key).unwrap().unwrap().html, key, "{key:?}");
         assert_eq!(cache.invalidate_tag(key).unwrap(), 1, "{key:?}");
@@ -135,7 +191,13 @@ fn set_receives_entry_json_and_ttl_as_documented() {
     cache.set("/k", e.clone(), Some(1500)).unwrap();
     let got = cache.get("/k").unwrap().unwrap();
     assert_eq!(got.html, "/k|integer:1500");
-    assert_same(&CacheEntry { html: e.html.clone(), ..got }, &e);
+    assert_same(
+        &CacheEntry {
+            html: e.html.clone(),
+            ..got
+        },
+        &e,
+    );
     cache.set("/k", e, None).unwrap();
     assert_eq!(cache.get("/k").unwrap().unwrap().html, "/k|nil");
 }
@@ -160,18 +222,37 @@ fn cache_returning(name: &str, get_expr: &str, count_expr: &str) -> LuaPlugin {
 
 #[test]
 fn get_accepts_a_table_and_defaults_optional_fields() {
-    let plugin = cache_returning("table-entry", "{ html = '<p>' .. key .. '</p>', headers = {}, tags = {} }", "0");
+    let plugin = cache_returning(
+        "table-entry",
+        "{ html = '<p>' .. key .. '</p>', headers = {}, tags = {} }",
+        "0",
+    );
     let got = plugin.try_cache_get("/t").unwrap().unwrap();
-    assert_eq!((got.html.as_str(), got.etag.as_str(), got.created_at_ms), ("<p>/t</p>", "", 0));
-    assert!(got.headers.is_empty() && got.tags.is_empty(), "empty tables (JSON objects) read as empty lists");
+    assert_eq!(
+        (got.html.as_str(), got.etag.as_str(), got.created_at_ms),
+        ("<p>/t</p>", "", 0)
+    );
+    assert!(
+        got.headers.is_empty() && got.tags.is_empty(),
+        "empty tables (JSON objects) read as empty lists"
+    );
     let plugin = cache_returning(
         "table-entry-full",
         "{ html = 'h', headers = { { 'a', '1' }, { 'a', '2' } }, etag = 'e', tags = { 'x' }, created_at_ms = 42 }",
         "0",
     );
     let got = plugin.try_cache_get("/t").unwrap().unwrap();
-    assert_eq!(got.headers, vec![("a".to_string(), "1".to_string()), ("a".to_string(), "2".to_string())]);
-    assert_eq!((got.etag.as_str(), got.tags.as_slice(), got.created_at_ms), ("e", &["x".to_string()][..], 42));
+    assert_eq!(
+        got.headers,
+        vec![
+            ("a".to_string(), "1".to_string()),
+            ("a".to_string(), "2".to_string())
+        ]
+    );
+    assert_eq!(
+        (got.etag.as_str(), got.tags.as_slice(), got.created_at_ms),
+        ("e", &["x".to_string()][..], 42)
+    );
 }
 
 #[test]
@@ -179,21 +260,43 @@ fn get_returning_something_that_is_not_a_cache_entry_is_a_typed_error() {
     let cases = [
         ("{ foo = 1 }", "not a CacheEntry: `html` is missing"),
         ("{ html = 5 }", "`html` must be a string, got a number"),
-        ("{ html = 'h', headers = { 'not-a-pair' } }", "[name, value] pair"),
-        ("{ html = 'h', tags = 'blog' }", "`tags` must be an array of strings, got a string"),
-        ("{ html = 'h', tags = { 1, 2 } }", "each tag must be a string, got a number"),
-        ("{ html = 'h', created_at_ms = -1 }", "`created_at_ms` must be a non-negative integer, got -1"),
-        ("{ html = 'h', created_at_ms = 1.5 }", "`created_at_ms` must be a non-negative integer, got 1.5"),
+        (
+            "{ html = 'h', headers = { 'not-a-pair' } }",
+            "[name, value] pair",
+        ),
+        (
+            "{ html = 'h', tags = 'blog' }",
+            "`tags` must be an array of strings, got a string",
+        ),
+        (
+            "{ html = 'h', tags = { 1, 2 } }",
+            "each tag must be a string, got a number",
+        ),
+        (
+            "{ html = 'h', created_at_ms = -1 }",
+            "`created_at_ms` must be a non-negative integer, got -1",
+        ),
+        (
+            "{ html = 'h', created_at_ms = 1.5 }",
+            "`created_at_ms` must be a non-negative integer, got 1.5",
+        ),
         ("{ 'a', 'b' }", "expected a JSON object, got an array"),
         ("'not json'", "invalid JSON"),
         ("'[1]'", "expected a JSON object, got an array"),
-        ("{ html = print }", "the returned table cannot be encoded as JSON: bext.json.encode: cannot encode a function value (at $.html)"),
+        (
+            "{ html = print }",
+            "the returned table cannot be encoded as JSON: bext.json.encode: cannot encode a function value (at $.html)",
+        ),
         ("'\\xff'", "not valid UTF-8"),
     ];
     for (expr, expected) in cases {
         let plugin = cache_returning("bad-entry", expr, "0");
         match plugin.try_cache_get("/k") {
-            Err(Error::BadEnvelope { plugin, method, message }) => {
+            Err(Error::BadEnvelope {
+                plugin,
+                method,
+                message,
+            }) => {
                 assert_eq!((plugin.as_str(), method.as_str()), ("bad-entry", "get"));
                 assert!(message.contains(expected), "{expr}: {message}");
             }
@@ -201,14 +304,23 @@ fn get_returning_something_that_is_not_a_cache_entry_is_a_typed_error() {
         }
         let cache: Arc<dyn CacheBackend> = Arc::new(plugin.clone());
         let text = cache.get("/k").unwrap_err();
-        assert!(text.starts_with("lua plugin `bad-entry`: get returned malformed data"), "{text}");
+        assert!(
+            text.starts_with("lua plugin `bad-entry`: get returned malformed data"),
+            "{text}"
+        );
         // Still usable: the next call runs in the same sandbox.
         assert!(plugin.try_invalidate_tag("x").is_ok());
         assert_eq!(plugin.stats().instances_created, 1);
     }
-    for (expr, found) in [("42", "a number"), ("true", "a boolean"), ("print", "a function")] {
+    for (expr, found) in [
+        ("42", "a number"),
+        ("true", "a boolean"),
+        ("print", "a function"),
+    ] {
         match cache_returning("wrong-get", expr, "0").try_cache_get("/k") {
-            Err(Error::WrongReturnType { expected, found: f, .. }) => {
+            Err(Error::WrongReturnType {
+                expected, found: f, ..
+            }) => {
                 assert_eq!(expected, "a CacheEntry (a JSON string or a table) or nil");
                 assert_eq!(f, found, "{expr}");
             }
@@ -220,7 +332,13 @@ fn get_returning_something_that_is_not_a_cache_entry_is_a_typed_error() {
 #[test]
 fn counts_must_be_integers_from_0_to_u32_max() {
     // Accepted: integers in range, and floats with an integral value.
-    for (expr, want) in [("0", 0), ("7", 7), ("4294967295", u32::MAX), ("6 / 2", 3), ("2.0^31", 1 << 31)] {
+    for (expr, want) in [
+        ("0", 0),
+        ("7", 7),
+        ("4294967295", u32::MAX),
+        ("6 / 2", 3),
+        ("2.0^31", 1 << 31),
+    ] {
         let plugin = cache_returning("count-ok", "nil", expr);
         assert_eq!(plugin.try_invalidate_tag("t").unwrap(), want, "{expr}");
         assert_eq!(plugin.try_invalidate_path("/*").unwrap(), want, "{expr}");
@@ -238,9 +356,17 @@ fn counts_must_be_integers_from_0_to_u32_max() {
     ];
     for (expr, found) in cases {
         let plugin = cache_returning("count-bad", "nil", expr);
-        for result in [plugin.try_invalidate_tag("t"), plugin.try_invalidate_path("/*")] {
+        for result in [
+            plugin.try_invalidate_tag("t"),
+            plugin.try_invalidate_path("/*"),
+        ] {
             match result {
-                Err(Error::WrongReturnType { plugin, expected, found: f, .. }) => {
+                Err(Error::WrongReturnType {
+                    plugin,
+                    expected,
+                    found: f,
+                    ..
+                }) => {
                     assert_eq!(plugin, "count-bad");
                     assert_eq!(expected, "a count (an integer from 0 to 4294967295)");
                     assert_eq!(f, found, "{expr}");
@@ -250,7 +376,10 @@ fn counts_must_be_integers_from_0_to_u32_max() {
         }
         let cache: Arc<dyn CacheBackend> = Arc::new(plugin);
         let text = cache.invalidate_tag("t").unwrap_err();
-        assert!(text.contains("invalidate_tag must return a count"), "{text}");
+        assert!(
+            text.contains("invalidate_tag must return a count"),
+            "{text}"
+        );
     }
 }
 
@@ -260,13 +389,25 @@ fn delete_and_is_healthy_read_booleans() {
     let plugin = cache_returning("delete-bool", "nil", "key == 'yes'");
     assert!(plugin.try_cache_delete("yes").unwrap());
     assert!(!plugin.try_cache_delete("no").unwrap());
-    assert!(!cache_returning("delete-nil", "nil", "nil").try_cache_delete("k").unwrap());
+    assert!(
+        !cache_returning("delete-nil", "nil", "nil")
+            .try_cache_delete("k")
+            .unwrap()
+    );
     match cache_returning("delete-table", "nil", "{}").try_cache_delete("k") {
-        Err(Error::WrongReturnType { expected: "a boolean", found, .. }) => assert_eq!(found, "a table"),
+        Err(Error::WrongReturnType {
+            expected: "a boolean",
+            found,
+            ..
+        }) => assert_eq!(found, "a table"),
         other => panic!("{other:?}"),
     }
     // No is_healthy: healthy. One that fails or returns garbage: unhealthy.
-    assert!(CacheBackend::is_healthy(&cache_returning("no-health", "nil", "0")));
+    assert!(CacheBackend::is_healthy(&cache_returning(
+        "no-health",
+        "nil",
+        "0"
+    )));
     for body in ["return false", "error('backend down')", "return {}"] {
         let plugin = load(
             "sick",

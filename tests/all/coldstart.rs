@@ -1,10 +1,12 @@
 //! Forked sandboxes behave exactly like ones that loaded the script: same
 //! results, independent state, fresh random seeds, working GC and errors.
 
-
-use bext_plugin_api::middleware::RequestAction;
-use bext_plugin_lua_wasm::{ColdStart, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits, PoolConfig, PoolingLimits};
 use crate::common::*;
+use bext_plugin_api::middleware::RequestAction;
+use bext_plugin_lua_wasm::{
+    ColdStart, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits,
+    PoolConfig, PoolingLimits,
+};
 
 const SCRIPT: &str = r#"
 local calls, seen = 0, {}
@@ -53,34 +55,63 @@ fn body(plugin: &LuaPlugin, path: &str) -> String {
 #[test]
 fn forks_start_exactly_where_the_load_left_off() {
     // fresh_instance_per_call makes every call a new fork (or a new load).
-    let fork = load("fork-fresh", ColdStart::Fork, PoolConfig::default().fresh_instance_per_call(true));
-    let source = load("source-fresh", ColdStart::Source, PoolConfig::default().fresh_instance_per_call(true));
+    let fork = load(
+        "fork-fresh",
+        ColdStart::Fork,
+        PoolConfig::default().fresh_instance_per_call(true),
+    );
+    let source = load(
+        "source-fresh",
+        ColdStart::Source,
+        PoolConfig::default().fresh_instance_per_call(true),
+    );
     for plugin in [&fork, &source] {
         for _ in 0..3 {
             assert_eq!(body(plugin, "/a"), "1 1 cfg", "{}", plugin.name());
         }
     }
-    assert!(fork.template_bytes() > 0 && fork.template_bytes() < 256 * 1024, "{}", fork.template_bytes());
+    assert!(
+        fork.template_bytes() > 0 && fork.template_bytes() < 256 * 1024,
+        "{}",
+        fork.template_bytes()
+    );
     assert_eq!(source.template_bytes(), 0);
 }
 
 #[test]
 fn forks_are_independent_and_reseeded() {
-    let plugin = load("fork-pool", ColdStart::Fork, PoolConfig::default().size(1).max_size(2));
+    let plugin = load(
+        "fork-pool",
+        ColdStart::Fork,
+        PoolConfig::default().size(1).max_size(2),
+    );
     let mut a = plugin.acquire().unwrap();
     let mut b = plugin.acquire().unwrap(); // a fork made on demand
     let call = |i: &mut bext_plugin_lua_wasm::PooledInstance, path: &str| {
-        i.call_json("on_request", &[&format!(r#"{{"path":"{path}"}}"#)]).unwrap().unwrap()
+        i.call_json("on_request", &[&format!(r#"{{"path":"{path}"}}"#)])
+            .unwrap()
+            .unwrap()
     };
     assert!(call(&mut a, "/x").contains(r#""body":"1 1 cfg""#));
     assert!(call(&mut a, "/x").contains(r#""body":"2 2 cfg""#));
-    assert!(call(&mut b, "/x").contains(r#""body":"1 1 cfg""#), "b does not see a's calls");
-    assert_ne!(call(&mut a, "/random"), call(&mut b, "/random"), "math.random is reseeded per fork");
+    assert!(
+        call(&mut b, "/x").contains(r#""body":"1 1 cfg""#),
+        "b does not see a's calls"
+    );
+    assert_ne!(
+        call(&mut a, "/random"),
+        call(&mut b, "/random"),
+        "math.random is reseeded per fork"
+    );
 }
 
 #[test]
 fn gc_errors_and_traps_work_in_forks() {
-    let plugin = load("fork-faults", ColdStart::Fork, PoolConfig::default().size(1).max_size(1));
+    let plugin = load(
+        "fork-faults",
+        ColdStart::Fork,
+        PoolConfig::default().size(1).max_size(1),
+    );
     let gc = body(&plugin, "/gc");
     let kib: u64 = gc.parse().unwrap_or_else(|_| panic!("{gc}"));
     assert!(kib < 1024, "collected down to {kib} KiB");
@@ -107,7 +138,14 @@ end }}"#
         );
         let name = format!("{prefix}-{name}");
         runtime
-            .load_plugin(LuaPluginConfig::new(name.as_str(), manifest(&name), script).pool(PoolConfig::default().size(1).max_size(2).fresh_instance_per_call(true)))
+            .load_plugin(
+                LuaPluginConfig::new(name.as_str(), manifest(&name), script).pool(
+                    PoolConfig::default()
+                        .size(1)
+                        .max_size(2)
+                        .fresh_instance_per_call(true),
+                ),
+            )
             .unwrap()
     };
     let (a, b) = (load("a", 'A'), load("b", 'B'));
@@ -117,7 +155,10 @@ end }}"#
     }
     let mut live_b = b.pool().acquire().unwrap();
     let call = |instance: &mut bext_plugin_lua_wasm::PooledInstance| {
-        instance.call_json("on_request", &[r#"{"path":"/"}"#]).unwrap().unwrap()
+        instance
+            .call_json("on_request", &[r#"{"path":"/"}"#])
+            .unwrap()
+            .unwrap()
     };
     assert!(call(&mut live_b).contains("BBB 20000 1"));
     runtime.unload_plugin(a.name());
@@ -127,7 +168,10 @@ end }}"#
         assert_eq!(body(&c, "/"), "CCC 20000 1");
         assert_eq!(body(&b, "/"), "BBB 20000 1");
     }
-    assert!(call(&mut live_b).contains("BBB 20000 2"), "a live fork keeps its own state");
+    assert!(
+        call(&mut live_b).contains("BBB 20000 2"),
+        "a live fork keeps its own state"
+    );
     runtime.unload_plugin(b.name());
     runtime.unload_plugin(c.name());
 }
@@ -141,7 +185,10 @@ fn mapped_forks_see_only_their_own_plugins_pages() {
 #[test]
 fn pooled_forks_see_only_their_own_plugins_pages() {
     // The pooling allocator: templates are copied into reused slots.
-    let pooled = LuaPluginRuntime::with_config(LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_instances(8))).unwrap();
+    let pooled = LuaPluginRuntime::with_config(
+        LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_instances(8)),
+    )
+    .unwrap();
     forks_see_only_their_own_plugins_pages(&pooled, "pooled");
 }
 
@@ -149,12 +196,22 @@ fn pooled_forks_see_only_their_own_plugins_pages() {
 fn idle_sandboxes_are_dropped_and_the_next_call_forks_a_new_one() {
     // size(0): no sandbox is kept at load, so every count below holds
     // however slowly a busy machine runs the test.
-    let plugin = load("fork-idle", ColdStart::Fork, PoolConfig::default().size(0).max_size(1).idle_timeout_ms(50));
+    let plugin = load(
+        "fork-idle",
+        ColdStart::Fork,
+        PoolConfig::default()
+            .size(0)
+            .max_size(1)
+            .idle_timeout_ms(50),
+    );
     assert_eq!(body(&plugin, "/a"), "1 1 cfg");
     // The runtime's sweeper drops it once idle (bounded wait: no timing assertion).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while plugin.pool().stats().dropped_idle == 0 {
-        assert!(std::time::Instant::now() < deadline, "the idle sandbox was never dropped");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the idle sandbox was never dropped"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let stats = plugin.pool().stats();

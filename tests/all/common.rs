@@ -3,7 +3,9 @@
 
 use bext_plugin_api::middleware::RequestContext;
 use bext_plugin_api::types::PluginManifest;
-use bext_plugin_lua_wasm::{LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaSandboxLimits, MetricsSink};
+use bext_plugin_lua_wasm::{
+    LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaSandboxLimits, MetricsSink,
+};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -24,18 +26,24 @@ pub fn load(name: &str, source: &str) -> Result<LuaPlugin, bext_plugin_lua_wasm:
 }
 
 pub fn load_with_limits(name: &str, source: &str, limits: LuaSandboxLimits) -> LuaPlugin {
-    runtime().load_plugin(LuaPluginConfig::new(name, manifest(name), source).limits(limits)).unwrap()
+    runtime()
+        .load_plugin(LuaPluginConfig::new(name, manifest(name), source).limits(limits))
+        .unwrap()
 }
 
 /// The text of `tests/scripts/<file>`.
 pub fn script(file: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scripts").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scripts")
+        .join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The text of `examples/plugins/<file>`.
 pub fn example_plugin(file: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/plugins").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/plugins")
+        .join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -45,7 +53,10 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestCon
         method: method.into(),
         path: path.into(),
         hostname: "example.com".into(),
-        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         query_string: String::new(),
         peer_ip: Some("203.0.113.7".into()),
         tenant_id: Some("tenant-1".into()),
@@ -64,8 +75,8 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestCon
 /// subscriber was registered can stay disabled for everyone.
 pub fn capture_logs(f: impl FnOnce()) -> String {
     use std::cell::RefCell;
-    use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
 
     thread_local! {
         static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
@@ -76,7 +87,11 @@ pub fn capture_logs(f: impl FnOnce()) -> String {
     struct ThisThread;
     impl Write for ThisThread {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            CAPTURED.with(|c| c.borrow_mut().as_mut().map(|buffer| buffer.extend_from_slice(bytes)));
+            CAPTURED.with(|c| {
+                c.borrow_mut()
+                    .as_mut()
+                    .map(|buffer| buffer.extend_from_slice(bytes))
+            });
             Ok(bytes.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -118,7 +133,10 @@ pub struct RecordingMetrics(pub Mutex<Vec<(String, String, f64, Vec<(String, Str
 
 impl MetricsSink for RecordingMetrics {
     fn emit(&self, plugin: &str, name: &str, value: f64, tags: &[(String, String)]) {
-        self.0.lock().unwrap().push((plugin.into(), name.into(), value, tags.to_vec()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((plugin.into(), name.into(), value, tags.to_vec()));
     }
 }
 
@@ -130,8 +148,13 @@ pub fn eval_plugin() -> LuaPlugin {
 
 /// Runs `code` (a Lua chunk) in `plugin` (from [`eval_plugin`]).
 pub fn eval(plugin: &LuaPlugin, code: &str) -> Result<String, bext_plugin_lua_wasm::Error> {
-    let ctx = bext_plugin_api::transform::TransformContext { node_env: "test".into(), env_vars: vec![] };
-    plugin.try_transform(code, "eval", &ctx).map(|out| out.unwrap_or_else(|| code.to_string()))
+    let ctx = bext_plugin_api::transform::TransformContext {
+        node_env: "test".into(),
+        env_vars: vec![],
+    };
+    plugin
+        .try_transform(code, "eval", &ctx)
+        .map(|out| out.unwrap_or_else(|| code.to_string()))
 }
 
 /// Runs `code` in `plugin` (from the eval harness) and returns its result;
@@ -143,7 +166,12 @@ pub fn eval_ok(plugin: &LuaPlugin, code: &str) -> String {
 /// The first three results of the Lua expression list `code`, each through
 /// `tostring`, joined with spaces (`"false exists false"`).
 pub fn eval_results(plugin: &LuaPlugin, code: &str) -> String {
-    eval_ok(plugin, &format!("local a, b, c = {code}; return tostring(a) .. ' ' .. tostring(b) .. ' ' .. tostring(c)"))
+    eval_ok(
+        plugin,
+        &format!(
+            "local a, b, c = {code}; return tostring(a) .. ' ' .. tostring(b) .. ' ' .. tostring(c)"
+        ),
+    )
 }
 
 /// `threads` threads, started together, each make `per_thread` requests to
@@ -157,11 +185,18 @@ pub fn admitted_by(limiters: &[LuaPlugin], threads: usize, per_thread: usize) ->
     let start = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
         .map(|i| {
-            let (limiter, admitted, start) = (limiters[i % limiters.len()].clone(), admitted.clone(), start.clone());
+            let (limiter, admitted, start) = (
+                limiters[i % limiters.len()].clone(),
+                admitted.clone(),
+                start.clone(),
+            );
             std::thread::spawn(move || {
                 start.wait();
                 for _ in 0..per_thread {
-                    match limiter.try_on_request(&mut request("GET", "/", &[])).unwrap() {
+                    match limiter
+                        .try_on_request(&mut request("GET", "/", &[]))
+                        .unwrap()
+                    {
                         RequestAction::Continue => {
                             admitted.fetch_add(1, Ordering::Relaxed);
                         }
@@ -221,8 +256,14 @@ pub struct TempDir(pub std::path::PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let path = std::env::temp_dir().join(format!("bext-lua-test-{tag}-{}-{nanos}", std::process::id()));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = std::env::temp_dir().join(format!(
+            "bext-lua-test-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)
     }

@@ -13,9 +13,8 @@
 //!   catchable "C stack overflow" instead of trapping, in the plugin sandbox
 //!   and in the full profile.
 
-
-use bext_lua_wasm_suite::native;
 use crate::common::{self, Rng};
+use bext_lua_wasm_suite::native;
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::runner::{LuaRunner, RunError, RunOptions};
 use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};
@@ -44,7 +43,9 @@ impl Compared {
 }
 
 fn compare(source: &str) -> Compared {
-    let wasm = runner().run(&RunOptions::captured_source(source)).expect("running on the wasm guest");
+    let wasm = runner()
+        .run(&RunOptions::captured_source(source))
+        .expect("running on the wasm guest");
     let native = native::run_captured(source);
     Compared {
         wasm_stdout: String::from_utf8_lossy(&wasm.stdout).into_owned(),
@@ -62,7 +63,11 @@ fn first_difference(a: &str, b: &str) -> String {
             return format!("line {}:\n  wasm:   {x}\n  native: {y}", i + 1);
         }
     }
-    format!("lengths differ: wasm {} lines, native {} lines", a.lines().count(), b.lines().count())
+    format!(
+        "lengths differ: wasm {} lines, native {} lines",
+        a.lines().count(),
+        b.lines().count()
+    )
 }
 
 struct Snippet {
@@ -90,10 +95,18 @@ fn corpus() -> Vec<Snippet> {
             if let Some(header) = line.strip_prefix("--- ") {
                 snippets.extend(current.take());
                 let (name, differs) = match header.split_once("[differs: ") {
-                    Some((name, key)) => (name.trim().to_string(), Some(key.trim_end_matches(']').trim().to_string())),
+                    Some((name, key)) => (
+                        name.trim().to_string(),
+                        Some(key.trim_end_matches(']').trim().to_string()),
+                    ),
                     None => (header.trim().to_string(), None),
                 };
-                current = Some(Snippet { file: file.clone(), name, differs, source: String::new() });
+                current = Some(Snippet {
+                    file: file.clone(),
+                    name,
+                    differs,
+                    source: String::new(),
+                });
             } else if let Some(snippet) = current.as_mut() {
                 snippet.source.push_str(line);
                 snippet.source.push('\n');
@@ -107,10 +120,18 @@ fn corpus() -> Vec<Snippet> {
 #[test]
 fn corpus_gives_the_same_output_on_wasm_and_native_lua() {
     let snippets = corpus();
-    let known = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("KNOWN_DIFFERENCES.md")).unwrap();
+    let known = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("KNOWN_DIFFERENCES.md"),
+    )
+    .unwrap();
     let mut failures = Vec::new();
     for snippet in &snippets {
-        assert!(!snippet.source.trim().is_empty(), "{}: `{}` is empty", snippet.file, snippet.name);
+        assert!(
+            !snippet.source.trim().is_empty(),
+            "{}: `{}` is empty",
+            snippet.file,
+            snippet.name
+        );
         let result = compare(&snippet.source);
         let label = format!("{} / {}", snippet.file, snippet.name);
         match &snippet.differs {
@@ -121,39 +142,104 @@ fn corpus_gives_the_same_output_on_wasm_and_native_lua() {
                 result.wasm_stderr.trim(),
                 result.native_error
             )),
-            Some(key) if result.same() => {
-                failures.push(format!("{label}: marked [differs: {key}] but the outputs are now the same"))
-            }
-            Some(key) if !known.contains(&format!("`{key}`")) => {
-                failures.push(format!("{label}: difference `{key}` is not explained in KNOWN_DIFFERENCES.md"))
-            }
+            Some(key) if result.same() => failures.push(format!(
+                "{label}: marked [differs: {key}] but the outputs are now the same"
+            )),
+            Some(key) if !known.contains(&format!("`{key}`")) => failures.push(format!(
+                "{label}: difference `{key}` is not explained in KNOWN_DIFFERENCES.md"
+            )),
             _ => {}
         }
     }
     let differing = snippets.iter().filter(|s| s.differs.is_some()).count();
     println!("{} snippets, {differing} known differences", snippets.len());
-    assert!(failures.is_empty(), "{} of {} snippets failed:\n{}", failures.len(), snippets.len(), failures.join("\n"));
-    assert!(snippets.len() >= 300, "the corpus has only {} snippets", snippets.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} snippets failed:\n{}",
+        failures.len(),
+        snippets.len(),
+        failures.join("\n")
+    );
+    assert!(
+        snippets.len() >= 300,
+        "the corpus has only {} snippets",
+        snippets.len()
+    );
 }
 
 /// The seed: fixed, so a failure reproduces; `BEXT_CONFORMANCE_SEED`
 /// explores others.
 fn seed() -> u64 {
-    std::env::var("BEXT_CONFORMANCE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_1234_ABCD_0001) | 1
+    std::env::var("BEXT_CONFORMANCE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_1234_ABCD_0001)
+        | 1
 }
 
 const NUMBER_ATOMS: &[&str] = &[
-    "0", "1", "-1", "2", "3", "7", "-7", "255", "1000", "math.maxinteger", "math.mininteger", "9007199254740993",
-    "0.0", "-0.0", "0.5", "1.5", "-2.25", "1e300", "1e-300", "3.14159", "math.huge", "-math.huge", "2^53", "2^63",
-    "0x7fffffff", "0xff", "1e15", "123456789012", "-0.1", "5e-324",
+    "0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "7",
+    "-7",
+    "255",
+    "1000",
+    "math.maxinteger",
+    "math.mininteger",
+    "9007199254740993",
+    "0.0",
+    "-0.0",
+    "0.5",
+    "1.5",
+    "-2.25",
+    "1e300",
+    "1e-300",
+    "3.14159",
+    "math.huge",
+    "-math.huge",
+    "2^53",
+    "2^63",
+    "0x7fffffff",
+    "0xff",
+    "1e15",
+    "123456789012",
+    "-0.1",
+    "5e-324",
 ];
-const STRING_NUMBER_ATOMS: &[&str] = &["'10'", "'0x10'", "' 5 '", "'1e2'", "'abc'", "'3.0'", "'-7'", "''"];
-const BINARY_OPS: &[&str] = &["+", "-", "*", "/", "//", "%", "^", "&", "|", "~", "<<", ">>", "..", "==", "<", "<="];
-const UNARY_FUNCS: &[&str] = &["-", "~", "math.floor", "math.ceil", "math.abs", "math.tointeger", "math.type", "tostring", "tonumber", "math.sqrt", "math.ult(1, "];
-const BINARY_FUNCS: &[&str] = &["math.max", "math.min", "math.fmod", "math.ult", "select(2, math.modf"];
+const STRING_NUMBER_ATOMS: &[&str] = &[
+    "'10'", "'0x10'", "' 5 '", "'1e2'", "'abc'", "'3.0'", "'-7'", "''",
+];
+const BINARY_OPS: &[&str] = &[
+    "+", "-", "*", "/", "//", "%", "^", "&", "|", "~", "<<", ">>", "..", "==", "<", "<=",
+];
+const UNARY_FUNCS: &[&str] = &[
+    "-",
+    "~",
+    "math.floor",
+    "math.ceil",
+    "math.abs",
+    "math.tointeger",
+    "math.type",
+    "tostring",
+    "tonumber",
+    "math.sqrt",
+    "math.ult(1, ",
+];
+const BINARY_FUNCS: &[&str] = &[
+    "math.max",
+    "math.min",
+    "math.fmod",
+    "math.ult",
+    "select(2, math.modf",
+];
 /// `%a` and `%q` (which formats floats with `%a`) are left to the corpus:
 /// generated subnormals would hit the `libc-printf-a` difference.
-const FORMATS: &[&str] = &["%.14g", "%g", "%.3f", "%d", "%x", "%5.1f", "%e", "%.17g", "%i", "%s", "%10.4g", "%-8d"];
+const FORMATS: &[&str] = &[
+    "%.14g", "%g", "%.3f", "%d", "%x", "%5.1f", "%e", "%.17g", "%i", "%s", "%10.4g", "%-8d",
+];
 
 fn gen_expr(rng: &mut Rng, depth: u32) -> String {
     if depth == 0 || rng.below(4) == 0 {
@@ -166,7 +252,12 @@ fn gen_expr(rng: &mut Rng, depth: u32) -> String {
         };
     }
     match rng.below(10) {
-        0..=4 => format!("({} {} {})", gen_expr(rng, depth - 1), *rng.pick(BINARY_OPS), gen_expr(rng, depth - 1)),
+        0..=4 => format!(
+            "({} {} {})",
+            gen_expr(rng, depth - 1),
+            *rng.pick(BINARY_OPS),
+            gen_expr(rng, depth - 1)
+        ),
         5 | 6 => {
             let f = *rng.pick(UNARY_FUNCS);
             match f {
@@ -182,43 +273,143 @@ fn gen_expr(rng: &mut Rng, depth: u32) -> String {
             if f.starts_with("select") {
                 format!("{f}({}{close}", gen_expr(rng, depth - 1))
             } else {
-                format!("{f}({}, {}{close}", gen_expr(rng, depth - 1), gen_expr(rng, depth - 1))
+                format!(
+                    "{f}({}, {}{close}",
+                    gen_expr(rng, depth - 1),
+                    gen_expr(rng, depth - 1)
+                )
             }
         }
-        8 => format!("string.format('{}', {})", *rng.pick(FORMATS), gen_expr(rng, depth - 1)),
-        _ => format!("({} and {} or {})", gen_expr(rng, depth - 1), gen_expr(rng, depth - 1), gen_expr(rng, depth - 1)),
+        8 => format!(
+            "string.format('{}', {})",
+            *rng.pick(FORMATS),
+            gen_expr(rng, depth - 1)
+        ),
+        _ => format!(
+            "({} and {} or {})",
+            gen_expr(rng, depth - 1),
+            gen_expr(rng, depth - 1),
+            gen_expr(rng, depth - 1)
+        ),
     }
 }
 
 const STRING_ATOMS: &[&str] = &[
-    "'hello world'", "''", "'abc'", "'a.b-c_d'", "'  padded  '", "'(x)[y]{z}'", "'aaa'", "'123abc456'", "'%d+'",
-    "'\\0mid\\0'", "'caf\\xc3\\xa9'", "'x=1, y=22, z=333'", "('ab'):rep(10)", "'The Quick Brown Fox'",
+    "'hello world'",
+    "''",
+    "'abc'",
+    "'a.b-c_d'",
+    "'  padded  '",
+    "'(x)[y]{z}'",
+    "'aaa'",
+    "'123abc456'",
+    "'%d+'",
+    "'\\0mid\\0'",
+    "'caf\\xc3\\xa9'",
+    "'x=1, y=22, z=333'",
+    "('ab'):rep(10)",
+    "'The Quick Brown Fox'",
 ];
 const PATTERNS: &[&str] = &[
-    "'%a+'", "'(%d+)'", "'[a-c]*'", "'.-'", "'%s'", "'^a'", "'c$'", "'%p'", "'(.)%1'", "'%bxy'", "'%f[%w]%w+'",
-    "'[^%s]+'", "'x?'", "'(%w+)=(%w+)'", "'()'", "'[%]]'", "'%'", "'[a'", "'(%a)(%a)'", "'.'", "''", "'%u%l*'",
-    "'[%d%.]+'", "'%x+'", "'(a*(.)%w(%s*))'",
+    "'%a+'",
+    "'(%d+)'",
+    "'[a-c]*'",
+    "'.-'",
+    "'%s'",
+    "'^a'",
+    "'c$'",
+    "'%p'",
+    "'(.)%1'",
+    "'%bxy'",
+    "'%f[%w]%w+'",
+    "'[^%s]+'",
+    "'x?'",
+    "'(%w+)=(%w+)'",
+    "'()'",
+    "'[%]]'",
+    "'%'",
+    "'[a'",
+    "'(%a)(%a)'",
+    "'.'",
+    "''",
+    "'%u%l*'",
+    "'[%d%.]+'",
+    "'%x+'",
+    "'(a*(.)%w(%s*))'",
 ];
-const REPLACEMENTS: &[&str] = &["'<%0>'", "'%1'", "''", "'%%'", "'-'", "{a='A', hello='HI'}", "string.upper", "function(s) return #s > 2 and s end", "'%2%1'", "'%9'"];
+const REPLACEMENTS: &[&str] = &[
+    "'<%0>'",
+    "'%1'",
+    "''",
+    "'%%'",
+    "'-'",
+    "{a='A', hello='HI'}",
+    "string.upper",
+    "function(s) return #s > 2 and s end",
+    "'%2%1'",
+    "'%9'",
+];
 
 fn gen_string_op(rng: &mut Rng) -> String {
     let s = *rng.pick(STRING_ATOMS);
-    let int = |rng: &mut Rng| ["-100", "-3", "-1", "0", "1", "2", "3", "5", "100", "math.maxinteger", "math.mininteger"][rng.below(11)];
+    let int = |rng: &mut Rng| {
+        [
+            "-100",
+            "-3",
+            "-1",
+            "0",
+            "1",
+            "2",
+            "3",
+            "5",
+            "100",
+            "math.maxinteger",
+            "math.mininteger",
+        ][rng.below(11)]
+    };
     match rng.below(16) {
-        0 => format!("({s}):rep({}, {})", rng.below(5), *rng.pick(&["''", "','", "nil"])),
+        0 => format!(
+            "({s}):rep({}, {})",
+            rng.below(5),
+            *rng.pick(&["''", "','", "nil"])
+        ),
         1 => format!("({s}):sub({}, {})", int(rng), int(rng)),
-        2 => format!("({s}):find({}, {}, {})", *rng.pick(PATTERNS), int(rng), *rng.pick(&["true", "false", "nil"])),
+        2 => format!(
+            "({s}):find({}, {}, {})",
+            *rng.pick(PATTERNS),
+            int(rng),
+            *rng.pick(&["true", "false", "nil"])
+        ),
         3 => format!("({s}):match({}, {})", *rng.pick(PATTERNS), int(rng)),
-        4 => format!("select(2, ({s}):gsub({}, {}))", *rng.pick(PATTERNS), *rng.pick(REPLACEMENTS)),
-        5 => format!("({s}):gsub({}, {}, {})", *rng.pick(PATTERNS), *rng.pick(REPLACEMENTS), rng.below(4)),
+        4 => format!(
+            "select(2, ({s}):gsub({}, {}))",
+            *rng.pick(PATTERNS),
+            *rng.pick(REPLACEMENTS)
+        ),
+        5 => format!(
+            "({s}):gsub({}, {}, {})",
+            *rng.pick(PATTERNS),
+            *rng.pick(REPLACEMENTS),
+            rng.below(4)
+        ),
         6 => format!("string.format('%q', {s})"),
         7 => format!("({s}):byte({}, {})", int(rng), int(rng)),
         8 => format!("table.concat({{({s}):byte(1, -1)}}, ',')"),
         9 => format!("({s}):upper() .. ({s}):lower() .. ({s}):reverse() .. #({s})"),
-        10 => format!("utf8.len({s}, {}, {}, {})", int(rng), int(rng), *rng.pick(&["true", "false"])),
+        10 => format!(
+            "utf8.len({s}, {}, {}, {})",
+            int(rng),
+            int(rng),
+            *rng.pick(&["true", "false"])
+        ),
         11 => {
-            let fmt = *rng.pick(&["'<i4'", "'>i8'", "'<d'", "'s1'", "'z'", "'<I2'", "'j'", "'c3'"]);
-            format!("select('#', string.unpack({fmt}, string.pack({fmt}, {})))", *rng.pick(&["1", "-1", "65535", "1.5", s, "2^31"]))
+            let fmt = *rng.pick(&[
+                "'<i4'", "'>i8'", "'<d'", "'s1'", "'z'", "'<I2'", "'j'", "'c3'",
+            ]);
+            format!(
+                "select('#', string.unpack({fmt}, string.pack({fmt}, {})))",
+                *rng.pick(&["1", "-1", "65535", "1.5", s, "2^31"])
+            )
         }
         12 => format!("string.format('%5.2s|%-6s|%s', {s}, {s}, {s})"),
         13 => {
@@ -229,8 +420,15 @@ fn gen_string_op(rng: &mut Rng) -> String {
             out.push_str(") do t[#t + 1] = tostring(w) if #t > 20 then break end end return table.concat(t, '|') end)()");
             out
         }
-        14 => format!("tonumber({s}) or tonumber(({s}):match('%d+') or 'x', {})", 2 + rng.below(35)),
-        _ => format!("({s} .. ({})) < ({s} .. ({}))", gen_expr(rng, 1), gen_expr(rng, 1)),
+        14 => format!(
+            "tonumber({s}) or tonumber(({s}):match('%d+') or 'x', {})",
+            2 + rng.below(35)
+        ),
+        _ => format!(
+            "({s} .. ({})) < ({s} .. ({}))",
+            gen_expr(rng, 1),
+            gen_expr(rng, 1)
+        ),
     }
 }
 
@@ -265,7 +463,11 @@ fn check_generated(kind: &str, cases: Vec<String>, per_chunk: usize) -> usize {
         if !result.same() {
             let wasm: Vec<&str> = result.wasm_stdout.lines().collect();
             let native: Vec<&str> = result.native_stdout.lines().collect();
-            let at = wasm.iter().zip(&native).position(|(a, b)| a != b).unwrap_or(wasm.len().min(native.len()));
+            let at = wasm
+                .iter()
+                .zip(&native)
+                .position(|(a, b)| a != b)
+                .unwrap_or(wasm.len().min(native.len()));
             failures.push(format!(
                 "{kind} chunk {chunk_index} case {at}: `{}`\n  wasm:   {:?}\n  native: {:?}\n  wasm stderr: {}\n  native error: {:?}",
                 chunk.get(at).map(String::as_str).unwrap_or("?"),
@@ -276,7 +478,13 @@ fn check_generated(kind: &str, cases: Vec<String>, per_chunk: usize) -> usize {
             ));
         }
     }
-    assert!(failures.is_empty(), "seed {}: {} chunks differ:\n{}", seed(), failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "seed {}: {} chunks differ:\n{}",
+        seed(),
+        failures.len(),
+        failures.join("\n")
+    );
     cases.len()
 }
 
@@ -301,9 +509,19 @@ fn generated_string_operations_match_native_lua() {
 /// Nesting kinds of `tests/scripts/c_stack_nesting.lua`.
 const NESTING_KINDS: [&str; 4] = ["gsub", "pcall", "parser", "index"];
 
-fn nesting_body(plugin: &bext_plugin_lua_wasm::LuaPlugin, kind: &str, depth: u32) -> Result<String, Error> {
-    match plugin.try_on_request(&mut common::request("GET", &format!("/{kind}/{depth}"), &[]))? {
-        RequestAction::Respond(response) => Ok(String::from_utf8_lossy(&response.body).into_owned()),
+fn nesting_body(
+    plugin: &bext_plugin_lua_wasm::LuaPlugin,
+    kind: &str,
+    depth: u32,
+) -> Result<String, Error> {
+    match plugin.try_on_request(&mut common::request(
+        "GET",
+        &format!("/{kind}/{depth}"),
+        &[],
+    ))? {
+        RequestAction::Respond(response) => {
+            Ok(String::from_utf8_lossy(&response.body).into_owned())
+        }
         RequestAction::Continue => panic!("the nesting script always responds"),
     }
 }
@@ -316,12 +534,24 @@ fn nesting_body(plugin: &bext_plugin_lua_wasm::LuaPlugin, kind: &str, depth: u32
 fn deep_c_nesting_raises_lua_c_stack_overflow_in_the_sandbox() {
     let plugin = common::load("c-stack", &common::script("c_stack_nesting.lua")).unwrap();
     for kind in NESTING_KINDS {
-        assert_eq!(nesting_body(&plugin, kind, 150).unwrap(), "ok", "{kind} at 150 levels");
-        let body = nesting_body(&plugin, kind, 300).unwrap_or_else(|e| panic!("{kind} at 300 levels: {e:?}"));
-        assert!(body.contains("C stack overflow"), "{kind} at 300 levels: {body}");
+        assert_eq!(
+            nesting_body(&plugin, kind, 150).unwrap(),
+            "ok",
+            "{kind} at 150 levels"
+        );
+        let body = nesting_body(&plugin, kind, 300)
+            .unwrap_or_else(|e| panic!("{kind} at 300 levels: {e:?}"));
+        assert!(
+            body.contains("C stack overflow"),
+            "{kind} at 300 levels: {body}"
+        );
         // Far past the limit too: Lua stops at 200 whatever was asked.
-        let body = nesting_body(&plugin, kind, 5000).unwrap_or_else(|e| panic!("{kind} at 5000 levels: {e:?}"));
-        assert!(body.contains("stack overflow"), "{kind} at 5000 levels: {body}");
+        let body = nesting_body(&plugin, kind, 5000)
+            .unwrap_or_else(|e| panic!("{kind} at 5000 levels: {e:?}"));
+        assert!(
+            body.contains("stack overflow"),
+            "{kind} at 5000 levels: {body}"
+        );
     }
     let stats = plugin.stats();
     assert_eq!((stats.traps, stats.instances_created), (0, 1), "{stats:?}");
@@ -344,11 +574,33 @@ fn deep_c_nesting_raises_lua_c_stack_overflow_in_the_full_profile() {
          end\n"
     );
     let result = compare(&source);
-    assert!(result.same(), "{}\n{result:?}", first_difference(&result.wasm_stdout, &result.native_stdout));
-    let overflows = result.wasm_stdout.lines().filter(|l| l.contains("C stack overflow")).count();
-    assert_eq!(result.wasm_stdout.lines().count(), 12, "{}", result.wasm_stdout);
+    assert!(
+        result.same(),
+        "{}\n{result:?}",
+        first_difference(&result.wasm_stdout, &result.native_stdout)
+    );
+    let overflows = result
+        .wasm_stdout
+        .lines()
+        .filter(|l| l.contains("C stack overflow"))
+        .count();
+    assert_eq!(
+        result.wasm_stdout.lines().count(),
+        12,
+        "{}",
+        result.wasm_stdout
+    );
     assert!(overflows >= 4, "{}", result.wasm_stdout);
-    assert_eq!(result.wasm_stdout.lines().filter(|l| l.ends_with("\tok")).count(), 4, "{}", result.wasm_stdout);
+    assert_eq!(
+        result
+            .wasm_stdout
+            .lines()
+            .filter(|l| l.ends_with("\tok"))
+            .count(),
+        4,
+        "{}",
+        result.wasm_stdout
+    );
 }
 
 /// The wasm stack setting matters: with a `max_wasm_stack` far below the
@@ -361,14 +613,25 @@ fn a_too_small_wasm_stack_traps_instead() {
     config.max_wasm_stack_bytes = 48 << 10;
     let runtime = LuaPluginRuntime::with_config(config).unwrap();
     let plugin = runtime
-        .load_plugin(LuaPluginConfig::new("small-stack", common::manifest("small-stack"), common::script("c_stack_nesting.lua")))
+        .load_plugin(LuaPluginConfig::new(
+            "small-stack",
+            common::manifest("small-stack"),
+            common::script("c_stack_nesting.lua"),
+        ))
         .unwrap();
     assert_eq!(nesting_body(&plugin, "gsub", 10).unwrap(), "ok");
     match nesting_body(&plugin, "gsub", 300) {
-        Err(Error::StackOverflow { plugin, method }) => assert_eq!((plugin.as_str(), method.as_str()), ("small-stack", "on_request")),
+        Err(Error::StackOverflow { plugin, method }) => assert_eq!(
+            (plugin.as_str(), method.as_str()),
+            ("small-stack", "on_request")
+        ),
         other => panic!("expected a wasm stack overflow with a 48 KiB wasm stack, got {other:?}"),
     }
-    assert_eq!(nesting_body(&plugin, "gsub", 10).unwrap(), "ok", "the next call gets a fresh sandbox");
+    assert_eq!(
+        nesting_body(&plugin, "gsub", 10).unwrap(),
+        "ok",
+        "the next call gets a fresh sandbox"
+    );
 }
 
 // ---- the full profile is for the runner only ----
@@ -386,7 +649,10 @@ fn plugins_get_the_sandbox_even_though_the_guest_has_a_full_profile() {
         return bext.middleware_respond('{"status":200,"body":"' .. table.concat(seen, " ") .. '"}')
       end }"#;
     let plugin = common::load("sandboxed", source).unwrap();
-    match plugin.try_on_request(&mut common::request("GET", "/", &[])).unwrap() {
+    match plugin
+        .try_on_request(&mut common::request("GET", "/", &[]))
+        .unwrap()
+    {
         RequestAction::Respond(r) => assert_eq!(
             String::from_utf8_lossy(&r.body),
             "io=nil debug=nil package=nil require=nil dofile=nil loadfile=nil os.execute=nil os.tmpname=nil os.getenv=nil"
@@ -395,9 +661,14 @@ fn plugins_get_the_sandbox_even_though_the_guest_has_a_full_profile() {
     }
     // The same names exist in the full profile.
     let out = runner()
-        .run(&RunOptions::captured_source("print(type(io), type(debug), type(package), type(require), type(os.tmpname))"))
+        .run(&RunOptions::captured_source(
+            "print(type(io), type(debug), type(package), type(require), type(os.tmpname))",
+        ))
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "table\ttable\ttable\tfunction\tfunction\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "table\ttable\ttable\tfunction\tfunction\n"
+    );
 }
 
 #[test]
@@ -406,17 +677,32 @@ fn runner_reports_setup_problems_as_typed_errors() {
         Err(RunError::Engine { message }) => assert!(message.contains("fuel"), "{message}"),
         other => panic!("a runner with fuel metering must be refused, got {other:?}"),
     }
-    let missing = RunOptions::captured_source("print(1)").current_dir("/no/such/folder/for/bext-lua");
+    let missing =
+        RunOptions::captured_source("print(1)").current_dir("/no/such/folder/for/bext-lua");
     match runner().run(&missing) {
-        Err(RunError::Folder { path, .. }) => assert_eq!(path, PathBuf::from("/no/such/folder/for/bext-lua")),
+        Err(RunError::Folder { path, .. }) => {
+            assert_eq!(path, PathBuf::from("/no/such/folder/for/bext-lua"))
+        }
         other => panic!("expected a folder error, got {other:?}"),
     }
     // A program's own failure is an outcome, not a RunError.
-    let out = runner().run(&RunOptions::captured_source("error({})")).unwrap();
+    let out = runner()
+        .run(&RunOptions::captured_source("error({})"))
+        .unwrap();
     assert_eq!(out.exit_code, 1);
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("bext-lua: (error object is a table value)"));
-    let out = runner().run(&RunOptions::captured_source("io.write('bye') os.exit(false)")).unwrap();
-    assert_eq!((out.exit_code, out.stdout.as_slice()), (1, b"bye".as_slice()));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("bext-lua: (error object is a table value)")
+    );
+    let out = runner()
+        .run(&RunOptions::captured_source(
+            "io.write('bye') os.exit(false)",
+        ))
+        .unwrap();
+    assert_eq!(
+        (out.exit_code, out.stdout.as_slice()),
+        (1, b"bye".as_slice())
+    );
 }
 
 /// Every function of the sandbox's libraries is exercised by the corpus:
@@ -437,20 +723,31 @@ fn corpus_covers_every_function_of_the_sandboxed_libraries() {
         print(table.concat(names, "\n"))"#;
     let out = runner().run(&RunOptions::captured_source(listing)).unwrap();
     let names = String::from_utf8(out.stdout).unwrap();
-    let corpus: String = corpus().iter().map(|s| s.source.as_str()).collect::<Vec<_>>().join("\n");
+    let corpus: String = corpus()
+        .iter()
+        .map(|s| s.source.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut missing = Vec::new();
     for name in names.lines() {
         let short = name.rsplit('.').next().unwrap();
         // Library functions may be called as `lib.name(` or, for strings, as methods.
-        let used = corpus.contains(&format!("{name}(")) || corpus.contains(&format!("{name},"))
+        let used = corpus.contains(&format!("{name}("))
+            || corpus.contains(&format!("{name},"))
             || (name.starts_with("string.") && corpus.contains(&format!(":{short}(")));
         // Base functions: by name, as a call or passed to pcall.
-        let used = used || (!name.contains('.') && (corpus.contains(&format!("{name}(")) || corpus.contains(&format!("pcall({name}"))));
+        let used = used
+            || (!name.contains('.')
+                && (corpus.contains(&format!("{name}("))
+                    || corpus.contains(&format!("pcall({name}"))));
         if !used {
             missing.push(name.to_string());
         }
     }
     // The full profile's extra libraries are not part of the sandbox list.
     assert!(names.lines().count() > 80, "{names}");
-    assert!(missing.is_empty(), "functions no snippet calls: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "functions no snippet calls: {missing:?}"
+    );
 }

@@ -15,7 +15,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_bext-lua");
 /// `bext-lua ARGS` with `XDG_CACHE_HOME=cache_home`.
 fn bext_lua(cache_home: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
-    command.args(args).env("XDG_CACHE_HOME", cache_home).env_remove("BEXT_LUA_WASM_CACHE_DIR").current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+        .args(args)
+        .env("XDG_CACHE_HOME", cache_home)
+        .env_remove("BEXT_LUA_WASM_CACHE_DIR")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
     command
 }
 
@@ -43,9 +47,18 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 /// The one compiled guest in the cache, after asserting there is only it.
 fn only_artifact(cache: &Path) -> PathBuf {
     let files = files_in(cache);
-    assert_eq!(files.len(), 1, "expected one compiled guest in {}: {files:?}", cache.display());
+    assert_eq!(
+        files.len(),
+        1,
+        "expected one compiled guest in {}: {files:?}",
+        cache.display()
+    );
     let file = files[0].clone();
-    assert!(file.extension().is_some_and(|e| e == "cwasm"), "{}", file.display());
+    assert!(
+        file.extension().is_some_and(|e| e == "cwasm"),
+        "{}",
+        file.display()
+    );
     file
 }
 
@@ -70,12 +83,20 @@ fn the_compiled_guest_is_cached_in_a_private_per_user_folder_and_reused() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o700, "the cache folder must be private: {mode:o}");
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "the cache folder must be private: {mode:o}"
+        );
     }
     let written = std::fs::metadata(&artifact).unwrap().modified().unwrap();
     assert_eq!(print_one(&home.0), "1\n");
     assert_eq!(only_artifact(&cache), artifact);
-    assert_eq!(std::fs::metadata(&artifact).unwrap().modified().unwrap(), written, "a warm run must not rewrite the cache");
+    assert_eq!(
+        std::fs::metadata(&artifact).unwrap().modified().unwrap(),
+        written,
+        "a warm run must not rewrite the cache"
+    );
 }
 
 #[test]
@@ -83,11 +104,18 @@ fn a_corrupt_or_truncated_cache_file_is_ignored_and_replaced() {
     let (home, _, artifact) = after_first_run("corrupt");
     let good = std::fs::read(&artifact).unwrap();
 
-    let damaged: [(&str, &[u8]); 2] = [("corrupt", b"\x7fELF not a compiled module at all"), ("truncated", &good[..good.len() / 2])];
+    let damaged: [(&str, &[u8]); 2] = [
+        ("corrupt", b"\x7fELF not a compiled module at all"),
+        ("truncated", &good[..good.len() / 2]),
+    ];
     for (what, contents) in damaged {
         std::fs::write(&artifact, contents).unwrap();
         assert_eq!(print_one(&home.0), "1\n", "with a {what} cache file");
-        assert_eq!(std::fs::read(&artifact).unwrap(), good, "the {what} file was not replaced");
+        assert_eq!(
+            std::fs::read(&artifact).unwrap(),
+            good,
+            "the {what} file was not replaced"
+        );
     }
 }
 
@@ -105,7 +133,11 @@ fn concurrent_first_runs_share_one_cache_file() {
         .collect();
     for (i, child) in children.into_iter().enumerate() {
         let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "run {i}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "run {i}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert_eq!(String::from_utf8_lossy(&output.stdout), format!("{i}\n"));
     }
     // One artifact and no temporary file left behind.
@@ -116,11 +148,18 @@ fn concurrent_first_runs_share_one_cache_file() {
 #[test]
 fn no_cache_compiles_in_the_process_and_writes_nothing() {
     let home = TempDir::new("no-cache");
-    for args in [&["--no-cache", "run", "-e", "print(1)"][..], &["run", "--no-cache", "-e", "print(1)"][..]] {
+    for args in [
+        &["--no-cache", "run", "-e", "print(1)"][..],
+        &["run", "--no-cache", "-e", "print(1)"][..],
+    ] {
         let output = run_ok(&mut bext_lua(&home.0, args));
         assert_eq!(String::from_utf8_lossy(&output.stdout), "1\n");
     }
-    assert!(files_in(&home.0).is_empty(), "--no-cache wrote {:?}", files_in(&home.0));
+    assert!(
+        files_in(&home.0).is_empty(),
+        "--no-cache wrote {:?}",
+        files_in(&home.0)
+    );
 }
 
 #[cfg(unix)]
@@ -134,8 +173,16 @@ fn a_cache_folder_others_can_write_to_is_not_used() {
     let output = run_ok(&mut bext_lua(&home.0, &["run", "-e", "print(1)"]));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "1\n");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("not caching the compiled guest") && stderr.contains("writable by other users"), "{stderr}");
-    assert!(files_in(&cache).is_empty(), "a shared folder was used: {:?}", files_in(&cache));
+    assert!(
+        stderr.contains("not caching the compiled guest")
+            && stderr.contains("writable by other users"),
+        "{stderr}"
+    );
+    assert!(
+        files_in(&cache).is_empty(),
+        "a shared folder was used: {:?}",
+        files_in(&cache)
+    );
 }
 
 #[test]
@@ -158,14 +205,21 @@ fn system_lua(chunk: &str, vars: &[(&str, &str)]) -> String {
         .envs(vars.iter().copied())
         .output()
         .expect("running lua5.4: install it with scripts/bootstrap");
-    assert!(output.status.success(), "lua5.4: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "lua5.4: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// `bext-lua run` with exactly the environment `vars` (and its cache).
 fn ours(home: &Path, chunk: &str, vars: &[(&str, &str)]) -> String {
     let mut command = bext_lua(home, &["run", "-e", chunk]);
-    command.env_clear().env("XDG_CACHE_HOME", home).envs(vars.iter().copied());
+    command
+        .env_clear()
+        .env("XDG_CACHE_HOME", home)
+        .envs(vars.iter().copied());
     String::from_utf8_lossy(&run_ok(&mut command).stdout).into_owned()
 }
 
@@ -186,6 +240,10 @@ fn setlocale_of_the_empty_name_follows_the_environment_as_lua_does() {
         &[("LC_PAPER", "xx_NOWHERE")],
     ];
     for vars in environments {
-        assert_eq!(ours(&home.0, chunk, vars), system_lua(chunk, vars), "environment {vars:?}");
+        assert_eq!(
+            ours(&home.0, chunk, vars),
+            system_lua(chunk, vars),
+            "environment {vars:?}"
+        );
     }
 }

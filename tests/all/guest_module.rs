@@ -12,7 +12,11 @@ fn guest_imports_only_bext_and_wasi_preview1() {
             Payload::ImportSection(section) => {
                 for import in section.into_imports() {
                     let import = import.unwrap();
-                    imports.push((import.module.to_string(), import.name.to_string(), import.ty));
+                    imports.push((
+                        import.module.to_string(),
+                        import.name.to_string(),
+                        import.ty,
+                    ));
                 }
             }
             Payload::ExportSection(section) => {
@@ -29,13 +33,40 @@ fn guest_imports_only_bext_and_wasi_preview1() {
             module == "bext" || module == "wasi_snapshot_preview1",
             "unexpected import {module}.{name} (a symbol the link left undefined?)"
         );
-        assert!(matches!(ty, TypeRef::Func(_) | TypeRef::FuncExact(_)), "{module}.{name} is not a function import");
+        assert!(
+            matches!(ty, TypeRef::Func(_) | TypeRef::FuncExact(_)),
+            "{module}.{name} is not a function import"
+        );
     }
     for (module, name, _) in imports.iter().filter(|(m, _, _)| m == "bext") {
-        assert!(["log", "metric", "event", "heap_exhausted", "shared", "shared_take"].contains(&name.as_str()), "{module}.{name}");
+        assert!(
+            [
+                "log",
+                "metric",
+                "event",
+                "heap_exhausted",
+                "shared",
+                "shared_take"
+            ]
+            .contains(&name.as_str()),
+            "{module}.{name}"
+        );
     }
-    for export in ["memory", "_initialize", "bext_abi_version", "bext_init", "bext_input", "bext_load", "bext_call", "bext_describe", "bext_output"] {
-        assert!(exports.iter().any(|e| e == export), "missing export {export}: {exports:?}");
+    for export in [
+        "memory",
+        "_initialize",
+        "bext_abi_version",
+        "bext_init",
+        "bext_input",
+        "bext_load",
+        "bext_call",
+        "bext_describe",
+        "bext_output",
+    ] {
+        assert!(
+            exports.iter().any(|e| e == export),
+            "missing export {export}: {exports:?}"
+        );
     }
 }
 
@@ -48,11 +79,32 @@ fn wasmtime_is_built_without_rust_backtrace_capture() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["tree", "--offline", "-p", "bext-plugin-lua-wasm", "-e", "features", "-i", "wasmtime", "--prefix", "none"])
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "bext-plugin-lua-wasm",
+            "-e",
+            "features",
+            "-i",
+            "wasmtime",
+            "--prefix",
+            "none",
+        ])
         .output()
         .expect("running cargo tree");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tree = String::from_utf8(out.stdout).unwrap();
-    assert!(tree.contains("wasmtime feature \"gc-drc\""), "unexpected cargo tree output:\n{tree}");
-    assert!(!tree.contains("wasmtime feature \"backtrace\""), "wasmtime's backtrace feature is on:\n{tree}");
+    assert!(
+        tree.contains("wasmtime feature \"gc-drc\""),
+        "unexpected cargo tree output:\n{tree}"
+    );
+    assert!(
+        !tree.contains("wasmtime feature \"backtrace\""),
+        "wasmtime's backtrace feature is on:\n{tree}"
+    );
 }

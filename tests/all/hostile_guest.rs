@@ -6,10 +6,12 @@
 //! error naming the plugin, never panic, hang, exit or read outside the
 //! guest's memory, and keep serving other plugins.
 
-
-use bext_plugin_api::middleware::{RequestAction, ResponseHeaders};
-use bext_plugin_lua_wasm::{ColdStart, Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits};
 use crate::common::*;
+use bext_plugin_api::middleware::{RequestAction, ResponseHeaders};
+use bext_plugin_lua_wasm::{
+    ColdStart, Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig,
+    LuaSandboxLimits,
+};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -29,7 +31,10 @@ fn hostile_runtime() -> &'static LuaPluginRuntime {
 }
 
 fn limits() -> LuaSandboxLimits {
-    LuaSandboxLimits::default().fuel_per_call(2_000_000).timeout_ms(5_000).max_heap_bytes(1 << 20)
+    LuaSandboxLimits::default()
+        .fuel_per_call(2_000_000)
+        .timeout_ms(5_000)
+        .max_heap_bytes(1 << 20)
 }
 
 /// Sandboxes of the hostile guest load the tape from source: a fork copies
@@ -39,7 +44,9 @@ fn limits() -> LuaSandboxLimits {
 /// source makes every rebuilt sandbox replay the tape from the start.
 fn load_tape(name: &str, tape: &str) -> Result<LuaPlugin, Error> {
     hostile_runtime().load_plugin(
-        LuaPluginConfig::new(name, manifest(name), tape).limits(limits()).cold_start(ColdStart::Source),
+        LuaPluginConfig::new(name, manifest(name), tape)
+            .limits(limits())
+            .cold_start(ColdStart::Source),
     )
 }
 
@@ -56,12 +63,24 @@ fn bystander() -> &'static LuaPlugin {
 /// A Lua plugin in another runtime of the same process: it must keep serving.
 fn lua_bystander() -> &'static LuaPlugin {
     static P: OnceLock<LuaPlugin> = OnceLock::new();
-    P.get_or_init(|| load("lua-bystander", "return { on_request = function(self, ctx) return bext.middleware_continue() end }").unwrap())
+    P.get_or_init(|| {
+        load(
+            "lua-bystander",
+            "return { on_request = function(self, ctx) return bext.middleware_continue() end }",
+        )
+        .unwrap()
+    })
 }
 
 fn others_keep_serving() {
-    assert!(matches!(on_request(bystander()), Ok(RequestAction::Continue)));
-    assert!(matches!(on_request(lua_bystander()), Ok(RequestAction::Continue)));
+    assert!(matches!(
+        on_request(bystander()),
+        Ok(RequestAction::Continue)
+    ));
+    assert!(matches!(
+        on_request(lua_bystander()),
+        Ok(RequestAction::Continue)
+    ));
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,7 +107,9 @@ fn check(name: &str, call: &str, expect: Expect) {
     let first = on_request(&plugin);
     let matches = |result: &Result<RequestAction, Error>| match (expect, result) {
         (Expect::Abi(text), Err(Error::Abi { message, .. })) => message.contains(text),
-        (Expect::MemoryLimit, Err(Error::MemoryLimit { limit_bytes, .. })) => *limit_bytes == 1 << 20,
+        (Expect::MemoryLimit, Err(Error::MemoryLimit { limit_bytes, .. })) => {
+            *limit_bytes == 1 << 20
+        }
         (Expect::OutOfFuel, Err(Error::OutOfFuel { fuel_limit, .. })) => *fuel_limit == 2_000_000,
         (Expect::StackOverflow, Err(Error::StackOverflow { .. })) => true,
         (Expect::Trap(text), Err(Error::Trap { message, .. })) => message.contains(text),
@@ -96,20 +117,37 @@ fn check(name: &str, call: &str, expect: Expect) {
         (Expect::Continue, Ok(RequestAction::Continue)) => true,
         _ => false,
     };
-    assert!(matches(&first), "{name}: expected {expect:?}, got {first:?}");
+    assert!(
+        matches(&first),
+        "{name}: expected {expect:?}, got {first:?}"
+    );
     if let Err(e) = &first {
         assert_eq!(e.plugin(), Some(name), "{e}");
-        assert!(e.to_string().starts_with(&format!("lua plugin `{name}`")), "{e}");
+        assert!(
+            e.to_string().starts_with(&format!("lua plugin `{name}`")),
+            "{e}"
+        );
     }
     let trapped = first.as_ref().is_err_and(Error::is_trap);
     let second = on_request(&plugin);
     if trapped {
-        assert!(matches(&second), "{name}: the rebuilt sandbox replays the tape: {second:?}");
+        assert!(
+            matches(&second),
+            "{name}: the rebuilt sandbox replays the tape: {second:?}"
+        );
         // The first sandbox, then one replacement after each of the two
         // trapping calls (the pool refills eagerly to its size).
-        assert_eq!(plugin.stats().instances_created, 3, "{name}: {:?}", plugin.stats());
+        assert_eq!(
+            plugin.stats().instances_created,
+            3,
+            "{name}: {:?}",
+            plugin.stats()
+        );
     } else {
-        assert!(matches!(second, Ok(RequestAction::Continue)), "{name}: after {first:?}: {second:?}");
+        assert!(
+            matches!(second, Ok(RequestAction::Continue)),
+            "{name}: after {first:?}: {second:?}"
+        );
         assert_eq!(plugin.stats().instances_created, 1);
     }
     others_keep_serving();
@@ -117,72 +155,212 @@ fn check(name: &str, call: &str, expect: Expect) {
 
 #[test]
 fn out_of_bounds_and_overflowing_input_buffers() {
-    check("input-oob", "4294967295 ", Expect::Abi("input buffer 0xffffffff"));
-    check("input-max-signed", "2147483647 ", Expect::Abi("outside guest memory"));
+    check(
+        "input-oob",
+        "4294967295 ",
+        Expect::Abi("input buffer 0xffffffff"),
+    );
+    check(
+        "input-max-signed",
+        "2147483647 ",
+        Expect::Abi("outside guest memory"),
+    );
     // 'E' is the tape's "memory size - 8": the input would run past the end.
     check("input-at-the-end", "E", Expect::Abi("outside guest memory"));
-    check("input-at-memory-size", "M", Expect::Abi("outside guest memory"));
+    check(
+        "input-at-memory-size",
+        "M",
+        Expect::Abi("outside guest memory"),
+    );
     // A null buffer is how the honest guest says its heap is full.
     check("input-null", "0 ", Expect::MemoryLimit);
 }
 
 #[test]
 fn unknown_negative_and_misplaced_statuses() {
-    check("status-unknown", "4096 0 99 256 0 0 0 0 ", Expect::Abi("unknown status code 99"));
-    check("status-negative", "4096 0 4294967295 256 0 0 0 0 ", Expect::Abi("unknown status code -1"));
-    check("status-not-ready", "4096 0 6 256 0 0 0 0 ", Expect::Abi("unexpected status NotReady"));
-    check("status-syntax", "4096 0 2 256 0 0 0 0 ", Expect::Abi("unexpected status Syntax"));
-    check("status-bad-input", "4096 0 7 256 0 0 0 0 ", Expect::Abi("unexpected status BadInput"));
+    check(
+        "status-unknown",
+        "4096 0 99 256 0 0 0 0 ",
+        Expect::Abi("unknown status code 99"),
+    );
+    check(
+        "status-negative",
+        "4096 0 4294967295 256 0 0 0 0 ",
+        Expect::Abi("unknown status code -1"),
+    );
+    check(
+        "status-not-ready",
+        "4096 0 6 256 0 0 0 0 ",
+        Expect::Abi("unexpected status NotReady"),
+    );
+    check(
+        "status-syntax",
+        "4096 0 2 256 0 0 0 0 ",
+        Expect::Abi("unexpected status Syntax"),
+    );
+    check(
+        "status-bad-input",
+        "4096 0 7 256 0 0 0 0 ",
+        Expect::Abi("unexpected status BadInput"),
+    );
     // Status "Lua ran out of memory" is believed: the instance is discarded.
-    check("status-memory", "4096 0 3 256 0 0 0 0 ", Expect::MemoryLimit);
+    check(
+        "status-memory",
+        "4096 0 3 256 0 0 0 0 ",
+        Expect::MemoryLimit,
+    );
     // Status "no such method" is believed too, and harmless.
-    check("status-no-method", "4096 0 5 256 4 0 0 0 ", Expect::Error("defines no method `on_request`"));
+    check(
+        "status-no-method",
+        "4096 0 5 256 4 0 0 0 ",
+        Expect::Error("defines no method `on_request`"),
+    );
 }
 
 #[test]
 fn output_slots_out_of_bounds() {
-    check("slot-oob", "4096 0 0 4294967295 0 0 0 0 ", Expect::Abi("guest buffer 0xffffffff+32"));
-    check("slot-straddles-the-end", "4096 0 0 E0 0 0 0 ", Expect::Abi("lies outside"));
-    check("slot-at-memory-size", "4096 0 0 M0 0 0 0 ", Expect::Abi("lies outside"));
+    check(
+        "slot-oob",
+        "4096 0 0 4294967295 0 0 0 0 ",
+        Expect::Abi("guest buffer 0xffffffff+32"),
+    );
+    check(
+        "slot-straddles-the-end",
+        "4096 0 0 E0 0 0 0 ",
+        Expect::Abi("lies outside"),
+    );
+    check(
+        "slot-at-memory-size",
+        "4096 0 0 M0 0 0 0 ",
+        Expect::Abi("lies outside"),
+    );
 }
 
 #[test]
 fn unknown_kinds_huge_negative_lengths_and_bad_pointers_in_the_output() {
-    check("kind-unknown", "4096 0 0 256 9 0 0 0 ", Expect::Abi("unknown output kind 9"));
-    check("kind-negative", "4096 0 0 256 4294967295 0 0 0 ", Expect::Abi("unknown output kind 4294967295"));
-    check("string-ptr-oob", "4096 0 0 256 4 4294967295 1 0 ", Expect::Abi("guest buffer 0xffffffff+1"));
-    check("string-len-huge", "4096 0 0 256 4 0 4294967295 0 ", Expect::Abi("0x0+4294967295"));
-    check("string-len-negative", "4096 0 0 256 4 4096 4294967292 0 ", Expect::Abi("lies outside"));
-    check("string-past-the-end", "4096 0 0 256 4 4096 M0 ", Expect::Abi("lies outside"));
-    check("string-ptr-plus-len-wraps", "4096 0 0 256 4 4294967295 4294967295 0 ", Expect::Abi("lies outside"));
-    check("type-name-oob", "4096 0 0 256 5 4294967295 4 0 ", Expect::Abi("lies outside"));
+    check(
+        "kind-unknown",
+        "4096 0 0 256 9 0 0 0 ",
+        Expect::Abi("unknown output kind 9"),
+    );
+    check(
+        "kind-negative",
+        "4096 0 0 256 4294967295 0 0 0 ",
+        Expect::Abi("unknown output kind 4294967295"),
+    );
+    check(
+        "string-ptr-oob",
+        "4096 0 0 256 4 4294967295 1 0 ",
+        Expect::Abi("guest buffer 0xffffffff+1"),
+    );
+    check(
+        "string-len-huge",
+        "4096 0 0 256 4 0 4294967295 0 ",
+        Expect::Abi("0x0+4294967295"),
+    );
+    check(
+        "string-len-negative",
+        "4096 0 0 256 4 4096 4294967292 0 ",
+        Expect::Abi("lies outside"),
+    );
+    check(
+        "string-past-the-end",
+        "4096 0 0 256 4 4096 M0 ",
+        Expect::Abi("lies outside"),
+    );
+    check(
+        "string-ptr-plus-len-wraps",
+        "4096 0 0 256 4 4294967295 4294967295 0 ",
+        Expect::Abi("lies outside"),
+    );
+    check(
+        "type-name-oob",
+        "4096 0 0 256 5 4294967295 4 0 ",
+        Expect::Abi("lies outside"),
+    );
     // A type name is read up to 64 bytes, whatever length the guest claims.
-    check("type-name-huge", "4096 0 0 256 5 768 4294967295 0 ", Expect::Error("it returned a HOSTILE-GUEST-STDOUT!"));
-    check("error-message-oob", "4096 0 1 256 4 4294967295 16 0 ", Expect::Abi("lies outside"));
+    check(
+        "type-name-huge",
+        "4096 0 0 256 5 768 4294967295 0 ",
+        Expect::Error("it returned a HOSTILE-GUEST-STDOUT!"),
+    );
+    check(
+        "error-message-oob",
+        "4096 0 1 256 4 4294967295 16 0 ",
+        Expect::Abi("lies outside"),
+    );
 }
 
 #[test]
 fn invalid_utf8_is_an_error_not_trusted() {
     // As a result: a typed bad-envelope error; the sandbox is kept.
-    check("utf8-result", "4096 0 0 256 4 896 3 0 ", Expect::Error("not valid UTF-8"));
+    check(
+        "utf8-result",
+        "4096 0 0 256 4 896 3 0 ",
+        Expect::Error("not valid UTF-8"),
+    );
     // As an error message: replaced, not trusted.
-    check("utf8-error", "4096 0 1 256 4 896 3 0 ", Expect::Error("on_request: \u{fffd}\u{fffd}\u{fffd}"));
+    check(
+        "utf8-error",
+        "4096 0 1 256 4 896 3 0 ",
+        Expect::Error("on_request: \u{fffd}\u{fffd}\u{fffd}"),
+    );
     // In a log line: replaced, and the call goes on.
-    check("utf8-log", "4096 1 2 896 3 0 0 256 0 0 0 0 ", Expect::Continue);
+    check(
+        "utf8-log",
+        "4096 1 2 896 3 0 0 256 0 0 0 0 ",
+        Expect::Continue,
+    );
 }
 
 #[test]
 fn garbage_arguments_to_bext_imports() {
-    check("log-oob", "4096 1 0 4294967295 8 0 0 256 0 0 0 0 ", Expect::Abi("guest buffer 0xffffffff+8"));
-    check("log-huge", "4096 1 0 0 4294967295 0 0 256 0 0 0 0 ", Expect::Abi("lies outside"));
-    check("log-unknown-level", "4096 1 4294967295 768 21 0 0 256 0 0 0 0 ", Expect::Continue);
-    check("metric-name-oob", "4096 2 4294967295 4 0 0 0 0 0 256 0 0 0 0 ", Expect::Abi("lies outside"));
-    check("metric-tags-oob", "4096 2 768 4 1 4096 4294967295 0 0 256 0 0 0 0 ", Expect::Abi("lies outside"));
+    check(
+        "log-oob",
+        "4096 1 0 4294967295 8 0 0 256 0 0 0 0 ",
+        Expect::Abi("guest buffer 0xffffffff+8"),
+    );
+    check(
+        "log-huge",
+        "4096 1 0 0 4294967295 0 0 256 0 0 0 0 ",
+        Expect::Abi("lies outside"),
+    );
+    check(
+        "log-unknown-level",
+        "4096 1 4294967295 768 21 0 0 256 0 0 0 0 ",
+        Expect::Continue,
+    );
+    check(
+        "metric-name-oob",
+        "4096 2 4294967295 4 0 0 0 0 0 256 0 0 0 0 ",
+        Expect::Abi("lies outside"),
+    );
+    check(
+        "metric-tags-oob",
+        "4096 2 768 4 1 4096 4294967295 0 0 256 0 0 0 0 ",
+        Expect::Abi("lies outside"),
+    );
     // Tags that are not JSON: the import reports it, the guest ignores it.
-    check("metric-tags-garbage", "4096 2 768 4 1 896 3 0 0 256 0 0 0 0 ", Expect::Continue);
-    check("event-unknown-kind", "4096 3 77 768 4 768 4 0 0 256 0 0 0 0 ", Expect::Abi("unknown event kind 77"));
-    check("event-oob", "4096 3 1 768 4 4294967295 4294967295 0 0 256 0 0 0 0 ", Expect::Abi("lies outside"));
-    check("heap-exhausted", "4096 10 4294967295 0 0 256 0 0 0 0 ", Expect::MemoryLimit);
+    check(
+        "metric-tags-garbage",
+        "4096 2 768 4 1 896 3 0 0 256 0 0 0 0 ",
+        Expect::Continue,
+    );
+    check(
+        "event-unknown-kind",
+        "4096 3 77 768 4 768 4 0 0 256 0 0 0 0 ",
+        Expect::Abi("unknown event kind 77"),
+    );
+    check(
+        "event-oob",
+        "4096 3 1 768 4 4294967295 4294967295 0 0 256 0 0 0 0 ",
+        Expect::Abi("lies outside"),
+    );
+    check(
+        "heap-exhausted",
+        "4096 10 4294967295 0 0 256 0 0 0 0 ",
+        Expect::MemoryLimit,
+    );
 }
 
 #[test]
@@ -192,17 +370,45 @@ fn garbage_arguments_to_wasi_imports() {
     // memory is touched and nothing is granted.
     let oob = Expect::Trap("Pointer out of bounds");
     let garbage = [
-        ("fd-write-oob", "4 1 4294967295 4294967295 4294967295 ", Expect::Continue),
+        (
+            "fd-write-oob",
+            "4 1 4294967295 4294967295 4294967295 ",
+            Expect::Continue,
+        ),
         ("fd-write-bad-fd", "4 77 512 1 528 ", Expect::Continue),
-        ("fd-read-stdin", "15 0 0 4294967295 4294967295 0 512 1 528 ", Expect::Continue),
+        (
+            "fd-read-stdin",
+            "15 0 0 4294967295 4294967295 0 512 1 528 ",
+            Expect::Continue,
+        ),
         ("random-get-oob", "5 4294967295 16 ", oob),
-        ("random-get-huge", "5 0 4294967295 ", Expect::Trap("exceeds limit")),
-        ("random-get-wraps", "5 4294967295 4294967295 ", Expect::Trap("exceeds limit")),
+        (
+            "random-get-huge",
+            "5 0 4294967295 ",
+            Expect::Trap("exceeds limit"),
+        ),
+        (
+            "random-get-wraps",
+            "5 4294967295 4294967295 ",
+            Expect::Trap("exceeds limit"),
+        ),
         ("path-open", "13 768 21 528 ", Expect::Continue),
-        ("path-open-oob", "13 4294967295 4294967295 4294967295 ", Expect::Continue),
-        ("environ-and-args", "14 528 532 4294967295 4294967295 528 4096 ", oob),
+        (
+            "path-open-oob",
+            "13 4294967295 4294967295 4294967295 ",
+            Expect::Continue,
+        ),
+        (
+            "environ-and-args",
+            "14 528 532 4294967295 4294967295 528 4096 ",
+            oob,
+        ),
         ("environ-oob", "14 4294967295 4 ", oob),
-        ("clock-garbage", "15 99 4294967295 4294967295 4294967295 0 0 0 0 ", Expect::Trap("Invalid enum value")),
+        (
+            "clock-garbage",
+            "15 99 4294967295 4294967295 4294967295 0 0 0 0 ",
+            Expect::Trap("Invalid enum value"),
+        ),
         ("clock-oob", "15 1 4294967295 ", oob),
         ("memory-grow-huge", "8 4294967295 ", Expect::Continue),
         ("memory-grow-past-the-limit", "8 100 ", Expect::Continue),
@@ -212,7 +418,11 @@ fn garbage_arguments_to_wasi_imports() {
     }
     // Growing memory past max_heap_bytes fails inside the guest, it does
     // not abort anything: here 16 pages (1 MiB) are the limit.
-    check("memory-grow-to-the-limit", "4096 8 15 0 0 256 0 0 0 0 ", Expect::Continue);
+    check(
+        "memory-grow-to-the-limit",
+        "4096 8 15 0 0 256 0 0 0 0 ",
+        Expect::Continue,
+    );
 }
 
 #[test]
@@ -222,7 +432,11 @@ fn traps_exits_and_runaways_are_contained() {
     check("recursion", "4096 9 ", Expect::StackOverflow);
     // proc_exit ends the guest's call, never the host process.
     check("proc-exit", "4096 11 0 ", Expect::Trap("exit status 0"));
-    check("proc-exit-failure", "4096 11 70 ", Expect::Trap("exit status 70"));
+    check(
+        "proc-exit-failure",
+        "4096 11 70 ",
+        Expect::Trap("exit status 70"),
+    );
 }
 
 #[test]
@@ -232,23 +446,45 @@ fn poll_oneoff_cannot_park_a_host_thread() {
     // epoch deadline; the sandbox answers ENOSYS at once.
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        check("poll-oneoff-sleep", "4096 12 1024 1536 1 1552 0 0 256 0 0 0 0 ", Expect::Continue);
-        check("poll-oneoff-garbage", "4096 12 4294967295 4294967295 4294967295 4294967295 0 0 256 0 0 0 0 ", Expect::Continue);
+        check(
+            "poll-oneoff-sleep",
+            "4096 12 1024 1536 1 1552 0 0 256 0 0 0 0 ",
+            Expect::Continue,
+        );
+        check(
+            "poll-oneoff-garbage",
+            "4096 12 4294967295 4294967295 4294967295 4294967295 0 0 256 0 0 0 0 ",
+            Expect::Continue,
+        );
         let _ = done.send(());
     });
     // Generous: this is a hang detector, not a timing measurement.
-    finished.recv_timeout(Duration::from_secs(120)).expect("poll_oneoff blocked the host thread");
+    finished
+        .recv_timeout(Duration::from_secs(120))
+        .expect("poll_oneoff blocked the host thread");
 }
 
 #[test]
 fn hostile_answers_while_loading_fail_the_load() {
     for (name, tape, expected) in [
-        ("load-status-unknown", "0 0 12345 256 0 0 0 0 ", "unknown status code 12345"),
+        (
+            "load-status-unknown",
+            "0 0 12345 256 0 0 0 0 ",
+            "unknown status code 12345",
+        ),
         ("load-slot-oob", "0 0 0 4294967295 0 0 0 0 ", "lies outside"),
-        ("load-not-ready", "0 0 6 256 4 768 21 0 ", "status NotReady: HOSTILE-GUEST-STDOUT!"),
+        (
+            "load-not-ready",
+            "0 0 6 256 4 768 21 0 ",
+            "status NotReady: HOSTILE-GUEST-STDOUT!",
+        ),
     ] {
         match load_tape(name, tape) {
-            Err(Error::Abi { plugin, method, message }) => {
+            Err(Error::Abi {
+                plugin,
+                method,
+                message,
+            }) => {
                 assert_eq!((plugin.as_str(), method.as_str()), (name, "load"));
                 assert!(message.contains(expected), "{name}: {message}");
             }
@@ -257,7 +493,9 @@ fn hostile_answers_while_loading_fail_the_load() {
         assert!(hostile_runtime().plugin(name).is_none());
     }
     match load_tape("load-trap", "0 6 ") {
-        Err(Error::Trap { plugin, method, .. }) => assert_eq!((plugin.as_str(), method.as_str()), ("load-trap", "load")),
+        Err(Error::Trap { plugin, method, .. }) => {
+            assert_eq!((plugin.as_str(), method.as_str()), ("load-trap", "load"))
+        }
         other => panic!("{other:?}"),
     }
     match load_tape("load-syntax", "0 0 2 256 4 4294967295 4 0 ") {
@@ -272,8 +510,13 @@ fn methods_the_guest_does_not_declare_are_never_called() {
     // describe reports no methods, so the host never calls on_response
     // (which would trap here).
     let plugin = load_tape("hostile-on-response", &format!("{HONEST}4096 6 ")).unwrap();
-    let mut response = ResponseHeaders { status: 200, headers: vec![] };
-    plugin.try_on_response(&request("GET", "/", &[]), &mut response).unwrap();
+    let mut response = ResponseHeaders {
+        status: 200,
+        headers: vec![],
+    };
+    plugin
+        .try_on_response(&request("GET", "/", &[]), &mut response)
+        .unwrap();
     assert_eq!(plugin.stats().calls, 0);
 }
 
@@ -286,23 +529,40 @@ fn a_guest_speaking_another_abi_version_or_missing_exports_is_refused() {
     .unwrap();
     let rt = LuaPluginRuntime::with_guest_module(LuaRuntimeConfig::default(), &wasm).unwrap();
     match rt.load_plugin(LuaPluginConfig::new("v7", manifest("v7"), HONEST)) {
-        Err(Error::Trap { plugin, message, .. }) => {
+        Err(Error::Trap {
+            plugin, message, ..
+        }) => {
             assert_eq!(plugin, "v7");
-            assert!(message.contains("guest speaks ABI version 7, host speaks 2"), "{message}");
+            assert!(
+                message.contains("guest speaks ABI version 7, host speaks 2"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }
-    let wasm = wat::parse_str(HOSTILE_WAT.replace(r#"(export "bext_output")"#, r#"(export "bext_output_")"#)).unwrap();
+    let wasm = wat::parse_str(
+        HOSTILE_WAT.replace(r#"(export "bext_output")"#, r#"(export "bext_output_")"#),
+    )
+    .unwrap();
     let rt = LuaPluginRuntime::with_guest_module(LuaRuntimeConfig::default(), &wasm).unwrap();
-    match rt.load_plugin(LuaPluginConfig::new("no-output", manifest("no-output"), HONEST)) {
-        Err(Error::Trap { plugin, message, .. }) => {
+    match rt.load_plugin(LuaPluginConfig::new(
+        "no-output",
+        manifest("no-output"),
+        HONEST,
+    )) {
+        Err(Error::Trap {
+            plugin, message, ..
+        }) => {
             assert_eq!(plugin, "no-output");
             assert!(message.contains("bext_output"), "{message}");
         }
         other => panic!("{other:?}"),
     }
     // A module whose imports the host does not provide cannot even make a runtime.
-    let wasm = wat::parse_str(r#"(module (import "env" "system" (func (param i32))) (memory (export "memory") 1))"#).unwrap();
+    let wasm = wat::parse_str(
+        r#"(module (import "env" "system" (func (param i32))) (memory (export "memory") 1))"#,
+    )
+    .unwrap();
     match LuaPluginRuntime::with_guest_module(LuaRuntimeConfig::default(), &wasm) {
         Err(Error::Engine { message }) => assert!(message.contains("env"), "{message}"),
         other => panic!("{other:?}"),
@@ -320,23 +580,40 @@ fn guest_output_never_reaches_the_hosts_stdout_or_stderr() {
         for _ in 0..3 {
             assert!(matches!(on_request(&plugin), Ok(RequestAction::Continue)));
         }
-        let lua = load("lua-printer", r#"print("LUA-PRINT-" .. "MARKER")
-            return { on_request = function(self, ctx) print("LUA-PRINT-" .. "MARKER") end }"#)
+        let lua = load(
+            "lua-printer",
+            r#"print("LUA-PRINT-" .. "MARKER")
+            return { on_request = function(self, ctx) print("LUA-PRINT-" .. "MARKER") end }"#,
+        )
         .unwrap();
         lua.try_on_request(&mut request("GET", "/", &[])).unwrap();
         println!("child done");
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "hostile_guest::guest_output_never_reaches_the_hosts_stdout_or_stderr", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "hostile_guest::guest_output_never_reaches_the_hosts_stdout_or_stderr",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, "1")
         .output()
         .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("child done"), "the child did not run the test:\n{stdout}");
+    assert!(
+        stdout.contains("child done"),
+        "the child did not run the test:\n{stdout}"
+    );
     for marker in ["HOSTILE-GUEST-STDOUT!", "LUA-PRINT-MARKER"] {
-        assert!(!stdout.contains(marker) && !stderr.contains(marker), "{marker} leaked:\n{stdout}\n{stderr}");
+        assert!(
+            !stdout.contains(marker) && !stderr.contains(marker),
+            "{marker} leaked:\n{stdout}\n{stderr}"
+        );
     }
 }
 
@@ -347,23 +624,46 @@ fn guest_output_never_reaches_the_hosts_stdout_or_stderr() {
 /// call (an errno, nothing granted), never a panic in the embedder's task.
 #[test]
 fn wasi_file_calls_through_the_async_api_on_a_tokio_worker() {
-    let executor = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let calls = [
         ("async-fd-write-bad-fd", "4 77 512 1 528 "),
         ("async-fd-write-stdout", "16 1 "),
-        ("async-fd-read-stdin", "15 0 0 4294967295 4294967295 0 512 1 528 "),
+        (
+            "async-fd-read-stdin",
+            "15 0 0 4294967295 4294967295 0 512 1 528 ",
+        ),
         ("async-path-open", "13 768 21 528 "),
     ];
     for (name, actions) in calls {
-        let plugin = load_tape(name, &format!("{HONEST}4096 {actions}0 0 256 0 0 0 0 {HONEST}")).unwrap();
+        let plugin = load_tape(
+            name,
+            &format!("{HONEST}4096 {actions}0 0 256 0 0 0 0 {HONEST}"),
+        )
+        .unwrap();
         let task = executor.spawn(async move {
-            let first = plugin.try_on_request_async(&mut request("GET", "/", &[])).await;
-            let second = plugin.try_on_request_async(&mut request("GET", "/", &[])).await;
+            let first = plugin
+                .try_on_request_async(&mut request("GET", "/", &[]))
+                .await;
+            let second = plugin
+                .try_on_request_async(&mut request("GET", "/", &[]))
+                .await;
             (first, second)
         });
-        let (first, second) = executor.block_on(task).unwrap_or_else(|e| panic!("{name}: the call panicked the task: {e}"));
-        assert!(matches!(first, Ok(RequestAction::Continue)), "{name}: {first:?}");
-        assert!(matches!(second, Ok(RequestAction::Continue)), "{name}: {second:?}");
+        let (first, second) = executor
+            .block_on(task)
+            .unwrap_or_else(|e| panic!("{name}: the call panicked the task: {e}"));
+        assert!(
+            matches!(first, Ok(RequestAction::Continue)),
+            "{name}: {first:?}"
+        );
+        assert!(
+            matches!(second, Ok(RequestAction::Continue)),
+            "{name}: {second:?}"
+        );
     }
     others_keep_serving();
 }

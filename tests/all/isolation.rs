@@ -1,10 +1,9 @@
 //! Plugins share nothing: globals, metatables and faults stay in their own
 //! sandbox.
 
-
+use crate::common::*;
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::LuaSandboxLimits;
-use crate::common::*;
 
 fn body(action: RequestAction) -> String {
     match action {
@@ -26,7 +25,9 @@ fn two_plugins_cannot_see_each_others_globals_or_metatables() {
            end }"#,
     )
     .unwrap();
-    writer.try_on_request(&mut request("GET", "/", &[])).unwrap();
+    writer
+        .try_on_request(&mut request("GET", "/", &[]))
+        .unwrap();
 
     let reader = load(
         "reader",
@@ -37,7 +38,14 @@ fn two_plugins_cannot_see_each_others_globals_or_metatables() {
            end }"#,
     )
     .unwrap();
-    assert_eq!(body(reader.try_on_request(&mut request("GET", "/", &[])).unwrap()), "nil,nil,ABC,nil,nil");
+    assert_eq!(
+        body(
+            reader
+                .try_on_request(&mut request("GET", "/", &[]))
+                .unwrap()
+        ),
+        "nil,nil,ABC,nil,nil"
+    );
 }
 
 #[test]
@@ -50,7 +58,14 @@ fn a_plugins_state_persists_across_its_own_calls() {
     )
     .unwrap();
     for expected in 1..=3 {
-        assert_eq!(body(counter.try_on_request(&mut request("GET", "/", &[])).unwrap()), expected.to_string());
+        assert_eq!(
+            body(
+                counter
+                    .try_on_request(&mut request("GET", "/", &[]))
+                    .unwrap()
+            ),
+            expected.to_string()
+        );
     }
 }
 
@@ -70,7 +85,10 @@ fn a_trapping_plugin_does_not_disturb_another() {
     .unwrap();
     for i in 1..=5 {
         assert!(bad.try_on_request(&mut request("GET", "/", &[])).is_err());
-        assert_eq!(body(good.try_on_request(&mut request("GET", "/", &[])).unwrap()), i.to_string());
+        assert_eq!(
+            body(good.try_on_request(&mut request("GET", "/", &[])).unwrap()),
+            i.to_string()
+        );
     }
     assert_eq!(good.stats().traps, 0);
     assert_eq!(bad.stats().traps, 5);

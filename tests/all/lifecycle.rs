@@ -1,18 +1,27 @@
 //! LifecyclePlugin through `Arc<dyn LifecyclePlugin>`: the reference request
 //! log (examples/plugins/request_log.lua), optional hooks, arguments.
 
-
-use bext_plugin_api::LifecyclePlugin;
-use bext_plugin_lua_wasm::{Error, LifecycleHook, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};
 use crate::common::*;
+use bext_plugin_api::LifecyclePlugin;
+use bext_plugin_lua_wasm::{
+    Error, LifecycleHook, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig,
+};
 use std::sync::Arc;
 
 #[test]
 fn reference_request_log_counts_and_logs_completions() {
     let sink = Arc::new(RecordingMetrics::default());
-    let rt = LuaPluginRuntime::with_config(LuaRuntimeConfig::default().metrics(sink.clone())).unwrap();
+    let rt =
+        LuaPluginRuntime::with_config(LuaRuntimeConfig::default().metrics(sink.clone())).unwrap();
     let plugin = rt
-        .load_plugin(LuaPluginConfig::new("request-log", manifest("request-log"), example_plugin("request_log.lua")).config_json(r#"{"log_every": 2}"#))
+        .load_plugin(
+            LuaPluginConfig::new(
+                "request-log",
+                manifest("request-log"),
+                example_plugin("request_log.lua"),
+            )
+            .config_json(r#"{"log_every": 2}"#),
+        )
         .unwrap();
     let hooks: Arc<dyn LifecyclePlugin> = Arc::new(plugin);
     assert_eq!((hooks.name(), hooks.priority()), ("request-log", 900));
@@ -33,9 +42,19 @@ fn reference_request_log_counts_and_logs_completions() {
     });
     assert!(logs.contains("event=server_start"), "{logs}");
     // Every second completion is logged.
-    assert!(logs.contains("GET /missing -> 404 (2 completed)") && logs.contains("GET /boom -> 503 (4 completed)"), "{logs}");
-    assert!(!logs.contains("(1 completed)") && !logs.contains("(3 completed)"), "{logs}");
-    let summary_line = logs.lines().find(|l| l.contains("event=summary")).expect("a summary event");
+    assert!(
+        logs.contains("GET /missing -> 404 (2 completed)")
+            && logs.contains("GET /boom -> 503 (4 completed)"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("(1 completed)") && !logs.contains("(3 completed)"),
+        "{logs}"
+    );
+    let summary_line = logs
+        .lines()
+        .find(|l| l.contains("event=summary"))
+        .expect("a summary event");
     let summary_json = &summary_line[summary_line.find("data=").unwrap() + 5..];
     let summary: serde_json::Value = serde_json::from_str(summary_json.trim()).unwrap();
     assert_eq!(
@@ -44,7 +63,15 @@ fn reference_request_log_counts_and_logs_completions() {
     );
     let metrics = sink.0.lock().unwrap();
     assert_eq!(metrics.len(), 4);
-    assert_eq!(metrics[1], ("request-log".into(), "requests.completed".into(), 1.0, vec![("status_class".into(), "4xx".into())]));
+    assert_eq!(
+        metrics[1],
+        (
+            "request-log".into(),
+            "requests.completed".into(),
+            1.0,
+            vec![("status_class".into(), "4xx".into())]
+        )
+    );
 }
 
 #[test]
@@ -72,17 +99,27 @@ fn hooks_receive_their_arguments_and_absent_hooks_are_no_ops() {
     hooks.on_reload().unwrap();
     // cleanup raises the record: the error names the plugin and carries it.
     match plugin.try_lifecycle(LifecycleHook::Cleanup) {
-        Err(Error::Lua { plugin, method, message, .. }) => {
+        Err(Error::Lua {
+            plugin,
+            method,
+            message,
+            ..
+        }) => {
             assert_eq!((plugin.as_str(), method.as_str()), ("hook-args", "cleanup"));
             assert!(
-                message.ends_with(r#"last: start,{};write,/k,["t"];invalidate,/blog/*,integer,4294967295;stop,1"#),
+                message.ends_with(
+                    r#"last: start,{};write,/k,["t"];invalidate,/blog/*,integer,4294967295;stop,1"#
+                ),
                 "{message}"
             );
         }
         other => panic!("{other:?}"),
     }
     let text = hooks.cleanup().unwrap_err();
-    assert!(text.starts_with("lua plugin `hook-args`: cleanup:"), "{text}");
+    assert!(
+        text.starts_with("lua plugin `hook-args`: cleanup:"),
+        "{text}"
+    );
     // Absent hooks cost no call.
     assert_eq!(plugin.stats().calls, 6);
 }

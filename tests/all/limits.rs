@@ -1,13 +1,12 @@
 //! Budgets: fuel and deadlines stop runaway scripts, memory is capped, and
 //! none of it can be caught by the script; the next call gets a fresh sandbox.
 
-
+use crate::common::*;
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{
-    Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits, BEXT_TICKS_PER_CALL,
-    FUEL_PER_KILO_INSTRUCTIONS,
+    BEXT_TICKS_PER_CALL, Error, FUEL_PER_KILO_INSTRUCTIONS, LuaPlugin, LuaPluginConfig,
+    LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits,
 };
-use crate::common::*;
 use std::sync::OnceLock;
 
 fn call(plugin: &LuaPlugin, path: &str) -> Result<RequestAction, Error> {
@@ -15,7 +14,10 @@ fn call(plugin: &LuaPlugin, path: &str) -> Result<RequestAction, Error> {
 }
 
 fn assert_next_call_works(plugin: &LuaPlugin) {
-    assert!(matches!(call(plugin, "/ok"), Ok(RequestAction::Continue)), "the call after a trap must succeed");
+    assert!(
+        matches!(call(plugin, "/ok"), Ok(RequestAction::Continue)),
+        "the call after a trap must succeed"
+    );
 }
 
 /// Fuel on, generous deadline: fuel decides.
@@ -23,21 +25,29 @@ fn fuel_limited() -> LuaPlugin {
     load_with_limits(
         "fuel-limited",
         &script("loop_or_continue.lua"),
-        LuaSandboxLimits::default().fuel_per_call(5_000_000).timeout_ms(60_000),
+        LuaSandboxLimits::default()
+            .fuel_per_call(5_000_000)
+            .timeout_ms(60_000),
     )
 }
 
 /// A runtime without fuel metering: the deadline decides.
 fn deadline_runtime() -> &'static LuaPluginRuntime {
     static RT: OnceLock<LuaPluginRuntime> = OnceLock::new();
-    RT.get_or_init(|| LuaPluginRuntime::with_config(LuaRuntimeConfig::default().fuel_metering(false)).unwrap())
+    RT.get_or_init(|| {
+        LuaPluginRuntime::with_config(LuaRuntimeConfig::default().fuel_metering(false)).unwrap()
+    })
 }
 
 fn deadline_limited() -> LuaPlugin {
     deadline_runtime()
         .load_plugin(
-            LuaPluginConfig::new("deadline-limited", manifest("deadline-limited"), script("loop_or_continue.lua"))
-                .limits(LuaSandboxLimits::default().timeout_ms(50)),
+            LuaPluginConfig::new(
+                "deadline-limited",
+                manifest("deadline-limited"),
+                script("loop_or_continue.lua"),
+            )
+            .limits(LuaSandboxLimits::default().timeout_ms(50)),
         )
         .unwrap()
 }
@@ -47,8 +57,15 @@ fn infinite_loops_run_out_of_fuel_even_inside_pcall_xpcall_and_coroutines() {
     let plugin = fuel_limited();
     for path in ["/loop", "/pcall-loop", "/xpcall-loop", "/coroutine-loop"] {
         match call(&plugin, path) {
-            Err(Error::OutOfFuel { plugin: name, method, fuel_limit }) => {
-                assert_eq!((name.as_str(), method.as_str(), fuel_limit), ("fuel-limited", "on_request", 5_000_000));
+            Err(Error::OutOfFuel {
+                plugin: name,
+                method,
+                fuel_limit,
+            }) => {
+                assert_eq!(
+                    (name.as_str(), method.as_str(), fuel_limit),
+                    ("fuel-limited", "on_request", 5_000_000)
+                );
             }
             other => panic!("{path}: expected OutOfFuel, got {other:?}"),
         }
@@ -63,7 +80,11 @@ fn infinite_loops_hit_the_deadline_even_inside_pcall() {
     let plugin = deadline_limited();
     for path in ["/loop", "/pcall-loop", "/coroutine-loop"] {
         match call(&plugin, path) {
-            Err(Error::Timeout { timeout_ms, elapsed_ms, .. }) => {
+            Err(Error::Timeout {
+                timeout_ms,
+                elapsed_ms,
+                ..
+            }) => {
                 assert_eq!(timeout_ms, 50);
                 assert!(elapsed_ms >= 50, "stopped after {elapsed_ms} ms");
             }
@@ -78,20 +99,35 @@ fn budgets_are_reset_not_topped_up() {
     let source = "return { on_request = function(self, ctx)
                     if ctx:find('/expensive', 1, true) then local x = 0 for i = 1, 20000 do x = x + i end end
                   end }";
-    let unlimited = load_with_limits("measure", source, LuaSandboxLimits::default().fuel_per_call(0));
+    let unlimited = load_with_limits(
+        "measure",
+        source,
+        LuaSandboxLimits::default().fuel_per_call(0),
+    );
     call(&unlimited, "/expensive").unwrap();
     let cost = unlimited.stats().fuel_consumed;
     assert!(cost > 200_000, "the expensive call used only {cost} fuel");
 
     // Cheap calls leave most of their budget unused; none of it carries over.
-    let tight = load_with_limits("tight", source, LuaSandboxLimits::default().fuel_per_call(cost * 2 / 3));
+    let tight = load_with_limits(
+        "tight",
+        source,
+        LuaSandboxLimits::default().fuel_per_call(cost * 2 / 3),
+    );
     for _ in 0..20 {
         call(&tight, "/cheap").unwrap();
     }
-    assert!(matches!(call(&tight, "/expensive"), Err(Error::OutOfFuel { .. })));
+    assert!(matches!(
+        call(&tight, "/expensive"),
+        Err(Error::OutOfFuel { .. })
+    ));
 
     // Expensive calls use most of their budget; none of them drains the next.
-    let roomy = load_with_limits("roomy", source, LuaSandboxLimits::default().fuel_per_call(cost * 3 / 2));
+    let roomy = load_with_limits(
+        "roomy",
+        source,
+        LuaSandboxLimits::default().fuel_per_call(cost * 3 / 2),
+    );
     for _ in 0..50 {
         call(&roomy, "/expensive").unwrap();
     }
@@ -103,11 +139,23 @@ fn memory_bombs_stop_at_the_limit_even_inside_pcall() {
     let plugin = load_with_limits(
         "bomber",
         &script("loop_or_continue.lua"),
-        LuaSandboxLimits::default().max_heap_bytes(16 << 20).fuel_per_call(0).timeout_ms(60_000),
+        LuaSandboxLimits::default()
+            .max_heap_bytes(16 << 20)
+            .fuel_per_call(0)
+            .timeout_ms(60_000),
     );
-    for path in ["/memory-bomb", "/pcall-memory-bomb", "/pcall-recursion", "/huge-string"] {
+    for path in [
+        "/memory-bomb",
+        "/pcall-memory-bomb",
+        "/pcall-recursion",
+        "/huge-string",
+    ] {
         match call(&plugin, path) {
-            Err(Error::MemoryLimit { limit_bytes, method, .. }) => {
+            Err(Error::MemoryLimit {
+                limit_bytes,
+                method,
+                ..
+            }) => {
                 assert_eq!((limit_bytes, method.as_str()), (16 << 20, "on_request"));
             }
             other => panic!("{path}: expected MemoryLimit, got {other:?}"),
@@ -122,7 +170,9 @@ fn memory_kept_across_calls_is_bounded_too() {
         "hoarder",
         &script("loop_or_continue.lua"),
         // Unlimited fuel: string.rep("k", 1 MiB) costs more than the default budget.
-        LuaSandboxLimits::default().max_heap_bytes(8 << 20).fuel_per_call(0),
+        LuaSandboxLimits::default()
+            .max_heap_bytes(8 << 20)
+            .fuel_per_call(0),
     );
     let mut stopped = None;
     for i in 0..20 {
@@ -141,7 +191,14 @@ fn memory_kept_across_calls_is_bounded_too() {
 /// instructions counted by native Lua 5.4's count hook, fuel by the runtime.
 /// Both are deterministic, so this is not a timing measurement.
 fn instructions_and_fuel(name: &str, workload: &str) -> (u64, u64) {
-    let ctx = request("GET", "/api/v1/users/12345/profile", &[("accept", "application/json"), ("user-agent", "Mozilla/5.0")]);
+    let ctx = request(
+        "GET",
+        "/api/v1/users/12345/profile",
+        &[
+            ("accept", "application/json"),
+            ("user-agent", "Mozilla/5.0"),
+        ],
+    );
     let ctx_json = serde_json::json!({
         "method": ctx.method, "path": ctx.path, "hostname": ctx.hostname, "headers": ctx.headers,
         "query_string": ctx.query_string, "peer_ip": ctx.peer_ip, "tenant_id": ctx.tenant_id,
@@ -151,27 +208,53 @@ fn instructions_and_fuel(name: &str, workload: &str) -> (u64, u64) {
 
     let lua = mlua::Lua::new();
     let bext = lua.create_table().unwrap();
-    bext.set("middleware_continue", lua.create_function(|_, ()| Ok("{\"action\":\"continue\"}")).unwrap()).unwrap();
+    bext.set(
+        "middleware_continue",
+        lua.create_function(|_, ()| Ok("{\"action\":\"continue\"}"))
+            .unwrap(),
+    )
+    .unwrap();
     lua.globals().set("bext", bext).unwrap();
     let plugin: mlua::Table = lua.load(workload).eval().unwrap();
     let on_request: mlua::Function = plugin.get("on_request").unwrap();
-    on_request.call::<mlua::Value>((&plugin, ctx_json.as_str())).unwrap(); // same state as the second wasm call
+    on_request
+        .call::<mlua::Value>((&plugin, ctx_json.as_str()))
+        .unwrap(); // same state as the second wasm call
     let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = count.clone();
-    lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(1), move |_, _| {
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(mlua::VmState::Continue)
-    })
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(1),
+        move |_, _| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(mlua::VmState::Continue)
+        },
+    )
     .unwrap();
-    on_request.call::<mlua::Value>((&plugin, ctx_json.as_str())).unwrap();
+    on_request
+        .call::<mlua::Value>((&plugin, ctx_json.as_str()))
+        .unwrap();
     let instructions = count.load(std::sync::atomic::Ordering::Relaxed);
 
     let wasm = load_with_limits(name, workload, LuaSandboxLimits::default().fuel_per_call(0));
-    wasm.try_on_request(&mut request("GET", &ctx.path, &[("accept", "application/json"), ("user-agent", "Mozilla/5.0")]))
-        .unwrap();
+    wasm.try_on_request(&mut request(
+        "GET",
+        &ctx.path,
+        &[
+            ("accept", "application/json"),
+            ("user-agent", "Mozilla/5.0"),
+        ],
+    ))
+    .unwrap();
     let before = wasm.stats().fuel_consumed;
-    wasm.try_on_request(&mut request("GET", &ctx.path, &[("accept", "application/json"), ("user-agent", "Mozilla/5.0")]))
-        .unwrap();
+    wasm.try_on_request(&mut request(
+        "GET",
+        &ctx.path,
+        &[
+            ("accept", "application/json"),
+            ("user-agent", "Mozilla/5.0"),
+        ],
+    ))
+    .unwrap();
     (instructions, wasm.stats().fuel_consumed - before)
 }
 
@@ -181,22 +264,34 @@ fn instructions_and_fuel(name: &str, workload: &str) -> (u64, u64) {
 /// dominates). FUEL_PER_KILO_INSTRUCTIONS must match the plugin-like mix.
 #[test]
 fn fuel_per_lua_instruction_matches_the_documented_mapping() {
-    let (plugin_instr, plugin_fuel) = instructions_and_fuel("fuel-plugin-mix", &script("fuel_workload.lua"));
-    let (vm_instr, vm_fuel) = instructions_and_fuel("fuel-bytecode", &script("fuel_workload_bytecode.lua"));
+    let (plugin_instr, plugin_fuel) =
+        instructions_and_fuel("fuel-plugin-mix", &script("fuel_workload.lua"));
+    let (vm_instr, vm_fuel) =
+        instructions_and_fuel("fuel-bytecode", &script("fuel_workload_bytecode.lua"));
     let plugin_per_kilo = plugin_fuel * 1000 / plugin_instr;
     let vm_per_kilo = vm_fuel * 1000 / vm_instr;
-    println!("plugin-like mix: {plugin_instr} Lua instructions, {plugin_fuel} fuel: {plugin_per_kilo} fuel per 1000 instructions");
-    println!("pure bytecode:   {vm_instr} Lua instructions, {vm_fuel} fuel: {vm_per_kilo} fuel per 1000 instructions");
+    println!(
+        "plugin-like mix: {plugin_instr} Lua instructions, {plugin_fuel} fuel: {plugin_per_kilo} fuel per 1000 instructions"
+    );
+    println!(
+        "pure bytecode:   {vm_instr} Lua instructions, {vm_fuel} fuel: {vm_per_kilo} fuel per 1000 instructions"
+    );
     println!(
         "default budget {} fuel = {} ticks x 1000 instructions of the plugin-like mix",
         LuaSandboxLimits::default().fuel_per_call,
         BEXT_TICKS_PER_CALL
     );
-    assert!(plugin_instr > 10_000 && vm_instr > 10_000, "workloads too small to measure");
+    assert!(
+        plugin_instr > 10_000 && vm_instr > 10_000,
+        "workloads too small to measure"
+    );
     let documented = FUEL_PER_KILO_INSTRUCTIONS;
     assert!(
         plugin_per_kilo * 4 > documented * 3 && plugin_per_kilo * 3 < documented * 4,
         "measured {plugin_per_kilo} fuel per 1000 instructions; FUEL_PER_KILO_INSTRUCTIONS says {documented}"
     );
-    assert!(vm_per_kilo < documented, "pure bytecode costs less fuel per instruction than library-heavy code");
+    assert!(
+        vm_per_kilo < documented,
+        "pure bytecode costs less fuel per instruction than library-heavy code"
+    );
 }

@@ -2,7 +2,6 @@
 //! as wasmtime's own `tests/all/`): a module per capability or concern,
 //! shared helpers in `common`.
 
-mod common;
 mod artifact_cache;
 mod async_calls;
 mod attacks;
@@ -12,6 +11,7 @@ mod cache;
 mod capability_table;
 mod cli;
 mod coldstart;
+mod common;
 mod compat;
 mod conformance;
 mod extended_capabilities;

@@ -3,9 +3,9 @@
 //! path; the quarantine shows in the stats, and a probe after the cool-down
 //! either restarts it (the probe trapped) or lets the plugin serve again.
 
+use crate::common::*;
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaPluginConfig, LuaSandboxLimits, PoolConfig};
-use crate::common::*;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -15,7 +15,11 @@ fn call(plugin: &LuaPlugin, path: &str) -> Result<RequestAction, Error> {
 
 fn load_mixed(name: &str, limits: LuaSandboxLimits, pool: PoolConfig) -> LuaPlugin {
     runtime()
-        .load_plugin(LuaPluginConfig::new(name, manifest(name), script("loop_or_continue.lua")).limits(limits).pool(pool))
+        .load_plugin(
+            LuaPluginConfig::new(name, manifest(name), script("loop_or_continue.lua"))
+                .limits(limits)
+                .pool(pool),
+        )
         .unwrap()
 }
 
@@ -25,7 +29,11 @@ fn load_mixed(name: &str, limits: LuaSandboxLimits, pool: PoolConfig) -> LuaPlug
 fn wait_for_probe(plugin: &LuaPlugin) {
     let refused = call(plugin, "/").unwrap_err();
     assert!(matches!(refused, Error::Quarantined { .. }), "{refused:?}");
-    std::thread::sleep(refused.retry_after().expect("a quarantine says when to retry"));
+    std::thread::sleep(
+        refused
+            .retry_after()
+            .expect("a quarantine says when to retry"),
+    );
 }
 
 #[test]
@@ -36,7 +44,14 @@ fn concurrent_good_and_looping_calls_get_quarantined_and_recover() {
         .quarantine_after_traps(4)
         .quarantine_window_calls(16)
         .quarantine_ms(300);
-    let plugin = load_mixed("mixed-quarantine", limits, PoolConfig::default().size(2).max_size(2).acquire_timeout_ms(60_000));
+    let plugin = load_mixed(
+        "mixed-quarantine",
+        limits,
+        PoolConfig::default()
+            .size(2)
+            .max_size(2)
+            .acquire_timeout_ms(60_000),
+    );
     let barrier = Arc::new(Barrier::new(THREADS));
     let callers: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -59,25 +74,41 @@ fn concurrent_good_and_looping_calls_get_quarantined_and_recover() {
         })
         .collect();
     for caller in callers {
-        assert!(caller.join().unwrap(), "every caller ends up refused by the quarantine");
+        assert!(
+            caller.join().unwrap(),
+            "every caller ends up refused by the quarantine"
+        );
     }
     let stats = plugin.stats();
     assert!(stats.quarantines >= 1, "{stats:?}");
     assert!(stats.quarantined >= THREADS as u64, "{stats:?}");
     assert!(stats.recent_traps >= 4, "{stats:?}");
-    assert!(stats.quarantined_for_ms.is_some_and(|ms| ms <= 300), "{stats:?}");
+    assert!(
+        stats.quarantined_for_ms.is_some_and(|ms| ms <= 300),
+        "{stats:?}"
+    );
 
     // A probe that traps restarts the quarantine.
     wait_for_probe(&plugin);
-    assert!(matches!(call(&plugin, "/loop"), Err(Error::OutOfFuel { .. })));
+    assert!(matches!(
+        call(&plugin, "/loop"),
+        Err(Error::OutOfFuel { .. })
+    ));
     assert!(matches!(call(&plugin, "/"), Err(Error::Quarantined { .. })));
 
     // A probe that succeeds ends it: the plugin serves every path again.
     wait_for_probe(&plugin);
     assert!(matches!(call(&plugin, "/"), Ok(RequestAction::Continue)));
     let stats = plugin.stats();
-    assert_eq!((stats.quarantined_for_ms, stats.recent_traps), (None, 0), "{stats:?}");
-    assert!(matches!(call(&plugin, "/loop"), Err(Error::OutOfFuel { .. })), "one trap after recovering is not a quarantine");
+    assert_eq!(
+        (stats.quarantined_for_ms, stats.recent_traps),
+        (None, 0),
+        "{stats:?}"
+    );
+    assert!(
+        matches!(call(&plugin, "/loop"), Err(Error::OutOfFuel { .. })),
+        "one trap after recovering is not a quarantine"
+    );
     assert!(matches!(call(&plugin, "/"), Ok(RequestAction::Continue)));
 }
 
@@ -93,7 +124,14 @@ fn callers_starved_behind_looping_calls_count_against_the_plugin() {
         .quarantine_after_traps(3)
         .quarantine_window_calls(20)
         .quarantine_ms(600_000);
-    let plugin = load_mixed("starved-quarantine", limits, PoolConfig::default().size(1).max_size(1).acquire_timeout_ms(1));
+    let plugin = load_mixed(
+        "starved-quarantine",
+        limits,
+        PoolConfig::default()
+            .size(1)
+            .max_size(1)
+            .acquire_timeout_ms(1),
+    );
     let callers: Vec<_> = (0..THREADS)
         .map(|t| {
             let plugin = plugin.clone();
@@ -110,7 +148,10 @@ fn callers_starved_behind_looping_calls_count_against_the_plugin() {
         })
         .collect();
     for caller in callers {
-        assert!(caller.join().unwrap(), "every caller ends up refused by the quarantine");
+        assert!(
+            caller.join().unwrap(),
+            "every caller ends up refused by the quarantine"
+        );
     }
     let stats = plugin.stats();
     assert!(stats.quarantines >= 1 && stats.timeouts >= 1, "{stats:?}");
@@ -120,19 +161,39 @@ fn callers_starved_behind_looping_calls_count_against_the_plugin() {
 fn retry_after_is_set_for_load_errors_only() {
     let plugin = load_mixed(
         "retry-after",
-        LuaSandboxLimits::default().fuel_per_call(2_000_000).quarantine_after_traps(1).quarantine_ms(600_000),
+        LuaSandboxLimits::default()
+            .fuel_per_call(2_000_000)
+            .quarantine_after_traps(1)
+            .quarantine_ms(600_000),
         PoolConfig::default(),
     );
     let trap = call(&plugin, "/loop").unwrap_err();
     assert_eq!(trap.retry_after(), None, "{trap:?}");
     let refused = call(&plugin, "/").unwrap_err();
-    let Error::Quarantined { retry_after_ms, .. } = refused else { panic!("{refused:?}") };
-    assert_eq!(refused.retry_after(), Some(Duration::from_millis(retry_after_ms)));
+    let Error::Quarantined { retry_after_ms, .. } = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(
+        refused.retry_after(),
+        Some(Duration::from_millis(retry_after_ms))
+    );
     assert!(retry_after_ms > 0 && retry_after_ms <= 600_000);
 
-    let busy = load_mixed("retry-after-pool", LuaSandboxLimits::default(), PoolConfig::default().size(1).max_size(1).acquire_timeout_ms(5));
+    let busy = load_mixed(
+        "retry-after-pool",
+        LuaSandboxLimits::default(),
+        PoolConfig::default()
+            .size(1)
+            .max_size(1)
+            .acquire_timeout_ms(5),
+    );
     let _held = busy.acquire().unwrap();
     let timeout = call(&busy, "/").unwrap_err();
-    let Error::PoolTimeout { waited_ms, .. } = timeout else { panic!("{timeout:?}") };
-    assert_eq!(timeout.retry_after(), Some(Duration::from_millis(waited_ms.max(1))));
+    let Error::PoolTimeout { waited_ms, .. } = timeout else {
+        panic!("{timeout:?}")
+    };
+    assert_eq!(
+        timeout.retry_after(),
+        Some(Duration::from_millis(waited_ms.max(1)))
+    );
 }

@@ -5,6 +5,7 @@
 //! memory amplified before a limit is checked, and what reload and
 //! lifecycle hooks do with quarantine and large returns.
 
+use crate::common::*;
 use bext_plugin_api::auth::{AuthProviderKind, AuthRequestContext, LoginAction, LoginParams};
 use bext_plugin_api::mailer::{Address, Attachment, MailerError, Message};
 use bext_plugin_api::middleware::RequestAction;
@@ -13,13 +14,13 @@ use bext_plugin_api::storage::{PresignOp, StorageError};
 use bext_plugin_api::tracer::{SpanHandle, SpanKind, SpanStart};
 use bext_plugin_api::types::PluginCapability;
 use bext_plugin_api::{
-    AuthPlugin, LifecyclePlugin, MailerPlugin, ScheduledPlugin, SessionPlugin, StorageClientPlugin, TracerPlugin,
+    AuthPlugin, LifecyclePlugin, MailerPlugin, ScheduledPlugin, SessionPlugin, StorageClientPlugin,
+    TracerPlugin,
 };
 use bext_plugin_lua_wasm::{
-    Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits, MetricsSink, PoolConfig,
-    PoolingLimits,
+    Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits,
+    MetricsSink, PoolConfig, PoolingLimits,
 };
-use crate::common::*;
 use std::sync::Arc;
 
 fn load_declaring(name: &str, source: &str, capabilities: &[&str]) -> Result<LuaPlugin, Error> {
@@ -58,19 +59,35 @@ end }"#;
 
 #[test]
 fn a_panicking_metrics_sink_is_contained_and_its_sandbox_discarded() {
-    let rt = LuaPluginRuntime::with_config(LuaRuntimeConfig::default().metrics(Arc::new(PanicsOnBoom))).unwrap();
+    let rt =
+        LuaPluginRuntime::with_config(LuaRuntimeConfig::default().metrics(Arc::new(PanicsOnBoom)))
+            .unwrap();
     // Quarantine off: every call must reach the sink, the worst case.
     let limits = LuaSandboxLimits::default().quarantine_after_traps(0);
     let plugin = rt
-        .load_plugin(LuaPluginConfig::new("panicky-metrics", manifest("panicky-metrics"), EMITTER).limits(limits))
+        .load_plugin(
+            LuaPluginConfig::new("panicky-metrics", manifest("panicky-metrics"), EMITTER)
+                .limits(limits),
+        )
         .unwrap();
     const PANICS: u64 = 150; // the reported failure came after about 100
     for i in 0..PANICS {
         let path = if i % 2 == 0 { "/boom" } else { "/pcall-boom" };
         match plugin.try_on_request(&mut request("GET", path, &[])) {
             Err(e @ Error::HostPanic { .. }) => {
-                let Error::HostPanic { ref plugin, ref method, import, ref message } = e else { unreachable!() };
-                assert_eq!((plugin.as_str(), method.as_str(), import), ("panicky-metrics", "on_request", "bext.metric"));
+                let Error::HostPanic {
+                    ref plugin,
+                    ref method,
+                    import,
+                    ref message,
+                } = e
+                else {
+                    unreachable!()
+                };
+                assert_eq!(
+                    (plugin.as_str(), method.as_str(), import),
+                    ("panicky-metrics", "on_request", "bext.metric")
+                );
                 assert!(message.contains("cannot handle `boom`"), "{message}");
                 assert!(e.is_trap() && e.to_string().contains("bext.metric"), "{e}");
             }
@@ -81,11 +98,19 @@ fn a_panicking_metrics_sink_is_contained_and_its_sandbox_discarded() {
     assert_eq!(plugin.pool().stats().discarded_after_trap, PANICS);
     assert_eq!(plugin.stats().traps, PANICS);
     for _ in 0..3 {
-        assert!(matches!(plugin.try_on_request(&mut request("GET", "/fine", &[])), Ok(RequestAction::Continue)));
+        assert!(matches!(
+            plugin.try_on_request(&mut request("GET", "/fine", &[])),
+            Ok(RequestAction::Continue)
+        ));
     }
     // A neighbour of the same runtime never noticed.
-    let other = rt.load_plugin(LuaPluginConfig::new("calm", manifest("calm"), EMITTER)).unwrap();
-    assert!(matches!(other.try_on_request(&mut request("GET", "/calm", &[])), Ok(RequestAction::Continue)));
+    let other = rt
+        .load_plugin(LuaPluginConfig::new("calm", manifest("calm"), EMITTER))
+        .unwrap();
+    assert!(matches!(
+        other.try_on_request(&mut request("GET", "/calm", &[])),
+        Ok(RequestAction::Continue)
+    ));
 }
 
 /// A tracing subscriber (the embedder's) that panics on one log line: the
@@ -128,9 +153,17 @@ fn a_panicking_log_subscriber_is_contained_at_every_logging_import() {
       end
       return bext.middleware_continue()
     end }"#;
-    let plugin = load_with_limits("panicky-log", script, LuaSandboxLimits::default().quarantine_after_traps(0));
+    let plugin = load_with_limits(
+        "panicky-log",
+        script,
+        LuaSandboxLimits::default().quarantine_after_traps(0),
+    );
     tracing::subscriber::with_default(PanicsOnBoomLine, || {
-        for (path, import) in [("/log", "bext.log"), ("/print", "bext.log"), ("/event", "bext.event")] {
+        for (path, import) in [
+            ("/log", "bext.log"),
+            ("/print", "bext.log"),
+            ("/event", "bext.event"),
+        ] {
             for _ in 0..3 {
                 match plugin.try_on_request(&mut request("GET", path, &[])) {
                     Err(Error::HostPanic { import: got, .. }) => assert_eq!(got, import, "{path}"),
@@ -138,7 +171,10 @@ fn a_panicking_log_subscriber_is_contained_at_every_logging_import() {
                 }
             }
         }
-        assert!(matches!(plugin.try_on_request(&mut request("GET", "/quiet", &[])), Ok(RequestAction::Continue)));
+        assert!(matches!(
+            plugin.try_on_request(&mut request("GET", "/quiet", &[])),
+            Ok(RequestAction::Continue)
+        ));
     });
     assert_eq!(plugin.pool().stats().discarded_after_trap, 9);
 }
@@ -149,10 +185,18 @@ fn a_panicking_log_subscriber_is_contained_at_every_logging_import() {
 fn settings_that_cannot_work_are_typed_errors_at_build_and_load() {
     let ok = "return { on_request = function(self, ctx) return bext.middleware_continue() end }";
     let load_with = |name: &str, limits: LuaSandboxLimits, pool: PoolConfig| {
-        runtime().load_plugin(LuaPluginConfig::new(name, manifest(name), ok).limits(limits).pool(pool))
+        runtime().load_plugin(
+            LuaPluginConfig::new(name, manifest(name), ok)
+                .limits(limits)
+                .pool(pool),
+        )
     };
     let setting_of = |result: Result<LuaPlugin, Error>, name: &str| match result {
-        Err(Error::InvalidConfig { plugin, setting, reason }) => {
+        Err(Error::InvalidConfig {
+            plugin,
+            setting,
+            reason,
+        }) => {
             assert_eq!(plugin.as_deref(), Some(name));
             assert!(!reason.is_empty());
             setting
@@ -160,31 +204,78 @@ fn settings_that_cannot_work_are_typed_errors_at_build_and_load() {
         other => panic!("{name}: {other:?}"),
     };
     // The reported case: `size(usize::MAX)` built sandboxes without bound.
-    let huge = load_with("pool-huge", LuaSandboxLimits::default(), PoolConfig::default().size(usize::MAX));
+    let huge = load_with(
+        "pool-huge",
+        LuaSandboxLimits::default(),
+        PoolConfig::default().size(usize::MAX),
+    );
     assert_eq!(setting_of(huge, "pool-huge"), "PoolConfig::max_size");
     let mut inverted = PoolConfig::default().max_size(2);
     inverted.size = 3;
-    assert_eq!(setting_of(load_with("pool-inverted", LuaSandboxLimits::default(), inverted), "pool-inverted"), "PoolConfig::size");
+    assert_eq!(
+        setting_of(
+            load_with("pool-inverted", LuaSandboxLimits::default(), inverted),
+            "pool-inverted"
+        ),
+        "PoolConfig::size"
+    );
     let mut empty = PoolConfig::default();
     (empty.size, empty.max_size) = (0, 0);
-    assert_eq!(setting_of(load_with("pool-empty", LuaSandboxLimits::default(), empty), "pool-empty"), "PoolConfig::max_size");
+    assert_eq!(
+        setting_of(
+            load_with("pool-empty", LuaSandboxLimits::default(), empty),
+            "pool-empty"
+        ),
+        "PoolConfig::max_size"
+    );
     let cases: [(&str, LuaSandboxLimits, &str); 6] = [
-        ("heap-zero", LuaSandboxLimits::default().max_heap_bytes(0), "LuaSandboxLimits::max_heap_bytes"),
-        ("heap-64k", LuaSandboxLimits::default().max_heap_bytes(64 << 10), "LuaSandboxLimits::max_heap_bytes"),
-        ("heap-huge", LuaSandboxLimits::default().max_heap_bytes(usize::MAX), "LuaSandboxLimits::max_heap_bytes"),
-        ("timeout-zero", LuaSandboxLimits::default().timeout_ms(0), "LuaSandboxLimits::timeout_ms"),
-        ("payload-zero", LuaSandboxLimits::default().max_payload_bytes(0), "LuaSandboxLimits::max_payload_bytes"),
-        ("quarantine-zero", LuaSandboxLimits::default().quarantine_ms(0), "LuaSandboxLimits::quarantine_ms"),
+        (
+            "heap-zero",
+            LuaSandboxLimits::default().max_heap_bytes(0),
+            "LuaSandboxLimits::max_heap_bytes",
+        ),
+        (
+            "heap-64k",
+            LuaSandboxLimits::default().max_heap_bytes(64 << 10),
+            "LuaSandboxLimits::max_heap_bytes",
+        ),
+        (
+            "heap-huge",
+            LuaSandboxLimits::default().max_heap_bytes(usize::MAX),
+            "LuaSandboxLimits::max_heap_bytes",
+        ),
+        (
+            "timeout-zero",
+            LuaSandboxLimits::default().timeout_ms(0),
+            "LuaSandboxLimits::timeout_ms",
+        ),
+        (
+            "payload-zero",
+            LuaSandboxLimits::default().max_payload_bytes(0),
+            "LuaSandboxLimits::max_payload_bytes",
+        ),
+        (
+            "quarantine-zero",
+            LuaSandboxLimits::default().quarantine_ms(0),
+            "LuaSandboxLimits::quarantine_ms",
+        ),
     ];
     for (name, limits, setting) in cases {
-        assert_eq!(setting_of(load_with(name, limits, PoolConfig::default()), name), setting);
+        assert_eq!(
+            setting_of(load_with(name, limits, PoolConfig::default()), name),
+            setting
+        );
     }
     // Nothing half-loaded was registered.
     assert!(runtime().plugin("pool-huge").is_none());
 
     // Engine-wide settings fail the build.
     let build = |config: LuaRuntimeConfig| match LuaPluginRuntime::with_config(config) {
-        Err(Error::InvalidConfig { plugin: None, setting, .. }) => setting,
+        Err(Error::InvalidConfig {
+            plugin: None,
+            setting,
+            ..
+        }) => setting,
         other => panic!("{:?}", other.map(|_| "a runtime")),
     };
     let mut c = LuaRuntimeConfig::default();
@@ -196,19 +287,39 @@ fn settings_that_cannot_work_are_typed_errors_at_build_and_load() {
     let mut c = LuaRuntimeConfig::default();
     c.epoch_tick_ms = 0;
     assert_eq!(build(c), "LuaRuntimeConfig::epoch_tick_ms");
-    assert_eq!(build(LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_instances(0))), "PoolingLimits::max_instances");
     assert_eq!(
-        build(LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_instances(u32::MAX))),
+        build(LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_instances(0))),
         "PoolingLimits::max_instances"
     );
-    assert_eq!(build(LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_heap_bytes(0))), "PoolingLimits::max_heap_bytes");
+    assert_eq!(
+        build(
+            LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_instances(u32::MAX))
+        ),
+        "PoolingLimits::max_instances"
+    );
+    assert_eq!(
+        build(LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_heap_bytes(0))),
+        "PoolingLimits::max_heap_bytes"
+    );
 
     // A pool cannot outgrow the pooling allocator's slots.
-    let pooled = LuaPluginRuntime::with_config(LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_instances(4))).unwrap();
-    let result = pooled.load_plugin(LuaPluginConfig::new("slots", manifest("slots"), ok).pool(PoolConfig::default().max_size(5)));
+    let pooled = LuaPluginRuntime::with_config(
+        LuaRuntimeConfig::default().pooling(PoolingLimits::default().max_instances(4)),
+    )
+    .unwrap();
+    let result = pooled.load_plugin(
+        LuaPluginConfig::new("slots", manifest("slots"), ok)
+            .pool(PoolConfig::default().max_size(5)),
+    );
     assert_eq!(setting_of(result, "slots"), "PoolConfig::max_size");
-    let fits = pooled.load_plugin(LuaPluginConfig::new("slots", manifest("slots"), ok).pool(PoolConfig::default().max_size(4).size(2)));
-    assert!(matches!(fits.unwrap().try_on_request(&mut request("GET", "/", &[])), Ok(RequestAction::Continue)));
+    let fits = pooled.load_plugin(
+        LuaPluginConfig::new("slots", manifest("slots"), ok)
+            .pool(PoolConfig::default().max_size(4).size(2)),
+    );
+    assert!(matches!(
+        fits.unwrap().try_on_request(&mut request("GET", "/", &[])),
+        Ok(RequestAction::Continue)
+    ));
 }
 
 // ---------------------------------------------------------------- 3. forged method names
@@ -225,7 +336,10 @@ fn a_key_cannot_forge_method_names() {
     match load_declaring("forger", forged, &["cache_backend"]) {
         Err(Error::CapabilityMismatch { plugin, message }) => {
             assert_eq!(plugin, "forger");
-            assert!(message.contains("`get`") && message.contains("`invalidate_path`"), "{message}");
+            assert!(
+                message.contains("`get`") && message.contains("`invalidate_path`"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -270,15 +384,35 @@ fn error_codes_come_from_the_raised_value_never_from_names_or_positions() {
     // The reported case: the plugin's name looks like a position and a code.
     let evil = load("evil:1: not_found", SESSIONS).unwrap();
     for name in [&evil, &load("sessions-plain", SESSIONS).unwrap()] {
-        for id in ["nil-index", "caught-then-bug", "named-chunk", "table-bad-code"] {
-            assert!(matches!(read_error(name, id), SessionError::Backend(_)), "{}: {id}: {:?}", name.name(), read_error(name, id));
+        for id in [
+            "nil-index",
+            "caught-then-bug",
+            "named-chunk",
+            "table-bad-code",
+        ] {
+            assert!(
+                matches!(read_error(name, id), SessionError::Backend(_)),
+                "{}: {id}: {:?}",
+                name.name(),
+                read_error(name, id)
+            );
         }
         for id in ["level-0", "level-1", "level-2", "table"] {
-            assert!(matches!(read_error(name, id), SessionError::NotFound), "{}: {id}: {:?}", name.name(), read_error(name, id));
+            assert!(
+                matches!(read_error(name, id), SessionError::NotFound),
+                "{}: {id}: {:?}",
+                name.name(),
+                read_error(name, id)
+            );
         }
-        assert!(matches!(read_error(name, "table-invalid"), SessionError::Invalid(m) if m.contains("invalid: bad id")));
+        assert!(
+            matches!(read_error(name, "table-invalid"), SessionError::Invalid(m) if m.contains("invalid: bad id"))
+        );
         // Text a script wrote by hand with a code first is that code: the script chose it.
-        assert!(matches!(read_error(name, "assert-text"), SessionError::NotFound));
+        assert!(matches!(
+            read_error(name, "assert-text"),
+            SessionError::NotFound
+        ));
     }
     // The typed error carries the code and the table's message.
     match evil.acquire().unwrap().call_json("read", &["table"]) {
@@ -310,12 +444,25 @@ fn script_results_are_parsed_strictly() {
     )
     .unwrap();
     let start = |name: &'static str| {
-        TracerPlugin::start_span(&tracer, SpanStart { name, kind: SpanKind::Internal, ..Default::default() })
+        TracerPlugin::start_span(
+            &tracer,
+            SpanStart {
+                name,
+                kind: SpanKind::Internal,
+                ..Default::default()
+            },
+        )
     };
     for bad in ["plus", "upper", "space"] {
         assert_eq!(start(bad), SpanHandle::INVALID, "{bad}");
     }
-    assert_eq!(start("good"), SpanHandle { trace_id: [0xab; 16], span_id: [0x0f; 8] });
+    assert_eq!(
+        start("good"),
+        SpanHandle {
+            trace_id: [0xab; 16],
+            span_id: [0x0f; 8]
+        }
+    );
 
     let storage = load(
         "strict-storage",
@@ -332,10 +479,16 @@ fn script_results_are_parsed_strictly() {
         }"#,
     )
     .unwrap();
-    assert_eq!(storage.presigned_url("ok", PresignOp::Get, 60).unwrap(), "https://objects.example.com/a?x=1");
+    assert_eq!(
+        storage.presigned_url("ok", PresignOp::Get, 60).unwrap(),
+        "https://objects.example.com/a?x=1"
+    );
     for bad in ["js", "crlf", "space", "bare", "path"] {
         match storage.presigned_url(bad, PresignOp::Get, 60) {
-            Err(StorageError::Backend(m)) => assert!(m.contains("strict-storage") && m.contains("presigned_url"), "{m}"),
+            Err(StorageError::Backend(m)) => assert!(
+                m.contains("strict-storage") && m.contains("presigned_url"),
+                "{m}"
+            ),
             other => panic!("{bad}: {other:?}"),
         }
     }
@@ -364,10 +517,28 @@ fn script_results_are_parsed_strictly() {
         site_id: None,
         session_id: None,
     };
-    let login = |to: &str| auth.begin_login(&ctx, LoginParams { return_to: Some(to.into()), inputs: Default::default() });
-    assert!(matches!(login("/account?tab=1"), Ok(LoginAction::Redirect { url }) if url == "/account?tab=1"));
-    assert!(matches!(login("https://id.example.com/x"), Ok(LoginAction::Redirect { .. })));
-    for bad in ["javascript:alert(1)", "/a\r\nSet-Cookie: x", "relative/path", ""] {
+    let login = |to: &str| {
+        auth.begin_login(
+            &ctx,
+            LoginParams {
+                return_to: Some(to.into()),
+                inputs: Default::default(),
+            },
+        )
+    };
+    assert!(
+        matches!(login("/account?tab=1"), Ok(LoginAction::Redirect { url }) if url == "/account?tab=1")
+    );
+    assert!(matches!(
+        login("https://id.example.com/x"),
+        Ok(LoginAction::Redirect { .. })
+    ));
+    for bad in [
+        "javascript:alert(1)",
+        "/a\r\nSet-Cookie: x",
+        "relative/path",
+        "",
+    ] {
         assert!(login(bad).is_err(), "{bad:?}");
     }
 }
@@ -379,8 +550,16 @@ const MAILER: &str = r#"return { send = function(self, msg) return { id = "m-" .
 /// The process's peak resident set (`VmHWM`) in bytes.
 fn peak_rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).expect("VmHWM in /proc/self/status");
-    kb.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap() * 1024
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .expect("VmHWM in /proc/self/status");
+    kb.trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
 }
 
 fn attachment_message(bytes: usize) -> Message {
@@ -424,12 +603,21 @@ fn a_refused_payload_costs_the_host_a_small_multiple_of_the_limit() {
     // In a child process: the peak RSS of this one would include whatever
     // the tests running beside it allocate.
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "reliability::a_refused_payload_costs_the_host_a_small_multiple_of_the_limit", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "reliability::a_refused_payload_costs_the_host_a_small_multiple_of_the_limit",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let grown: u64 = stdout
         .lines()
         .find_map(|l| l.split_once("PEAK_GROWTH ").map(|(_, figure)| figure))
@@ -438,9 +626,16 @@ fn a_refused_payload_costs_the_host_a_small_multiple_of_the_limit() {
         .parse()
         .unwrap();
     let limit = LuaSandboxLimits::default().max_payload_bytes as u64;
-    println!("a refused 12 MiB attachment raised the peak RSS by {} KiB (limit {} KiB)", grown >> 10, limit >> 10);
+    println!(
+        "a refused 12 MiB attachment raised the peak RSS by {} KiB (limit {} KiB)",
+        grown >> 10,
+        limit >> 10
+    );
     // Before the fix: about 484 MiB (a JSON value per attachment byte).
-    assert!(grown <= 4 * limit, "{grown} bytes of host memory for a payload refused at {limit}");
+    assert!(
+        grown <= 4 * limit,
+        "{grown} bytes of host memory for a payload refused at {limit}"
+    );
 }
 
 #[test]
@@ -456,7 +651,10 @@ fn oversized_json_results_are_refused_before_they_are_parsed() {
         LuaSandboxLimits::default().max_payload_bytes(4 << 20),
     );
     match ScheduledPlugin::schedules(&plugin) {
-        Err(m) => assert!(m.contains("json-bomb") && m.contains("exceeds the limit"), "{m}"),
+        Err(m) => assert!(
+            m.contains("json-bomb") && m.contains("exceeds the limit"),
+            "{m}"
+        ),
         other => panic!("{other:?}"),
     }
 }
@@ -466,29 +664,56 @@ fn oversized_json_results_are_refused_before_they_are_parsed() {
 #[test]
 fn reloading_a_quarantined_plugin_starts_it_with_a_clean_record() {
     let looping = "return { on_request = function(self, ctx) while true do end end }";
-    let limits = LuaSandboxLimits::default().fuel_per_call(1_000_000).quarantine_after_traps(2).quarantine_ms(600_000);
-    let config = |source: &str| LuaPluginConfig::new("reload-quarantined", manifest("reload-quarantined"), source).limits(limits.clone());
+    let limits = LuaSandboxLimits::default()
+        .fuel_per_call(1_000_000)
+        .quarantine_after_traps(2)
+        .quarantine_ms(600_000);
+    let config = |source: &str| {
+        LuaPluginConfig::new("reload-quarantined", manifest("reload-quarantined"), source)
+            .limits(limits.clone())
+    };
     let old = runtime().load_plugin(config(looping)).unwrap();
     for _ in 0..2 {
-        assert!(matches!(old.try_on_request(&mut request("GET", "/", &[])), Err(Error::OutOfFuel { .. })));
+        assert!(matches!(
+            old.try_on_request(&mut request("GET", "/", &[])),
+            Err(Error::OutOfFuel { .. })
+        ));
     }
-    assert!(matches!(old.try_on_request(&mut request("GET", "/", &[])), Err(Error::Quarantined { .. })));
+    assert!(matches!(
+        old.try_on_request(&mut request("GET", "/", &[])),
+        Err(Error::Quarantined { .. })
+    ));
     // The fixed version is a new plugin: its quarantine starts empty.
     let fixed = "return { on_request = function(self, ctx) return bext.middleware_continue() end }";
     let new = runtime().load_plugin(config(fixed)).unwrap();
-    assert!(matches!(new.try_on_request(&mut request("GET", "/", &[])), Ok(RequestAction::Continue)));
     assert!(matches!(
-        runtime().plugin("reload-quarantined").unwrap().try_on_request(&mut request("GET", "/", &[])),
+        new.try_on_request(&mut request("GET", "/", &[])),
+        Ok(RequestAction::Continue)
+    ));
+    assert!(matches!(
+        runtime()
+            .plugin("reload-quarantined")
+            .unwrap()
+            .try_on_request(&mut request("GET", "/", &[])),
         Ok(RequestAction::Continue)
     ));
     // A handle to the old version keeps the old record.
-    assert!(matches!(old.try_on_request(&mut request("GET", "/", &[])), Err(Error::Quarantined { .. })));
+    assert!(matches!(
+        old.try_on_request(&mut request("GET", "/", &[])),
+        Err(Error::Quarantined { .. })
+    ));
     // Reloading the same broken code starts clean too, and is quarantined again by its own traps.
     let again = runtime().load_plugin(config(looping)).unwrap();
     for _ in 0..2 {
-        assert!(matches!(again.try_on_request(&mut request("GET", "/", &[])), Err(Error::OutOfFuel { .. })));
+        assert!(matches!(
+            again.try_on_request(&mut request("GET", "/", &[])),
+            Err(Error::OutOfFuel { .. })
+        ));
     }
-    assert!(matches!(again.try_on_request(&mut request("GET", "/", &[])), Err(Error::Quarantined { .. })));
+    assert!(matches!(
+        again.try_on_request(&mut request("GET", "/", &[])),
+        Err(Error::Quarantined { .. })
+    ));
 }
 
 #[test]
@@ -501,15 +726,25 @@ fn lifecycle_returns_are_ignored_within_the_payload_limit() {
           on_reload = function(self) return 42 end,
           cleanup = function(self) return ("x"):rep(20 << 20) end,
         }"#,
-        LuaSandboxLimits::default().fuel_per_call(0).timeout_ms(60_000),
+        LuaSandboxLimits::default()
+            .fuel_per_call(0)
+            .timeout_ms(60_000),
     );
     assert!(plugin.on_server_start("{}").is_ok());
     assert!(plugin.on_reload().is_ok());
     // Ignored, but like every value leaving a sandbox it is bounded: the
     // host copies it out before it knows the hook's result is not needed.
     match plugin.try_lifecycle(bext_plugin_lua_wasm::LifecycleHook::Cleanup) {
-        Err(Error::PayloadTooLarge { method, bytes, limit, .. }) => {
-            assert_eq!((method.as_str(), bytes, limit), ("cleanup", 20 << 20, 16 << 20));
+        Err(Error::PayloadTooLarge {
+            method,
+            bytes,
+            limit,
+            ..
+        }) => {
+            assert_eq!(
+                (method.as_str(), bytes, limit),
+                ("cleanup", 20 << 20, 16 << 20)
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -1,12 +1,11 @@
 //! Hot reload: atomic swap under concurrent calls, failed reloads leave the
 //! old version serving, on_reload runs on the new version, unload.
 
-
+use crate::common::*;
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{Error, LuaPluginConfig};
-use crate::common::*;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 fn version_script(version: u32) -> String {
     format!(
@@ -21,14 +20,23 @@ fn version_script(version: u32) -> String {
 
 fn served(name: &str) -> String {
     let plugin = runtime().plugin(name).expect("registered");
-    match plugin.try_on_request(&mut request("GET", "/", &[])).unwrap() {
+    match plugin
+        .try_on_request(&mut request("GET", "/", &[]))
+        .unwrap()
+    {
         RequestAction::Respond(r) => String::from_utf8(r.body).unwrap(),
         RequestAction::Continue => panic!("expected a response"),
     }
 }
 
 fn load_version(name: &str, version: u32) -> Result<(), Error> {
-    runtime().load_plugin(LuaPluginConfig::new(name, manifest(name), version_script(version))).map(drop)
+    runtime()
+        .load_plugin(LuaPluginConfig::new(
+            name,
+            manifest(name),
+            version_script(version),
+        ))
+        .map(drop)
 }
 
 #[test]
@@ -42,11 +50,23 @@ fn reload_swaps_versions_and_runs_on_reload_on_the_new_one() {
 #[test]
 fn a_failed_reload_leaves_the_old_version_serving() {
     load_version("sturdy", 1).unwrap();
-    let broken = runtime().load_plugin(LuaPluginConfig::new("sturdy", manifest("sturdy"), "return {"));
+    let broken = runtime().load_plugin(LuaPluginConfig::new(
+        "sturdy",
+        manifest("sturdy"),
+        "return {",
+    ));
     assert!(matches!(broken, Err(Error::Syntax { .. })));
-    let throws_on_reload = "return { on_reload = function() error('not today') end, on_request = function() end }";
-    let refused = runtime().load_plugin(LuaPluginConfig::new("sturdy", manifest("sturdy"), throws_on_reload));
-    assert!(matches!(refused, Err(Error::Lua { ref method, .. }) if method == "on_reload"), "{refused:?}");
+    let throws_on_reload =
+        "return { on_reload = function() error('not today') end, on_request = function() end }";
+    let refused = runtime().load_plugin(LuaPluginConfig::new(
+        "sturdy",
+        manifest("sturdy"),
+        throws_on_reload,
+    ));
+    assert!(
+        matches!(refused, Err(Error::Lua { ref method, .. }) if method == "on_reload"),
+        "{refused:?}"
+    );
     assert_eq!(served("sturdy"), "1 no");
 }
 
@@ -105,7 +125,10 @@ fn unload_removes_the_plugin_and_frees_its_sandboxes() {
         assert!(runtime().plugin("gone").is_none());
         plugin.downgrade()
     };
-    assert!(weak.upgrade().is_none(), "no handle keeps the sandboxes alive after unload");
+    assert!(
+        weak.upgrade().is_none(),
+        "no handle keeps the sandboxes alive after unload"
+    );
 }
 
 #[test]
@@ -114,29 +137,60 @@ fn a_reload_that_drops_a_method_is_refused_unless_allowed() {
     // notice that `on_request` is gone.
     let both = "return { on_request = function() end, on_response = function() end }";
     let fewer = "return { on_response = function() end, helper = function() end }";
-    runtime().load_plugin(LuaPluginConfig::new("shrinking", manifest("shrinking"), both)).unwrap();
-    let refused = runtime().load_plugin(LuaPluginConfig::new("shrinking", manifest("shrinking"), fewer));
+    runtime()
+        .load_plugin(LuaPluginConfig::new(
+            "shrinking",
+            manifest("shrinking"),
+            both,
+        ))
+        .unwrap();
+    let refused = runtime().load_plugin(LuaPluginConfig::new(
+        "shrinking",
+        manifest("shrinking"),
+        fewer,
+    ));
     match &refused {
         Err(e @ Error::MethodsRemoved { plugin, methods }) => {
-            assert_eq!((plugin.as_str(), methods.as_slice()), ("shrinking", &["on_request".to_string()][..]));
-            assert!(e.to_string().contains("reload refused") && e.to_string().contains("`on_request`"), "{e}");
+            assert_eq!(
+                (plugin.as_str(), methods.as_slice()),
+                ("shrinking", &["on_request".to_string()][..])
+            );
+            assert!(
+                e.to_string().contains("reload refused") && e.to_string().contains("`on_request`"),
+                "{e}"
+            );
         }
         other => panic!("{other:?}"),
     }
     let running = runtime().plugin("shrinking").unwrap();
-    assert!(running.has_method("on_request"), "the running version keeps serving");
-    assert!(matches!(running.try_on_request(&mut request("GET", "/", &[])), Ok(RequestAction::Continue)));
+    assert!(
+        running.has_method("on_request"),
+        "the running version keeps serving"
+    );
+    assert!(matches!(
+        running.try_on_request(&mut request("GET", "/", &[])),
+        Ok(RequestAction::Continue)
+    ));
     // Adding methods is always fine; removing them is an explicit choice.
-    let allowed = LuaPluginConfig::new("shrinking", manifest("shrinking"), fewer).allow_removing_methods(true);
+    let allowed = LuaPluginConfig::new("shrinking", manifest("shrinking"), fewer)
+        .allow_removing_methods(true);
     runtime().load_plugin(allowed).unwrap();
     let running = runtime().plugin("shrinking").unwrap();
     assert!(!running.has_method("on_request") && running.has_method("helper"));
-    assert!(matches!(running.try_on_request(&mut request("GET", "/", &[])), Err(Error::MissingMethod { .. })));
+    assert!(matches!(
+        running.try_on_request(&mut request("GET", "/", &[])),
+        Err(Error::MissingMethod { .. })
+    ));
 }
 
 #[test]
 fn the_plugin_name_can_come_from_the_manifest_alone() {
-    let plugin = runtime().load_plugin(LuaPluginConfig::from_manifest(manifest("named-once"), "return {}")).unwrap();
+    let plugin = runtime()
+        .load_plugin(LuaPluginConfig::from_manifest(
+            manifest("named-once"),
+            "return {}",
+        ))
+        .unwrap();
     assert_eq!(plugin.name(), "named-once");
     assert!(runtime().plugin("named-once").is_some());
 }

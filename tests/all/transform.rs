@@ -1,17 +1,22 @@
 //! TransformPlugin through `Arc<dyn TransformPlugin>`: the reference env
 //! inliner (examples/plugins/env_inline.lua), conventions, and bad results.
 
-
-use bext_plugin_api::transform::TransformContext;
-use bext_plugin_api::TransformPlugin;
-use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaSandboxLimits};
 use crate::common::*;
+use bext_plugin_api::TransformPlugin;
+use bext_plugin_api::transform::TransformContext;
+use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaSandboxLimits};
 use std::sync::Arc;
 
 fn ctx() -> TransformContext {
     TransformContext {
         node_env: "production".into(),
-        env_vars: vec![("NEXT_PUBLIC_API".into(), "https://api.example/\"v1\"".into()), ("NEXT_PUBLIC_N".into(), "7".into())],
+        env_vars: vec![
+            (
+                "NEXT_PUBLIC_API".into(),
+                "https://api.example/\"v1\"".into(),
+            ),
+            ("NEXT_PUBLIC_N".into(), "7".into()),
+        ],
     }
 }
 
@@ -32,13 +37,20 @@ fn transform_returning(name: &str, matches_expr: &str, transform_expr: &str) -> 
 
 #[test]
 fn reference_env_inliner_rewrites_a_source_file() {
-    let t: Arc<dyn TransformPlugin> = Arc::new(load("env-inline", &example_plugin("env_inline.lua")).unwrap());
+    let t: Arc<dyn TransformPlugin> =
+        Arc::new(load("env-inline", &example_plugin("env_inline.lua")).unwrap());
     assert_eq!((t.name(), t.priority()), ("env-inline", 1100));
     let source = "const api = process.env.NEXT_PUBLIC_API;\nif (process.env.NODE_ENV !== 'production') debug();\nconst n = process.env.NEXT_PUBLIC_N, secret = process.env.SECRET;\n";
     assert!(t.matches("src/app.tsx", source));
     assert!(!t.matches("src/app.css", source), "not a script");
-    assert!(!t.matches("node_modules/x/index.js", "process.env.X"), "dependencies are left alone");
-    assert!(!t.matches("src/plain.js", "const a = 1;"), "nothing to inline");
+    assert!(
+        !t.matches("node_modules/x/index.js", "process.env.X"),
+        "dependencies are left alone"
+    );
+    assert!(
+        !t.matches("src/plain.js", "const a = 1;"),
+        "nothing to inline"
+    );
     let out = t.transform(source, "src/app.tsx", &ctx()).unwrap();
     assert_eq!(
         out,
@@ -50,7 +62,11 @@ fn reference_env_inliner_rewrites_a_source_file() {
 
 #[test]
 fn transform_gets_source_path_and_context_json() {
-    let t = transform_returning("echo-args", "true", "source .. '|' .. path .. '|' .. ctx_json");
+    let t = transform_returning(
+        "echo-args",
+        "true",
+        "source .. '|' .. path .. '|' .. ctx_json",
+    );
     let out = t.try_transform("src", "dir/f.js", &ctx()).unwrap().unwrap();
     let (head, ctx_json) = out.split_at("src|dir/f.js|".len());
     assert_eq!(head, "src|dir/f.js|");
@@ -65,10 +81,17 @@ fn transform_gets_source_path_and_context_json() {
 fn unchanged_is_nil_the_helper_or_the_same_source() {
     for expr in ["nil", "bext.transform_unchanged()", "source"] {
         let t = transform_returning("unchanged", "true", expr);
-        assert_eq!(t.try_transform("same", "a.js", &ctx()).unwrap(), None, "{expr}");
+        assert_eq!(
+            t.try_transform("same", "a.js", &ctx()).unwrap(),
+            None,
+            "{expr}"
+        );
     }
     let t = transform_returning("changed", "true", "source:upper()");
-    assert_eq!(t.try_transform("abc", "a.js", &ctx()).unwrap().as_deref(), Some("ABC"));
+    assert_eq!(
+        t.try_transform("abc", "a.js", &ctx()).unwrap().as_deref(),
+        Some("ABC")
+    );
 }
 
 #[test]
@@ -89,11 +112,23 @@ fn matches_reads_booleans_and_the_find_idiom() {
 
 #[test]
 fn matches_returning_a_non_boolean_is_a_typed_error() {
-    for (expr, found) in [("{}", "a table"), ("print", "a function"), ("coroutine.create(print)", "a thread")] {
+    for (expr, found) in [
+        ("{}", "a table"),
+        ("print", "a function"),
+        ("coroutine.create(print)", "a thread"),
+    ] {
         let t = transform_returning("bad-matches", expr, "nil");
         match t.try_matches("a.js", "") {
-            Err(Error::WrongReturnType { plugin, method, expected, found: f }) => {
-                assert_eq!((plugin.as_str(), method.as_str(), expected), ("bad-matches", "matches", "a boolean"));
+            Err(Error::WrongReturnType {
+                plugin,
+                method,
+                expected,
+                found: f,
+            }) => {
+                assert_eq!(
+                    (plugin.as_str(), method.as_str(), expected),
+                    ("bad-matches", "matches", "a boolean")
+                );
                 assert_eq!(f, found);
             }
             other => panic!("{expr}: {other:?}"),
@@ -101,23 +136,44 @@ fn matches_returning_a_non_boolean_is_a_typed_error() {
         // The trait cannot return the error: logged, and the file is skipped.
         let dyn_t: Arc<dyn TransformPlugin> = Arc::new(t);
         let logs = capture_logs(|| assert!(!dyn_t.matches("a.js", "")));
-        assert!(logs.contains("WARN") && logs.contains("lua plugin `bad-matches`: matches must return a boolean"), "{logs}");
+        assert!(
+            logs.contains("WARN")
+                && logs.contains("lua plugin `bad-matches`: matches must return a boolean"),
+            "{logs}"
+        );
     }
 }
 
 #[test]
 fn transform_returning_a_number_or_a_table_is_a_typed_error() {
-    for (expr, found) in [("42", "a number"), ("1.5", "a number"), ("true", "a boolean"), ("{ source }", "a table")] {
+    for (expr, found) in [
+        ("42", "a number"),
+        ("1.5", "a number"),
+        ("true", "a boolean"),
+        ("{ source }", "a table"),
+    ] {
         let t = transform_returning("bad-transform", "true", expr);
         match t.try_transform("src", "a.js", &ctx()) {
-            Err(Error::WrongReturnType { method, expected, found: f, .. }) => {
-                assert_eq!((method.as_str(), expected), ("transform", "a string or nil"));
+            Err(Error::WrongReturnType {
+                method,
+                expected,
+                found: f,
+                ..
+            }) => {
+                assert_eq!(
+                    (method.as_str(), expected),
+                    ("transform", "a string or nil")
+                );
                 assert_eq!(f, found, "{expr}");
             }
             other => panic!("{expr}: {other:?}"),
         }
         let dyn_t: Arc<dyn TransformPlugin> = Arc::new(t.clone());
-        assert_eq!(dyn_t.transform("src", "a.js", &ctx()), None, "the trait leaves the file unchanged");
+        assert_eq!(
+            dyn_t.transform("src", "a.js", &ctx()),
+            None,
+            "the trait leaves the file unchanged"
+        );
         assert_eq!(t.stats().instances_created, 1, "no trap");
     }
 }
@@ -127,16 +183,29 @@ fn invalid_utf8_from_a_transform_is_a_typed_error() {
     // Rust strings going in are UTF-8; what comes back is checked.
     let t = transform_returning("bad-utf8", "true", "source .. '\\xff\\xfe'");
     match t.try_transform("ok ✓", "a.js", &ctx()) {
-        Err(Error::BadEnvelope { plugin, method, message }) => {
-            assert_eq!((plugin.as_str(), method.as_str()), ("bad-utf8", "transform"));
+        Err(Error::BadEnvelope {
+            plugin,
+            method,
+            message,
+        }) => {
+            assert_eq!(
+                (plugin.as_str(), method.as_str()),
+                ("bad-utf8", "transform")
+            );
             assert!(message.contains("not valid UTF-8"), "{message}");
         }
         other => panic!("{other:?}"),
     }
     // A multi-byte character cut in half is invalid too; whole ones are fine.
     let t = transform_returning("cut-utf8", "true", "source:sub(1, #source - 1)");
-    assert!(matches!(t.try_transform("añ", "a.js", &ctx()), Err(Error::BadEnvelope { .. })));
-    assert_eq!(t.try_transform("a✓b", "a.js", &ctx()).unwrap().as_deref(), Some("a✓"));
+    assert!(matches!(
+        t.try_transform("añ", "a.js", &ctx()),
+        Err(Error::BadEnvelope { .. })
+    ));
+    assert_eq!(
+        t.try_transform("a✓b", "a.js", &ctx()).unwrap().as_deref(),
+        Some("a✓")
+    );
 }
 
 #[test]
@@ -148,24 +217,53 @@ fn a_10_mb_source_works_with_budget_and_fails_typed_without() {
     let plugin = load("env-inline-10mb", &example_plugin("env_inline.lua")).unwrap();
     assert!(plugin.try_matches("big.js", &source).unwrap());
     match plugin.try_transform(&source, "big.js", &ctx()) {
-        Err(Error::OutOfFuel { plugin, method, .. }) => assert_eq!((plugin.as_str(), method.as_str()), ("env-inline-10mb", "transform")),
+        Err(Error::OutOfFuel { plugin, method, .. }) => assert_eq!(
+            (plugin.as_str(), method.as_str()),
+            ("env-inline-10mb", "transform")
+        ),
         other => panic!("{:?}", other.map(|o| o.map(|s| s.len()))),
     }
-    assert_eq!(plugin.try_transform("process.env.NODE_ENV", "s.js", &ctx()).unwrap().as_deref(), Some("\"production\""));
+    assert_eq!(
+        plugin
+            .try_transform("process.env.NODE_ENV", "s.js", &ctx())
+            .unwrap()
+            .as_deref(),
+        Some("\"production\"")
+    );
     // With a budget that fits, the 10 MB rewrite completes.
-    let limits = LuaSandboxLimits::default().fuel_per_call(0).timeout_ms(30_000);
-    let plugin = load_with_limits("env-inline-10mb-unmetered", &example_plugin("env_inline.lua"), limits);
-    let out = plugin.try_transform(&source, "big.js", &ctx()).unwrap().unwrap();
-    assert_eq!(out.len(), source.len() - 200_000 * ("process.env.NEXT_PUBLIC_N".len() - "\"7\"".len()));
+    let limits = LuaSandboxLimits::default()
+        .fuel_per_call(0)
+        .timeout_ms(30_000);
+    let plugin = load_with_limits(
+        "env-inline-10mb-unmetered",
+        &example_plugin("env_inline.lua"),
+        limits,
+    );
+    let out = plugin
+        .try_transform(&source, "big.js", &ctx())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.len(),
+        source.len() - 200_000 * ("process.env.NEXT_PUBLIC_N".len() - "\"7\"".len())
+    );
     assert!(out.starts_with("const x = \"7\"; // filler ✓\n"));
     // Beyond the payload limit: refused before entering the guest.
-    let small = load_with_limits("env-inline-small", &example_plugin("env_inline.lua"), LuaSandboxLimits::default().max_payload_bytes(1 << 20));
-    assert!(matches!(small.try_transform(&source, "big.js", &ctx()), Err(Error::PayloadTooLarge { .. })));
+    let small = load_with_limits(
+        "env-inline-small",
+        &example_plugin("env_inline.lua"),
+        LuaSandboxLimits::default().max_payload_bytes(1 << 20),
+    );
+    assert!(matches!(
+        small.try_transform(&source, "big.js", &ctx()),
+        Err(Error::PayloadTooLarge { .. })
+    ));
 }
 
 #[test]
 fn priority_defaults_to_1000() {
-    let t: Arc<dyn TransformPlugin> = Arc::new(transform_returning("transform-no-prio", "true", "nil"));
+    let t: Arc<dyn TransformPlugin> =
+        Arc::new(transform_returning("transform-no-prio", "true", "nil"));
     assert_eq!(t.priority(), 1000);
     let t: Arc<dyn TransformPlugin> =
         Arc::new(load("transform-prio", "return { priority = 450, matches = function() return true end, transform = function() end }").unwrap());

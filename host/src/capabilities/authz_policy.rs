@@ -7,9 +7,9 @@ use super::http_text::check_header;
 use super::log_swallowed;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::AuthzPolicyPlugin;
 use bext_plugin_api::authz_policy::{PolicyContext, PolicyDecision};
 use bext_plugin_api::types::PluginCapability as Cap;
-use bext_plugin_api::AuthzPolicyPlugin;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -52,7 +52,9 @@ impl LuaPlugin {
             attributes: &ctx.attributes,
         };
         let json = self.json_arg(M, &json)?;
-        let denied = || PolicyDecision::Deny { reason: format!("denied by policy `{}`", self.name()) };
+        let denied = || PolicyDecision::Deny {
+            reason: format!("denied by policy `{}`", self.name()),
+        };
         Ok(match self.call_value(Cap::AuthzPolicy, M, &[json])? {
             Some(Value::Bool(true)) => PolicyDecision::Allow,
             None | Some(Value::Bool(false)) => denied(),
@@ -65,7 +67,10 @@ impl LuaPlugin {
                     for (name, value) in &headers {
                         check_header(name, value).map_err(|m| self.bad_envelope(M, m))?;
                     }
-                    PolicyDecision::Mutate { headers, body: body.map(String::into_bytes) }
+                    PolicyDecision::Mutate {
+                        headers,
+                        body: body.map(String::into_bytes),
+                    }
                 }
             },
         })
@@ -82,15 +87,19 @@ impl AuthzPolicyPlugin for LuaPlugin {
     fn evaluate(&self, ctx: &PolicyContext) -> PolicyDecision {
         self.try_policy(ctx).unwrap_or_else(|e| {
             log_swallowed(&e, "denying");
-            PolicyDecision::Deny { reason: e.to_string() }
+            PolicyDecision::Deny {
+                reason: e.to_string(),
+            }
         })
     }
 
     fn reload_policies(&self) -> Result<(), String> {
-        self.ext_unit(Cap::AuthzPolicy, "reload_policies", &[], false).map_err(String::from)
+        self.ext_unit(Cap::AuthzPolicy, "reload_policies", &[], false)
+            .map_err(String::from)
     }
 
     fn cleanup(&self) -> Result<(), String> {
-        self.ext_unit(Cap::AuthzPolicy, CLEANUP, &[], true).map_err(String::from)
+        self.ext_unit(Cap::AuthzPolicy, CLEANUP, &[], true)
+            .map_err(String::from)
     }
 }

@@ -101,9 +101,16 @@ fn value_count(text: &[u8]) -> usize {
 impl LuaPlugin {
     /// `value` as JSON text of at most `max_payload_bytes`, or
     /// [`Error::PayloadTooLarge`] as soon as the text would be longer.
-    pub(crate) fn json_text_bounded(&self, method: &str, value: &impl Serialize) -> Result<Vec<u8>, Error> {
+    pub(crate) fn json_text_bounded(
+        &self,
+        method: &str,
+        value: &impl Serialize,
+    ) -> Result<Vec<u8>, Error> {
         let limit = self.limits().max_payload_bytes;
-        let mut writer = Bounded { text: Vec::new(), limit };
+        let mut writer = Bounded {
+            text: Vec::new(),
+            limit,
+        };
         match serde_json::to_writer(&mut writer, value) {
             Ok(()) => Ok(writer.text),
             Err(e) if e.is_io() => {
@@ -114,7 +121,12 @@ impl LuaPlugin {
                     Ok(()) => counter.0,
                     Err(_) => limit.saturating_add(1),
                 };
-                Err(Error::PayloadTooLarge { plugin: self.name().into(), method: method.into(), bytes, limit })
+                Err(Error::PayloadTooLarge {
+                    plugin: self.name().into(),
+                    method: method.into(),
+                    bytes,
+                    limit,
+                })
             }
             Err(e) => Err(self.bad_input(method, e.to_string())),
         }
@@ -125,11 +137,19 @@ impl LuaPlugin {
     /// text is a [`Error::BadEnvelope`].
     pub(crate) fn parse_json_bounded(&self, method: &str, text: &[u8]) -> Result<Value, Error> {
         let limit = self.limits().max_payload_bytes;
-        let estimate = value_count(text).saturating_mul(VALUE_COST_BYTES).saturating_add(text.len());
+        let estimate = value_count(text)
+            .saturating_mul(VALUE_COST_BYTES)
+            .saturating_add(text.len());
         if estimate > limit.saturating_mul(TREE_BUDGET_FACTOR) {
-            return Err(Error::PayloadTooLarge { plugin: self.name().into(), method: method.into(), bytes: estimate, limit });
+            return Err(Error::PayloadTooLarge {
+                plugin: self.name().into(),
+                method: method.into(),
+                bytes: estimate,
+                limit,
+            });
         }
-        serde_json::from_slice(text).map_err(|e| self.bad_envelope(method, format!("invalid JSON: {e}")))
+        serde_json::from_slice(text)
+            .map_err(|e| self.bad_envelope(method, format!("invalid JSON: {e}")))
     }
 }
 

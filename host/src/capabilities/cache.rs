@@ -24,9 +24,9 @@ use super::{json_kind, log_swallowed, parse_headers};
 use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::CacheBackend;
 use bext_plugin_api::cache::CacheEntry;
 use bext_plugin_api::types::PluginCapability;
-use bext_plugin_api::CacheBackend;
 use serde_json::{Map, Value};
 
 const GET: &str = "get";
@@ -52,16 +52,41 @@ impl LuaPlugin {
     }
 
     /// `set` with the typed [`Error`].
-    pub fn try_cache_set(&self, key: &str, entry: &CacheEntry, ttl_ms: Option<u64>) -> Result<(), Error> {
+    pub fn try_cache_set(
+        &self,
+        key: &str,
+        entry: &CacheEntry,
+        ttl_ms: Option<u64>,
+    ) -> Result<(), Error> {
         let entry_json = self.cache_set_arg(entry)?;
-        self.call(SET, &[Arg::from(key), Arg::from(entry_json.as_str()), ttl_arg(ttl_ms)])?;
+        self.call(
+            SET,
+            &[
+                Arg::from(key),
+                Arg::from(entry_json.as_str()),
+                ttl_arg(ttl_ms),
+            ],
+        )?;
         Ok(())
     }
 
     /// [`try_cache_set`](Self::try_cache_set) for async servers.
-    pub async fn try_cache_set_async(&self, key: &str, entry: &CacheEntry, ttl_ms: Option<u64>) -> Result<(), Error> {
+    pub async fn try_cache_set_async(
+        &self,
+        key: &str,
+        entry: &CacheEntry,
+        ttl_ms: Option<u64>,
+    ) -> Result<(), Error> {
         let entry_json = self.cache_set_arg(entry)?;
-        self.call_async(SET, &[Arg::from(key), Arg::from(entry_json.as_str()), ttl_arg(ttl_ms)]).await?;
+        self.call_async(
+            SET,
+            &[
+                Arg::from(key),
+                Arg::from(entry_json.as_str()),
+                ttl_arg(ttl_ms),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -103,7 +128,9 @@ impl LuaPlugin {
     /// [`try_invalidate_path`](Self::try_invalidate_path) for async servers.
     pub async fn try_invalidate_path_async(&self, pattern: &str) -> Result<u32, Error> {
         self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call_async(INVALIDATE_PATH, &[Arg::from(pattern)]).await?;
+        let out = self
+            .call_async(INVALIDATE_PATH, &[Arg::from(pattern)])
+            .await?;
         self.expect_count(INVALIDATE_PATH, out)
     }
 
@@ -127,14 +154,21 @@ impl LuaPlugin {
     }
 
     fn cache_entry(&self, out: Output) -> Result<Option<CacheEntry>, Error> {
-        let Some(text) = self.expect_optional_json_text(GET, out, "a CacheEntry (a JSON string or a table) or nil")?
+        let Some(text) = self.expect_optional_json_text(
+            GET,
+            out,
+            "a CacheEntry (a JSON string or a table) or nil",
+        )?
         else {
             return Ok(None);
         };
         let bad = |message: String| self.bad_envelope(GET, format!("not a CacheEntry: {message}"));
         match self.parse_json_bounded(GET, text.as_bytes()) {
             Ok(Value::Object(map)) => parse_entry(&map).map(Some).map_err(bad),
-            Ok(other) => Err(bad(format!("expected a JSON object, got {}", json_kind(&other)))),
+            Ok(other) => Err(bad(format!(
+                "expected a JSON object, got {}",
+                json_kind(&other)
+            ))),
             Err(Error::BadEnvelope { message, .. }) => Err(bad(message)),
             Err(e) => Err(e),
         }
@@ -174,7 +208,10 @@ fn parse_entry(map: &Map<String, Value>) -> Result<CacheEntry, String> {
         Some(Value::String(s)) => Ok(s.clone()),
         None | Some(Value::Null) if !required => Ok(String::new()),
         None | Some(Value::Null) => Err(format!("`{field}` is missing")),
-        Some(other) => Err(format!("`{field}` must be a string, got {}", json_kind(other))),
+        Some(other) => Err(format!(
+            "`{field}` must be a string, got {}",
+            json_kind(other)
+        )),
     };
     let html = string("html", true)?;
     let etag = string("etag", false)?;
@@ -190,18 +227,32 @@ fn parse_entry(map: &Map<String, Value>) -> Result<CacheEntry, String> {
             .iter()
             .map(|tag| match tag {
                 Value::String(tag) => Ok(tag.clone()),
-                other => Err(format!("each tag must be a string, got {}", json_kind(other))),
+                other => Err(format!(
+                    "each tag must be a string, got {}",
+                    json_kind(other)
+                )),
             })
             .collect::<Result<_, _>>()?,
-        Some(other) => return Err(format!("`tags` must be an array of strings, got {}", json_kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "`tags` must be an array of strings, got {}",
+                json_kind(other)
+            ));
+        }
     };
     let created_at_ms = match map.get("created_at_ms") {
         None | Some(Value::Null) => 0,
-        Some(value) => value
-            .as_u64()
-            .ok_or_else(|| format!("`created_at_ms` must be a non-negative integer, got {value}"))?,
+        Some(value) => value.as_u64().ok_or_else(|| {
+            format!("`created_at_ms` must be a non-negative integer, got {value}")
+        })?,
     };
-    Ok(CacheEntry { html, headers, etag, tags, created_at_ms })
+    Ok(CacheEntry {
+        html,
+        headers,
+        etag,
+        tags,
+        created_at_ms,
+    })
 }
 
 impl CacheBackend for LuaPlugin {
@@ -214,7 +265,8 @@ impl CacheBackend for LuaPlugin {
     }
 
     fn set(&self, key: &str, entry: CacheEntry, ttl_ms: Option<u64>) -> Result<(), String> {
-        self.try_cache_set(key, &entry, ttl_ms).map_err(|e| e.to_string())
+        self.try_cache_set(key, &entry, ttl_ms)
+            .map_err(|e| e.to_string())
     }
 
     fn delete(&self, key: &str) -> Result<bool, String> {

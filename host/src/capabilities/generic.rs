@@ -44,8 +44,8 @@ use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::types::PluginCapability;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// One argument of an extended-capability call; see the module docs.
@@ -127,17 +127,27 @@ impl LuaPlugin {
     /// `value`'s serde form as an argument, serialized straight to text
     /// within the payload limit (see `bounded_json.rs`): an array or object
     /// as its JSON text, a scalar as its value.
-    pub(crate) fn json_arg(&self, method: &str, value: &impl Serialize) -> Result<JsonArg<'static>, Error> {
+    pub(crate) fn json_arg(
+        &self,
+        method: &str,
+        value: &impl Serialize,
+    ) -> Result<JsonArg<'static>, Error> {
         let text = self.json_text_bounded(method, value)?;
         if matches!(text.first(), Some(b'[' | b'{')) {
             return Ok(JsonArg::Text(text));
         }
-        serde_json::from_slice(&text).map(JsonArg::Value).map_err(|e| self.bad_input(method, e.to_string()))
+        serde_json::from_slice(&text)
+            .map(JsonArg::Value)
+            .map_err(|e| self.bad_input(method, e.to_string()))
     }
 
     /// Whether the script defines `method`, after the capability gate: the
     /// adapters fall back to a trait default when it does not.
-    pub(crate) fn defines(&self, capability: PluginCapability, method: &str) -> Result<bool, Error> {
+    pub(crate) fn defines(
+        &self,
+        capability: PluginCapability,
+        method: &str,
+    ) -> Result<bool, Error> {
         self.require_capability(capability)?;
         Ok(self.has_method(method))
     }
@@ -163,7 +173,12 @@ impl LuaPlugin {
     /// nil. The capability gate applies
     /// ([`Error::CapabilityNotProvided`]); a Lua error is [`Error::Lua`]
     /// with the script's message (and error code, if it starts with one).
-    pub fn try_call(&self, capability: PluginCapability, method: &str, args: &[Value]) -> Result<Option<Value>, Error> {
+    pub fn try_call(
+        &self,
+        capability: PluginCapability,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Option<Value>, Error> {
         let args: Vec<JsonArg<'_>> = args.iter().cloned().map(JsonArg::Value).collect();
         let out = self.call_ext(capability, method, &args)?;
         self.output_value(method, out)
@@ -218,9 +233,9 @@ impl LuaPlugin {
         args: &[JsonArg<'_>],
         expected: &'static str,
     ) -> Result<R, Error> {
-        self.call_json(capability, method, args, expected)?.ok_or_else(|| self.wrong_type(method, expected, &Output::Nil))
+        self.call_json(capability, method, args, expected)?
+            .ok_or_else(|| self.wrong_type(method, expected, &Output::Nil))
     }
-
 }
 
 /// The optional health check of the traits that have one.
@@ -247,7 +262,13 @@ impl LuaPlugin {
 
     /// A method returning nothing, with `Ok(())` when the script does not
     /// define it (the trait default) if `optional`.
-    pub(crate) fn ext_unit(&self, capability: PluginCapability, method: &str, args: &[JsonArg<'_>], optional: bool) -> Result<(), Error> {
+    pub(crate) fn ext_unit(
+        &self,
+        capability: PluginCapability,
+        method: &str,
+        args: &[JsonArg<'_>],
+        optional: bool,
+    ) -> Result<(), Error> {
         if optional && !self.defines(capability, method)? {
             return Ok(());
         }
@@ -267,12 +288,19 @@ pub(crate) enum UrlShape {
 impl LuaPlugin {
     /// `url` when it has `shape` and no whitespace or control characters
     /// (it may end up in a `Location` header); else a [`Error::BadEnvelope`].
-    pub(crate) fn checked_url(&self, method: &str, url: String, shape: UrlShape) -> Result<String, Error> {
+    pub(crate) fn checked_url(
+        &self,
+        method: &str,
+        url: String,
+        shape: UrlShape,
+    ) -> Result<String, Error> {
         // Servers hand the URL out as a `Location` header: the header rules
         // first (their message names the header and the character).
         check_header_value("location", &url).map_err(|m| self.bad_envelope(method, m))?;
         let absolute = ["https://", "http://"].iter().any(|scheme| {
-            url.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme)) && url.len() > scheme.len()
+            url.get(..scheme.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
+                && url.len() > scheme.len()
         });
         let path = shape == UrlShape::AbsoluteOrPath && url.starts_with('/');
         let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control());
@@ -283,7 +311,10 @@ impl LuaPlugin {
             UrlShape::Absolute => "an http(s) URL",
             UrlShape::AbsoluteOrPath => "an http(s) URL or a path starting with /",
         };
-        Err(self.bad_envelope(method, format!("{url:?} is not {expected} without whitespace or control characters")))
+        Err(self.bad_envelope(
+            method,
+            format!("{url:?} is not {expected} without whitespace or control characters"),
+        ))
     }
 }
 
@@ -303,10 +334,25 @@ mod tests {
 
     #[test]
     fn error_codes_come_from_the_raised_value_only() {
-        assert_eq!(error_code(&lua("p:12: not_found: gone", Some("not_found"))), Some("not_found"));
+        assert_eq!(
+            error_code(&lua("p:12: not_found: gone", Some("not_found"))),
+            Some("not_found")
+        );
         // Text that looks coded but was not raised with a code.
-        assert_eq!(error_code(&lua("evil:1: not_found:3: attempt to index a nil value", None)), None);
+        assert_eq!(
+            error_code(&lua(
+                "evil:1: not_found:3: attempt to index a nil value",
+                None
+            )),
+            None
+        );
         assert_eq!(error_code(&lua("rate_limited: slow down", None)), None);
-        assert_eq!(error_code(&Error::MissingMethod { plugin: "p".into(), method: "m".into() }), None);
+        assert_eq!(
+            error_code(&Error::MissingMethod {
+                plugin: "p".into(),
+                method: "m".into()
+            }),
+            None
+        );
     }
 }

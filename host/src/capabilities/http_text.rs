@@ -34,7 +34,10 @@ pub(crate) fn check_header_name(name: &str) -> Result<(), String> {
 
 /// `Ok` when `value` of header `name` has no control character but tab.
 pub(crate) fn check_header_value(name: &str, value: &str) -> Result<(), String> {
-    match value.bytes().position(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+    match value
+        .bytes()
+        .position(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
         None => Ok(()),
         Some(at) => Err(format!(
             "the value of header `{}` contains {} at byte {at} (header values may not hold control characters)",
@@ -97,18 +100,33 @@ mod tests {
         for ok in ["", "a b", "tab\there", "héllo 🦀", "\"quoted\""] {
             assert_eq!(check_header_value("h", ok), Ok(()), "{ok:?}");
         }
-        for bad in ["a\r\nset-cookie: x", "a\nb", "a\rb", "a\0b", "a\x01", "a\x7f"] {
+        for bad in [
+            "a\r\nset-cookie: x",
+            "a\nb",
+            "a\rb",
+            "a\0b",
+            "a\x01",
+            "a\x7f",
+        ] {
             let message = check_header_value("x-h", bad).unwrap_err();
             assert!(message.contains("`x-h`"), "{message}");
         }
-        assert!(check_header_value("h", "a\r\nb").unwrap_err().contains("CR at byte 1"));
+        assert!(
+            check_header_value("h", "a\r\nb")
+                .unwrap_err()
+                .contains("CR at byte 1")
+        );
     }
 
     #[test]
     fn extensions_have_no_line_breaks_or_nul() {
         assert_eq!(check_extension("user.id", "alice\t\x7f{}"), Ok(()));
         assert!(check_extension("a\nb", "v").unwrap_err().contains("key"));
-        assert!(check_extension("k", "v\r\nx: y").unwrap_err().contains("value of extension `k`"));
+        assert!(
+            check_extension("k", "v\r\nx: y")
+                .unwrap_err()
+                .contains("value of extension `k`")
+        );
         assert!(check_extension("k", "\0").is_err());
     }
 }

@@ -7,9 +7,9 @@ use super::log_swallowed;
 use crate::abi::Output;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::I18nPlugin;
 use bext_plugin_api::i18n::{I18nError, TransVars};
 use bext_plugin_api::types::PluginCapability as Cap;
-use bext_plugin_api::I18nPlugin;
 
 /// Codes: `locale_unavailable`, `format_error`, `unavailable` pick those
 /// variants; a missing method or capability is `Unavailable`; anything
@@ -20,7 +20,8 @@ impl From<Error> for I18nError {
         match (error_code(&e), &e) {
             (Some("locale_unavailable"), _) => I18nError::LocaleUnavailable(message),
             (Some("format_error"), _) => I18nError::FormatError(message),
-            (Some("unavailable"), _) | (_, Error::MissingMethod { .. } | Error::CapabilityNotProvided { .. }) => {
+            (Some("unavailable"), _)
+            | (_, Error::MissingMethod { .. } | Error::CapabilityNotProvided { .. }) => {
                 I18nError::Unavailable(message)
             }
             _ => I18nError::Unknown(message),
@@ -45,7 +46,12 @@ impl I18nPlugin for LuaPlugin {
 
     /// An array of locale tags; on error (logged) none.
     fn supported_locales(&self) -> Vec<String> {
-        let locales = self.call_json(Cap::I18n, "supported_locales", &[], "an array of locale strings");
+        let locales = self.call_json(
+            Cap::I18n,
+            "supported_locales",
+            &[],
+            "an array of locale strings",
+        );
         locales.map(Option::unwrap_or_default).unwrap_or_else(|e| {
             log_swallowed(&e, "reporting no locales");
             Vec::new()
@@ -54,23 +60,32 @@ impl I18nPlugin for LuaPlugin {
 
     /// A locale tag; on error (logged) `"en"`.
     fn fallback_locale(&self) -> String {
-        self.call_json_required(Cap::I18n, "fallback_locale", &[], "a locale string").unwrap_or_else(|e| {
-            log_swallowed(&e, "falling back to en");
-            "en".into()
-        })
+        self.call_json_required(Cap::I18n, "fallback_locale", &[], "a locale string")
+            .unwrap_or_else(|e| {
+                log_swallowed(&e, "falling back to en");
+                "en".into()
+            })
     }
 
     /// The script's `has_locale(locale)` when defined; else whether
     /// `supported_locales` holds it (ASCII case-insensitive).
     fn has_locale(&self, locale: &str) -> bool {
         const M: &str = "has_locale";
-        let result = self.defines(Cap::I18n, M).and_then(|defined| match defined {
-            true => self.call_ext(Cap::I18n, M, &[locale.into()]).and_then(|out| self.expect_truthy(M, out)).map(Some),
-            false => Ok(None),
-        });
+        let result = self
+            .defines(Cap::I18n, M)
+            .and_then(|defined| match defined {
+                true => self
+                    .call_ext(Cap::I18n, M, &[locale.into()])
+                    .and_then(|out| self.expect_truthy(M, out))
+                    .map(Some),
+                false => Ok(None),
+            });
         match result {
             Ok(Some(has)) => has,
-            Ok(None) => self.supported_locales().iter().any(|l| l.eq_ignore_ascii_case(locale)),
+            Ok(None) => self
+                .supported_locales()
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(locale)),
             Err(e) => {
                 log_swallowed(&e, "reporting the locale missing");
                 false
@@ -85,10 +100,12 @@ impl I18nPlugin for LuaPlugin {
         const M: &str = "negotiate";
         match self.defines(Cap::I18n, M) {
             Ok(true) => {
-                return self.call_json_required(Cap::I18n, M, &[requested.into()], "a locale string").unwrap_or_else(|e| {
-                    log_swallowed(&e, "using the fallback locale");
-                    self.fallback_locale()
-                })
+                return self
+                    .call_json_required(Cap::I18n, M, &[requested.into()], "a locale string")
+                    .unwrap_or_else(|e| {
+                        log_swallowed(&e, "using the fallback locale");
+                        self.fallback_locale()
+                    });
             }
             Ok(false) => {}
             Err(e) => {

@@ -20,8 +20,8 @@
 use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
-use bext_plugin_api::types::PluginCapability;
 use bext_plugin_api::LifecyclePlugin;
+use bext_plugin_api::types::PluginCapability;
 
 /// One lifecycle hook and its arguments, for [`LuaPlugin::try_lifecycle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,13 +78,17 @@ impl LuaPlugin {
     /// Runs a lifecycle hook with the typed [`Error`]: `Ok` without a call
     /// when the script does not define it.
     pub fn try_lifecycle(&self, hook: LifecycleHook<'_>) -> Result<(), Error> {
-        let Some(args) = self.lifecycle_args(&hook)? else { return Ok(()) };
+        let Some(args) = self.lifecycle_args(&hook)? else {
+            return Ok(());
+        };
         hook_done(self.call(hook.method(), &args))
     }
 
     /// [`try_lifecycle`](Self::try_lifecycle) for async servers.
     pub async fn try_lifecycle_async(&self, hook: LifecycleHook<'_>) -> Result<(), Error> {
-        let Some(args) = self.lifecycle_args(&hook)? else { return Ok(()) };
+        let Some(args) = self.lifecycle_args(&hook)? else {
+            return Ok(());
+        };
         hook_done(self.call_async(hook.method(), &args).await)
     }
 
@@ -95,11 +99,16 @@ impl LuaPlugin {
             return Ok(None);
         }
         Ok(Some(match *hook {
-            LifecycleHook::ServerStart { config_json: json } | LifecycleHook::RequestComplete { event_json: json } => {
+            LifecycleHook::ServerStart { config_json: json }
+            | LifecycleHook::RequestComplete { event_json: json } => {
                 vec![Arg::from(json)]
             }
-            LifecycleHook::CacheWrite { key, tags_json } => vec![Arg::from(key), Arg::from(tags_json)],
-            LifecycleHook::CacheInvalidate { pattern, count } => vec![Arg::from(pattern), Arg::Int(count.into())],
+            LifecycleHook::CacheWrite { key, tags_json } => {
+                vec![Arg::from(key), Arg::from(tags_json)]
+            }
+            LifecycleHook::CacheInvalidate { pattern, count } => {
+                vec![Arg::from(pattern), Arg::Int(count.into())]
+            }
             LifecycleHook::ServerStop | LifecycleHook::Reload | LifecycleHook::Cleanup => vec![],
         }))
     }
@@ -125,30 +134,37 @@ impl LifecyclePlugin for LuaPlugin {
     }
 
     fn on_server_start(&self, config_json: &str) -> Result<(), String> {
-        self.try_lifecycle(LifecycleHook::ServerStart { config_json }).map_err(|e| e.to_string())
+        self.try_lifecycle(LifecycleHook::ServerStart { config_json })
+            .map_err(|e| e.to_string())
     }
 
     fn on_server_stop(&self) -> Result<(), String> {
-        self.try_lifecycle(LifecycleHook::ServerStop).map_err(|e| e.to_string())
+        self.try_lifecycle(LifecycleHook::ServerStop)
+            .map_err(|e| e.to_string())
     }
 
     fn on_request_complete(&self, event_json: &str) -> Result<(), String> {
-        self.try_lifecycle(LifecycleHook::RequestComplete { event_json }).map_err(|e| e.to_string())
+        self.try_lifecycle(LifecycleHook::RequestComplete { event_json })
+            .map_err(|e| e.to_string())
     }
 
     fn on_cache_write(&self, key: &str, tags_json: &str) -> Result<(), String> {
-        self.try_lifecycle(LifecycleHook::CacheWrite { key, tags_json }).map_err(|e| e.to_string())
+        self.try_lifecycle(LifecycleHook::CacheWrite { key, tags_json })
+            .map_err(|e| e.to_string())
     }
 
     fn on_cache_invalidate(&self, pattern: &str, count: u32) -> Result<(), String> {
-        self.try_lifecycle(LifecycleHook::CacheInvalidate { pattern, count }).map_err(|e| e.to_string())
+        self.try_lifecycle(LifecycleHook::CacheInvalidate { pattern, count })
+            .map_err(|e| e.to_string())
     }
 
     fn on_reload(&self) -> Result<(), String> {
-        self.try_lifecycle(LifecycleHook::Reload).map_err(|e| e.to_string())
+        self.try_lifecycle(LifecycleHook::Reload)
+            .map_err(|e| e.to_string())
     }
 
     fn cleanup(&self) -> Result<(), String> {
-        self.try_lifecycle(LifecycleHook::Cleanup).map_err(|e| e.to_string())
+        self.try_lifecycle(LifecycleHook::Cleanup)
+            .map_err(|e| e.to_string())
     }
 }

@@ -4,9 +4,9 @@
 
 use super::generic::CLEANUP;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::LockingPlugin;
 use bext_plugin_api::locking::LockHandle;
 use bext_plugin_api::types::PluginCapability as Cap;
-use bext_plugin_api::LockingPlugin;
 use serde_json::Value;
 
 impl LockingPlugin for LuaPlugin {
@@ -20,24 +20,34 @@ impl LockingPlugin for LuaPlugin {
         const M: &str = "try_lock";
         match self.call_value(Cap::Locking, M, &[key.into(), ttl_ms.into()])? {
             None | Some(Value::Bool(false)) => Ok(None),
-            Some(Value::String(lock_id)) => Ok(Some(LockHandle { key: key.into(), lock_id, ttl_ms })),
-            Some(value) => self.decode_value(M, value, "a LockHandle").map(Some).map_err(String::from),
+            Some(Value::String(lock_id)) => Ok(Some(LockHandle {
+                key: key.into(),
+                lock_id,
+                ttl_ms,
+            })),
+            Some(value) => self
+                .decode_value(M, value, "a LockHandle")
+                .map(Some)
+                .map_err(String::from),
         }
     }
 
     fn renew(&self, handle: &LockHandle) -> Result<(), String> {
         const M: &str = "renew";
         let handle = self.json_arg(M, handle)?;
-        self.ext_unit(Cap::Locking, M, &[handle], false).map_err(String::from)
+        self.ext_unit(Cap::Locking, M, &[handle], false)
+            .map_err(String::from)
     }
 
     fn release(&self, handle: LockHandle) -> Result<(), String> {
         const M: &str = "release";
         let handle = self.json_arg(M, &handle)?;
-        self.ext_unit(Cap::Locking, M, &[handle], false).map_err(String::from)
+        self.ext_unit(Cap::Locking, M, &[handle], false)
+            .map_err(String::from)
     }
 
     fn cleanup(&self) -> Result<(), String> {
-        self.ext_unit(Cap::Locking, CLEANUP, &[], true).map_err(String::from)
+        self.ext_unit(Cap::Locking, CLEANUP, &[], true)
+            .map_err(String::from)
     }
 }

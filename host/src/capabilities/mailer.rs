@@ -6,9 +6,9 @@ use super::generic::error_code;
 use crate::abi::Output;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::MailerPlugin;
 use bext_plugin_api::mailer::{BatchOutcome, MailerError, Message, SendOutcome};
 use bext_plugin_api::types::PluginCapability as Cap;
-use bext_plugin_api::MailerPlugin;
 use serde_json::Value;
 
 /// Codes: `invalid_message`, `unauthorized`, `rejected`, `transport`,
@@ -58,21 +58,42 @@ impl MailerPlugin for LuaPlugin {
     fn send_batch(&self, msgs: Vec<Message>) -> Vec<BatchOutcome> {
         const M: &str = "send_batch";
         match self.defines(Cap::Mailer, M) {
-            Ok(false) => return msgs.into_iter().map(|m| MailerPlugin::send(self, m)).collect(),
+            Ok(false) => {
+                return msgs
+                    .into_iter()
+                    .map(|m| MailerPlugin::send(self, m))
+                    .collect();
+            }
             Ok(true) => {}
-            Err(e) => return msgs.iter().map(|_| Err(MailerError::from(e.clone()))).collect(),
+            Err(e) => {
+                return msgs
+                    .iter()
+                    .map(|_| Err(MailerError::from(e.clone())))
+                    .collect();
+            }
         }
         let count = msgs.len();
-        let result = self.json_arg(M, &msgs).and_then(|arg| self.call_value(Cap::Mailer, M, &[arg]));
+        let result = self
+            .json_arg(M, &msgs)
+            .and_then(|arg| self.call_value(Cap::Mailer, M, &[arg]));
         let entries = match result {
             Ok(Some(Value::Array(entries))) if entries.len() == count => entries,
             Ok(Some(Value::Object(empty))) if empty.is_empty() && count == 0 => Vec::new(),
             Ok(other) => {
                 let found = other.map_or("nil".to_string(), |v| super::json_kind(&v).to_string());
-                let e = self.bad_envelope(M, format!("expected an array of {count} outcomes, got {found}"));
-                return (0..count).map(|_| Err(MailerError::from(e.clone()))).collect();
+                let e = self.bad_envelope(
+                    M,
+                    format!("expected an array of {count} outcomes, got {found}"),
+                );
+                return (0..count)
+                    .map(|_| Err(MailerError::from(e.clone())))
+                    .collect();
             }
-            Err(e) => return (0..count).map(|_| Err(MailerError::from(e.clone()))).collect(),
+            Err(e) => {
+                return (0..count)
+                    .map(|_| Err(MailerError::from(e.clone())))
+                    .collect();
+            }
         };
         entries
             .into_iter()
@@ -83,7 +104,10 @@ impl MailerPlugin for LuaPlugin {
                         other => other.map(Value::to_string).unwrap_or_default(),
                     };
                     let message = format!("lua plugin `{}`: {M}: {message}", self.name());
-                    Err(mailer_error_kind(map.get("kind").and_then(Value::as_str), message))
+                    Err(mailer_error_kind(
+                        map.get("kind").and_then(Value::as_str),
+                        message,
+                    ))
                 }
                 other => send_outcome(self, M, other).map_err(MailerError::from),
             })

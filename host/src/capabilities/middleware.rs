@@ -27,9 +27,9 @@ use super::parse_headers;
 use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::MiddlewarePlugin;
 use bext_plugin_api::middleware::{PluginResponse, RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_api::types::PluginCapability;
-use bext_plugin_api::MiddlewarePlugin;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -63,23 +63,42 @@ impl LuaPlugin {
     /// guest yields to the executor at every epoch tick, and dropping the
     /// future cancels the call (see the README's "Async servers"). The
     /// future is `Send`.
-    pub async fn try_on_request_async(&self, ctx: &mut RequestContext) -> Result<RequestAction, Error> {
+    pub async fn try_on_request_async(
+        &self,
+        ctx: &mut RequestContext,
+    ) -> Result<RequestAction, Error> {
         let ctx_json = self.on_request_arg(ctx)?;
-        let out = self.call_async(ON_REQUEST, &[Arg::from(ctx_json.as_str())]).await?;
+        let out = self
+            .call_async(ON_REQUEST, &[Arg::from(ctx_json.as_str())])
+            .await?;
         self.apply_action(ctx, out)
     }
 
     /// `on_response` with the typed [`Error`].
-    pub fn try_on_response(&self, ctx: &RequestContext, response: &mut ResponseHeaders) -> Result<(), Error> {
-        let Some(arg_json) = self.on_response_arg(ctx, response)? else { return Ok(()) };
+    pub fn try_on_response(
+        &self,
+        ctx: &RequestContext,
+        response: &mut ResponseHeaders,
+    ) -> Result<(), Error> {
+        let Some(arg_json) = self.on_response_arg(ctx, response)? else {
+            return Ok(());
+        };
         let out = self.call(ON_RESPONSE, &[Arg::from(arg_json.as_str())])?;
         self.apply_response_change(response, out)
     }
 
     /// [`try_on_response`](Self::try_on_response) for async servers.
-    pub async fn try_on_response_async(&self, ctx: &RequestContext, response: &mut ResponseHeaders) -> Result<(), Error> {
-        let Some(arg_json) = self.on_response_arg(ctx, response)? else { return Ok(()) };
-        let out = self.call_async(ON_RESPONSE, &[Arg::from(arg_json.as_str())]).await?;
+    pub async fn try_on_response_async(
+        &self,
+        ctx: &RequestContext,
+        response: &mut ResponseHeaders,
+    ) -> Result<(), Error> {
+        let Some(arg_json) = self.on_response_arg(ctx, response)? else {
+            return Ok(());
+        };
+        let out = self
+            .call_async(ON_RESPONSE, &[Arg::from(arg_json.as_str())])
+            .await?;
         self.apply_response_change(response, out)
     }
 
@@ -90,21 +109,40 @@ impl LuaPlugin {
 
     /// `on_response`'s argument, or `None` when the script has no
     /// `on_response` (the response stays unchanged).
-    fn on_response_arg(&self, ctx: &RequestContext, response: &ResponseHeaders) -> Result<Option<String>, Error> {
+    fn on_response_arg(
+        &self,
+        ctx: &RequestContext,
+        response: &ResponseHeaders,
+    ) -> Result<Option<String>, Error> {
         self.require_capability(PluginCapability::Middleware)?;
         if !self.has_method(ON_RESPONSE) {
             return Ok(None);
         }
-        let arg = ResponseJson { status: response.status, headers: &response.headers, request: ctx.into() };
+        let arg = ResponseJson {
+            status: response.status,
+            headers: &response.headers,
+            request: ctx.into(),
+        };
         self.to_json(ON_RESPONSE, &arg).map(Some)
     }
 
-    fn apply_response_change(&self, response: &mut ResponseHeaders, out: Output) -> Result<(), Error> {
-        let Some(text) = self.expect_optional_json_text(ON_RESPONSE, out, "a JSON object (a string or a table) or nil")? else {
+    fn apply_response_change(
+        &self,
+        response: &mut ResponseHeaders,
+        out: Output,
+    ) -> Result<(), Error> {
+        let Some(text) = self.expect_optional_json_text(
+            ON_RESPONSE,
+            out,
+            "a JSON object (a string or a table) or nil",
+        )?
+        else {
             return Ok(());
         };
         let change = self.parse_json_bounded(ON_RESPONSE, text.as_bytes())?;
-        parse_response_change(&change).map_err(|m| self.bad_envelope(ON_RESPONSE, m))?.apply(response);
+        parse_response_change(&change)
+            .map_err(|m| self.bad_envelope(ON_RESPONSE, m))?
+            .apply(response);
         Ok(())
     }
 
@@ -120,7 +158,9 @@ impl LuaPlugin {
             return Ok(RequestAction::Continue);
         };
         let action = self.parse_json_bounded(ON_REQUEST, text.as_bytes())?;
-        Ok(parse_middleware_action(&action).map_err(|m| self.bad_envelope(ON_REQUEST, m))?.apply(ctx))
+        Ok(parse_middleware_action(&action)
+            .map_err(|m| self.bad_envelope(ON_REQUEST, m))?
+            .apply(ctx))
     }
 }
 
@@ -159,15 +199,26 @@ pub fn parse_middleware_action(action: &Value) -> Result<MiddlewareAction, Strin
     let extensions = match action.get("extensions") {
         None | Some(Value::Null) => None,
         Some(Value::Object(extensions)) => Some(extensions),
-        Some(other) => return Err(format!("extensions must be a JSON object, got {}", json_kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "extensions must be a JSON object, got {}",
+                json_kind(other)
+            ));
+        }
     };
     let result = match action.get("action").and_then(Value::as_str) {
         Some("continue") => RequestAction::Continue,
         Some("respond") => {
-            let envelope = action.get("response").ok_or("a respond action needs a response")?;
+            let envelope = action
+                .get("response")
+                .ok_or("a respond action needs a response")?;
             RequestAction::Respond(parse_envelope(envelope)?)
         }
-        Some(other) => return Err(format!("unknown action `{other}` (expected continue or respond)")),
+        Some(other) => {
+            return Err(format!(
+                "unknown action `{other}` (expected continue or respond)"
+            ));
+        }
         None => return Err("the action object needs an \"action\" field".into()),
     };
     let extensions = extensions
@@ -181,7 +232,10 @@ pub fn parse_middleware_action(action: &Value) -> Result<MiddlewareAction, Strin
             check_extension(key, &value).map(|()| (key.clone(), value))
         })
         .collect::<Result<_, _>>()?;
-    Ok(MiddlewareAction { action: result, extensions })
+    Ok(MiddlewareAction {
+        action: result,
+        extensions,
+    })
 }
 
 /// An `on_response` result, checked: the status and/or headers that
@@ -229,9 +283,15 @@ pub fn parse_response_change(change: &Value) -> Result<ResponseChange, String> {
 /// `{"status":429,"headers":[["retry-after","60"]],"body":"slow down"}`.
 fn parse_envelope(envelope: &Value) -> Result<PluginResponse, String> {
     let Value::Object(map) = envelope else {
-        return Err(format!("the response envelope must be a JSON object, got {}", json_kind(envelope)));
+        return Err(format!(
+            "the response envelope must be a JSON object, got {}",
+            json_kind(envelope)
+        ));
     };
-    let status = parse_status(map.get("status").ok_or("the response envelope needs a status")?)?;
+    let status = parse_status(
+        map.get("status")
+            .ok_or("the response envelope needs a status")?,
+    )?;
     let headers = match map.get("headers") {
         None | Some(Value::Null) => Vec::new(),
         Some(headers) => parse_headers(headers)?,
@@ -241,7 +301,11 @@ fn parse_envelope(envelope: &Value) -> Result<PluginResponse, String> {
         Some(Value::String(body)) => body.as_bytes().to_vec(),
         Some(other) => return Err(format!("body must be a string, got {}", json_kind(other))),
     };
-    Ok(PluginResponse { status, headers, body })
+    Ok(PluginResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn parse_status(value: &Value) -> Result<u16, String> {
@@ -266,7 +330,12 @@ impl MiddlewarePlugin for LuaPlugin {
         self.try_on_request(ctx).map_err(|e| e.to_string())
     }
 
-    fn on_response(&self, ctx: &RequestContext, headers: &mut ResponseHeaders) -> Result<(), String> {
-        self.try_on_response(ctx, headers).map_err(|e| e.to_string())
+    fn on_response(
+        &self,
+        ctx: &RequestContext,
+        headers: &mut ResponseHeaders,
+    ) -> Result<(), String> {
+        self.try_on_response(ctx, headers)
+            .map_err(|e| e.to_string())
     }
 }

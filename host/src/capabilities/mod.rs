@@ -53,20 +53,27 @@ mod tracer;
 mod webhook;
 
 pub use lifecycle::LifecycleHook;
-pub use middleware::{parse_middleware_action, parse_response_change, request_context_json, MiddlewareAction, ResponseChange};
-pub use table::{capability_methods, capability_name, CapabilityMethods, CAPABILITIES};
+pub use middleware::{
+    MiddlewareAction, ResponseChange, parse_middleware_action, parse_response_change,
+    request_context_json,
+};
+pub use table::{CAPABILITIES, CapabilityMethods, capability_methods, capability_name};
 
-pub(crate) use output::json_kind;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::types::{PluginCapability, PluginManifest};
+pub(crate) use output::json_kind;
 use serde_json::Value;
 
 /// The capabilities `manifest` declares (`capabilities` and
 /// `provides_capabilities`), without duplicates, in manifest order.
 pub(crate) fn declared_capabilities(manifest: &PluginManifest) -> Vec<PluginCapability> {
     let mut declared = Vec::new();
-    for capability in manifest.capabilities.iter().chain(&manifest.provides_capabilities) {
+    for capability in manifest
+        .capabilities
+        .iter()
+        .chain(&manifest.provides_capabilities)
+    {
         if !declared.contains(capability) {
             declared.push(*capability);
         }
@@ -85,18 +92,33 @@ pub(crate) fn check_declared_capabilities(
     let mut problems = Vec::new();
     for capability in declared_capabilities(manifest) {
         let row = capability_methods(capability);
-        let missing: Vec<String> = row.missing(&defines).iter().map(|m| format!("`{m}`")).collect();
+        let missing: Vec<String> = row
+            .missing(&defines)
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect();
         if !missing.is_empty() {
-            problems.push(format!("claims the {} capability but the script defines no {}", row.name, missing.join(", ")));
+            problems.push(format!(
+                "claims the {} capability but the script defines no {}",
+                row.name,
+                missing.join(", ")
+            ));
         }
         if row.required.is_empty() && !row.optional.iter().any(|m| defines(m)) {
-            problems.push(format!("claims the {} capability but the script defines none of {}", row.name, row.optional.join(", ")));
+            problems.push(format!(
+                "claims the {} capability but the script defines none of {}",
+                row.name,
+                row.optional.join(", ")
+            ));
         }
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::CapabilityMismatch { plugin: plugin.into(), message: format!("the manifest {}", problems.join("; it ")) })
+        Err(Error::CapabilityMismatch {
+            plugin: plugin.into(),
+            message: format!("the manifest {}", problems.join("; it ")),
+        })
     }
 }
 
@@ -125,7 +147,10 @@ impl LuaPlugin {
         if declared.is_empty() || declared.contains(&capability) {
             Ok(())
         } else {
-            Err(Error::CapabilityNotProvided { plugin: self.name().into(), capability: capability_name(capability).into() })
+            Err(Error::CapabilityNotProvided {
+                plugin: self.name().into(),
+                capability: capability_name(capability).into(),
+            })
         }
     }
 
@@ -134,10 +159,13 @@ impl LuaPlugin {
     pub(crate) fn priority_for(&self, capability: PluginCapability) -> u32 {
         // Every trait with a `priority()` has a default in the table (a unit
         // test of table.rs checks it); 600 only satisfies the type.
-        let default = capability_methods(capability).default_priority.unwrap_or(bext_plugin_api::types::priority::PLUGIN_DEFAULT);
-        self.script_priority().and_then(|p| u32::try_from(p).ok()).unwrap_or(default)
+        let default = capability_methods(capability)
+            .default_priority
+            .unwrap_or(bext_plugin_api::types::priority::PLUGIN_DEFAULT);
+        self.script_priority()
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or(default)
     }
-
 }
 
 /// Logs an error that a trait method without a `Result` cannot return.
@@ -153,17 +181,25 @@ pub(crate) fn parse_headers(value: &Value) -> Result<Vec<(String, String)>, Stri
             .iter()
             .map(|pair| match pair.as_array().map(Vec::as_slice) {
                 Some([Value::String(k), Value::String(v)]) => Ok((k.clone(), v.clone())),
-                _ => Err(format!("each header must be a [name, value] pair of strings, got {pair}")),
+                _ => Err(format!(
+                    "each header must be a [name, value] pair of strings, got {pair}"
+                )),
             })
             .collect(),
         Value::Object(map) => map
             .iter()
             .map(|(k, v)| match v {
                 Value::String(v) => Ok((k.clone(), v.clone())),
-                other => Err(format!("header `{k}` must have a string value, got {}", json_kind(other))),
+                other => Err(format!(
+                    "header `{k}` must have a string value, got {}",
+                    json_kind(other)
+                )),
             })
             .collect(),
-        other => Err(format!("headers must be an array of [name, value] pairs, got {}", json_kind(other))),
+        other => Err(format!(
+            "headers must be an array of [name, value] pairs, got {}",
+            json_kind(other)
+        )),
     }?;
     for (name, value) in &headers {
         http_text::check_header(name, value)?;

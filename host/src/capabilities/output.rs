@@ -42,7 +42,12 @@ impl LuaPlugin {
             }
             other => other.type_name(),
         };
-        Err(Error::WrongReturnType { plugin: self.name().into(), method: method.into(), expected: EXPECTED, found })
+        Err(Error::WrongReturnType {
+            plugin: self.name().into(),
+            method: method.into(),
+            expected: EXPECTED,
+            found,
+        })
     }
 
     /// JSON text from a JSON string or a returned table, or `None` for nil;
@@ -62,7 +67,11 @@ impl LuaPlugin {
     }
 
     /// A string result, or `None` for nil; other types are an error.
-    pub(crate) fn expect_optional_string(&self, method: &str, out: Output) -> Result<Option<String>, Error> {
+    pub(crate) fn expect_optional_string(
+        &self,
+        method: &str,
+        out: Output,
+    ) -> Result<Option<String>, Error> {
         match out {
             Output::Nil => Ok(None),
             Output::Str(bytes) => self.utf8(method, bytes).map(Some),
@@ -71,15 +80,28 @@ impl LuaPlugin {
     }
 
     pub(crate) fn wrong_type(&self, method: &str, expected: &'static str, found: &Output) -> Error {
-        Error::WrongReturnType { plugin: self.name().into(), method: method.into(), expected, found: found.type_name() }
+        Error::WrongReturnType {
+            plugin: self.name().into(),
+            method: method.into(),
+            expected,
+            found: found.type_name(),
+        }
     }
 
     pub(crate) fn bad_envelope(&self, method: &str, message: String) -> Error {
-        Error::BadEnvelope { plugin: self.name().into(), method: method.into(), message }
+        Error::BadEnvelope {
+            plugin: self.name().into(),
+            method: method.into(),
+            message,
+        }
     }
 
     pub(crate) fn bad_input(&self, method: &str, message: String) -> Error {
-        Error::BadInput { plugin: self.name().into(), method: method.into(), message }
+        Error::BadInput {
+            plugin: self.name().into(),
+            method: method.into(),
+            message,
+        }
     }
 
     /// A Lua result as JSON.
@@ -115,10 +137,12 @@ impl LuaPlugin {
             // Only a structured value (object, array) may come as JSON text:
             // `"\"token\""` or `"5"` is not the scalar it holds.
             Value::String(text) => match self.parse_json_bounded(method, text.as_bytes()) {
-                Ok(decoded @ (Value::Object(_) | Value::Array(_))) => match serde_json::from_value::<R>(decoded.clone()) {
-                    Ok(r) => return Ok(r),
-                    Err(_) => decoded,
-                },
+                Ok(decoded @ (Value::Object(_) | Value::Array(_))) => {
+                    match serde_json::from_value::<R>(decoded.clone()) {
+                        Ok(r) => return Ok(r),
+                        Err(_) => decoded,
+                    }
+                }
                 Err(too_large @ Error::PayloadTooLarge { .. }) => return Err(too_large),
                 _ => return Err(self.bad_envelope(method, format!("not {expected}: {first}"))),
             },
@@ -130,12 +154,16 @@ impl LuaPlugin {
 
     /// A returned string as UTF-8 text, else a [`Error::BadEnvelope`].
     fn utf8(&self, method: &str, bytes: Vec<u8>) -> Result<String, Error> {
-        String::from_utf8(bytes).map_err(|_| self.bad_envelope(method, "the returned string is not valid UTF-8".into()))
+        String::from_utf8(bytes)
+            .map_err(|_| self.bad_envelope(method, "the returned string is not valid UTF-8".into()))
     }
 
     /// A returned table the shim could not encode as JSON.
     fn unencodable_table(&self, method: &str, message: String) -> Error {
-        self.bad_envelope(method, format!("the returned table cannot be encoded as JSON: {message}"))
+        self.bad_envelope(
+            method,
+            format!("the returned table cannot be encoded as JSON: {message}"),
+        )
     }
 }
 
@@ -143,8 +171,14 @@ impl LuaPlugin {
 fn empty_objects_as_arrays(value: Value) -> Value {
     match value {
         Value::Object(map) if map.is_empty() => Value::Array(Vec::new()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, empty_objects_as_arrays(v))).collect()),
-        Value::Array(items) => Value::Array(items.into_iter().map(empty_objects_as_arrays).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, empty_objects_as_arrays(v)))
+                .collect(),
+        ),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(empty_objects_as_arrays).collect())
+        }
         other => other,
     }
 }

@@ -4,9 +4,9 @@
 
 use super::generic::CLEANUP;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::ScheduledPlugin;
 use bext_plugin_api::scheduled::{Schedule, ScheduledRunCtx};
 use bext_plugin_api::types::PluginCapability as Cap;
-use bext_plugin_api::ScheduledPlugin;
 use serde::Serialize;
 
 /// `ScheduledRunCtx` as the script sees it.
@@ -32,7 +32,8 @@ impl ScheduledPlugin for LuaPlugin {
 
     /// An array of `Schedule`s; nil is none.
     fn schedules(&self) -> Result<Vec<Schedule>, String> {
-        let schedules = self.call_json(Cap::Scheduled, "schedules", &[], "an array of Schedules")?;
+        let schedules =
+            self.call_json(Cap::Scheduled, "schedules", &[], "an array of Schedules")?;
         Ok(schedules.unwrap_or_default())
     }
 
@@ -47,10 +48,12 @@ impl ScheduledPlugin for LuaPlugin {
             site_id: ctx.site_id.as_deref(),
         };
         let ctx = self.json_arg(M, &ctx)?;
-        self.ext_unit(Cap::Scheduled, M, &[ctx], false).map_err(String::from)
+        self.ext_unit(Cap::Scheduled, M, &[ctx], false)
+            .map_err(String::from)
     }
 
     fn cleanup(&self) -> Result<(), String> {
-        self.ext_unit(Cap::Scheduled, CLEANUP, &[], true).map_err(String::from)
+        self.ext_unit(Cap::Scheduled, CLEANUP, &[], true)
+            .map_err(String::from)
     }
 }

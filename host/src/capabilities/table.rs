@@ -6,7 +6,7 @@
 //!
 //! [`LuaPlugin::provides`]: crate::LuaPlugin::provides
 
-use bext_plugin_api::types::{priority, transform_priority, PluginCapability as Cap};
+use bext_plugin_api::types::{PluginCapability as Cap, priority, transform_priority};
 
 /// What one capability needs from a script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,17 +39,25 @@ impl CapabilityMethods {
     /// implements the capability: every required method, and for a
     /// capability of optional methods only, at least one of them.
     pub fn implemented_by(&self, defines: impl Fn(&str) -> bool) -> bool {
-        self.missing(&defines).is_empty() && (!self.required.is_empty() || self.optional.iter().any(|m| defines(m)))
+        self.missing(&defines).is_empty()
+            && (!self.required.is_empty() || self.optional.iter().any(|m| defines(m)))
     }
 
     /// The required methods `defines` says no to, in table order.
     pub fn missing(&self, defines: impl Fn(&str) -> bool) -> Vec<&'static str> {
-        self.required.iter().copied().filter(|m| !defines(m)).collect()
+        self.required
+            .iter()
+            .copied()
+            .filter(|m| !defines(m))
+            .collect()
     }
 
     /// Whether `defines` says yes to any of the capability's methods.
     pub fn touched_by(&self, defines: impl Fn(&str) -> bool) -> bool {
-        self.required.iter().chain(self.optional).any(|m| defines(m))
+        self.required
+            .iter()
+            .chain(self.optional)
+            .any(|m| defines(m))
     }
 }
 
@@ -118,7 +126,15 @@ const LIFECYCLE: CapabilityMethods = CapabilityMethods {
     name: "lifecycle",
     trait_name: "LifecyclePlugin",
     required: &[],
-    optional: &["on_server_start", "on_server_stop", "on_request_complete", "on_cache_write", "on_cache_invalidate", "on_reload", "cleanup"],
+    optional: &[
+        "on_server_start",
+        "on_server_stop",
+        "on_request_complete",
+        "on_cache_write",
+        "on_cache_invalidate",
+        "on_reload",
+        "cleanup",
+    ],
     default_priority: Some(LIFECYCLE_DEFAULT_PRIORITY),
     own_adapter: true,
 };
@@ -162,7 +178,14 @@ const TRACER: CapabilityMethods = CapabilityMethods {
     capability: Cap::Tracer,
     name: "tracer",
     trait_name: "TracerPlugin",
-    required: &["start_span", "set_attribute", "set_status", "add_event", "end_span", "flush"],
+    required: &[
+        "start_span",
+        "set_attribute",
+        "set_status",
+        "add_event",
+        "end_span",
+        "flush",
+    ],
     optional: &[],
     default_priority: None,
     own_adapter: false,
@@ -257,7 +280,10 @@ mod tests {
     #[test]
     fn names_are_the_serde_names() {
         for row in &CAPABILITIES {
-            assert_eq!(serde_json::to_value(row.capability).unwrap(), serde_json::Value::from(row.name));
+            assert_eq!(
+                serde_json::to_value(row.capability).unwrap(),
+                serde_json::Value::from(row.name)
+            );
         }
     }
 
@@ -266,7 +292,13 @@ mod tests {
     #[test]
     fn the_list_and_the_lookup_agree() {
         for (i, row) in CAPABILITIES.iter().enumerate() {
-            assert!(CAPABILITIES[..i].iter().all(|earlier| earlier.capability != row.capability), "{} twice", row.name);
+            assert!(
+                CAPABILITIES[..i]
+                    .iter()
+                    .all(|earlier| earlier.capability != row.capability),
+                "{} twice",
+                row.name
+            );
             assert_eq!(capability_methods(row.capability), *row);
         }
     }
@@ -274,10 +306,23 @@ mod tests {
     /// The traits with a `priority()` have a default in the table.
     #[test]
     fn priorities() {
-        let with_priority = [Cap::Middleware, Cap::Lifecycle, Cap::Transform, Cap::Scheduled];
+        let with_priority = [
+            Cap::Middleware,
+            Cap::Lifecycle,
+            Cap::Transform,
+            Cap::Scheduled,
+        ];
         for row in CAPABILITIES {
-            assert_eq!(row.default_priority.is_some(), with_priority.contains(&row.capability), "{}", row.name);
+            assert_eq!(
+                row.default_priority.is_some(),
+                with_priority.contains(&row.capability),
+                "{}",
+                row.name
+            );
         }
-        assert_eq!(capability_methods(Cap::Middleware).default_priority, Some(600));
+        assert_eq!(
+            capability_methods(Cap::Middleware).default_priority,
+            Some(600)
+        );
     }
 }

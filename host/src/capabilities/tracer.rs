@@ -6,9 +6,9 @@ use super::generic::JsonArg;
 use super::log_swallowed;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::TracerPlugin;
 use bext_plugin_api::tracer::{AttrValue, SpanEvent, SpanHandle, SpanKind, SpanStart, SpanStatus};
 use bext_plugin_api::types::PluginCapability as Cap;
-use bext_plugin_api::TracerPlugin;
 use serde::{Deserialize, Serialize};
 
 /// `SpanHandle` as the script sees it: lowercase hex,
@@ -37,7 +37,10 @@ fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
 }
 
 fn span_json(span: SpanHandle) -> SpanHandleJson {
-    SpanHandleJson { trace_id: hex(&span.trace_id), span_id: hex(&span.span_id) }
+    SpanHandleJson {
+        trace_id: hex(&span.trace_id),
+        span_id: hex(&span.span_id),
+    }
 }
 
 /// `SpanStart` as the script sees it; `attributes` are `[key, value]` pairs.
@@ -83,13 +86,16 @@ impl TracerPlugin for LuaPlugin {
             attributes: &span.attributes,
             start_time_unix_nanos: span.start_time_unix_nanos,
         };
-        let result = self.json_arg(M, &start).and_then(|arg| {
-            let handle: SpanHandleJson = self.call_json_required(Cap::Tracer, M, &[arg], "a span handle")?;
-            match (unhex::<16>(&handle.trace_id), unhex::<8>(&handle.span_id)) {
-                (Some(trace_id), Some(span_id)) => Ok(SpanHandle { trace_id, span_id }),
-                _ => Err(self.bad_envelope(M, "trace_id must be 32 and span_id 16 hex digits".into())),
-            }
-        });
+        let result =
+            self.json_arg(M, &start).and_then(|arg| {
+                let handle: SpanHandleJson =
+                    self.call_json_required(Cap::Tracer, M, &[arg], "a span handle")?;
+                match (unhex::<16>(&handle.trace_id), unhex::<8>(&handle.span_id)) {
+                    (Some(trace_id), Some(span_id)) => Ok(SpanHandle { trace_id, span_id }),
+                    _ => Err(self
+                        .bad_envelope(M, "trace_id must be 32 and span_id 16 hex digits".into())),
+                }
+            });
         result.unwrap_or_else(|e| {
             log_swallowed(&e, "returning an invalid span");
             SpanHandle::INVALID
@@ -98,30 +104,53 @@ impl TracerPlugin for LuaPlugin {
 
     fn set_attribute(&self, span: SpanHandle, key: &str, value: AttrValue) {
         const M: &str = "set_attribute";
-        let args = (|| Ok(vec![self.json_arg(M, &span_json(span))?, key.into(), self.json_arg(M, &value)?]))();
+        let args = (|| {
+            Ok(vec![
+                self.json_arg(M, &span_json(span))?,
+                key.into(),
+                self.json_arg(M, &value)?,
+            ])
+        })();
         self.tracer_call(M, args)
     }
 
     fn set_status(&self, span: SpanHandle, status: SpanStatus) {
         const M: &str = "set_status";
-        let args = (|| Ok(vec![self.json_arg(M, &span_json(span))?, self.json_arg(M, &status)?]))();
+        let args = (|| {
+            Ok(vec![
+                self.json_arg(M, &span_json(span))?,
+                self.json_arg(M, &status)?,
+            ])
+        })();
         self.tracer_call(M, args)
     }
 
     fn add_event(&self, span: SpanHandle, event: SpanEvent<'_>) {
         const M: &str = "add_event";
-        let event = SpanEventJson { name: event.name, attributes: &event.attributes, time_unix_nanos: event.time_unix_nanos };
-        let args = (|| Ok(vec![self.json_arg(M, &span_json(span))?, self.json_arg(M, &event)?]))();
+        let event = SpanEventJson {
+            name: event.name,
+            attributes: &event.attributes,
+            time_unix_nanos: event.time_unix_nanos,
+        };
+        let args = (|| {
+            Ok(vec![
+                self.json_arg(M, &span_json(span))?,
+                self.json_arg(M, &event)?,
+            ])
+        })();
         self.tracer_call(M, args)
     }
 
     fn end_span(&self, span: SpanHandle, end_time_unix_nanos: Option<u64>) {
         const M: &str = "end_span";
-        let args = self.json_arg(M, &span_json(span)).map(|handle| vec![handle, end_time_unix_nanos.into()]);
+        let args = self
+            .json_arg(M, &span_json(span))
+            .map(|handle| vec![handle, end_time_unix_nanos.into()]);
         self.tracer_call(M, args)
     }
 
     fn flush(&self) -> Result<(), String> {
-        self.ext_unit(Cap::Tracer, "flush", &[], false).map_err(String::from)
+        self.ext_unit(Cap::Tracer, "flush", &[], false)
+            .map_err(String::from)
     }
 }

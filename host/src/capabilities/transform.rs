@@ -20,9 +20,9 @@ use super::log_swallowed;
 use crate::abi::{Arg, Output};
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::TransformPlugin;
 use bext_plugin_api::transform::TransformContext;
 use bext_plugin_api::types::PluginCapability;
-use bext_plugin_api::TransformPlugin;
 use serde::Serialize;
 
 const MATCHES: &str = "matches";
@@ -46,15 +46,29 @@ impl LuaPlugin {
     /// [`try_matches`](Self::try_matches) for async servers.
     pub async fn try_matches_async(&self, path: &str, source: &str) -> Result<bool, Error> {
         self.require_capability(PluginCapability::Transform)?;
-        let out = self.call_async(MATCHES, &[Arg::from(path), Arg::from(source)]).await?;
+        let out = self
+            .call_async(MATCHES, &[Arg::from(path), Arg::from(source)])
+            .await?;
         self.expect_truthy(MATCHES, out)
     }
 
     /// `transform` with the typed [`Error`]: `Ok(None)` when the source is
     /// unchanged.
-    pub fn try_transform(&self, source: &str, path: &str, ctx: &TransformContext) -> Result<Option<String>, Error> {
+    pub fn try_transform(
+        &self,
+        source: &str,
+        path: &str,
+        ctx: &TransformContext,
+    ) -> Result<Option<String>, Error> {
         let ctx_json = self.transform_arg(ctx)?;
-        let out = self.call(TRANSFORM, &[Arg::from(source), Arg::from(path), Arg::from(ctx_json.as_str())])?;
+        let out = self.call(
+            TRANSFORM,
+            &[
+                Arg::from(source),
+                Arg::from(path),
+                Arg::from(ctx_json.as_str()),
+            ],
+        )?;
         self.transformed(source, out)
     }
 
@@ -66,14 +80,24 @@ impl LuaPlugin {
         ctx: &TransformContext,
     ) -> Result<Option<String>, Error> {
         let ctx_json = self.transform_arg(ctx)?;
-        let args = [Arg::from(source), Arg::from(path), Arg::from(ctx_json.as_str())];
+        let args = [
+            Arg::from(source),
+            Arg::from(path),
+            Arg::from(ctx_json.as_str()),
+        ];
         let out = self.call_async(TRANSFORM, &args).await?;
         self.transformed(source, out)
     }
 
     fn transform_arg(&self, ctx: &TransformContext) -> Result<String, Error> {
         self.require_capability(PluginCapability::Transform)?;
-        self.to_json(TRANSFORM, &ContextJson { node_env: &ctx.node_env, env_vars: &ctx.env_vars })
+        self.to_json(
+            TRANSFORM,
+            &ContextJson {
+                node_env: &ctx.node_env,
+                env_vars: &ctx.env_vars,
+            },
+        )
     }
 
     fn transformed(&self, source: &str, out: Output) -> Result<Option<String>, Error> {

@@ -2,14 +2,14 @@
 //! calls the script method of the same name; the README's capability table
 //! lists the argument and result shapes.
 
-use super::generic::{error_code, JsonArg};
+use super::generic::{JsonArg, error_code};
 use super::log_swallowed;
 use crate::abi::Output;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;
+use bext_plugin_api::WebhookPlugin;
 use bext_plugin_api::types::PluginCapability as Cap;
 use bext_plugin_api::webhook::{WebhookError, WebhookRequest, WebhookSchemeKind};
-use bext_plugin_api::WebhookPlugin;
 use serde::Serialize;
 
 /// Codes: `missing_header`, `malformed_payload`, `invalid_signature`,
@@ -46,17 +46,23 @@ impl WebhookPlugin for LuaPlugin {
     /// The script's `scheme()` (`"hmac_body"`, `"hmac_timestamped_body"`,
     /// `"hmac_url_form_fields"`); on error (logged) `HmacBody`.
     fn scheme(&self) -> WebhookSchemeKind {
-        self.call_json_required(Cap::Webhook, "scheme", &[], "a webhook scheme").unwrap_or_else(|e| {
-            log_swallowed(&e, "assuming hmac_body");
-            WebhookSchemeKind::HmacBody
-        })
+        self.call_json_required(Cap::Webhook, "scheme", &[], "a webhook scheme")
+            .unwrap_or_else(|e| {
+                log_swallowed(&e, "assuming hmac_body");
+                WebhookSchemeKind::HmacBody
+            })
     }
 
     /// `verify(self, request_json, body)` must return `true` to accept;
     /// `false` or nil is `InvalidSignature`.
     fn verify(&self, req: &WebhookRequest) -> Result<(), WebhookError> {
         const M: &str = "verify";
-        let json = WebhookRequestJson { url: &req.url, method: &req.method, headers: &req.headers, received_at_ms: req.received_at_ms };
+        let json = WebhookRequestJson {
+            url: &req.url,
+            method: &req.method,
+            headers: &req.headers,
+            received_at_ms: req.received_at_ms,
+        };
         let json = self.json_arg(M, &json)?;
         match self.call_ext(Cap::Webhook, M, &[json, JsonArg::Bytes(&req.body)])? {
             Output::Bool(true) => Ok(()),
@@ -64,7 +70,11 @@ impl WebhookPlugin for LuaPlugin {
                 "lua plugin `{}`: {M}: the signature does not match",
                 self.name()
             ))),
-            other => Err(WebhookError::from(self.wrong_type(M, "true, false or nil", &other))),
+            other => Err(WebhookError::from(self.wrong_type(
+                M,
+                "true, false or nil",
+                &other,
+            ))),
         }
     }
 

@@ -3,10 +3,10 @@
 
 use bext_plugin_api::middleware::{RequestAction, RequestContext};
 use bext_plugin_lua_wasm::LuaPluginRuntime;
-use bext_plugin_sources::{manifest_or_default, DesiredPlugin, Reconciler};
+use bext_plugin_sources::{DesiredPlugin, Reconciler, manifest_or_default};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A fresh runtime (after the first, a runtime costs well under a
@@ -23,14 +23,21 @@ pub fn answering(body: &str) -> String {
 }
 
 /// A middleware that answers with its config section.
-pub const ANSWERS_CONFIG: &str =
-    "return { on_request = function(self, ctx)\n  return bext.middleware_respond(bext.json.encode({status = 200, body = bext.get_config()}))\nend }\n";
+pub const ANSWERS_CONFIG: &str = "return { on_request = function(self, ctx)\n  return bext.middleware_respond(bext.json.encode({status = 200, body = bext.get_config()}))\nend }\n";
 
 /// Lua that does not compile.
 pub const BROKEN: &str = "return { on_request = function(self, ctx) return ( end }";
 
 pub fn desired(tenant: &str, plugin: &str, source: &str) -> DesiredPlugin {
-    DesiredPlugin::new("test", tenant, plugin, manifest_or_default(plugin, None).unwrap(), "{}", source).unwrap()
+    DesiredPlugin::new(
+        "test",
+        tenant,
+        plugin,
+        manifest_or_default(plugin, None).unwrap(),
+        "{}",
+        source,
+    )
+    .unwrap()
 }
 
 /// What `tenant/plugin` answers a request with now (`None`: not loaded).
@@ -102,7 +109,10 @@ impl Drop for TempDir {
 /// over the target.
 pub fn write_atomically(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let temporary = path.with_file_name(format!(".{}.tmp", path.file_name().unwrap().to_string_lossy()));
+    let temporary = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().unwrap().to_string_lossy()
+    ));
     std::fs::write(&temporary, text).unwrap();
     std::fs::rename(&temporary, path).unwrap();
 }

@@ -1,11 +1,15 @@
 //! The etcd source against a real etcd server on loopback ports.
 
 use crate::common::*;
-use bext_plugin_sources::{EtcdSource, PluginSource, Reconciler, SourceError, SourceEvent, SourceSignal, SourceState};
+use bext_plugin_sources::{
+    EtcdSource, PluginSource, Reconciler, SourceError, SourceEvent, SourceSignal, SourceState,
+};
 use std::time::Duration;
 
 fn source(etcd: &EtcdServer, prefix: &str) -> EtcdSource {
-    EtcdSource::new(&[etcd.endpoint()], prefix).retry(Duration::from_millis(50)).connect_timeout(Duration::from_millis(500))
+    EtcdSource::new(&[etcd.endpoint()], prefix)
+        .retry(Duration::from_millis(50))
+        .connect_timeout(Duration::from_millis(500))
 }
 
 #[test]
@@ -15,9 +19,16 @@ fn a_watched_prefix_loads_reloads_rejects_and_unloads() {
     client.put("/bext/acme/p", &etcd_value(&answering("v1")));
     client.put(
         "/bext/globex/q",
-        &EtcdSource::value(ANSWERS_CONFIG, Some(serde_json::json!({"version": "2.0.0"})), Some(serde_json::json!({"k": 1}))),
+        &EtcdSource::value(
+            ANSWERS_CONFIG,
+            Some(serde_json::json!({"version": "2.0.0"})),
+            Some(serde_json::json!({"k": 1})),
+        ),
     );
-    client.put("/other/acme/x", &etcd_value(&answering("outside the prefix")));
+    client.put(
+        "/other/acme/x",
+        &etcd_value(&answering("outside the prefix")),
+    );
 
     let r = reconciler();
     let rt = r.runtime().clone();
@@ -33,21 +44,31 @@ fn a_watched_prefix_loads_reloads_rejects_and_unloads() {
     // A version that does not compile: rejected, v2 keeps serving.
     client.put("/bext/acme/p", &etcd_value(BROKEN));
     wait_until("the broken version is rejected", || {
-        matches!(r.plugin_status("acme", "p").and_then(|s| s.last_error), Some(SourceError::Rejected { .. }))
+        matches!(
+            r.plugin_status("acme", "p").and_then(|s| s.last_error),
+            Some(SourceError::Rejected { .. })
+        )
     });
     assert_eq!(served(&rt, "acme", "p").as_deref(), Some("v2"));
 
     // A value that is not the JSON the source expects: a broken entry.
     client.put("/bext/acme/p", "return {}");
     wait_until("the bad value is reported", || {
-        matches!(r.plugin_status("acme", "p").and_then(|s| s.last_error), Some(SourceError::BadEntry { .. }))
+        matches!(
+            r.plugin_status("acme", "p").and_then(|s| s.last_error),
+            Some(SourceError::BadEntry { .. })
+        )
     });
     assert_eq!(served(&rt, "acme", "p").as_deref(), Some("v2"));
 
     // A key that names no plugin is reported in the source's status.
     client.put("/bext/no-plugin-name", &etcd_value(&answering("x")));
     wait_until("the bad key is reported", || {
-        watch.status().problems.iter().any(|p| matches!(p, SourceError::BadKey { key, .. } if key == "/bext/no-plugin-name"))
+        watch
+            .status()
+            .problems
+            .iter()
+            .any(|p| matches!(p, SourceError::BadKey { key, .. } if key == "/bext/no-plugin-name"))
     });
 
     client.delete("/bext/globex/q");
@@ -65,14 +86,31 @@ fn reconnects_and_lists_again_after_a_compaction() {
     // Driven by hand: nothing reconnects while the test changes the store.
     let signal = SourceSignal::new();
     let mut source = source(&etcd, "/c/");
-    let SourceEvent::Set(set) = source.next_event(&signal) else { panic!("expected the listed set") };
-    assert_eq!(set.plugins().keys().collect::<Vec<_>>(), ["acme/gone", "acme/p"]);
+    let SourceEvent::Set(set) = source.next_event(&signal) else {
+        panic!("expected the listed set")
+    };
+    assert_eq!(
+        set.plugins().keys().collect::<Vec<_>>(),
+        ["acme/gone", "acme/p"]
+    );
 
     etcd.stop();
     let event = source.next_event(&signal);
-    assert!(matches!(event, SourceEvent::Unavailable(SourceError::Unreachable { .. })), "{event:?}");
+    assert!(
+        matches!(
+            event,
+            SourceEvent::Unavailable(SourceError::Unreachable { .. })
+        ),
+        "{event:?}"
+    );
     let event = source.next_event(&signal);
-    assert!(matches!(event, SourceEvent::Unavailable(SourceError::Unreachable { .. })), "{event:?}");
+    assert!(
+        matches!(
+            event,
+            SourceEvent::Unavailable(SourceError::Unreachable { .. })
+        ),
+        "{event:?}"
+    );
 
     // While the source is away: changes, then a compaction past its revision.
     etcd.restart();
@@ -95,7 +133,10 @@ fn reconnects_and_lists_again_after_a_compaction() {
         }
     }
     let set = last.expect("a listed set after the compaction");
-    assert_eq!(set.plugins().keys().collect::<Vec<_>>(), ["acme/new", "acme/p"]);
+    assert_eq!(
+        set.plugins().keys().collect::<Vec<_>>(),
+        ["acme/new", "acme/p"]
+    );
     assert!(set.plugins()["acme/p"].source.contains("v2"));
 
     signal.stop();
@@ -124,12 +165,18 @@ fn a_node_restarting_while_etcd_is_down_serves_its_last_good_set() {
         matches!(watch.status().state, SourceState::ServingLastGood { .. })
     });
     assert_eq!(served(&rt, "acme", "p").as_deref(), Some("v1"));
-    assert!(matches!(watch.status().last_error, Some(SourceError::Unreachable { .. })));
+    assert!(matches!(
+        watch.status().last_error,
+        Some(SourceError::Unreachable { .. })
+    ));
     assert!(r.plugin_status("acme", "p").unwrap().from_last_good);
 
     etcd.restart();
-    etcd.client().put("/lg/acme/p", &etcd_value(&answering("v2")));
+    etcd.client()
+        .put("/lg/acme/p", &etcd_value(&answering("v2")));
     wait_served(&rt, "acme", "p", "v2");
-    wait_until("the source is live again", || watch.status().state == SourceState::Live);
+    wait_until("the source is live again", || {
+        watch.status().state == SourceState::Live
+    });
     watch.stop();
 }

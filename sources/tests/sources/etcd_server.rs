@@ -18,16 +18,28 @@ pub struct EtcdServer {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl EtcdServer {
     pub fn start() -> Self {
         let client_port = free_port();
-        let dir = std::env::temp_dir().join(format!("bext-etcd-test-{}-{client_port}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "bext-etcd-test-{}-{client_port}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let mut server = EtcdServer { child: None, dir, client_port, peer_port: free_port() };
+        let mut server = EtcdServer {
+            child: None,
+            dir,
+            client_port,
+            peer_port: free_port(),
+        };
         server.restart();
         server
     }
@@ -46,9 +58,24 @@ impl EtcdServer {
         let child = std::process::Command::new("etcd")
             .args(["--name", "test", "--data-dir"])
             .arg(self.dir.join("data"))
-            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &format!("test={peer}"), "--initial-cluster-state", "new"])
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .args([
+                "--initial-cluster",
+                &format!("test={peer}"),
+                "--initial-cluster-state",
+                "new",
+            ])
             .args(["--log-level", "error", "--logger", "zap"])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -58,7 +85,11 @@ impl EtcdServer {
         let client = EtcdClient::connect(&self.endpoint());
         let deadline = Instant::now() + Duration::from_secs(30);
         while client.try_revision().is_none() {
-            assert!(Instant::now() < deadline, "etcd did not answer within 30 s; see {}", self.dir.join("etcd.log").display());
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not answer within 30 s; see {}",
+                self.dir.join("etcd.log").display()
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -91,11 +122,20 @@ pub struct EtcdClient {
 
 impl EtcdClient {
     pub fn connect(endpoint: &str) -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        EtcdClient { runtime, endpoint: endpoint.into() }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        EtcdClient {
+            runtime,
+            endpoint: endpoint.into(),
+        }
     }
 
-    fn run<T>(&self, f: impl AsyncFnOnce(&mut etcd_client::Client) -> Result<T, etcd_client::Error>) -> Result<T, etcd_client::Error> {
+    fn run<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut etcd_client::Client) -> Result<T, etcd_client::Error>,
+    ) -> Result<T, etcd_client::Error> {
         self.runtime.block_on(async {
             let options = etcd_client::ConnectOptions::new()
                 .with_connect_timeout(Duration::from_millis(500))
@@ -106,7 +146,9 @@ impl EtcdClient {
     }
 
     pub fn try_revision(&self) -> Option<i64> {
-        self.run(async |c| c.get("/", None).await).ok().and_then(|r| r.header().map(|h| h.revision()))
+        self.run(async |c| c.get("/", None).await)
+            .ok()
+            .and_then(|r| r.header().map(|h| h.revision()))
     }
 
     pub fn put(&self, key: &str, value: &str) -> i64 {

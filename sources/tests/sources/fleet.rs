@@ -21,14 +21,18 @@ fn node(etcd: &EtcdServer) -> Node {
 }
 
 fn all_serve(nodes: &[Node], body: &str) -> bool {
-    nodes.iter().all(|n| served(n.reconciler.runtime(), "acme", "p").as_deref() == Some(body))
+    nodes
+        .iter()
+        .all(|n| served(n.reconciler.runtime(), "acme", "p").as_deref() == Some(body))
 }
 
 /// Puts `body`'s plugin and returns how long until every node served it.
 fn converge(client: &EtcdClient, nodes: &[Node], body: &str) -> Duration {
     let started = Instant::now();
     client.put("/fleet/acme/p", &etcd_value(&answering(body)));
-    wait_until(&format!("every node serves {body}"), || all_serve(nodes, body));
+    wait_until(&format!("every node serves {body}"), || {
+        all_serve(nodes, body)
+    });
     started.elapsed()
 }
 
@@ -41,7 +45,9 @@ fn three_nodes_converge_reject_together_and_survive_etcd_going_away() {
     wait_until("every node serves v0", || all_serve(&nodes, "v0"));
 
     // Convergence of a change, several rounds.
-    let mut times: Vec<Duration> = (1..=9).map(|i| converge(&client, &nodes, &format!("v{i}"))).collect();
+    let mut times: Vec<Duration> = (1..=9)
+        .map(|i| converge(&client, &nodes, &format!("v{i}")))
+        .collect();
     times.sort();
     println!(
         "fleet convergence (put -> 3 nodes serving, {} rounds): median {:.1} ms, max {:.1} ms",
@@ -54,7 +60,12 @@ fn three_nodes_converge_reject_together_and_survive_etcd_going_away() {
     client.put("/fleet/acme/p", &etcd_value(BROKEN));
     for n in &nodes {
         wait_until("the broken version is rejected", || {
-            matches!(n.reconciler.plugin_status("acme", "p").and_then(|s| s.last_error), Some(SourceError::Rejected { .. }))
+            matches!(
+                n.reconciler
+                    .plugin_status("acme", "p")
+                    .and_then(|s| s.last_error),
+                Some(SourceError::Rejected { .. })
+            )
         });
     }
     assert!(all_serve(&nodes, "v9"));
@@ -62,16 +73,26 @@ fn three_nodes_converge_reject_together_and_survive_etcd_going_away() {
     // etcd goes away: every node keeps serving and says so.
     etcd.stop();
     for n in &nodes {
-        wait_until("the node notices etcd is gone", || matches!(n.watch.status().state, SourceState::Unreachable { .. }));
+        wait_until("the node notices etcd is gone", || {
+            matches!(n.watch.status().state, SourceState::Unreachable { .. })
+        });
     }
     assert!(all_serve(&nodes, "v9"));
 
     // etcd comes back: every node picks up the next change.
     etcd.restart();
     let back = converge(&etcd.client(), &nodes, "after-outage");
-    println!("fleet: a change after etcd restarted reached all 3 nodes in {:.1} ms", back.as_secs_f64() * 1e3);
+    println!(
+        "fleet: a change after etcd restarted reached all 3 nodes in {:.1} ms",
+        back.as_secs_f64() * 1e3
+    );
     for n in &nodes {
-        wait_until("the node is live again", || n.watch.status().state == SourceState::Live);
-        assert_eq!(n.reconciler.plugin_status("acme", "p").unwrap().last_error, None);
+        wait_until("the node is live again", || {
+            n.watch.status().state == SourceState::Live
+        });
+        assert_eq!(
+            n.reconciler.plugin_status("acme", "p").unwrap().last_error,
+            None
+        );
     }
 }

@@ -5,7 +5,9 @@ use bext_plugin_sources::{FolderSource, SourceError, SourceState};
 use std::time::Duration;
 
 fn source(dir: &TempDir) -> FolderSource {
-    FolderSource::new(dir.path()).debounce(Duration::from_millis(50)).retry(Duration::from_millis(50))
+    FolderSource::new(dir.path())
+        .debounce(Duration::from_millis(50))
+        .retry(Duration::from_millis(50))
 }
 
 #[test]
@@ -13,7 +15,10 @@ fn the_layout_loads_with_manifests_and_configs() {
     let dir = TempDir::new("layout");
     write_atomically(&dir.path().join("acme/ratelimit.lua"), ANSWERS_CONFIG);
     write_atomically(&dir.path().join("acme/hello.lua"), &answering("hello"));
-    write_atomically(&dir.path().join("acme/config.json"), r#"{"ratelimit": {"limit": 100}}"#);
+    write_atomically(
+        &dir.path().join("acme/config.json"),
+        r#"{"ratelimit": {"limit": 100}}"#,
+    );
     write_atomically(
         &dir.path().join("acme/manifest.json"),
         r#"{"ratelimit": {"version": "1.2.0", "capabilities": ["middleware"]}}"#,
@@ -29,11 +34,22 @@ fn the_layout_loads_with_manifests_and_configs() {
     let rt = r.runtime().clone();
     let _watch = r.watch(source(&dir));
     wait_until("three plugins load", || rt.plugin_names().len() == 3);
-    assert_eq!(rt.plugin_names(), ["acme/hello", "acme/ratelimit", "globex/hello"]);
-    assert_eq!(served(&rt, "acme", "ratelimit").as_deref(), Some(r#"{"limit":100}"#));
+    assert_eq!(
+        rt.plugin_names(),
+        ["acme/hello", "acme/ratelimit", "globex/hello"]
+    );
+    assert_eq!(
+        served(&rt, "acme", "ratelimit").as_deref(),
+        Some(r#"{"limit":100}"#)
+    );
     assert_eq!(served(&rt, "acme", "hello").as_deref(), Some("hello"));
-    assert_eq!(rt.plugin("acme/ratelimit").unwrap().manifest().version, "1.2.0");
-    let status = r.source_status(&format!("folder:{}", dir.path().display())).unwrap();
+    assert_eq!(
+        rt.plugin("acme/ratelimit").unwrap().manifest().version,
+        "1.2.0"
+    );
+    let status = r
+        .source_status(&format!("folder:{}", dir.path().display()))
+        .unwrap();
     assert_eq!(status.state, SourceState::Live);
     assert_eq!(status.plugins, 3);
     assert!(r.plugin_statuses().iter().all(|s| s.last_error.is_none()));
@@ -56,7 +72,10 @@ fn changes_reload_deletions_unload_and_broken_files_are_rejected() {
     // A broken version: rejected, v2 keeps serving, the status says why.
     write_atomically(&file, BROKEN);
     wait_until("the broken version is rejected", || {
-        matches!(r.plugin_status("acme", "p").and_then(|s| s.last_error), Some(SourceError::Rejected { .. }))
+        matches!(
+            r.plugin_status("acme", "p").and_then(|s| s.last_error),
+            Some(SourceError::Rejected { .. })
+        )
     });
     assert_eq!(served(&rt, "acme", "p").as_deref(), Some("v2"));
 
@@ -64,7 +83,10 @@ fn changes_reload_deletions_unload_and_broken_files_are_rejected() {
     std::fs::write(dir.path().join("acme/config.json"), "{not json").unwrap();
     write_atomically(&file, &answering("v3"));
     wait_until("the bad config is reported", || {
-        matches!(r.plugin_status("acme", "p").and_then(|s| s.last_error), Some(SourceError::BadEntry { .. }))
+        matches!(
+            r.plugin_status("acme", "p").and_then(|s| s.last_error),
+            Some(SourceError::BadEntry { .. })
+        )
     });
     assert_eq!(served(&rt, "acme", "p").as_deref(), Some("v2"));
     std::fs::remove_file(dir.path().join("acme/config.json")).unwrap();
@@ -111,11 +133,18 @@ fn a_missing_folder_keeps_serving_and_is_picked_up_when_it_appears() {
     let root = parent.path().join("plugins");
     let r = reconciler();
     let rt = r.runtime().clone();
-    let watch = r.watch(FolderSource::new(&root).debounce(Duration::from_millis(50)).retry(Duration::from_millis(20)));
+    let watch = r.watch(
+        FolderSource::new(&root)
+            .debounce(Duration::from_millis(50))
+            .retry(Duration::from_millis(20)),
+    );
     wait_until("the source reports the folder missing", || {
         matches!(watch.status().state, SourceState::Unreachable { .. })
     });
-    assert!(matches!(watch.status().last_error, Some(SourceError::Unreachable { .. })));
+    assert!(matches!(
+        watch.status().last_error,
+        Some(SourceError::Unreachable { .. })
+    ));
 
     write_atomically(&root.join("acme/p.lua"), &answering("appeared"));
     wait_served(&rt, "acme", "p", "appeared");

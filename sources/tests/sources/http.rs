@@ -2,7 +2,9 @@
 //! 127.0.0.1, started by the test.
 
 use crate::common::*;
-use bext_plugin_sources::{DynacodeSource, PluginSource, SourceError, SourceEvent, SourceSignal, SourceState};
+use bext_plugin_sources::{
+    DynacodeSource, PluginSource, SourceError, SourceEvent, SourceSignal, SourceState,
+};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Frame};
@@ -50,7 +52,10 @@ impl Drop for Server {
 }
 
 fn etag_of(body: &str) -> String {
-    format!("\"{:x}\"", body.len() * 31 + body.bytes().map(usize::from).sum::<usize>())
+    format!(
+        "\"{:x}\"",
+        body.len() * 31 + body.bytes().map(usize::from).sum::<usize>()
+    )
 }
 
 impl Server {
@@ -65,14 +70,19 @@ impl Server {
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let (a, s) = (answer.clone(), seen.clone());
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 tokio::spawn(async move {
                     while let Ok((stream, _)) = listener.accept().await {
                         let (a, s) = (a.clone(), s.clone());
                         tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |request| respond(a.clone(), s.clone(), request));
+                            let service = hyper::service::service_fn(move |request| {
+                                respond(a.clone(), s.clone(), request)
+                            });
                             let _ = hyper::server::conn::http1::Builder::new()
                                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                                 .await;
@@ -83,7 +93,13 @@ impl Server {
             });
             // Dropping the runtime cancels the connections still open.
         });
-        Server { answer, seen, url, shutdown: Some(shutdown), thread: Some(thread) }
+        Server {
+            answer,
+            seen,
+            url,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
     }
 
     fn answer(&self, answer: Answer) {
@@ -96,8 +112,15 @@ async fn respond(
     seen: Arc<Mutex<Seen>>,
     request: Request<hyper::body::Incoming>,
 ) -> Result<Response<BoxBody<Bytes, std::io::Error>>, Infallible> {
-    let full = |bytes: Bytes| Full::new(bytes).map_err(|never: Infallible| match never {}).boxed();
-    let if_none_match = request.headers().get("if-none-match").map(|v| v.to_str().unwrap().to_string());
+    let full = |bytes: Bytes| {
+        Full::new(bytes)
+            .map_err(|never: Infallible| match never {})
+            .boxed()
+    };
+    let if_none_match = request
+        .headers()
+        .get("if-none-match")
+        .map(|v| v.to_str().unwrap().to_string());
     {
         let mut seen = seen.lock().unwrap();
         seen.requests += 1;
@@ -108,15 +131,23 @@ async fn respond(
         Answer::Json(body) => {
             let etag = etag_of(&body);
             if if_none_match.as_deref() == Some(etag.as_str()) {
-                Response::builder().status(StatusCode::NOT_MODIFIED).body(full(Bytes::new()))
+                Response::builder()
+                    .status(StatusCode::NOT_MODIFIED)
+                    .body(full(Bytes::new()))
             } else {
-                Response::builder().header("etag", etag).body(full(Bytes::from(body)))
+                Response::builder()
+                    .header("etag", etag)
+                    .body(full(Bytes::from(body)))
             }
         }
-        Answer::Status(code) => Response::builder().status(code).body(full(Bytes::from("error page"))),
+        Answer::Status(code) => Response::builder()
+            .status(code)
+            .body(full(Bytes::from("error page"))),
         Answer::Truncated(body) => {
             let half = Bytes::from(body[..body.len() / 2].to_string());
-            Response::builder().header("content-length", body.len()).body(CutShort(Some(half)).boxed())
+            Response::builder()
+                .header("content-length", body.len())
+                .body(CutShort(Some(half)).boxed())
         }
         Answer::Hang => {
             tokio::time::sleep(Duration::from_secs(60)).await;
@@ -157,7 +188,10 @@ fn dynacode(body: &str) -> String {
 }
 
 fn source(server: &Server) -> DynacodeSource {
-    DynacodeSource::new(&server.url).unwrap().interval(Duration::from_millis(20)).timeout(Duration::from_millis(300))
+    DynacodeSource::new(&server.url)
+        .unwrap()
+        .interval(Duration::from_millis(20))
+        .timeout(Duration::from_millis(300))
 }
 
 #[test]
@@ -165,8 +199,13 @@ fn polls_with_etags_and_reloads_on_change() {
     let server = Server::start(Answer::Json(dynacode("v1")));
     let signal = SourceSignal::new();
     let mut source = source(&server);
-    let SourceEvent::Set(set) = source.next_event(&signal) else { panic!("expected a set") };
-    assert_eq!(set.plugins().keys().collect::<Vec<_>>(), ["acme.example/gate"]);
+    let SourceEvent::Set(set) = source.next_event(&signal) else {
+        panic!("expected a set")
+    };
+    assert_eq!(
+        set.plugins().keys().collect::<Vec<_>>(),
+        ["acme.example/gate"]
+    );
     // Same body: the second poll sends the ETag and gets a 304.
     assert!(matches!(source.next_event(&signal), SourceEvent::Unchanged));
     let sent = server.seen.lock().unwrap().if_none_match.clone();
@@ -181,7 +220,10 @@ fn polls_with_etags_and_reloads_on_change() {
     wait_served(&rt, "acme.example", "gate", "v2");
     assert_eq!(watch.status().state, SourceState::Live);
     let plugin = rt.plugin("acme.example/gate").unwrap();
-    assert_eq!(plugin.manifest().capabilities, [bext_plugin_api::types::PluginCapability::Middleware]);
+    assert_eq!(
+        plugin.manifest().capabilities,
+        [bext_plugin_api::types::PluginCapability::Middleware]
+    );
     watch.stop();
 }
 
@@ -196,12 +238,21 @@ fn failures_keep_the_last_good_set() {
     let cases = [
         (Answer::Status(500), "HTTP 500"),
         (Answer::Status(404), "HTTP 404"),
-        (Answer::Json("<html>not json</html>".into()), "not a dynacode response"),
-        (Answer::Json(r#"{"domains": "nope"}"#.into()), "not a dynacode response"),
+        (
+            Answer::Json("<html>not json</html>".into()),
+            "not a dynacode response",
+        ),
+        (
+            Answer::Json(r#"{"domains": "nope"}"#.into()),
+            "not a dynacode response",
+        ),
         // hyper reports the cut either while reading the body or, when the
         // server closed before its first bytes went out, as the request's
         // failure: both are a failed fetch.
-        (Answer::Truncated(dynacode("truncated")), "reading the body|connection closed|incomplete"),
+        (
+            Answer::Truncated(dynacode("truncated")),
+            "reading the body|connection closed|incomplete",
+        ),
         (Answer::Hang, "no complete answer within 300 ms"),
     ];
     for (answer, expected) in cases {
@@ -209,18 +260,36 @@ fn failures_keep_the_last_good_set() {
         let mut seen = String::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while !expected.split('|').any(|x| seen.contains(x)) {
-            assert!(std::time::Instant::now() < deadline, "expected {expected}, the source reports {seen}");
-            seen = watch.status().last_error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {expected}, the source reports {seen}"
+            );
+            seen = watch
+                .status()
+                .last_error
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert!(matches!(watch.status().state, SourceState::Unreachable { .. }));
-        assert_eq!(served(&rt, "acme.example", "gate").as_deref(), Some("good"), "after {expected}");
+        assert!(matches!(
+            watch.status().state,
+            SourceState::Unreachable { .. }
+        ));
+        assert_eq!(
+            served(&rt, "acme.example", "gate").as_deref(),
+            Some("good"),
+            "after {expected}"
+        );
     }
 
     // A broken plugin in a valid response: rejected, the old version serves.
     server.answer(Answer::Json(dynacode("broken')")));
     wait_until("the broken version is rejected", || {
-        matches!(r.plugin_status("acme.example", "gate").and_then(|s| s.last_error), Some(SourceError::Rejected { .. }))
+        matches!(
+            r.plugin_status("acme.example", "gate")
+                .and_then(|s| s.last_error),
+            Some(SourceError::Rejected { .. })
+        )
     });
     assert_eq!(served(&rt, "acme.example", "gate").as_deref(), Some("good"));
     assert_eq!(watch.status().state, SourceState::Live);
@@ -232,10 +301,26 @@ fn failures_keep_the_last_good_set() {
 
 #[test]
 fn an_unreachable_endpoint_is_a_typed_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut source = DynacodeSource::new(&format!("http://127.0.0.1:{port}/plugins.json")).unwrap();
     let event = source.next_event(&SourceSignal::new());
-    assert!(matches!(event, SourceEvent::Unavailable(SourceError::Unreachable { .. })), "{event:?}");
-    assert!(matches!(DynacodeSource::new("https://example.com/x"), Err(SourceError::BadResponse { .. })));
-    assert!(matches!(DynacodeSource::new("not a url"), Err(SourceError::BadResponse { .. })));
+    assert!(
+        matches!(
+            event,
+            SourceEvent::Unavailable(SourceError::Unreachable { .. })
+        ),
+        "{event:?}"
+    );
+    assert!(matches!(
+        DynacodeSource::new("https://example.com/x"),
+        Err(SourceError::BadResponse { .. })
+    ));
+    assert!(matches!(
+        DynacodeSource::new("not a url"),
+        Err(SourceError::BadResponse { .. })
+    ));
 }
