@@ -2,7 +2,7 @@
  *
  * It owns one Lua state per wasm instance, opens the sandbox's library subset,
  * installs the global `bext` table, and exports the plugin ABI that the host's
- * `abi` module (host/src/abi.rs) drives. Every entry point runs Lua under
+ * `abi` module (host/src/guest/abi.rs) drives. Every entry point runs Lua under
  * lua_pcall and leaves the Lua stack as documented: the value the host reads
  * through `bext_output` stays anchored on the stack until the next entry.
  *
@@ -26,7 +26,7 @@
  * Arguments: a sequence of records, each a tag byte and its payload:
  *   'n' nil | 'b' u8 | 'i' i64 | 'f' f64 | 's' u32 length + bytes
  *
- * Host imports (module "bext"), see host/src/imports.rs:
+ * Host imports (module "bext"), see host/src/guest/imports.rs:
  *   log(level, ptr, len); metric(name_ptr, name_len, value, tags_ptr, tags_len) -> i32;
  *   event(kind, a_ptr, a_len, b_ptr, b_len); heap_exhausted(requested) (never returns);
  *   shared(op, req_ptr, req_len, out_ptr, out_cap) -> i32; shared_take(ptr, len) (bext.shared)
@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bext_abi.h"
 #include "bext_json.h"
 #include "msgh.h"
 #include "lauxlib.h"
@@ -52,33 +53,7 @@ extern int32_t host_metric(const char *name, size_t name_len, double value, cons
 IMPORT("event") extern void host_event(int32_t kind, const char *a, size_t a_len, const char *b, size_t b_len);
 IMPORT("heap_exhausted") __attribute__((noreturn)) extern void host_heap_exhausted(size_t requested);
 
-/* ---- status codes (mirrored by host/src/abi.rs) ---- */
-enum {
-    ST_OK = 0,
-    ST_RUNTIME = 1,      /* Lua error while running; output = message + traceback */
-    ST_SYNTAX = 2,       /* the script does not compile; output = message */
-    ST_MEMORY = 3,       /* Lua ran out of memory (LUA_ERRMEM) */
-    ST_NOT_TABLE = 4,    /* the script did not evaluate to a table; output = its type */
-    ST_NO_METHOD = 5,    /* the plugin table has no such method; output = the name */
-    ST_NOT_READY = 6,    /* bext_init / bext_load not done */
-    ST_BAD_INPUT = 7,    /* the host's argument encoding is malformed */
-    ST_RUNTIME_CODE = 8, /* Lua error raised with an error code; output = code, '\n', message + traceback */
-};
-
-enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
-enum { EVENT_CACHE = 1, EVENT_LIFECYCLE = 2 };
-
 /* ---- output slot: the host reads this struct after every entry ---- */
-enum {
-    OUT_NIL = 0,
-    OUT_BOOL = 1,
-    OUT_INT = 2,
-    OUT_FLOAT = 3,
-    OUT_STRING = 4,
-    OUT_OTHER = 5,
-    OUT_JSON = 6,       /* a returned table, encoded as JSON */
-    OUT_JSON_ERROR = 7, /* a returned table that bext.json.encode rejected; the message */
-};
 struct bext_output {
     uint32_t kind;
     uint32_t ptr; /* OUT_STRING, OUT_JSON, OUT_JSON_ERROR: bytes; OUT_OTHER: the Lua type name */
@@ -87,7 +62,7 @@ struct bext_output {
     int64_t i; /* OUT_BOOL (0/1), OUT_INT */
     double f;  /* OUT_FLOAT */
 };
-_Static_assert(sizeof(struct bext_output) == 32, "host/src/abi.rs reads 32 bytes");
+_Static_assert(sizeof(struct bext_output) == BEXT_OUTPUT_SLOT_BYTES, "the host reads BEXT_OUTPUT_SLOT_BYTES");
 
 static struct {
     lua_State *L;
@@ -107,7 +82,7 @@ static struct {
     size_t error_code_len; /* set by call_msgh: the uncaught error's code is in raised_code */
     struct timespec started; /* os.clock counts from here */
     struct bext_output out;
-} S = {.plugin_ref = LUA_NOREF, .config_ref = LUA_NOREF, .action_ref = LUA_NOREF, .raised_ref = LUA_NOREF};
+} shim = {.plugin_ref = LUA_NOREF, .config_ref = LUA_NOREF, .action_ref = LUA_NOREF, .raised_ref = LUA_NOREF};
 
 /* ---- allocator ----
  * The heap limit is the instance's linear-memory limit. Lua answers a failed
@@ -169,7 +144,7 @@ static void warnf(void *ud, const char *msg, int tocont) {
 
 /* ---- output helpers ---- */
 static void out_string(const char *p, size_t n) {
-    S.out = (struct bext_output){.kind = OUT_STRING, .ptr = (uint32_t)(uintptr_t)p, .len = (uint32_t)n};
+    shim.out = (struct bext_output){.kind = OUT_STRING, .ptr = (uint32_t)(uintptr_t)p, .len = (uint32_t)n};
 }
 
 static void out_literal(const char *s) { out_string(s, strlen(s)); }
@@ -177,22 +152,22 @@ static void out_literal(const char *s) { out_string(s, strlen(s)); }
 /* Describes the value at `idx` in the output slot; strings stay anchored on the
  * stack, which the caller leaves in place until the next entry. */
 static void out_value(lua_State *L, int idx) {
-    S.out = (struct bext_output){.kind = OUT_NIL};
+    shim.out = (struct bext_output){.kind = OUT_NIL};
     switch (lua_type(L, idx)) {
     case LUA_TNIL:
     case LUA_TNONE:
         break;
     case LUA_TBOOLEAN:
-        S.out.kind = OUT_BOOL;
-        S.out.i = lua_toboolean(L, idx);
+        shim.out.kind = OUT_BOOL;
+        shim.out.i = lua_toboolean(L, idx);
         break;
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx)) {
-            S.out.kind = OUT_INT;
-            S.out.i = lua_tointeger(L, idx);
+            shim.out.kind = OUT_INT;
+            shim.out.i = lua_tointeger(L, idx);
         } else {
-            S.out.kind = OUT_FLOAT;
-            S.out.f = lua_tonumber(L, idx);
+            shim.out.kind = OUT_FLOAT;
+            shim.out.f = lua_tonumber(L, idx);
         }
         break;
     case LUA_TSTRING: {
@@ -203,7 +178,7 @@ static void out_value(lua_State *L, int idx) {
     }
     default: {
         const char *t = luaL_typename(L, idx);
-        S.out = (struct bext_output){.kind = OUT_OTHER, .ptr = (uint32_t)(uintptr_t)t, .len = (uint32_t)strlen(t)};
+        shim.out = (struct bext_output){.kind = OUT_OTHER, .ptr = (uint32_t)(uintptr_t)t, .len = (uint32_t)strlen(t)};
     }
     }
 }
@@ -252,7 +227,7 @@ int bext_msgh(lua_State *L) {
 static size_t code_length(const char *s, size_t n) {
     size_t i = 0;
     while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_')) i++;
-    if (i == 0 || i >= sizeof S.raised_code || (i < n && s[i] != ':')) return 0;
+    if (i == 0 || i >= sizeof shim.raised_code || (i < n && s[i] != ':')) return 0;
     return i;
 }
 
@@ -270,13 +245,13 @@ static int sandbox_error(lua_State *L) {
         lua_pushvalue(L, 1);
         lua_concat(L, 2);
     }
-    luaL_unref(L, LUA_REGISTRYINDEX, S.raised_ref);
-    S.raised_ref = LUA_NOREF;
+    luaL_unref(L, LUA_REGISTRYINDEX, shim.raised_ref);
+    shim.raised_ref = LUA_NOREF;
     if (code_len) {
         lua_pushvalue(L, -1);
-        S.raised_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        memcpy(S.raised_code, msg, code_len); /* msg: argument 1, still on the stack */
-        S.raised_code[code_len] = '\0';
+        shim.raised_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        memcpy(shim.raised_code, msg, code_len); /* msg: argument 1, still on the stack */
+        shim.raised_code[code_len] = '\0';
     }
     return lua_error(L);
 }
@@ -292,8 +267,8 @@ static int call_msgh(lua_State *L) {
         const char *code = lua_rawget(L, 1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
         if (code && code_length(code, n) == n) {
             code_len = n;
-            memcpy(S.raised_code, code, n);
-            S.raised_code[n] = '\0';
+            memcpy(shim.raised_code, code, n);
+            shim.raised_code[n] = '\0';
             lua_pushliteral(L, "message");
             if (lua_rawget(L, 1) == LUA_TSTRING) {
                 lua_pushliteral(L, ": ");
@@ -305,18 +280,18 @@ static int call_msgh(lua_State *L) {
             lua_replace(L, 1);
         }
         lua_settop(L, 1);
-    } else if (S.raised_ref != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, S.raised_ref);
-        if (lua_rawequal(L, 1, -1)) code_len = strlen(S.raised_code);
+    } else if (shim.raised_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, shim.raised_ref);
+        if (lua_rawequal(L, 1, -1)) code_len = strlen(shim.raised_code);
         lua_settop(L, 1);
     }
     bext_msgh(L);
     if (code_len) {
-        lua_pushlstring(L, S.raised_code, code_len);
+        lua_pushlstring(L, shim.raised_code, code_len);
         lua_pushliteral(L, "\n");
         lua_pushvalue(L, -3);
         lua_concat(L, 3);
-        S.error_code_len = code_len;
+        shim.error_code_len = code_len;
     }
     return 1;
 }
@@ -359,7 +334,7 @@ static int sandbox_load(lua_State *L) {
 static int sandbox_clock(lua_State *L) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    lua_pushnumber(L, (lua_Number)(now.tv_sec - S.started.tv_sec) + (now.tv_nsec - S.started.tv_nsec) / 1e9);
+    lua_pushnumber(L, (lua_Number)(now.tv_sec - shim.started.tv_sec) + (now.tv_nsec - shim.started.tv_nsec) / 1e9);
     return 1;
 }
 
@@ -452,7 +427,7 @@ static int bext_emit_metric(lua_State *L) {
 }
 
 static int bext_get_config(lua_State *L) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, S.config_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, shim.config_ref);
     if (lua_isnil(L, -1)) lua_pushliteral(L, "{}");
     return 1;
 }
@@ -462,8 +437,8 @@ static int bext_get_config(lua_State *L) {
  * gets that action. */
 static int remember_action(lua_State *L) {
     lua_pushvalue(L, -1);
-    luaL_unref(L, LUA_REGISTRYINDEX, S.action_ref);
-    S.action_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    luaL_unref(L, LUA_REGISTRYINDEX, shim.action_ref);
+    shim.action_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 1;
 }
 
@@ -525,20 +500,7 @@ IMPORT("shared")
 extern int32_t host_shared(int32_t op, const char *req, size_t req_len, uint8_t *out, size_t out_cap);
 IMPORT("shared_take") extern void host_shared_take(uint8_t *out, size_t len);
 
-/* Operation codes (mirrored by host/src/shared.rs `op`). */
-enum {
-    SHARED_GET = 1,
-    SHARED_SET = 2,
-    SHARED_ADD = 3,
-    SHARED_REPLACE = 4,
-    SHARED_INCR = 5,
-    SHARED_DELETE = 6,
-    SHARED_TTL = 7,
-    SHARED_EXPIRE = 8,
-    SHARED_KEYS = 9,
-    SHARED_FLUSH_EXPIRED = 10,
-    SHARED_FLUSH_ALL = 11,
-};
+/* Operation codes: SHARED_* in bext_abi.h. */
 
 static int push_args(lua_State *L, const uint8_t *p, size_t n);
 
@@ -661,11 +623,11 @@ static int init_entry(lua_State *L) {
     return reseed_entry(L);
 }
 
-uint32_t EXPORT(bext_abi_version)(void) { return 2; }
+uint32_t EXPORT(bext_abi_version)(void) { return BEXT_ABI_VERSION; }
 
 int32_t EXPORT(bext_init)(void) {
-    if (S.L) return ST_OK;
-    clock_gettime(CLOCK_MONOTONIC, &S.started);
+    if (shim.L) return ST_OK;
+    clock_gettime(CLOCK_MONOTONIC, &shim.started);
     lua_State *L = lua_newstate(alloc, NULL);
     if (!L) {
         out_literal("not enough memory to create a Lua state");
@@ -680,40 +642,40 @@ int32_t EXPORT(bext_init)(void) {
     }
     lua_settop(L, 0);
     lua_gc(L, LUA_GCCOLLECT); /* the snapshot starts with no cycle in progress */
-    S.L = L;
+    shim.L = L;
     return ST_OK;
 }
 
 uint8_t *EXPORT(bext_input)(uint32_t len) {
     /* Keep a small buffer between calls; give a large one back. */
-    if (S.in_cap > (1u << 20) && len < (64u << 10)) {
-        free(S.in);
-        S.in = NULL;
-        S.in_cap = 0;
+    if (shim.in_cap > (1u << 20) && len < (64u << 10)) {
+        free(shim.in);
+        shim.in = NULL;
+        shim.in_cap = 0;
     }
-    if (len > S.in_cap || S.in == NULL) {
+    if (len > shim.in_cap || shim.in == NULL) {
         size_t cap = len < 4096 ? 4096 : len;
-        uint8_t *p = realloc(S.in, cap);
+        uint8_t *p = realloc(shim.in, cap);
         if (!p) return NULL;
-        S.in = p;
-        S.in_cap = cap;
+        shim.in = p;
+        shim.in_cap = cap;
     }
-    return S.in;
+    return shim.in;
 }
 
 static int load_entry(lua_State *L) {
     size_t name_len = (size_t)lua_tointeger(L, 1), config_len = (size_t)lua_tointeger(L, 2);
     size_t source_len = (size_t)lua_tointeger(L, 3);
-    const char *name = (const char *)S.in, *config = name + name_len, *source = config + config_len;
+    const char *name = (const char *)shim.in, *config = name + name_len, *source = config + config_len;
     lua_settop(L, 0);
     lua_pushlstring(L, config, config_len);
-    S.config_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    shim.config_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "=");
     lua_pushlstring(L, name, name_len);
     lua_concat(L, 2); /* chunk name: errors read "name:LINE: message" */
     int status = luaL_loadbufferx(L, source, source_len, lua_tostring(L, -1), "t");
     if (status != LUA_OK) {
-        S.syntax_error = 1;
+        shim.syntax_error = 1;
         return 1; /* the message */
     }
     lua_call(L, 0, 1);
@@ -722,17 +684,17 @@ static int load_entry(lua_State *L) {
         return 1;
     }
     lua_pushvalue(L, -1);
-    S.plugin_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    shim.plugin_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 1;
 }
 
 int32_t EXPORT(bext_load)(uint32_t name_len, uint32_t config_len, uint32_t source_len) {
-    lua_State *L = S.L;
+    lua_State *L = shim.L;
     if (!L) return out_literal("bext_init has not run"), ST_NOT_READY;
-    if (S.plugin_ref != LUA_NOREF) return out_literal("a plugin is already loaded"), ST_NOT_READY;
-    if ((size_t)name_len + config_len + source_len > S.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
+    if (shim.plugin_ref != LUA_NOREF) return out_literal("a plugin is already loaded"), ST_NOT_READY;
+    if ((size_t)name_len + config_len + source_len > shim.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
     lua_settop(L, 0);
-    S.syntax_error = 0;
+    shim.syntax_error = 0;
     lua_pushcfunction(L, bext_msgh);
     lua_pushcfunction(L, load_entry);
     lua_pushinteger(L, name_len);
@@ -741,14 +703,14 @@ int32_t EXPORT(bext_load)(uint32_t name_len, uint32_t config_len, uint32_t sourc
     int status = lua_pcall(L, 3, 1, 1);
     oom_check();
     if (status != LUA_OK) return out_error(L, status_of(status));
-    if (S.syntax_error) return out_error(L, ST_SYNTAX);
-    if (S.plugin_ref == LUA_NOREF) return out_error(L, ST_NOT_TABLE);
+    if (shim.syntax_error) return out_error(L, ST_SYNTAX);
+    if (shim.plugin_ref == LUA_NOREF) return out_error(L, ST_NOT_TABLE);
     /* A full collection before the host captures the fork template: forks
        then start with no cycle in progress and no debt, so their first
        calls do not mark (write to) every object of the plugin's state,
        whose pages the forks share copy-on-write. */
     lua_gc(L, LUA_GCCOLLECT);
-    S.out = (struct bext_output){.kind = OUT_NIL};
+    shim.out = (struct bext_output){.kind = OUT_NIL};
     return ST_OK;
 }
 
@@ -793,17 +755,17 @@ static int push_args(lua_State *L, const uint8_t *p, size_t n) {
 
 /* Calls plugin[method](plugin, args...) and returns its first result. */
 static int call_entry(lua_State *L) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, S.plugin_ref); /* 1: self */
-    lua_pushlstring(L, (const char *)S.in, S.method_len);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, shim.plugin_ref); /* 1: self */
+    lua_pushlstring(L, (const char *)shim.in, shim.method_len);
     lua_gettable(L, 1); /* 2: the method (may run __index) */
     if (lua_isnil(L, 2)) {
-        S.missing_method = 1;
+        shim.missing_method = 1;
         return 0;
     }
     lua_insert(L, 1);
-    int nargs = push_args(L, S.args, S.args_len);
+    int nargs = push_args(L, shim.args, shim.args_len);
     lua_call(L, nargs + 1, 1);
-    if (lua_isnil(L, -1) && S.action_ref != LUA_NOREF) lua_rawgeti(L, LUA_REGISTRYINDEX, S.action_ref);
+    if (lua_isnil(L, -1) && shim.action_ref != LUA_NOREF) lua_rawgeti(L, LUA_REGISTRYINDEX, shim.action_ref);
     if (lua_istable(L, -1)) {
         /* The host reads a table as JSON. Encoding under its own pcall lets
          * the host report an unencodable table as bad output, not as an
@@ -812,34 +774,34 @@ static int call_entry(lua_State *L) {
         lua_insert(L, -2);
         int status = lua_pcall(L, 1, 1, 0);
         if (status == LUA_ERRMEM) return lua_error(L);
-        S.result_kind = status == LUA_OK ? OUT_JSON : OUT_JSON_ERROR;
+        shim.result_kind = status == LUA_OK ? OUT_JSON : OUT_JSON_ERROR;
     }
     return 1;
 }
 
 int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
-    lua_State *L = S.L;
-    if (!L || S.plugin_ref == LUA_NOREF) return out_literal("no plugin is loaded"), ST_NOT_READY;
-    if ((size_t)method_len + args_len > S.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
-    luaL_unref(L, LUA_REGISTRYINDEX, S.action_ref);
-    S.action_ref = LUA_NOREF;
-    luaL_unref(L, LUA_REGISTRYINDEX, S.raised_ref);
-    S.raised_ref = LUA_NOREF;
-    S.error_code_len = 0;
-    S.missing_method = 0;
-    S.result_kind = 0;
-    S.method_len = method_len;
-    S.args = S.in + method_len;
-    S.args_len = args_len;
+    lua_State *L = shim.L;
+    if (!L || shim.plugin_ref == LUA_NOREF) return out_literal("no plugin is loaded"), ST_NOT_READY;
+    if ((size_t)method_len + args_len > shim.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
+    luaL_unref(L, LUA_REGISTRYINDEX, shim.action_ref);
+    shim.action_ref = LUA_NOREF;
+    luaL_unref(L, LUA_REGISTRYINDEX, shim.raised_ref);
+    shim.raised_ref = LUA_NOREF;
+    shim.error_code_len = 0;
+    shim.missing_method = 0;
+    shim.result_kind = 0;
+    shim.method_len = method_len;
+    shim.args = shim.in + method_len;
+    shim.args_len = args_len;
     int status = run_entry_with(L, call_msgh, call_entry, 1);
-    if (status == LUA_ERRRUN && S.error_code_len) return out_error(L, ST_RUNTIME_CODE);
+    if (status == LUA_ERRRUN && shim.error_code_len) return out_error(L, ST_RUNTIME_CODE);
     if (status != LUA_OK) return out_error(L, status_of(status));
-    if (S.missing_method) {
-        out_string((const char *)S.in, method_len);
+    if (shim.missing_method) {
+        out_string((const char *)shim.in, method_len);
         return ST_NO_METHOD;
     }
     out_value(L, -1);
-    if (S.result_kind && S.out.kind == OUT_STRING) S.out.kind = (uint32_t)S.result_kind;
+    if (shim.result_kind && shim.out.kind == OUT_STRING) shim.out.kind = (uint32_t)shim.result_kind;
     return ST_OK;
 }
 
@@ -882,7 +844,7 @@ static void describe_methods(lua_State *L) {
  * a function-valued identifier key of the plugin table, or of the tables its
  * `__index` chain leads to (class-style plugins). Duplicates may appear. */
 static int describe_entry(lua_State *L) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, S.plugin_ref); /* 1: plugin table */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, shim.plugin_ref); /* 1: plugin table */
     lua_getfield(L, 1, "priority");
     if (lua_isinteger(L, 2))
         lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, 2));
@@ -903,8 +865,8 @@ static int describe_entry(lua_State *L) {
 }
 
 int32_t EXPORT(bext_describe)(void) {
-    lua_State *L = S.L;
-    if (!L || S.plugin_ref == LUA_NOREF) return out_literal("no plugin is loaded"), ST_NOT_READY;
+    lua_State *L = shim.L;
+    if (!L || shim.plugin_ref == LUA_NOREF) return out_literal("no plugin is loaded"), ST_NOT_READY;
     int status = run_entry(L, describe_entry, 1);
     if (status != LUA_OK) return out_error(L, status_of(status));
     out_value(L, -1);
@@ -913,14 +875,14 @@ int32_t EXPORT(bext_describe)(void) {
 
 /* Called on every instance made from a snapshot or a fork template. */
 int32_t EXPORT(bext_reseed)(void) {
-    lua_State *L = S.L;
+    lua_State *L = shim.L;
     if (!L) return out_literal("bext_init has not run"), ST_NOT_READY;
-    clock_gettime(CLOCK_MONOTONIC, &S.started);
+    clock_gettime(CLOCK_MONOTONIC, &shim.started);
     int status = run_entry(L, reseed_entry, 0);
     if (status != LUA_OK) return out_error(L, status_of(status));
     lua_settop(L, 0);
-    S.out = (struct bext_output){.kind = OUT_NIL};
+    shim.out = (struct bext_output){.kind = OUT_NIL};
     return ST_OK;
 }
 
-struct bext_output *EXPORT(bext_output)(void) { return &S.out; }
+struct bext_output *EXPORT(bext_output)(void) { return &shim.out; }

@@ -1,12 +1,21 @@
-//! Process-wide machinery: the wasmtime engine, the compiled guest, and the
-//! epoch ticker that drives deadlines.
+//! Process-wide machinery: the wasmtime engine, the guest compiled and
+//! linked for both call modes, and the epoch ticker that drives deadlines.
+//!
+//! * [`snapshot`]: the generic snapshot, made, cached and imaged;
+//! * [`artifact_cache`]: the on-disk format of compiled guests.
 
-use crate::config::LuaRuntimeConfig;
+pub(crate) mod artifact_cache;
+pub(crate) mod snapshot;
+
+use crate::config::runtime::LuaRuntimeConfig;
+use crate::config::validate;
 use crate::error::Error;
-use crate::imports::{self, Entry};
+use crate::guest::GUEST_WASM;
+use crate::guest::call_mode::CallMode;
+use crate::guest::imports;
+use crate::guest::state::HostState;
 use crate::periodic::Periodic;
-use crate::snapshot::{self, compiled_snapshot, memory_image};
-use crate::state::HostState;
+use snapshot::{compiled_snapshot, memory_image};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{
@@ -14,32 +23,27 @@ use wasmtime::{
     PoolingAllocationConfig,
 };
 
-/// The guest module: stock Lua 5.4 and the shim, prebuilt from `guest/` and
-/// shipped in the `bext-plugin-lua-wasm-guest` crate.
-pub(crate) static GUEST_WASM: &[u8] = bext_plugin_lua_wasm_guest::GUEST_WASM;
-
-/// SHA-256 of [`GUEST_WASM`], hex.
-pub(crate) const GUEST_SHA256: &str = bext_plugin_lua_wasm_guest::GUEST_SHA256;
-
-/// Everything sandboxes of one runtime share.
-pub(crate) struct EngineShared {
+/// The engine with the guest compiled and linked: everything the sandboxes
+/// of one runtime share.
+pub(crate) struct GuestEngine {
     pub(crate) engine: Engine,
-    /// The generic snapshot (see [`snapshot`]), ready to instantiate.
-    pub(crate) instance_pre: InstancePre<HostState>,
-    /// The same module linked for the async API (see [`imports::linker`]).
-    pub(crate) async_instance_pre: InstancePre<HostState>,
+    /// The generic snapshot (see [`snapshot`]), ready to instantiate by
+    /// stores of [`CallMode::Sync`].
+    sync_pre: InstancePre<HostState>,
+    /// The same module linked for [`CallMode::Async`] (see [`imports::linker`]).
+    async_pre: InstancePre<HostState>,
     /// The memory of a fresh instance of it, which fork templates diff against.
     pub(crate) image: Arc<[u8]>,
     pub(crate) config: LuaRuntimeConfig,
     _ticker: Option<Periodic>,
 }
 
-impl EngineShared {
+impl GuestEngine {
     /// An engine running `guest_wasm`: normally [`GUEST_WASM`]; another
     /// module only through the test hook
     /// [`LuaPluginRuntime::with_guest_module`](crate::LuaPluginRuntime::with_guest_module).
     pub(crate) fn new(config: LuaRuntimeConfig, guest_wasm: &[u8]) -> Result<Self, Error> {
-        crate::validate::runtime_config(&config)?;
+        validate::runtime_config(&config)?;
         let (engine, linker) = engine_and_linker(&config)?;
         let module = if std::ptr::eq(guest_wasm, GUEST_WASM) {
             compiled_snapshot(&engine, &linker, config.artifact_cache_dir.as_deref())
@@ -49,13 +53,13 @@ impl EngineShared {
                 .and_then(|snapshot| Module::new(&engine, &snapshot))
         }
         .map_err(|e| engine_err("preparing the guest", e))?;
-        let instance_pre = linker
+        let sync_pre = linker
             .instantiate_pre(&module)
             .map_err(|e| engine_err("resolving the guest's imports", e))?;
-        let async_instance_pre = imports::linker(&engine, Entry::Async)
+        let async_pre = imports::linker(&engine, CallMode::Async)
             .and_then(|linker| linker.instantiate_pre(&module))
             .map_err(|e| engine_err("resolving the guest's imports for async calls", e))?;
-        let image = memory_image(&engine, &instance_pre)
+        let image = memory_image(&engine, &sync_pre)
             .map_err(|e| engine_err("reading the guest image", e))?;
         // One thread per runtime advances the engine's epoch every tick.
         let ticker = config.epoch_deadlines.then(|| {
@@ -67,14 +71,22 @@ impl EngineShared {
             .inspect_err(|e| tracing::error!(target: "bext_lua", "could not start the epoch thread ({e}): deadlines will not fire"))
             .ok()
         });
-        Ok(EngineShared {
+        Ok(GuestEngine {
             engine,
-            instance_pre,
-            async_instance_pre,
+            sync_pre,
+            async_pre,
             image,
             config,
             _ticker: ticker.flatten(),
         })
+    }
+
+    /// The generic snapshot, ready to instantiate in a store of `mode`.
+    pub(crate) fn instance_pre(&self, mode: CallMode) -> &InstancePre<HostState> {
+        match mode {
+            CallMode::Sync => &self.sync_pre,
+            CallMode::Async => &self.async_pre,
+        }
     }
 
     /// An engine and the guest as built, not snapshotted: for the full
@@ -84,7 +96,7 @@ impl EngineShared {
     pub(crate) fn raw_guest(
         config: &LuaRuntimeConfig,
     ) -> Result<(Engine, InstancePre<HostState>), Error> {
-        crate::validate::runtime_config(config)?;
+        validate::runtime_config(config)?;
         let (engine, linker) = engine_and_linker(config)?;
         let module =
             snapshot::cached_module(&engine, "raw", config.artifact_cache_dir.as_deref(), || {
@@ -102,14 +114,16 @@ impl EngineShared {
 fn engine_and_linker(config: &LuaRuntimeConfig) -> Result<(Engine, Linker<HostState>), Error> {
     let engine =
         Engine::new(&engine_config(config)).map_err(|e| engine_err("creating the engine", e))?;
-    let linker = imports::linker(&engine, Entry::Sync)
+    let linker = imports::linker(&engine, CallMode::Sync)
         .map_err(|e| engine_err("linking host functions", e))?;
     Ok((engine, linker))
 }
 
+/// [`Error::Engine`]: `what` failed, with wasmtime's error as its cause.
 fn engine_err(what: &str, e: wasmtime::Error) -> Error {
     Error::Engine {
         message: format!("{what}: {e:#}"),
+        source: e.into(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The library's one error type.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Everything that can go wrong loading or calling a Lua plugin.
 ///
@@ -152,7 +153,8 @@ pub enum Error {
     /// is in use, or the plugin asks for a larger heap than the slots hold.
     CapacityExhausted { plugin: String, message: String },
     /// The wasm engine could not be set up (configuration or resources).
-    Engine { message: String },
+    /// `source` is wasmtime's error.
+    Engine { message: String, source: Cause },
     /// A host function the guest called (`import`: `bext.metric`,
     /// `bext.log`, ...) panicked, for example in the embedder's
     /// [`MetricsSink`](crate::MetricsSink) or tracing subscriber. The panic
@@ -174,7 +176,8 @@ pub enum Error {
         reason: String,
     },
     /// A `bext.shared` backend could not be set up (a malformed Redis URL).
-    SharedBackend { message: String },
+    /// `source` is the backend client's error.
+    SharedBackend { message: String, source: Cause },
 }
 
 impl Error {
@@ -207,6 +210,40 @@ impl Error {
             | HostPanic { plugin, .. } => Some(plugin),
             InvalidConfig { plugin, .. } => plugin.as_deref(),
             Engine { .. } | SharedBackend { .. } => None,
+        }
+    }
+
+    /// The variant's name in snake_case (`"out_of_fuel"`, `"lua"`, ...): a
+    /// stable label for metrics and traces, which the message is not.
+    pub fn kind(&self) -> &'static str {
+        use Error::*;
+        match self {
+            Syntax { .. } => "syntax",
+            ScriptInit { .. } => "script_init",
+            NotATable { .. } => "not_a_table",
+            CapabilityMismatch { .. } => "capability_mismatch",
+            MethodsRemoved { .. } => "methods_removed",
+            Lua { .. } => "lua",
+            MissingMethod { .. } => "missing_method",
+            CapabilityNotProvided { .. } => "capability_not_provided",
+            WrongReturnType { .. } => "wrong_return_type",
+            BadEnvelope { .. } => "bad_envelope",
+            BadInput { .. } => "bad_input",
+            PayloadTooLarge { .. } => "payload_too_large",
+            OutOfFuel { .. } => "out_of_fuel",
+            Timeout { .. } => "timeout",
+            MemoryLimit { .. } => "memory_limit",
+            StackOverflow { .. } => "stack_overflow",
+            Trap { .. } => "trap",
+            Abi { .. } => "abi",
+            PoolTimeout { .. } => "pool_timeout",
+            ConcurrencyLimit { .. } => "concurrency_limit",
+            Quarantined { .. } => "quarantined",
+            CapacityExhausted { .. } => "capacity_exhausted",
+            Engine { .. } => "engine",
+            HostPanic { .. } => "host_panic",
+            InvalidConfig { .. } => "invalid_config",
+            SharedBackend { .. } => "shared_backend",
         }
     }
 
@@ -408,7 +445,7 @@ impl fmt::Display for Error {
                 f,
                 "lua plugin `{plugin}`: no sandbox capacity left: {message}"
             ),
-            Engine { message } => write!(f, "wasm engine: {message}"),
+            Engine { message, .. } => write!(f, "wasm engine: {message}"),
             HostPanic {
                 plugin,
                 method,
@@ -430,12 +467,64 @@ impl fmt::Display for Error {
                 setting,
                 reason,
             } => write!(f, "invalid {setting}: {reason}"),
-            SharedBackend { message } => write!(f, "bext.shared backend: {message}"),
+            SharedBackend { message, .. } => write!(f, "bext.shared backend: {message}"),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Engine { source, .. } | Error::SharedBackend { source, .. } => Some(&*source.0),
+            _ => None,
+        }
+    }
+}
+
+/// The underlying error of an [`Error`] that another library raised (the
+/// engine's, a backend client's), reached through
+/// [`std::error::Error::source`]. Cheap to clone; two causes compare equal
+/// when their messages do, so [`Error`] stays `Clone + PartialEq`.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl Cause {
+    /// A cause holding `error`.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Cause(Arc::new(error))
+    }
+
+    /// The underlying error.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl From<wasmtime::Error> for Cause {
+    fn from(error: wasmtime::Error) -> Self {
+        Cause(Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(
+            error,
+        )))
+    }
+}
 
 /// The error of the `bext-plugin-api` trait methods that return
 /// `Result<_, String>`: the message, naming plugin and method. The traits

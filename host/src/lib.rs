@@ -104,37 +104,35 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-mod abi;
-mod artifact_cache;
-mod async_call;
-mod capabilities;
-mod config;
-mod engine;
+// The layers, each depending only on those listed before it (see the
+// repository's ARCHITECTURE.md): what every layer uses, settings and
+// `bext.shared`'s stores, the guest boundary, the engine, one sandbox, one
+// plugin, the capability adapters, the runtime.
 mod error;
-mod fork;
-mod imports;
-mod latency;
-mod limits;
 mod metrics;
 mod periodic;
+
+mod config;
+mod shared;
+
+mod guest;
+
+mod engine;
+
+mod sandbox;
+
 mod plugin;
-mod pool;
-mod quarantine;
+
+mod capabilities;
+
+mod runtime;
+
 /// The full-profile `lua` interpreter of `bext-lua run` (every library,
 /// preopens, environment, stdio): not the plugin runtime, so behind the
 /// `runner` feature.
 #[cfg(feature = "runner")]
 pub mod runner;
-mod runtime;
-mod sandbox;
-mod shared;
-#[cfg(feature = "redis")]
-mod shared_redis;
-mod snapshot;
-mod state;
-mod validate;
 
-pub use artifact_cache::{ARTIFACT_CACHE_ENV, default_artifact_cache_dir};
 /// The capability traits and types this crate implements, re-exported so a
 /// dependent needs only this crate: `bext_plugin_lua_wasm::bext_plugin_api::MiddlewarePlugin`.
 pub use bext_plugin_api;
@@ -143,26 +141,37 @@ pub use capabilities::{
     capability_methods, capability_name, parse_middleware_action, parse_response_change,
     request_context_json,
 };
-pub use config::{ColdStart, LuaPluginConfig, LuaRuntimeConfig, PoolingLimits, SharedBackend};
-pub use error::{Error, Result};
-pub use fork::fork_template_arena_bytes;
-pub use latency::{LATENCY_BUCKETS, LatencyHistogram};
-pub use limits::{BEXT_TICKS_PER_CALL, FUEL_PER_KILO_INSTRUCTIONS, LuaSandboxLimits};
+pub use config::runtime::{ARTIFACT_CACHE_ENV, default_artifact_cache_dir};
+pub use config::{
+    BEXT_TICKS_PER_CALL, ColdStart, FUEL_PER_KILO_INSTRUCTIONS, LuaPluginConfig, LuaRuntimeConfig,
+    LuaSandboxLimits, MAX_GUEST_MEMORY_BYTES, MAX_POOL_SANDBOXES, MAX_WASM_STACK_BYTES, PoolConfig,
+    PoolingLimits, SharedBackend,
+};
+pub use error::{Cause, Error, Result};
 pub use metrics::{MetricsSink, TracingMetrics};
-pub use plugin::{LuaPlugin, PluginStats, WeakLuaPlugin};
-pub use pool::{LuaPluginPool, PoolConfig, PoolStats, PooledInstance};
+pub use plugin::LuaPlugin;
+pub use plugin::WeakLuaPlugin;
+pub use plugin::latency::{LATENCY_BUCKETS, LatencyHistogram};
+pub use plugin::pool::PoolStats;
+pub use plugin::pooled::{LuaPluginPool, PooledInstance};
+pub use plugin::stats::PluginStats;
 pub use runtime::LuaPluginRuntime;
+pub use sandbox::fork::fork_template_arena_bytes;
+#[cfg(feature = "redis")]
+pub use shared::redis::{RedisShared, RedisUnavailable};
 pub use shared::{
     SHARED_CALL_FUEL, SHARED_ENTRY_FUEL, SHARED_ENTRY_OVERHEAD_BYTES, SHARED_MAX_KEY_BYTES,
 };
-#[cfg(feature = "redis")]
-pub use shared_redis::{RedisShared, RedisUnavailable};
-pub use validate::{MAX_GUEST_MEMORY_BYTES, MAX_POOL_SANDBOXES, MAX_WASM_STACK_BYTES};
 
 /// The embedded guest module (stock Lua 5.4 and the shim), for inspection.
 pub fn guest_wasm() -> &'static [u8] {
-    engine::GUEST_WASM
+    guest::GUEST_WASM
 }
 
 /// SHA-256 (hex) of [`guest_wasm`]: identifies the guest build.
-pub const GUEST_SHA256: &str = engine::GUEST_SHA256;
+pub const GUEST_SHA256: &str = guest::GUEST_SHA256;
+
+/// The crate README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

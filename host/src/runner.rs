@@ -26,10 +26,10 @@
 //! # Ok::<(), bext_plugin_lua_wasm::runner::RunError>(())
 //! ```
 
-use crate::config::LuaRuntimeConfig;
-use crate::engine::EngineShared;
+use crate::config::runtime::LuaRuntimeConfig;
+use crate::engine::GuestEngine;
+use crate::guest::state::{HostState, PluginServices};
 use crate::metrics::TracingMetrics;
-use crate::state::{HostState, PluginIdentity};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -214,7 +214,7 @@ pub struct RunOutcome {
 pub struct LuaRunner {
     engine: wasmtime::Engine,
     instance_pre: wasmtime::InstancePre<HostState>,
-    identity: Arc<PluginIdentity>,
+    services: Arc<PluginServices>,
 }
 
 impl fmt::Debug for LuaRunner {
@@ -249,10 +249,10 @@ impl LuaRunner {
             });
         }
         let (engine, instance_pre) =
-            EngineShared::raw_guest(&config).map_err(|e| RunError::Engine {
+            GuestEngine::raw_guest(&config).map_err(|e| RunError::Engine {
                 message: e.to_string(),
             })?;
-        let identity = Arc::new(PluginIdentity {
+        let services = Arc::new(PluginServices {
             name: "bext-lua".into(),
             metrics: Arc::new(TracingMetrics),
             shared: None,
@@ -260,7 +260,7 @@ impl LuaRunner {
         Ok(LuaRunner {
             engine,
             instance_pre,
-            identity,
+            services,
         })
     }
 
@@ -310,7 +310,7 @@ impl LuaRunner {
             }
         };
         // wasm32's whole address space: `lua` has no heap limit either.
-        let mut state = HostState::new(self.identity.clone(), 1 << 32);
+        let mut state = HostState::new(self.services.clone(), 1 << 32);
         state.wasi = wasi.build_p1();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);

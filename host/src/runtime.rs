@@ -1,14 +1,21 @@
 //! [`LuaPluginRuntime`]: one per process (or per server), owns the engine and
 //! the registry of loaded plugins.
 
-use crate::config::{LuaPluginConfig, LuaRuntimeConfig};
-use crate::engine::EngineShared;
+use crate::capabilities::check_declared_capabilities;
+use crate::config::plugin::{ColdStart, LuaPluginConfig, SharedBackend};
+use crate::config::pool::PoolConfig;
+use crate::config::runtime::LuaRuntimeConfig;
+use crate::config::validate;
+use crate::engine::GuestEngine;
 use crate::error::Error;
+use crate::guest::GUEST_WASM;
+use crate::guest::state::PluginServices;
 use crate::periodic::Periodic;
 use crate::plugin::LuaPlugin;
-use crate::sandbox::PluginSpec;
-use crate::shared::SharedRegistry;
-use crate::state::PluginIdentity;
+use crate::sandbox::SandboxSpec;
+use crate::shared::local::{LocalDict, SharedRegistry};
+use crate::shared::op::SharedStore;
+use bext_plugin_api::types::PluginManifest;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -24,7 +31,7 @@ const ON_RELOAD: &str = "on_reload";
 /// Cheap to share (`Send + Sync`); plugins keep the engine alive on their own,
 /// so dropping the runtime only empties its registry.
 pub struct LuaPluginRuntime {
-    engine: Arc<EngineShared>,
+    engine: Arc<GuestEngine>,
     plugins: Arc<Registry>,
     /// Drops idle sandboxes of plugins with an idle timeout; started by the
     /// first such plugin.
@@ -45,7 +52,8 @@ impl std::fmt::Debug for LuaPluginRuntime {
 
 /// Like [`LuaPluginRuntime::new`] but without the on-disk cache: `Default`
 /// reads no environment (the cache folder comes from it), so it compiles
-/// the guest once per process.
+/// the guest once per process. Panics where `new` does; the fallible form
+/// is `with_config(LuaRuntimeConfig::default())`.
 impl Default for LuaPluginRuntime {
     fn default() -> Self {
         Self::with_config(LuaRuntimeConfig::default())
@@ -64,17 +72,23 @@ impl LuaPluginRuntime {
     ///
     /// # Panics
     ///
-    /// If the embedded guest does not compile with the default configuration,
-    /// which would be a bug in this crate. [`with_config`](Self::with_config)
-    /// returns that as an error instead.
+    /// If the engine cannot be set up (the embedded guest does not compile,
+    /// the process is out of address space or threads).
+    /// [`try_new`](Self::try_new) returns that as an error instead.
     pub fn new() -> Self {
+        Self::try_new().unwrap_or_else(|e| panic!("bext-plugin-lua-wasm: {e}"))
+    }
+
+    /// [`new`](Self::new), returning [`Error::Engine`] (with wasmtime's error
+    /// as its [`source`](std::error::Error::source)) instead of panicking
+    /// when the engine cannot be set up.
+    pub fn try_new() -> Result<Self, Error> {
         Self::with_config(LuaRuntimeConfig::default().user_artifact_cache())
-            .unwrap_or_else(|e| panic!("bext-plugin-lua-wasm: {e}"))
     }
 
     /// A runtime with engine-wide settings.
     pub fn with_config(config: LuaRuntimeConfig) -> Result<Self, Error> {
-        Self::with_module(config, crate::engine::GUEST_WASM)
+        Self::with_module(config, GUEST_WASM)
     }
 
     /// **For testing the host's defences only.** A runtime whose sandboxes
@@ -89,7 +103,7 @@ impl LuaPluginRuntime {
 
     fn with_module(config: LuaRuntimeConfig, wasm: &[u8]) -> Result<Self, Error> {
         Ok(LuaPluginRuntime {
-            engine: Arc::new(EngineShared::new(config, wasm)?),
+            engine: Arc::new(GuestEngine::new(config, wasm)?),
             plugins: Arc::default(),
             idle_sweeper: Mutex::default(),
             shared: SharedRegistry::default(),
@@ -138,7 +152,7 @@ impl LuaPluginRuntime {
                 });
             }
         }
-        crate::validate::plugin_config(
+        validate::plugin_config(
             &self.engine.config,
             self.engine.image.len(),
             &name,
@@ -149,14 +163,14 @@ impl LuaPluginRuntime {
         let backend = shared_backend
             .as_ref()
             .unwrap_or(&self.engine.config.shared_backend);
-        let identity = Arc::new(PluginIdentity {
+        let services = Arc::new(PluginServices {
             name: name.clone(),
             metrics: self.engine.config.metrics.clone(),
-            shared: Some(backend.store(&name, dict.clone())),
+            shared: Some(shared_store(backend, &name, dict.clone())),
         });
         let shared_dict_bytes = limits.shared_dict_bytes;
-        let spec = PluginSpec {
-            identity,
+        let spec = SandboxSpec {
+            services,
             source,
             config_json,
             limits,
@@ -181,13 +195,14 @@ impl LuaPluginRuntime {
     fn load_checked(
         &self,
         name: &str,
-        spec: PluginSpec,
-        manifest: bext_plugin_api::types::PluginManifest,
-        pool: crate::pool::PoolConfig,
-        cold_start: crate::config::ColdStart,
+        spec: SandboxSpec,
+        manifest: PluginManifest,
+        pool: PoolConfig,
+        cold_start: ColdStart,
         allow_removing_methods: bool,
     ) -> Result<LuaPlugin, Error> {
         let plugin = LuaPlugin::load(self.engine.clone(), spec, manifest, pool, cold_start)?;
+        check_declared_capabilities(name, plugin.manifest(), |m| plugin.has_method(m))?;
         let running = self.plugin(name);
         if let Some(running) = &running {
             let removed: Vec<String> = running
@@ -297,3 +312,20 @@ fn drop_idle_sandboxes(registry: &Registry) -> usize {
 /// Bounds of the sweeper's period (a quarter of the shortest idle timeout).
 const MIN_SWEEP_PERIOD: Duration = Duration::from_millis(10);
 const MAX_SWEEP_PERIOD: Duration = Duration::from_secs(1);
+
+/// The `bext.shared` store of plugin `plugin` on `backend`, whose
+/// in-process dictionary is `dict`.
+fn shared_store(
+    backend: &SharedBackend,
+    plugin: &str,
+    dict: Arc<LocalDict>,
+) -> Arc<dyn SharedStore> {
+    match backend {
+        SharedBackend::Local => {
+            let _ = plugin;
+            dict
+        }
+        #[cfg(feature = "redis")]
+        SharedBackend::Redis(redis) => Arc::new(redis.store(plugin, dict)),
+    }
+}

@@ -11,6 +11,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Arguments of `bext-lua try`.
 #[derive(Debug, Args)]
@@ -101,12 +103,17 @@ pub(super) fn try_requests(args: TryArgs, engine: LuaRuntimeConfig) -> i32 {
 
     let logs = LogBuffer::default();
     let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish();
+    // The script's own logs and events, one line each: the runtime's call
+    // spans are left out (each line belongs to the call printed above it).
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || writer.clone())
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.is_event() && *meta.level() <= tracing::Level::DEBUG
+            })),
+    );
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let metrics = Arc::new(RecordedMetrics::default());

@@ -564,7 +564,7 @@ fn a_guest_speaking_another_abi_version_or_missing_exports_is_refused() {
     )
     .unwrap();
     match LuaPluginRuntime::with_guest_module(LuaRuntimeConfig::default(), &wasm) {
-        Err(Error::Engine { message }) => assert!(message.contains("env"), "{message}"),
+        Err(Error::Engine { message, .. }) => assert!(message.contains("env"), "{message}"),
         other => panic!("{other:?}"),
     }
 }

@@ -1,4 +1,4 @@
-;; A hostile guest: it implements the plugin ABI (host/src/abi.rs) the way a
+;; A hostile guest: it implements the plugin ABI (host/src/guest/abi.rs) the way a
 ;; guest whose Lua VM was compromised could, driven by a "tape".
 ;;
 ;; It answers honestly until the host loads a plugin (bext_abi_version,

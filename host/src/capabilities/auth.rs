@@ -4,7 +4,7 @@
 
 use super::generic::UrlShape;
 use super::log_swallowed;
-use super::mirrors::RequestJson;
+use super::request_json::RequestJson;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::AuthPlugin;
 use bext_plugin_api::auth::{

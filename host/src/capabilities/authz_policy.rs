@@ -3,7 +3,7 @@
 //! lists the argument and result shapes.
 
 use super::generic::CLEANUP;
-use super::http_text::check_header;
+use super::header_rules::check_header;
 use super::log_swallowed;
 use crate::error::Error;
 use crate::plugin::LuaPlugin;

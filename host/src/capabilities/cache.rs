@@ -19,10 +19,11 @@
 //! * `is_healthy(self)` returns a boolean; a script without it is healthy.
 //!   The trait method cannot return an error: an error (logged) is unhealthy.
 
-use super::http_text::check_header_value;
+use super::header_rules::check_header_value;
 use super::{json_kind, log_swallowed, parse_headers};
-use crate::abi::{Arg, Output};
 use crate::error::Error;
+use crate::guest::abi::{Arg, Output};
+use crate::guest::call_mode::{CallMode, run_sync};
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::CacheBackend;
 use bext_plugin_api::cache::CacheEntry;
@@ -39,15 +40,17 @@ const IS_HEALTHY: &str = "is_healthy";
 impl LuaPlugin {
     /// `get` with the typed [`Error`]; the trait method returns its text.
     pub fn try_cache_get(&self, key: &str) -> Result<Option<CacheEntry>, Error> {
-        self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call(GET, &[Arg::from(key)])?;
-        self.cache_entry(out)
+        run_sync(self.cache_get_in(CallMode::Sync, key))
     }
 
     /// [`try_cache_get`](Self::try_cache_get) for async servers.
     pub async fn try_cache_get_async(&self, key: &str) -> Result<Option<CacheEntry>, Error> {
+        self.cache_get_in(CallMode::Async, key).await
+    }
+
+    async fn cache_get_in(&self, mode: CallMode, key: &str) -> Result<Option<CacheEntry>, Error> {
         self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call_async(GET, &[Arg::from(key)]).await?;
+        let out = self.call_in(mode, GET, &[Arg::from(key)]).await?;
         self.cache_entry(out)
     }
 
@@ -58,16 +61,7 @@ impl LuaPlugin {
         entry: &CacheEntry,
         ttl_ms: Option<u64>,
     ) -> Result<(), Error> {
-        let entry_json = self.cache_set_arg(entry)?;
-        self.call(
-            SET,
-            &[
-                Arg::from(key),
-                Arg::from(entry_json.as_str()),
-                ttl_arg(ttl_ms),
-            ],
-        )?;
-        Ok(())
+        run_sync(self.cache_set_in(CallMode::Sync, key, entry, ttl_ms))
     }
 
     /// [`try_cache_set`](Self::try_cache_set) for async servers.
@@ -77,8 +71,19 @@ impl LuaPlugin {
         entry: &CacheEntry,
         ttl_ms: Option<u64>,
     ) -> Result<(), Error> {
+        self.cache_set_in(CallMode::Async, key, entry, ttl_ms).await
+    }
+
+    async fn cache_set_in(
+        &self,
+        mode: CallMode,
+        key: &str,
+        entry: &CacheEntry,
+        ttl_ms: Option<u64>,
+    ) -> Result<(), Error> {
         let entry_json = self.cache_set_arg(entry)?;
-        self.call_async(
+        self.call_in(
+            mode,
             SET,
             &[
                 Arg::from(key),
@@ -92,44 +97,52 @@ impl LuaPlugin {
 
     /// `delete` with the typed [`Error`].
     pub fn try_cache_delete(&self, key: &str) -> Result<bool, Error> {
-        self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call(DELETE, &[Arg::from(key)])?;
-        self.expect_truthy(DELETE, out)
+        run_sync(self.cache_delete_in(CallMode::Sync, key))
     }
 
     /// [`try_cache_delete`](Self::try_cache_delete) for async servers.
     pub async fn try_cache_delete_async(&self, key: &str) -> Result<bool, Error> {
+        self.cache_delete_in(CallMode::Async, key).await
+    }
+
+    async fn cache_delete_in(&self, mode: CallMode, key: &str) -> Result<bool, Error> {
         self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call_async(DELETE, &[Arg::from(key)]).await?;
+        let out = self.call_in(mode, DELETE, &[Arg::from(key)]).await?;
         self.expect_truthy(DELETE, out)
     }
 
     /// `invalidate_tag` with the typed [`Error`].
     pub fn try_invalidate_tag(&self, tag: &str) -> Result<u32, Error> {
-        self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call(INVALIDATE_TAG, &[Arg::from(tag)])?;
-        self.expect_count(INVALIDATE_TAG, out)
+        run_sync(self.invalidate_tag_in(CallMode::Sync, tag))
     }
 
     /// [`try_invalidate_tag`](Self::try_invalidate_tag) for async servers.
     pub async fn try_invalidate_tag_async(&self, tag: &str) -> Result<u32, Error> {
+        self.invalidate_tag_in(CallMode::Async, tag).await
+    }
+
+    async fn invalidate_tag_in(&self, mode: CallMode, tag: &str) -> Result<u32, Error> {
         self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call_async(INVALIDATE_TAG, &[Arg::from(tag)]).await?;
+        let out = self
+            .call_in(mode, INVALIDATE_TAG, &[Arg::from(tag)])
+            .await?;
         self.expect_count(INVALIDATE_TAG, out)
     }
 
     /// `invalidate_path` with the typed [`Error`].
     pub fn try_invalidate_path(&self, pattern: &str) -> Result<u32, Error> {
-        self.require_capability(PluginCapability::CacheBackend)?;
-        let out = self.call(INVALIDATE_PATH, &[Arg::from(pattern)])?;
-        self.expect_count(INVALIDATE_PATH, out)
+        run_sync(self.invalidate_path_in(CallMode::Sync, pattern))
     }
 
     /// [`try_invalidate_path`](Self::try_invalidate_path) for async servers.
     pub async fn try_invalidate_path_async(&self, pattern: &str) -> Result<u32, Error> {
+        self.invalidate_path_in(CallMode::Async, pattern).await
+    }
+
+    async fn invalidate_path_in(&self, mode: CallMode, pattern: &str) -> Result<u32, Error> {
         self.require_capability(PluginCapability::CacheBackend)?;
         let out = self
-            .call_async(INVALIDATE_PATH, &[Arg::from(pattern)])
+            .call_in(mode, INVALIDATE_PATH, &[Arg::from(pattern)])
             .await?;
         self.expect_count(INVALIDATE_PATH, out)
     }
@@ -137,19 +150,19 @@ impl LuaPlugin {
     /// `is_healthy` with the typed [`Error`]: `Ok(true)` when the script has
     /// no `is_healthy`.
     pub fn try_is_healthy(&self) -> Result<bool, Error> {
-        if !self.defines_is_healthy()? {
-            return Ok(true);
-        }
-        let result = self.call(IS_HEALTHY, &[]);
-        self.health(result)
+        run_sync(self.is_healthy_in(CallMode::Sync))
     }
 
     /// [`try_is_healthy`](Self::try_is_healthy) for async servers.
     pub async fn try_is_healthy_async(&self) -> Result<bool, Error> {
+        self.is_healthy_in(CallMode::Async).await
+    }
+
+    async fn is_healthy_in(&self, mode: CallMode) -> Result<bool, Error> {
         if !self.defines_is_healthy()? {
             return Ok(true);
         }
-        let result = self.call_async(IS_HEALTHY, &[]).await;
+        let result = self.call_in(mode, IS_HEALTHY, &[]).await;
         self.health(result)
     }
 

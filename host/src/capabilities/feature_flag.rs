@@ -2,8 +2,8 @@
 //! calls the script method of the same name; the README's capability table
 //! lists the argument and result shapes.
 
-use crate::abi::Output;
 use crate::error::Error;
+use crate::guest::abi::Output;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::FeatureFlagPlugin;
 use bext_plugin_api::feature_flag::{FlagContext, FlagValue};

@@ -38,10 +38,11 @@
 //! codes; other errors map to the trait's generic variant, carrying the
 //! message that names plugin and method.
 
-use super::http_text::check_header_value;
+use super::header_rules::check_header_value;
 use super::log_swallowed;
-use crate::abi::{Arg, Output};
 use crate::error::Error;
+use crate::guest::abi::{Arg, Output};
+use crate::guest::call_mode::{CallMode, run_sync};
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::types::PluginCapability;
 use serde::Serialize;
@@ -179,9 +180,7 @@ impl LuaPlugin {
         method: &str,
         args: &[Value],
     ) -> Result<Option<Value>, Error> {
-        let args: Vec<JsonArg<'_>> = args.iter().cloned().map(JsonArg::Value).collect();
-        let out = self.call_ext(capability, method, &args)?;
-        self.output_value(method, out)
+        run_sync(self.call_any_in(CallMode::Sync, capability, method, args))
     }
 
     /// [`try_call`](Self::try_call) for async servers: the async path of
@@ -192,10 +191,21 @@ impl LuaPlugin {
         method: &str,
         args: &[Value],
     ) -> Result<Option<Value>, Error> {
+        self.call_any_in(CallMode::Async, capability, method, args)
+            .await
+    }
+
+    async fn call_any_in(
+        &self,
+        mode: CallMode,
+        capability: PluginCapability,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Option<Value>, Error> {
         self.require_capability(capability)?;
         let args: Vec<JsonArg<'_>> = args.iter().cloned().map(JsonArg::Value).collect();
         let texts = container_texts(&args);
-        let out = self.call_async(method, &lua_args(&args, &texts)).await?;
+        let out = self.call_in(mode, method, &lua_args(&args, &texts)).await?;
         self.output_value(method, out)
     }
 

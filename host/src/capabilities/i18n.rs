@@ -4,8 +4,8 @@
 
 use super::generic::error_code;
 use super::log_swallowed;
-use crate::abi::Output;
 use crate::error::Error;
+use crate::guest::abi::Output;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::I18nPlugin;
 use bext_plugin_api::i18n::{I18nError, TransVars};

@@ -17,8 +17,9 @@
 //! hook fails by raising an error. `priority()` is the script's `priority`
 //! field, else 1000.
 
-use crate::abi::{Arg, Output};
 use crate::error::Error;
+use crate::guest::abi::{Arg, Output};
+use crate::guest::call_mode::{CallMode, run_sync};
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::LifecyclePlugin;
 use bext_plugin_api::types::PluginCapability;
@@ -78,18 +79,19 @@ impl LuaPlugin {
     /// Runs a lifecycle hook with the typed [`Error`]: `Ok` without a call
     /// when the script does not define it.
     pub fn try_lifecycle(&self, hook: LifecycleHook<'_>) -> Result<(), Error> {
-        let Some(args) = self.lifecycle_args(&hook)? else {
-            return Ok(());
-        };
-        hook_done(self.call(hook.method(), &args))
+        run_sync(self.lifecycle_in(CallMode::Sync, hook))
     }
 
     /// [`try_lifecycle`](Self::try_lifecycle) for async servers.
     pub async fn try_lifecycle_async(&self, hook: LifecycleHook<'_>) -> Result<(), Error> {
+        self.lifecycle_in(CallMode::Async, hook).await
+    }
+
+    async fn lifecycle_in(&self, mode: CallMode, hook: LifecycleHook<'_>) -> Result<(), Error> {
         let Some(args) = self.lifecycle_args(&hook)? else {
             return Ok(());
         };
-        hook_done(self.call_async(hook.method(), &args).await)
+        hook_done(self.call_in(mode, hook.method(), &args).await)
     }
 
     /// The hook's arguments, or `None` when the script does not define it.

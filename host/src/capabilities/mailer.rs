@@ -3,8 +3,8 @@
 //! lists the argument and result shapes.
 
 use super::generic::error_code;
-use crate::abi::Output;
 use crate::error::Error;
+use crate::guest::abi::Output;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::MailerPlugin;
 use bext_plugin_api::mailer::{BatchOutcome, MailerError, Message, SendOutcome};

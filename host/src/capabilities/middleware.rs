@@ -20,12 +20,13 @@
 //!   whose `status` and/or `headers` replace the response's. A script without
 //!   `on_response` leaves responses unchanged.
 
-use super::http_text::check_extension;
-use super::mirrors::RequestJson;
+use super::header_rules::check_extension;
 use super::output::json_kind;
 use super::parse_headers;
-use crate::abi::{Arg, Output};
+use super::request_json::RequestJson;
 use crate::error::Error;
+use crate::guest::abi::{Arg, Output};
+use crate::guest::call_mode::{CallMode, run_sync};
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::MiddlewarePlugin;
 use bext_plugin_api::middleware::{PluginResponse, RequestAction, RequestContext, ResponseHeaders};
@@ -54,9 +55,7 @@ impl LuaPlugin {
     /// `on_request` with the typed [`Error`]; the trait method returns its
     /// text.
     pub fn try_on_request(&self, ctx: &mut RequestContext) -> Result<RequestAction, Error> {
-        let ctx_json = self.on_request_arg(ctx)?;
-        let out = self.call(ON_REQUEST, &[Arg::from(ctx_json.as_str())])?;
-        self.apply_action(ctx, out)
+        run_sync(self.on_request_in(CallMode::Sync, ctx))
     }
 
     /// [`try_on_request`](Self::try_on_request) for async servers: the
@@ -67,9 +66,17 @@ impl LuaPlugin {
         &self,
         ctx: &mut RequestContext,
     ) -> Result<RequestAction, Error> {
+        self.on_request_in(CallMode::Async, ctx).await
+    }
+
+    async fn on_request_in(
+        &self,
+        mode: CallMode,
+        ctx: &mut RequestContext,
+    ) -> Result<RequestAction, Error> {
         let ctx_json = self.on_request_arg(ctx)?;
         let out = self
-            .call_async(ON_REQUEST, &[Arg::from(ctx_json.as_str())])
+            .call_in(mode, ON_REQUEST, &[Arg::from(ctx_json.as_str())])
             .await?;
         self.apply_action(ctx, out)
     }
@@ -80,11 +87,7 @@ impl LuaPlugin {
         ctx: &RequestContext,
         response: &mut ResponseHeaders,
     ) -> Result<(), Error> {
-        let Some(arg_json) = self.on_response_arg(ctx, response)? else {
-            return Ok(());
-        };
-        let out = self.call(ON_RESPONSE, &[Arg::from(arg_json.as_str())])?;
-        self.apply_response_change(response, out)
+        run_sync(self.on_response_in(CallMode::Sync, ctx, response))
     }
 
     /// [`try_on_response`](Self::try_on_response) for async servers.
@@ -93,11 +96,20 @@ impl LuaPlugin {
         ctx: &RequestContext,
         response: &mut ResponseHeaders,
     ) -> Result<(), Error> {
+        self.on_response_in(CallMode::Async, ctx, response).await
+    }
+
+    async fn on_response_in(
+        &self,
+        mode: CallMode,
+        ctx: &RequestContext,
+        response: &mut ResponseHeaders,
+    ) -> Result<(), Error> {
         let Some(arg_json) = self.on_response_arg(ctx, response)? else {
             return Ok(());
         };
         let out = self
-            .call_async(ON_RESPONSE, &[Arg::from(arg_json.as_str())])
+            .call_in(mode, ON_RESPONSE, &[Arg::from(arg_json.as_str())])
             .await?;
         self.apply_response_change(response, out)
     }

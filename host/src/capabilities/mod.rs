@@ -29,9 +29,9 @@
 
 mod bounded_json;
 mod generic;
-mod http_text;
-mod mirrors;
+mod header_rules;
 mod output;
+mod request_json;
 pub(crate) mod table;
 // The four capabilities with their own adapter.
 mod cache;
@@ -202,7 +202,7 @@ pub(crate) fn parse_headers(value: &Value) -> Result<Vec<(String, String)>, Stri
         )),
     }?;
     for (name, value) in &headers {
-        http_text::check_header(name, value)?;
+        header_rules::check_header(name, value)?;
     }
     Ok(headers)
 }

@@ -4,11 +4,25 @@
 //! and method when it does not fit. A string must be UTF-8; a returned table
 //! arrives as the JSON text the shim encoded.
 
-use crate::abi::Output;
 use crate::error::Error;
+use crate::guest::abi::{Arg, Output};
 use crate::plugin::LuaPlugin;
+use crate::plugin::pooled::PooledInstance;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+impl PooledInstance {
+    /// Calls `plugin:method(args...)` with string arguments (JSON by the
+    /// script contract) and returns its string result, `None` for nil.
+    pub fn call_json(&mut self, method: &str, args: &[&str]) -> Result<Option<String>, Error> {
+        let args: Vec<Arg<'_>> = args.iter().map(|a| Arg::from(*a)).collect();
+        let out = self.call(method, &args)?;
+        LuaPlugin {
+            inner: self.inner.clone(),
+        }
+        .expect_optional_string(method, out)
+    }
+}
 
 impl LuaPlugin {
     /// A boolean result. A documented coercion, as Lua reads conditions (and

@@ -3,9 +3,9 @@
 //! lists the argument and result shapes.
 
 use super::generic::{JsonArg, UrlShape, error_code};
-use super::http_text::check_header_value;
-use crate::abi::Output;
+use super::header_rules::check_header_value;
 use crate::error::Error;
+use crate::guest::abi::Output;
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::StorageClientPlugin;
 use bext_plugin_api::storage::{Object, PresignOp, PutOpts, StorageError};

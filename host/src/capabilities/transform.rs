@@ -17,8 +17,9 @@
 //! `try_` methods return it.
 
 use super::log_swallowed;
-use crate::abi::{Arg, Output};
 use crate::error::Error;
+use crate::guest::abi::{Arg, Output};
+use crate::guest::call_mode::{CallMode, run_sync};
 use crate::plugin::LuaPlugin;
 use bext_plugin_api::TransformPlugin;
 use bext_plugin_api::transform::TransformContext;
@@ -38,16 +39,18 @@ struct ContextJson<'a> {
 impl LuaPlugin {
     /// `matches` with the typed [`Error`].
     pub fn try_matches(&self, path: &str, source: &str) -> Result<bool, Error> {
-        self.require_capability(PluginCapability::Transform)?;
-        let out = self.call(MATCHES, &[Arg::from(path), Arg::from(source)])?;
-        self.expect_truthy(MATCHES, out)
+        run_sync(self.matches_in(CallMode::Sync, path, source))
     }
 
     /// [`try_matches`](Self::try_matches) for async servers.
     pub async fn try_matches_async(&self, path: &str, source: &str) -> Result<bool, Error> {
+        self.matches_in(CallMode::Async, path, source).await
+    }
+
+    async fn matches_in(&self, mode: CallMode, path: &str, source: &str) -> Result<bool, Error> {
         self.require_capability(PluginCapability::Transform)?;
         let out = self
-            .call_async(MATCHES, &[Arg::from(path), Arg::from(source)])
+            .call_in(mode, MATCHES, &[Arg::from(path), Arg::from(source)])
             .await?;
         self.expect_truthy(MATCHES, out)
     }
@@ -60,16 +63,7 @@ impl LuaPlugin {
         path: &str,
         ctx: &TransformContext,
     ) -> Result<Option<String>, Error> {
-        let ctx_json = self.transform_arg(ctx)?;
-        let out = self.call(
-            TRANSFORM,
-            &[
-                Arg::from(source),
-                Arg::from(path),
-                Arg::from(ctx_json.as_str()),
-            ],
-        )?;
-        self.transformed(source, out)
+        run_sync(self.transform_in(CallMode::Sync, source, path, ctx))
     }
 
     /// [`try_transform`](Self::try_transform) for async servers.
@@ -79,13 +73,28 @@ impl LuaPlugin {
         path: &str,
         ctx: &TransformContext,
     ) -> Result<Option<String>, Error> {
+        self.transform_in(CallMode::Async, source, path, ctx).await
+    }
+
+    async fn transform_in(
+        &self,
+        mode: CallMode,
+        source: &str,
+        path: &str,
+        ctx: &TransformContext,
+    ) -> Result<Option<String>, Error> {
         let ctx_json = self.transform_arg(ctx)?;
-        let args = [
-            Arg::from(source),
-            Arg::from(path),
-            Arg::from(ctx_json.as_str()),
-        ];
-        let out = self.call_async(TRANSFORM, &args).await?;
+        let out = self
+            .call_in(
+                mode,
+                TRANSFORM,
+                &[
+                    Arg::from(source),
+                    Arg::from(path),
+                    Arg::from(ctx_json.as_str()),
+                ],
+            )
+            .await?;
         self.transformed(source, out)
     }
 

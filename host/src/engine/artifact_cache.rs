@@ -4,7 +4,7 @@
 //! seconds in a dependent's unoptimised debug build (wasmtime's compiler
 //! itself is then unoptimised); loading a compiled artifact takes
 //! milliseconds. One file per artifact kind, guest build and engine
-//! settings, in a per-user folder ([`default_artifact_cache_dir`]) or the one
+//! settings, in a per-user folder ([`default_artifact_cache_dir`](crate::default_artifact_cache_dir)) or the one
 //! [`LuaRuntimeConfig::artifact_cache_dir`](crate::LuaRuntimeConfig::artifact_cache_dir)
 //! names.
 //!
@@ -19,44 +19,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The environment variable that overrides [`default_artifact_cache_dir`]:
-/// a folder, or `off` (or empty) for no on-disk cache.
-pub const ARTIFACT_CACHE_ENV: &str = "BEXT_LUA_WASM_CACHE_DIR";
-
-/// The name of this crate's folder inside the per-user cache folder.
-const CACHE_SUBDIR: &str = "bext-plugin-lua-wasm";
-
 /// Ends every cache file: the format version of this trailer (2: the
 /// checksum is XXH3; files of format 1 fail the check and are rebuilt).
 const MAGIC: &[u8; 8] = b"bextlua2";
-
-/// The per-user folder compiled guests are kept in by default
-/// ([`LuaPluginRuntime::new`](crate::LuaPluginRuntime::new) and
-/// [`LuaRuntimeConfig::user_artifact_cache`](crate::LuaRuntimeConfig::user_artifact_cache)),
-/// read from the environment when called:
-///
-/// 1. `$BEXT_LUA_WASM_CACHE_DIR` if set: that folder, or no cache when it is
-///    `off` or empty;
-/// 2. else `$XDG_CACHE_HOME/bext-plugin-lua-wasm`;
-/// 3. else `$HOME/.cache/bext-plugin-lua-wasm` (`%LOCALAPPDATA%\bext-plugin-lua-wasm`
-///    on Windows);
-/// 4. else `None` (no on-disk cache; the guest is compiled once per process).
-pub fn default_artifact_cache_dir() -> Option<PathBuf> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(value) = std::env::var_os(ARTIFACT_CACHE_ENV) {
-        return (!value.is_empty() && value != "off").then(|| PathBuf::from(value));
-    }
-    let base = if cfg!(windows) {
-        var("LOCALAPPDATA")
-    } else {
-        var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|home| home.join(".cache")))
-    };
-    base.map(|base| base.join(CACHE_SUBDIR))
-}
 
 /// The file for an artifact named `name` (a unique key) in `dir`.
 pub(crate) fn file_in(dir: &Path, name: &str) -> PathBuf {

@@ -7,11 +7,11 @@
 //! | `bext.metric(name, len, value, tags, len) -> i32` | `bext.emit_metric` | the runtime's [`MetricsSink`](crate::MetricsSink); 1 = malformed tags |
 //! | `bext.event(kind, a, len, b, len)` | `bext.cache_event` (1), `bext.lifecycle_event` (2) | a structured `tracing` event |
 //! | `wasi_snapshot_preview1.poll_oneoff` | nothing (Lua never sleeps) | `ENOSYS`: it would block the host thread past any deadline |
-//! | `bext.shared(op, req, len, out, cap) -> i32` | `bext.shared:get/set/...` | the plugin's [`SharedStore`](crate::shared::SharedStore): n >= 0 is a reply of n bytes, n < 0 an error message of -n-1 bytes to raise; at `out` if it fits in `cap`, else fetched with `shared_take` |
+//! | `bext.shared(op, req, len, out, cap) -> i32` | `bext.shared:get/set/...` | the plugin's [`SharedStore`](crate::shared::op::SharedStore): n >= 0 is a reply of n bytes, n < 0 an error message of -n-1 bytes to raise; at `out` if it fits in `cap`, else fetched with `shared_take` |
 //! | `bext.shared_take(ptr, len)` | a reply larger than the shim's buffer | copies the pending reply |
 //! | `bext.heap_exhausted(requested)` | the guest allocator, after Lua's emergency GC | a trap classified as [`Error::MemoryLimit`](crate::Error::MemoryLimit) |
 //!
-//! Guest pointers are read through [`abi::guest_bytes`], so garbage arguments
+//! Guest pointers are read through [`guest_bytes`], so garbage arguments
 //! make the call fail with an ABI error instead of reading out of bounds.
 //!
 //! Every `bext.*` import runs inside [`contained`]: a panic in it (the
@@ -20,59 +20,13 @@
 //! as [`Error::HostPanic`](crate::Error::HostPanic) naming the import, and
 //! the sandbox is discarded: its Lua state was left in the middle of a call.
 
-use crate::abi::{self, AbiViolation};
-use crate::shared::{self, SharedFailure, SharedOp};
-use crate::state::HostState;
+use crate::guest::abi::{event_kind, guest_bytes, guest_bytes_mut, log_level};
+use crate::guest::call_mode::CallMode;
+use crate::guest::shared_call::shared_call;
+use crate::guest::state::HostState;
+use crate::guest::traps::{AbiViolation, HeapExhausted, HostFunctionPanicked};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use wasmtime::{Caller, Linker, Trap};
-
-/// The trap `bext.heap_exhausted` raises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct HeapExhausted {
-    pub(crate) requested: u32,
-}
-
-impl std::fmt::Display for HeapExhausted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "heap exhausted allocating {} bytes", self.requested)
-    }
-}
-
-impl std::error::Error for HeapExhausted {}
-
-/// The trap a host function that panicked raises instead of unwinding
-/// through the guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HostFunctionPanicked {
-    /// The import, as `bext.metric`.
-    pub(crate) import: &'static str,
-    /// The panic's message, when it has one.
-    pub(crate) message: String,
-}
-
-impl std::fmt::Display for HostFunctionPanicked {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "host function {} panicked: {}",
-            self.import, self.message
-        )
-    }
-}
-
-impl std::error::Error for HostFunctionPanicked {}
-
-impl HostFunctionPanicked {
-    /// The error for a panic payload caught at `import`.
-    pub(crate) fn new(import: &'static str, payload: &(dyn std::any::Any + Send)) -> Self {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(a panic without a message)".into());
-        HostFunctionPanicked { import, message }
-    }
-}
+use wasmtime::{Caller, Linker};
 
 /// Runs the body of host function `import`, turning a panic into a trap
 /// ([`HostFunctionPanicked`]) so it never unwinds through guest frames nor
@@ -87,12 +41,12 @@ fn contained<T>(
         .unwrap_or_else(|payload| Err(HostFunctionPanicked::new(import, &*payload).into()))
 }
 
-/// Log levels of `bext.log`, in the shim's numbering.
+/// `bext.log` at the shim's level (an unknown level logs at debug).
 fn log(plugin: &str, level: i32, msg: &str) {
     match level {
-        0 => tracing::error!(target: "bext_lua", plugin, "{msg}"),
-        1 => tracing::warn!(target: "bext_lua", plugin, "{msg}"),
-        2 => tracing::info!(target: "bext_lua", plugin, "{msg}"),
+        log_level::ERROR => tracing::error!(target: "bext_lua", plugin, "{msg}"),
+        log_level::WARN => tracing::warn!(target: "bext_lua", plugin, "{msg}"),
+        log_level::INFO => tracing::info!(target: "bext_lua", plugin, "{msg}"),
         _ => tracing::debug!(target: "bext_lua", plugin, "{msg}"),
     }
 }
@@ -103,7 +57,7 @@ fn guest_text(caller: &Caller<'_, HostState>, ptr: u32, len: u32) -> wasmtime::R
         .data()
         .memory
         .ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
-    let bytes = abi::guest_bytes(memory.data(caller), ptr, len)?;
+    let bytes = guest_bytes(memory.data(caller), ptr, len)?;
     Ok(String::from_utf8_lossy(bytes).into_owned())
 }
 
@@ -124,15 +78,6 @@ fn parse_tags(json: &str) -> Option<Vec<(String, String)>> {
 /// WASI preview 1 `errno::nosys`.
 const ERRNO_NOSYS: i32 = 52;
 
-/// How a linker's stores enter the guest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Entry {
-    /// `TypedFunc::call`: the synchronous API and the snapshot.
-    Sync,
-    /// `call_async` on a fiber: the async API.
-    Async,
-}
-
 /// A linker with WASI preview 1 and the `bext` imports.
 ///
 /// wasmtime-wasi's synchronous preview-1 file functions (`fd_write`,
@@ -142,16 +87,16 @@ pub(crate) enum Entry {
 /// both paths rather than a panic.
 pub(crate) fn linker(
     engine: &wasmtime::Engine,
-    entry: Entry,
+    mode: CallMode,
 ) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    match entry {
-        Entry::Sync => {
+    match mode {
+        CallMode::Sync => {
             wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| {
                 &mut state.wasi
             })?
         }
-        Entry::Async => {
+        CallMode::Async => {
             wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut HostState| {
                 &mut state.wasi
             })?
@@ -214,8 +159,8 @@ pub(crate) fn linker(
                 let (a, b) = (guest_text(&caller, a, a_len)?, guest_text(&caller, b, b_len)?);
                 let plugin = caller.data().plugin.name.as_str();
                 match kind {
-                    1 => tracing::info!(target: "bext_lua::cache", plugin, kind = %a, key = %b, "cache event"),
-                    2 => tracing::info!(target: "bext_lua::lifecycle", plugin, event = %a, data = %b, "lifecycle event"),
+                    event_kind::CACHE => tracing::info!(target: "bext_lua::cache", plugin, kind = %a, key = %b, "cache event"),
+                    event_kind::LIFECYCLE => tracing::info!(target: "bext_lua::lifecycle", plugin, event = %a, data = %b, "lifecycle event"),
                     other => return Err(AbiViolation(format!("unknown event kind {other}")).into()),
                 }
                 Ok(())
@@ -253,8 +198,7 @@ pub(crate) fn linker(
                     ))
                     .into());
                 }
-                abi::guest_bytes_mut(memory.data_mut(&mut caller), ptr, len)?
-                    .copy_from_slice(&pending);
+                guest_bytes_mut(memory.data_mut(&mut caller), ptr, len)?.copy_from_slice(&pending);
                 Ok(())
             })
         },
@@ -267,59 +211,4 @@ pub(crate) fn linker(
         },
     )?;
     Ok(linker)
-}
-
-/// `bext.shared(op, req, req_len, out, out_cap) -> i32`: runs one operation
-/// on the plugin's store and charges its fuel (see [`shared::fuel_cost`]).
-fn shared_call(
-    mut caller: Caller<'_, HostState>,
-    code: i32,
-    req: u32,
-    req_len: u32,
-    out: u32,
-    out_cap: u32,
-) -> wasmtime::Result<i32> {
-    let memory = caller
-        .data()
-        .memory
-        .ok_or_else(|| AbiViolation("host call before instantiation".into()))?;
-    let op = SharedOp::decode(code, abi::guest_bytes(memory.data(&caller), req, req_len)?);
-    let state = caller.data();
-    let result = match (op, &state.plugin.shared) {
-        (Ok(op), Some(store)) => store.execute(&op, state.call_deadline),
-        (Ok(_), None) => Err(SharedFailure::Raise(
-            "bext.shared is not available here".into(),
-        )),
-        (Err(message), _) => Err(SharedFailure::Raise(message)),
-    };
-    let mut bytes = Vec::new();
-    let (visited, is_error) = match result {
-        Ok(reply) => {
-            reply.encode(&mut bytes);
-            (reply.entries_visited, false)
-        }
-        Err(SharedFailure::Raise(message)) => {
-            bytes = message.into_bytes();
-            (0, true)
-        }
-        Err(SharedFailure::Deadline) => return Err(Trap::Interrupt.into()),
-    };
-    // Fuel only exists when the runtime meters it.
-    if let Ok(fuel) = caller.get_fuel() {
-        let cost = shared::fuel_cost(req_len as usize + bytes.len(), visited);
-        if fuel < cost {
-            caller.set_fuel(0)?;
-            return Err(Trap::OutOfFuel.into());
-        }
-        caller.set_fuel(fuel - cost)?;
-    }
-    let len = i32::try_from(bytes.len())
-        .map_err(|_| AbiViolation(format!("bext.shared reply of {} bytes", bytes.len())))?;
-    if bytes.len() <= out_cap as usize {
-        abi::guest_bytes_mut(memory.data_mut(&mut caller), out, len as u32)?
-            .copy_from_slice(&bytes);
-    } else {
-        caller.data_mut().shared_pending = bytes;
-    }
-    Ok(if is_error { -len - 1 } else { len })
 }

@@ -1,5 +1,5 @@
 //! The fork template (once per plugin load): the script is loaded into one
-//! instance of the generic snapshot (`snapshot.rs`), and the 4 KiB pages
+//! instance of the generic snapshot (`engine/snapshot.rs`), and the 4 KiB pages
 //! that differ from the snapshot's memory are kept (a few dozen KiB for a
 //! typical plugin). A new sandbox for the plugin ([`ColdStart::Fork`]) is an
 //! instance of the generic snapshot with those pages put in: no parsing, no
@@ -22,7 +22,8 @@
 //!
 //! [`ColdStart::Fork`]: crate::ColdStart::Fork
 
-use crate::state::HostState;
+use crate::config::runtime::LuaRuntimeConfig;
+use crate::guest::state::HostState;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -45,7 +46,7 @@ pub(crate) enum PagesBy {
 impl PagesBy {
     /// Mapping with memory on demand; copying into the pooling allocator's
     /// slots (see the module's docs).
-    pub(crate) fn for_config(config: &crate::LuaRuntimeConfig) -> PagesBy {
+    pub(crate) fn for_config(config: &LuaRuntimeConfig) -> PagesBy {
         if config.pooling.is_some() {
             PagesBy::Copying
         } else {

@@ -3,7 +3,7 @@
 //! instance belongs to, its guest memory and the running call's deadline.
 
 use crate::metrics::MetricsSink;
-use crate::shared::SharedStore;
+use crate::shared::op::SharedStore;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::{Memory, ResourceLimiter};
@@ -13,7 +13,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 pub(crate) struct HostState {
     pub(crate) wasi: WasiP1Ctx,
     pub(crate) limiter: HeapLimiter,
-    pub(crate) plugin: Arc<PluginIdentity>,
+    pub(crate) plugin: Arc<PluginServices>,
     /// Set once the instance is created; host functions read guest memory through it.
     pub(crate) memory: Option<Memory>,
     /// When the running call's wall-clock budget ends (set when budgets are
@@ -27,7 +27,7 @@ pub(crate) struct HostState {
 impl HostState {
     /// State for a new instance: WASI with nothing granted (no args, env or
     /// preopens; stdio discarded) and the heap capped at `max_heap_bytes`.
-    pub(crate) fn new(plugin: Arc<PluginIdentity>, max_heap_bytes: usize) -> Self {
+    pub(crate) fn new(plugin: Arc<PluginServices>, max_heap_bytes: usize) -> Self {
         HostState {
             wasi: wasmtime_wasi::WasiCtxBuilder::new().build_p1(),
             limiter: HeapLimiter {
@@ -42,17 +42,19 @@ impl HostState {
 
     /// State for the runtime's own instances (snapshotting, reading the image).
     pub(crate) fn internal() -> Self {
-        let identity = PluginIdentity {
+        let services = PluginServices {
             name: "bext-lua-runtime".into(),
             metrics: Arc::new(crate::metrics::TracingMetrics),
             shared: None,
         };
-        HostState::new(Arc::new(identity), 64 << 20)
+        HostState::new(Arc::new(services), 64 << 20)
     }
 }
 
-/// Who the instance belongs to, for logs, metrics and events.
-pub(crate) struct PluginIdentity {
+/// What the host provides the instances of one plugin: the name their
+/// logs, metrics and events carry, the metrics sink, and the `bext.shared`
+/// store.
+pub(crate) struct PluginServices {
     pub(crate) name: String,
     pub(crate) metrics: Arc<dyn MetricsSink>,
     /// Where `bext.shared` goes (`None` for the runtime's own instances).

@@ -1,11 +1,6 @@
 //! Per-plugin sandbox limits: the one place that defines budgets, their
-//! defaults, and how a call's budgets are armed in its store (fuel reset,
-//! epoch deadline, the wall-clock deadline host calls stop at).
-
-use crate::config::LuaRuntimeConfig;
-use crate::state::HostState;
-use std::time::{Duration, Instant};
-use wasmtime::{Store, UpdateDeadline};
+//! units and defaults. How a call's budgets are armed in its store is
+//! `sandbox/budget.rs`.
 
 /// Fuel that wasm spends running 1000 Lua VM instructions of plugin-like
 /// code: pattern matching on the request context, string building, table
@@ -158,72 +153,5 @@ impl LuaSandboxLimits {
         } else {
             self.fuel_per_call
         }
-    }
-}
-
-/// Epoch ticks that cover `timeout_ms` at one tick per `epoch_tick_ms`: one
-/// more than the quotient, because the current tick is already partly over.
-/// Capped far below `u64::MAX`: wasmtime adds it to the current epoch
-/// (`timeout_ms: u64::MAX` means "no deadline" in practice, not a panic).
-pub(crate) fn deadline_ticks(timeout_ms: u64, epoch_tick_ms: u64) -> u64 {
-    (timeout_ms / epoch_tick_ms.max(1))
-        .saturating_add(1)
-        .min(u64::MAX >> 2)
-}
-
-/// Resets the budgets (reset, not topped up) and returns the start time.
-pub(crate) fn arm(
-    store: &mut Store<HostState>,
-    config: &LuaRuntimeConfig,
-    limits: &LuaSandboxLimits,
-) -> Instant {
-    if config.fuel_metering {
-        let fuel = limits.fuel_budget();
-        // Only fails when fuel metering is off, which was checked above.
-        let _ = store.set_fuel(fuel);
-    }
-    if config.epoch_deadlines {
-        store.set_epoch_deadline(deadline_ticks(limits.timeout_ms, config.epoch_tick_ms));
-    }
-    let started = Instant::now();
-    // Host calls that wait (bext.shared on Redis) stop at the same deadline.
-    store.data_mut().call_deadline = started.checked_add(Duration::from_millis(limits.timeout_ms));
-    started
-}
-
-/// [`arm`] for the async API: fuel as for a synchronous call; the deadline
-/// is checked at every epoch tick, where the call yields to the executor
-/// (`UpdateDeadline::Yield`) until the deadline has passed and then traps
-/// with `Trap::Interrupt` exactly like a synchronous call. Time spent
-/// suspended counts: the deadline is wall-clock.
-pub(crate) fn arm_async(
-    store: &mut Store<HostState>,
-    config: &LuaRuntimeConfig,
-    limits: &LuaSandboxLimits,
-) -> Instant {
-    let started = arm(store, config, limits);
-    if config.epoch_deadlines {
-        // `None` (a deadline past `Instant`'s range) never expires.
-        let deadline = started.checked_add(Duration::from_millis(limits.timeout_ms));
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(match deadline {
-                Some(deadline) if Instant::now() >= deadline => UpdateDeadline::Interrupt,
-                _ => UpdateDeadline::Yield(1),
-            })
-        });
-    }
-    started
-}
-
-/// Fuel consumed since [`arm`].
-pub(crate) fn fuel_used(
-    store: &Store<HostState>,
-    config: &LuaRuntimeConfig,
-    limits: &LuaSandboxLimits,
-) -> u64 {
-    match store.get_fuel() {
-        Ok(left) if config.fuel_metering => limits.fuel_budget() - left,
-        _ => 0,
     }
 }

@@ -35,13 +35,132 @@
 //!
 //! Host imports (module `bext`) are in [`crate::imports`].
 
+use crate::guest::call_mode::CallMode;
+use crate::guest::traps::{AbiViolation, GuestOutOfMemory, OutputTooLarge};
 use wasmtime::{AsContextMut, Instance, Memory, TypedFunc};
+
+/// Declares the constants both sides of the ABI use, once: each group
+/// becomes a Rust module of `i32` constants (`status::OK`) and a C `enum`
+/// whose names carry the group's prefix (`ST_OK`) in `guest/c/bext_abi.h`,
+/// which [`c_header`] renders and a test compares with the checked-in file.
+macro_rules! abi_constants {
+    ($(
+        $(#[doc = $doc:literal])*
+        $group:ident $prefix:literal {
+            $( $(#[doc = $item_doc:literal])* $name:ident = $value:literal, )+
+        }
+    )+) => {
+        $(
+            $(#[doc = $doc])*
+            #[allow(dead_code)] // every code exists on both sides; not every one is named here
+            pub(crate) mod $group {
+                $( $(#[doc = $item_doc])* pub(crate) const $name: i32 = $value; )+
+            }
+        )+
+
+        /// `guest/c/bext_abi.h` as the constants above define it.
+        #[cfg(test)]
+        pub(crate) fn c_header() -> String {
+            let mut h = String::from(C_HEADER_PREAMBLE);
+            h += &format!("#define BEXT_ABI_VERSION {}\n", ABI_VERSION);
+            h += &format!("#define BEXT_OUTPUT_SLOT_BYTES {}\n", OUTPUT_SLOT_BYTES);
+            $(
+                h += "\n";
+                $( h += &format!("/*{} */\n", $doc); )*
+                h += "enum {\n";
+                $(
+                    $( h += &format!("    /*{} */\n", $item_doc); )*
+                    h += &format!("    {}{} = {},\n", $prefix, stringify!($name), $value);
+                )+
+                h += "};\n";
+            )+
+            h += "\n#endif\n";
+            h
+        }
+    };
+}
+
+/// The top of `guest/c/bext_abi.h`.
+#[cfg(test)]
+const C_HEADER_PREAMBLE: &str = "\
+/* Generated from host/src/guest/abi.rs (`abi_constants!`): do not edit.
+ * The constants the shim and the host agree on; the host's test
+ * `guest::abi::tests::the_c_header_is_generated_from_the_constants` fails
+ * when this file differs from what the Rust side generates, and prints it. */
+#ifndef BEXT_ABI_H
+#define BEXT_ABI_H
+
+";
 
 /// The ABI version this host speaks; the guest reports its own.
 pub(crate) const ABI_VERSION: u32 = 2;
 
 /// Size of the output slot in guest memory.
 const OUTPUT_SLOT_BYTES: usize = 32;
+
+abi_constants! {
+    /// What a guest entry point returns.
+    status "ST_" {
+        OK = 0,
+        /// Uncaught Lua error; output = message and traceback.
+        RUNTIME = 1,
+        /// The script does not compile; output = message.
+        SYNTAX = 2,
+        /// `LUA_ERRMEM` reached the top.
+        MEMORY = 3,
+        /// The script evaluated to a non-table; output = its type.
+        NOT_TABLE = 4,
+        /// The method is absent; output = its name.
+        NO_METHOD = 5,
+        /// The guest was not initialised or no plugin is loaded.
+        NOT_READY = 6,
+        /// The argument encoding was rejected.
+        BAD_INPUT = 7,
+        /// Uncaught Lua error with an error code; output = code, newline,
+        /// message and traceback.
+        RUNTIME_CODE = 8,
+    }
+    /// The `kind` field of the output slot.
+    output_kind "OUT_" {
+        NIL = 0,
+        BOOL = 1,
+        INT = 2,
+        FLOAT = 3,
+        STRING = 4,
+        /// Another Lua type; the bytes are its type name.
+        OTHER = 5,
+        /// A returned table, encoded as JSON by the shim.
+        JSON = 6,
+        /// A returned table that `bext.json.encode` rejected; the message.
+        JSON_ERROR = 7,
+    }
+    /// The `op` argument of the `bext.shared` import.
+    shared_op "SHARED_" {
+        GET = 1,
+        SET = 2,
+        ADD = 3,
+        REPLACE = 4,
+        INCR = 5,
+        DELETE = 6,
+        TTL = 7,
+        EXPIRE = 8,
+        KEYS = 9,
+        FLUSH_EXPIRED = 10,
+        FLUSH_ALL = 11,
+    }
+    /// The `level` argument of the `bext.log` import.
+    log_level "LOG_" {
+        ERROR = 0,
+        WARN = 1,
+        INFO = 2,
+        DEBUG = 3,
+    }
+    /// The `kind` argument of the `bext.event` import.
+    event_kind "EVENT_" {
+        CACHE = 1,
+        LIFECYCLE = 2,
+    }
+}
 
 /// What a guest entry point reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,15 +190,15 @@ pub(crate) enum Status {
 impl Status {
     fn from_code(code: i32) -> Result<Status, AbiViolation> {
         Ok(match code {
-            0 => Status::Ok,
-            1 => Status::Runtime,
-            2 => Status::Syntax,
-            3 => Status::Memory,
-            4 => Status::NotATable,
-            5 => Status::NoMethod,
-            6 => Status::NotReady,
-            7 => Status::BadInput,
-            8 => Status::RuntimeCode,
+            status::OK => Status::Ok,
+            status::RUNTIME => Status::Runtime,
+            status::SYNTAX => Status::Syntax,
+            status::MEMORY => Status::Memory,
+            status::NOT_TABLE => Status::NotATable,
+            status::NO_METHOD => Status::NoMethod,
+            status::NOT_READY => Status::NotReady,
+            status::BAD_INPUT => Status::BadInput,
+            status::RUNTIME_CODE => Status::RuntimeCode,
             other => return Err(AbiViolation(format!("unknown status code {other}"))),
         })
     }
@@ -210,18 +329,6 @@ pub(crate) fn decode_args(mut bytes: &[u8]) -> Result<Vec<Output>, AbiViolation>
     Ok(out)
 }
 
-/// The guest broke the ABI: out-of-bounds pointers, unknown codes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AbiViolation(pub(crate) String);
-
-impl std::fmt::Display for AbiViolation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for AbiViolation {}
-
 /// `len` bytes at guest address `ptr`, bounds-checked.
 pub(crate) fn guest_bytes(memory: &[u8], ptr: u32, len: u32) -> Result<&[u8], AbiViolation> {
     let start = ptr as usize;
@@ -254,7 +361,8 @@ pub(crate) fn guest_bytes_mut(
         })
 }
 
-/// The guest's exports, resolved once per instance.
+/// The guest's exports, resolved once per instance. Every entry takes the
+/// store's [`CallMode`]; one body serves both APIs.
 #[derive(Clone)]
 pub(crate) struct GuestExports {
     pub(crate) memory: Memory,
@@ -271,157 +379,100 @@ pub(crate) type CallError = wasmtime::Error;
 
 impl GuestExports {
     /// Resolves the exports and checks the guest's ABI version.
-    pub(crate) fn new(mut store: impl AsContextMut, instance: &Instance) -> wasmtime::Result<Self> {
-        let guest = Self::resolve(&mut store, instance)?;
-        let version: TypedFunc<(), u32> =
-            instance.get_typed_func(&mut store, "bext_abi_version")?;
-        check_version(version.call(&mut store, ())?)?;
-        Ok(guest)
-    }
-
-    /// [`new`](Self::new) for a store driven by the async API.
-    pub(crate) async fn new_async(
+    pub(crate) async fn new(
+        mode: CallMode,
         mut store: impl AsContextMut<Data: Send>,
         instance: &Instance,
     ) -> wasmtime::Result<Self> {
-        let guest = Self::resolve(&mut store, instance)?;
-        let version: TypedFunc<(), u32> =
-            instance.get_typed_func(&mut store, "bext_abi_version")?;
-        check_version(version.call_async(&mut store, ()).await?)?;
+        let mut cx = store.as_context_mut();
+        let memory = instance
+            .get_memory(&mut cx, "memory")
+            .ok_or_else(|| wasmtime::Error::msg("the guest exports no memory"))?;
+        let guest = GuestExports {
+            memory,
+            input: instance.get_typed_func(&mut cx, "bext_input")?,
+            load: instance.get_typed_func(&mut cx, "bext_load")?,
+            call: instance.get_typed_func(&mut cx, "bext_call")?,
+            describe: instance.get_typed_func(&mut cx, "bext_describe")?,
+            reseed: instance.get_typed_func(&mut cx, "bext_reseed")?,
+            output: instance.get_typed_func(&mut cx, "bext_output")?,
+        };
+        let version: TypedFunc<(), u32> = instance.get_typed_func(&mut cx, "bext_abi_version")?;
+        check_version(mode.call(&version, &mut cx, ()).await?)?;
         Ok(guest)
     }
 
-    fn resolve(mut store: impl AsContextMut, instance: &Instance) -> wasmtime::Result<Self> {
-        let mut store = store.as_context_mut();
-        let memory = instance
-            .get_memory(&mut store, "memory")
-            .ok_or_else(|| wasmtime::Error::msg("the guest exports no memory"))?;
-        Ok(GuestExports {
-            memory,
-            input: instance.get_typed_func(&mut store, "bext_input")?,
-            load: instance.get_typed_func(&mut store, "bext_load")?,
-            call: instance.get_typed_func(&mut store, "bext_call")?,
-            describe: instance.get_typed_func(&mut store, "bext_describe")?,
-            reseed: instance.get_typed_func(&mut store, "bext_reseed")?,
-            output: instance.get_typed_func(&mut store, "bext_output")?,
-        })
-    }
-
     /// `bext_load(name, config, source)`.
-    pub(crate) fn load(
+    pub(crate) async fn load(
         &self,
-        mut store: impl AsContextMut,
-        name: &str,
-        config: &str,
-        source: &str,
-    ) -> Result<(Status, Output), CallError> {
-        let parts = [name.as_bytes(), config.as_bytes(), source.as_bytes()];
-        let len = input_len(&parts)?;
-        let ptr = self.input.call(&mut store, len)?;
-        self.copy_input(&mut store, ptr, &parts)?;
-        let code = self.load.call(
-            &mut store,
-            (name.len() as u32, config.len() as u32, source.len() as u32),
-        )?;
-        let slot = self.output.call(&mut store, ())?;
-        self.read_output(store, code, slot, usize::MAX)
-    }
-
-    /// [`load`](Self::load) for a store driven by the async API.
-    pub(crate) async fn load_async(
-        &self,
+        mode: CallMode,
         mut store: impl AsContextMut<Data: Send>,
         name: &str,
         config: &str,
         source: &str,
     ) -> Result<(Status, Output), CallError> {
         let parts = [name.as_bytes(), config.as_bytes(), source.as_bytes()];
-        let len = input_len(&parts)?;
-        let ptr = self.input.call_async(&mut store, len).await?;
-        self.copy_input(&mut store, ptr, &parts)?;
+        self.write_input(mode, &mut store, &parts).await?;
         let lens = (name.len() as u32, config.len() as u32, source.len() as u32);
-        let code = self.load.call_async(&mut store, lens).await?;
-        let slot = self.output.call_async(&mut store, ()).await?;
-        self.read_output(store, code, slot, usize::MAX)
+        let code = mode.call(&self.load, &mut store, lens).await?;
+        self.read_output(mode, store, code, usize::MAX).await
     }
 
     /// `bext_call` with `encoded` from [`encode_call`] (`method_len` bytes of
     /// method name first). A string or JSON output longer than
     /// `max_output_bytes` is not copied out: [`OutputTooLarge`].
-    pub(crate) fn call(
+    pub(crate) async fn call(
         &self,
-        mut store: impl AsContextMut,
-        encoded: &[u8],
-        method_len: usize,
-        max_output_bytes: usize,
-    ) -> Result<(Status, Output), CallError> {
-        let len = input_len(&[encoded])?;
-        let ptr = self.input.call(&mut store, len)?;
-        self.copy_input(&mut store, ptr, &[encoded])?;
-        let args_len = encoded.len() - method_len;
-        let code = self
-            .call
-            .call(&mut store, (method_len as u32, args_len as u32))?;
-        let slot = self.output.call(&mut store, ())?;
-        self.read_output(store, code, slot, max_output_bytes)
-    }
-
-    /// [`call`](Self::call) for a store driven by the async API: the guest
-    /// yields to the executor at every epoch deadline.
-    pub(crate) async fn call_async(
-        &self,
+        mode: CallMode,
         mut store: impl AsContextMut<Data: Send>,
         encoded: &[u8],
         method_len: usize,
         max_output_bytes: usize,
     ) -> Result<(Status, Output), CallError> {
-        let len = input_len(&[encoded])?;
-        let ptr = self.input.call_async(&mut store, len).await?;
-        self.copy_input(&mut store, ptr, &[encoded])?;
+        self.write_input(mode, &mut store, &[encoded]).await?;
         let args_len = encoded.len() - method_len;
-        let code = self
-            .call
-            .call_async(&mut store, (method_len as u32, args_len as u32))
-            .await?;
-        let slot = self.output.call_async(&mut store, ()).await?;
-        self.read_output(store, code, slot, max_output_bytes)
+        let lens = (method_len as u32, args_len as u32);
+        let code = mode.call(&self.call, &mut store, lens).await?;
+        self.read_output(mode, store, code, max_output_bytes).await
     }
 
     /// `bext_describe`.
-    pub(crate) fn describe(
+    pub(crate) async fn describe(
         &self,
-        mut store: impl AsContextMut,
+        mode: CallMode,
+        mut store: impl AsContextMut<Data: Send>,
     ) -> Result<(Status, Output), CallError> {
-        let code = self.describe.call(&mut store, ())?;
-        let slot = self.output.call(&mut store, ())?;
-        self.read_output(store, code, slot, usize::MAX)
+        let code = mode.call(&self.describe, &mut store, ()).await?;
+        self.read_output(mode, store, code, usize::MAX).await
     }
 
     /// `bext_reseed`.
-    pub(crate) fn reseed(
+    pub(crate) async fn reseed(
         &self,
-        mut store: impl AsContextMut,
-    ) -> Result<(Status, Output), CallError> {
-        let code = self.reseed.call(&mut store, ())?;
-        let slot = self.output.call(&mut store, ())?;
-        self.read_output(store, code, slot, usize::MAX)
-    }
-
-    /// [`reseed`](Self::reseed) for a store driven by the async API.
-    pub(crate) async fn reseed_async(
-        &self,
+        mode: CallMode,
         mut store: impl AsContextMut<Data: Send>,
     ) -> Result<(Status, Output), CallError> {
-        let code = self.reseed.call_async(&mut store, ()).await?;
-        let slot = self.output.call_async(&mut store, ()).await?;
-        self.read_output(store, code, slot, usize::MAX)
+        let code = mode.call(&self.reseed, &mut store, ()).await?;
+        self.read_output(mode, store, code, usize::MAX).await
+    }
+
+    /// Asks `bext_input` for a buffer and copies `parts` into it back to back.
+    async fn write_input(
+        &self,
+        mode: CallMode,
+        mut store: impl AsContextMut<Data: Send>,
+        parts: &[&[u8]],
+    ) -> Result<(), CallError> {
+        let len = input_len(parts)?;
+        let ptr = mode.call(&self.input, &mut store, len).await?;
+        self.copy_input(store, ptr, parts)
     }
 
     /// Copies `parts` back to back into the input buffer `bext_input`
     /// returned at `ptr`.
     fn copy_input(
         &self,
-        mut store: impl AsContextMut,
+        mut store: impl AsContextMut<Data: Send>,
         ptr: u32,
         parts: &[&[u8]],
     ) -> Result<(), CallError> {
@@ -445,23 +496,26 @@ impl GuestExports {
         Ok(())
     }
 
-    /// Reads the status `code` and the output slot at `slot` after an entry
-    /// returned; string and JSON outputs over `max_bytes` are refused before
+    /// Reads the status `code` and the output slot (whose address
+    /// `bext_output` gives) after an entry returned; string and JSON outputs over `max_bytes` are refused before
     /// being copied.
-    fn read_output(
+    async fn read_output(
         &self,
-        store: impl AsContextMut,
+        mode: CallMode,
+        mut store: impl AsContextMut<Data: Send>,
         code: i32,
-        slot: u32,
         max_bytes: usize,
     ) -> Result<(Status, Output), CallError> {
         let status = Status::from_code(code)?;
+        let slot = mode.call(&self.output, &mut store, ()).await?;
         let memory = self.memory.data(&store);
         let raw = guest_bytes(memory, slot, OUTPUT_SLOT_BYTES as u32)?;
         let word = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
         let long = |at: usize| raw[at..at + 8].try_into().expect("8 bytes");
-        let (kind, ptr, len) = (word(0), word(4), word(8));
-        if matches!(kind, 4 | 6) && len as usize > max_bytes {
+        let (raw_kind, ptr, len) = (word(0), word(4), word(8));
+        // A kind beyond i32 matches no constant: reported as the u32 it is.
+        let kind = i32::try_from(raw_kind).unwrap_or(-1);
+        if matches!(kind, output_kind::STRING | output_kind::JSON) && len as usize > max_bytes {
             guest_bytes(memory, ptr, len)?; // out of bounds stays an ABI violation
             return Err(OutputTooLarge {
                 bytes: len as usize,
@@ -469,38 +523,23 @@ impl GuestExports {
             .into());
         }
         let output = match kind {
-            0 => Output::Nil,
-            1 => Output::Bool(i64::from_le_bytes(long(16)) != 0),
-            2 => Output::Int(i64::from_le_bytes(long(16))),
-            3 => Output::Float(f64::from_le_bytes(long(24))),
-            4 => Output::Str(guest_bytes(memory, ptr, len)?.to_vec()),
-            5 => Output::Other(
+            output_kind::NIL => Output::Nil,
+            output_kind::BOOL => Output::Bool(i64::from_le_bytes(long(16)) != 0),
+            output_kind::INT => Output::Int(i64::from_le_bytes(long(16))),
+            output_kind::FLOAT => Output::Float(f64::from_le_bytes(long(24))),
+            output_kind::STRING => Output::Str(guest_bytes(memory, ptr, len)?.to_vec()),
+            output_kind::OTHER => Output::Other(
                 String::from_utf8_lossy(guest_bytes(memory, ptr, len.min(64))?).into_owned(),
             ),
-            6 => Output::Json(guest_bytes(memory, ptr, len)?.to_vec()),
-            7 => Output::JsonError(
+            output_kind::JSON => Output::Json(guest_bytes(memory, ptr, len)?.to_vec()),
+            output_kind::JSON_ERROR => Output::JsonError(
                 String::from_utf8_lossy(guest_bytes(memory, ptr, len.min(4096))?).into_owned(),
             ),
-            other => return Err(AbiViolation(format!("unknown output kind {other}")).into()),
+            _ => return Err(AbiViolation(format!("unknown output kind {raw_kind}")).into()),
         };
         Ok((status, output))
     }
 }
-
-/// A call's output (a result or an error message) is longer than the
-/// payload limit; it was left in the guest, the sandbox stays usable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct OutputTooLarge {
-    pub(crate) bytes: usize,
-}
-
-impl std::fmt::Display for OutputTooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "an output of {} bytes", self.bytes)
-    }
-}
-
-impl std::error::Error for OutputTooLarge {}
 
 /// The guest's ABI version against ours.
 fn check_version(guest_version: u32) -> wasmtime::Result<()> {
@@ -518,20 +557,30 @@ fn input_len(parts: &[&[u8]]) -> Result<u32, CallError> {
     Ok(u32::try_from(total).map_err(|_| AbiViolation(format!("input of {total} bytes")))?)
 }
 
-/// The guest could not allocate an input buffer (its heap is at the limit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct GuestOutOfMemory {
-    pub(crate) requested: usize,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl std::fmt::Display for GuestOutOfMemory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the guest heap is exhausted (requested {} bytes)",
-            self.requested
-        )
+    /// The shim includes `guest/c/bext_abi.h`: it must say what the
+    /// constants here say. On a mismatch the expected file is printed; with
+    /// `BEXT_WRITE_ABI_HEADER=1` the test writes it instead.
+    #[test]
+    fn the_c_header_is_generated_from_the_constants() {
+        let guest_c = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest/c");
+        if !std::path::Path::new(guest_c).join("shim.c").exists() {
+            // A packaged copy of this crate has no guest sources beside it.
+            return;
+        }
+        let path = format!("{guest_c}/bext_abi.h");
+        let expected = c_header();
+        if std::env::var_os("BEXT_WRITE_ABI_HEADER").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == expected,
+            "{path} differs from the constants of host/src/guest/abi.rs \
+             (BEXT_WRITE_ABI_HEADER=1 rewrites it); it should read:\n{expected}"
+        );
     }
 }
-
-impl std::error::Error for GuestOutOfMemory {}

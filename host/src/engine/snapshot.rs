@@ -9,18 +9,16 @@
 //! * **Cached**: compiled once per process (kept serialized in memory) and,
 //!   with an artifact cache folder, once per folder ([`artifact_cache`]).
 //! * **Imaged**: the memory of a fresh instance, which fork templates
-//!   (`fork.rs`) diff against.
+//!   (`sandbox/fork.rs`) diff against.
 
-use crate::artifact_cache;
-use crate::engine::{GUEST_SHA256, GUEST_WASM};
-use crate::state::HostState;
+use crate::engine::artifact_cache;
+use crate::guest::call_mode::run_sync;
+use crate::guest::state::HostState;
+use crate::guest::{GUEST_SHA256, GUEST_WASM};
 use std::collections::HashMap;
-use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
-use std::pin::pin;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll, Waker};
 use wasmtime::{Engine, Instance, InstancePre, Linker, Module, Store, Val};
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
@@ -52,54 +50,64 @@ pub(crate) fn generic_snapshot(
             "bext_init failed with status {status} while snapshotting"
         )));
     }
-    block_on(wizer.snapshot(
-        &cx,
-        &mut SnapshotSource {
-            store: &mut store,
-            instance,
-        },
-    ))
+    let mut source = SnapshotSource {
+        store: &mut store,
+        instance,
+        problem: None,
+    };
+    // Wizer's snapshot of in-memory state never waits.
+    let snapshot = run_sync(wizer.snapshot(&cx, &mut source))?;
+    match source.problem {
+        Some(problem) => Err(wasmtime::Error::msg(problem)),
+        None => Ok(snapshot),
+    }
 }
 
-/// Reads an instance's state for wizer.
+/// Reads an instance's state for wizer. Wizer's callbacks cannot fail: a
+/// state they cannot read is kept in `problem` (and a placeholder given),
+/// which fails the snapshot once wizer returns.
 struct SnapshotSource<'a> {
     store: &'a mut Store<HostState>,
     instance: Instance,
+    problem: Option<String>,
 }
 
 impl InstanceState for SnapshotSource<'_> {
     async fn global_get(&mut self, name: &str, _type_hint: ValType) -> SnapshotVal {
         // Wizer only asks for the globals its instrumentation exported.
-        let global = self
+        let value = self
             .instance
             .get_global(&mut *self.store, name)
-            .expect("wizer-exported global");
-        match global.get(&mut *self.store) {
-            Val::I32(x) => SnapshotVal::I32(x),
-            Val::I64(x) => SnapshotVal::I64(x),
-            Val::F32(x) => SnapshotVal::F32(x),
-            Val::F64(x) => SnapshotVal::F64(x),
-            Val::V128(x) => SnapshotVal::V128(x.as_u128()),
-            other => panic!("the guest has no reference-typed globals, found {other:?}"),
+            .map(|global| global.get(&mut *self.store));
+        match value {
+            Some(Val::I32(x)) => SnapshotVal::I32(x),
+            Some(Val::I64(x)) => SnapshotVal::I64(x),
+            Some(Val::F32(x)) => SnapshotVal::F32(x),
+            Some(Val::F64(x)) => SnapshotVal::F64(x),
+            Some(Val::V128(x)) => SnapshotVal::V128(x.as_u128()),
+            other => {
+                self.problem.get_or_insert_with(|| match other {
+                    None => {
+                        format!("wizer asked for global `{name}`, which the guest does not export")
+                    }
+                    Some(value) => {
+                        format!("the guest's global `{name}` is reference-typed ({value:?})")
+                    }
+                });
+                SnapshotVal::I32(0)
+            }
         }
     }
 
     async fn memory_contents(&mut self, name: &str, contents: impl FnOnce(&[u8]) + Send) {
-        let memory = self
-            .instance
-            .get_memory(&mut *self.store, name)
-            .expect("wizer-exported memory");
-        contents(memory.data(&*self.store))
-    }
-}
-
-/// Drives a future that never waits (wizer's snapshot over in-memory state).
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
+        match self.instance.get_memory(&mut *self.store, name) {
+            Some(memory) => contents(memory.data(&*self.store)),
+            None => {
+                self.problem.get_or_insert_with(|| {
+                    format!("wizer asked for memory `{name}`, which the guest does not export")
+                });
+                contents(&[])
+            }
         }
     }
 }

@@ -36,41 +36,23 @@
 //! its pool slot and its permit are given back by drop guards, so nothing
 //! leaks whatever await point the future was dropped at.
 
-use crate::abi::{Arg, Output};
 use crate::error::Error;
-use crate::plugin::{LuaPlugin, PluginInner, count_error, count_outcome};
-use crate::pool::{Checkout, Pool, PoolConfig, Release};
+use crate::guest::abi::{Arg, Output};
+use crate::guest::call_mode::CallMode;
+use crate::plugin::LuaPlugin;
+use crate::plugin::core::PluginCore;
+use crate::plugin::pool::{Checkout, Release};
+use crate::plugin::trace;
 use crate::sandbox::Sandbox;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, SemaphorePermit};
-
-/// One plugin's async sandboxes and its gate of concurrent async calls.
-pub(crate) struct AsyncCalls {
-    pub(crate) pool: Pool<Sandbox>,
-    gate: Semaphore,
-}
-
-impl AsyncCalls {
-    /// Empty: sandboxes are built by the first async calls.
-    pub(crate) fn new(config: &PoolConfig) -> Self {
-        let calls = config.max_concurrent_calls.clamp(1, Semaphore::MAX_PERMITS);
-        let pool = PoolConfig {
-            size: 0,
-            max_size: calls,
-            ..*config
-        };
-        AsyncCalls {
-            pool: Pool::new(pool, Vec::new()),
-            gate: Semaphore::new(calls),
-        }
-    }
-}
+use tokio::sync::SemaphorePermit;
+use tracing::Instrument;
 
 /// A sandbox taken from the async pool for one call; given back when
 /// dropped, whether the call finished or its future was dropped midway.
 struct AsyncCall<'a> {
-    inner: &'a PluginInner,
+    inner: &'a PluginCore,
     sandbox: Option<Sandbox>,
     /// How the sandbox goes back: `Cancelled` until the call returned.
     release: Release,
@@ -92,13 +74,20 @@ impl LuaPlugin {
     /// [`LuaPlugin::call`] through the async API: waits for a permit of the
     /// plugin's fair share, runs the guest yielding every epoch tick.
     pub(crate) async fn call_async(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
-        let admission = self.admit(method)?;
-        // A refusal by the gate says nothing about the plugin's code: it is
-        // not recorded by the quarantine. The permit is dropped last, after
-        // the sandbox is back in the pool.
-        let _permit = self.enter_gate(method).await?;
-        let result = self.call_in_async_sandbox(method, args).await;
-        self.inner.quarantine.record(admission, &result);
+        let span = trace::call_span(self.name(), method);
+        let result = async {
+            let admission = self.admit(method)?;
+            // A refusal by the gate says nothing about the plugin's code: it
+            // is not recorded by the quarantine. The permit is dropped last,
+            // after the sandbox is back in the pool.
+            let _permit = self.enter_gate(method).await?;
+            let result = self.call_in_async_sandbox(method, args).await;
+            self.inner.quarantine.record(admission, &result);
+            result
+        }
+        .instrument(span.clone())
+        .await;
+        trace::record_outcome(&span, &result);
         result
     }
 
@@ -111,10 +100,9 @@ impl LuaPlugin {
         };
         let sandbox = call.sandbox.insert(self.async_sandbox(method).await?);
         inner.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let result = sandbox
-            .call_async(&inner.engine, &inner.spec, method, args)
-            .await;
-        call.release = if count_outcome(inner, sandbox, &result) {
+        let result = sandbox.call(&inner.engine, &inner.spec, method, args).await;
+        trace::record_fuel(sandbox.last_fuel_used);
+        call.release = if inner.stats.record_outcome(sandbox.last_fuel_used, &result) {
             Release::Trapped
         } else {
             Release::Healthy
@@ -164,17 +152,14 @@ impl LuaPlugin {
                 });
             }
         };
-        let built = match &inner.template {
-            Some(template) => Sandbox::fork_async(&inner.engine, &inner.spec, template).await,
-            None => Sandbox::new_async(&inner.engine, &inner.spec).await,
-        };
-        match built {
+        trace::record_new_sandbox(inner.template.is_some());
+        match inner.new_sandbox(CallMode::Async).await {
             Ok(sandbox) => {
                 reservation.built();
                 Ok(sandbox)
             }
             Err(e) => {
-                count_error(inner, &e);
+                inner.stats.record_error(&e);
                 Err(e)
             }
         }

@@ -16,10 +16,10 @@
 //! | `PoolConfig::size` | at most `max_size` |
 //! | `LuaPluginConfig::new`'s name | not empty |
 
-use crate::config::LuaRuntimeConfig;
+use crate::config::limits::LuaSandboxLimits;
+use crate::config::pool::PoolConfig;
+use crate::config::runtime::LuaRuntimeConfig;
 use crate::error::Error;
-use crate::limits::LuaSandboxLimits;
-use crate::pool::PoolConfig;
 
 /// Largest `max_wasm_stack_bytes`: the wasm stack lives on the native stack
 /// of the thread that calls the plugin, and Rust's spawned threads and
@@ -166,7 +166,7 @@ pub(crate) fn plugin_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PoolingLimits;
+    use crate::config::runtime::PoolingLimits;
 
     fn plugin(
         runtime: &LuaRuntimeConfig,

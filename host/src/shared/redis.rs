@@ -26,9 +26,10 @@
 //!   applies only to the local fallback. `flush_expired` returns 0: Redis
 //!   expires keys itself.
 
-use crate::error::Error;
-use crate::shared::{
-    LocalDict, Number, Reply, SetMode, SharedFailure, SharedOp, SharedStore, SharedValue,
+use crate::error::{Cause, Error};
+use crate::shared::local::LocalDict;
+use crate::shared::op::{
+    Number, Reply, SetMode, SharedFailure, SharedOp, SharedStore, SharedValue,
 };
 use redis::{Client, Connection, RedisError, Script};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -91,6 +92,7 @@ impl RedisShared {
     pub fn new(url: &str) -> Result<RedisShared, Error> {
         let client = Client::open(url).map_err(|e| Error::SharedBackend {
             message: format!("redis url `{url}`: {e}"),
+            source: Cause::new(e),
         })?;
         Ok(RedisShared {
             inner: Arc::new(RedisInner {
