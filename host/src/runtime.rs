@@ -141,16 +141,16 @@ impl LuaPluginRuntime {
             shared_backend,
             allow_removing_methods,
         } = config;
-        if let Some(pooling) = &self.engine.config.pooling {
-            if limits.max_heap_bytes > pooling.max_heap_bytes {
-                return Err(Error::CapacityExhausted {
-                    plugin: name,
-                    message: format!(
-                        "max_heap_bytes {} exceeds the pooling slots' {} bytes (PoolingLimits::max_heap_bytes)",
-                        limits.max_heap_bytes, pooling.max_heap_bytes
-                    ),
-                });
-            }
+        if let Some(pooling) = &self.engine.config.pooling
+            && limits.max_heap_bytes > pooling.max_heap_bytes
+        {
+            return Err(Error::CapacityExhausted {
+                plugin: name,
+                message: format!(
+                    "max_heap_bytes {} exceeds the pooling slots' {} bytes (PoolingLimits::max_heap_bytes)",
+                    limits.max_heap_bytes, pooling.max_heap_bytes
+                ),
+            });
         }
         validate::plugin_config(
             &self.engine.config,

@@ -117,7 +117,7 @@ impl LuaPluginConfig {
     }
 
     /// Where this plugin's `bext.shared` lives. Default: the runtime's
-    /// [`LuaRuntimeConfig::shared_backend`].
+    /// [`LuaRuntimeConfig::shared_backend`](crate::LuaRuntimeConfig::shared_backend).
     pub fn shared_backend(mut self, backend: SharedBackend) -> Self {
         self.shared_backend = Some(backend);
         self

@@ -62,11 +62,11 @@ impl PoolingLimits {
 #[non_exhaustive]
 pub struct LuaRuntimeConfig {
     /// Count wasm fuel so each call gets a deterministic budget
-    /// ([`LuaSandboxLimits::fuel_per_call`]). Costs about 15-25% on CPU-bound
+    /// ([`LuaSandboxLimits::fuel_per_call`](crate::LuaSandboxLimits::fuel_per_call)). Costs about 15-25% on CPU-bound
     /// code. Default: `true`.
     pub fuel_metering: bool,
     /// Interrupt calls at their wall-clock deadline
-    /// ([`LuaSandboxLimits::timeout_ms`]) with epoch interruption; one ticker
+    /// ([`LuaSandboxLimits::timeout_ms`](crate::LuaSandboxLimits::timeout_ms)) with epoch interruption; one ticker
     /// thread per runtime. Costs about 10%. Default: `true`.
     pub epoch_deadlines: bool,
     /// Epoch tick in milliseconds: the granularity of deadlines. Default: 1.
@@ -97,7 +97,7 @@ pub struct LuaRuntimeConfig {
     /// footprint proportional to what it uses.
     pub pooling: Option<PoolingLimits>,
     /// Where the plugins' `bext.shared` dictionaries live, unless a plugin
-    /// chooses ([`LuaPluginConfig::shared_backend`]). Default:
+    /// chooses ([`LuaPluginConfig::shared_backend`](crate::LuaPluginConfig::shared_backend)). Default:
     /// [`SharedBackend::Local`].
     pub shared_backend: SharedBackend,
 }

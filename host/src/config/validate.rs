@@ -206,13 +206,17 @@ mod tests {
             }) => setting,
             other => panic!("{other:?}"),
         };
-        let mut c = LuaRuntimeConfig::default();
-        c.epoch_tick_ms = 0;
+        let c = LuaRuntimeConfig {
+            epoch_tick_ms: 0,
+            ..LuaRuntimeConfig::default()
+        };
         assert_eq!(setting(c.clone()), "LuaRuntimeConfig::epoch_tick_ms");
         runtime_config(&c.epoch_deadlines(false)).expect("no ticker, no tick");
         for stack in [0, MAX_WASM_STACK_BYTES + 1, usize::MAX] {
-            let mut c = LuaRuntimeConfig::default();
-            c.max_wasm_stack_bytes = stack;
+            let c = LuaRuntimeConfig {
+                max_wasm_stack_bytes: stack,
+                ..LuaRuntimeConfig::default()
+            };
             assert_eq!(setting(c), "LuaRuntimeConfig::max_wasm_stack_bytes");
         }
         for n in [0, u32::MAX / 2 + 1, u32::MAX] {
@@ -277,9 +281,11 @@ mod tests {
                 Some("PoolConfig::max_size")
             );
         }
-        let mut zero = PoolConfig::default();
-        zero.max_size = 0;
-        zero.size = 0;
+        let zero = PoolConfig {
+            max_size: 0,
+            size: 0,
+            ..PoolConfig::default()
+        };
         assert_eq!(plugin(&rt, limits(), zero), Some("PoolConfig::max_size"));
         let mut inverted = PoolConfig::default().max_size(2);
         inverted.size = 3;

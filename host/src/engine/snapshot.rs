@@ -154,8 +154,9 @@ pub(crate) fn cached_module(
     cache_dir: Option<&Path>,
     build: impl FnOnce() -> wasmtime::Result<Module>,
 ) -> wasmtime::Result<Module> {
-    static COMPILED: OnceLock<Mutex<HashMap<u64, Arc<dyn AsRef<[u8]> + Send + Sync>>>> =
-        OnceLock::new();
+    /// A compiled artifact kept for the process: owned bytes, or a mapped file.
+    type Artifact = Arc<dyn AsRef<[u8]> + Send + Sync>;
+    static COMPILED: OnceLock<Mutex<HashMap<u64, Artifact>>> = OnceLock::new();
     let key = artifact_key(engine, kind);
     // Holding the lock while building makes concurrent first runtimes wait
     // for one build instead of each doing their own.
@@ -169,22 +170,22 @@ pub(crate) fn cached_module(
         return unsafe { Module::deserialize(engine, (**artifact).as_ref()) };
     }
     let file = cache_dir.map(|dir| artifact_cache::file_in(dir, &artifact_file_name(engine, kind)));
-    if let Some(file) = &file {
-        if let Some(cached) = artifact_cache::read(file) {
-            // SAFETY: the file is one this crate wrote (its name is keyed by
-            // guest build, wasmtime version and engine settings; its trailer
-            // checksum matched) in a folder only the user may write to, and
-            // never changed in place (writers rename a new file over it);
-            // `deserialize_open_file` checks the engine compatibility and the
-            // format, and maps the file rather than copying it.
-            match unsafe { Module::deserialize_open_file(engine, cached.file) } {
-                Ok(module) => {
-                    cache.insert(key, Arc::new(cached.mapped));
-                    return Ok(module);
-                }
-                Err(e) => {
-                    artifact_cache::ignore::<()>(file, &format!("{e:#}"));
-                }
+    if let Some(file) = &file
+        && let Some(cached) = artifact_cache::read(file)
+    {
+        // SAFETY: the file is one this crate wrote (its name is keyed by
+        // guest build, wasmtime version and engine settings; its trailer
+        // checksum matched) in a folder only the user may write to, and
+        // never changed in place (writers rename a new file over it);
+        // `deserialize_open_file` checks the engine compatibility and the
+        // format, and maps the file rather than copying it.
+        match unsafe { Module::deserialize_open_file(engine, cached.file) } {
+            Ok(module) => {
+                cache.insert(key, Arc::new(cached.mapped));
+                return Ok(module);
+            }
+            Err(e) => {
+                artifact_cache::ignore::<()>(file, &format!("{e:#}"));
             }
         }
     }

@@ -182,11 +182,11 @@ impl<T> Pool<T> {
     }
 
     fn checkout_locked(&self, state: &mut State<T>) -> Checkout<'_, T> {
-        if !self.config.fresh_instance_per_call {
-            if let Some((item, _)) = state.idle.pop() {
-                state.in_use += 1;
-                return Checkout::Idle(item);
-            }
+        if !self.config.fresh_instance_per_call
+            && let Some((item, _)) = state.idle.pop()
+        {
+            state.in_use += 1;
+            return Checkout::Idle(item);
         }
         if state.live < self.config.max_size {
             state.live += 1;

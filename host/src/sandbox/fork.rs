@@ -275,8 +275,8 @@ impl ArenaBlock {
     /// mapping (e.g. at the process's limit of mappings): copy instead.
     fn map_over(&self, target: &mut [u8], at: usize) -> bool {
         let aligned = rustix::param::page_size() == PAGE
-            && target.as_ptr().addr() % PAGE == 0
-            && target.len() % PAGE == 0;
+            && target.as_ptr().addr().is_multiple_of(PAGE)
+            && target.len().is_multiple_of(PAGE);
         if !aligned || at as u64 + target.len() as u64 > self.len {
             return false;
         }
@@ -334,12 +334,12 @@ impl Drop for ArenaBlock {
         space.used -= self.len;
         let (mut offset, mut len) = (self.offset, self.len);
         // Coalesce with the free ranges on either side.
-        if let Some((&before, &before_len)) = space.free.range(..offset).next_back() {
-            if before + before_len == offset {
-                space.free.remove(&before);
-                offset = before;
-                len += before_len;
-            }
+        if let Some((&before, &before_len)) = space.free.range(..offset).next_back()
+            && before + before_len == offset
+        {
+            space.free.remove(&before);
+            offset = before;
+            len += before_len;
         }
         if let Some(after_len) = space.free.remove(&(offset + len)) {
             len += after_len;

@@ -15,7 +15,7 @@ pub(crate) struct LocalDict {
     state: Mutex<DictState>,
 }
 
-struct Entry {
+struct DictEntry {
     value: SharedValue,
     expires_at: Option<Instant>,
     /// Position in the LRU order (larger = more recent).
@@ -26,7 +26,7 @@ struct DictState {
     capacity_bytes: usize,
     used_bytes: usize,
     next_tick: u64,
-    entries: HashMap<Arc<[u8]>, Entry>,
+    entries: HashMap<Arc<[u8]>, DictEntry>,
     /// Least recently used first.
     lru: BTreeMap<u64, Arc<[u8]>>,
     /// Entries with a TTL, soonest expiry first.
@@ -211,7 +211,7 @@ impl DictState {
 
     /// The entry under `key` if it has not expired (an expired one is
     /// removed), marked as just used.
-    fn live(&mut self, key: &[u8], now: Instant) -> Option<&mut Entry> {
+    fn live(&mut self, key: &[u8], now: Instant) -> Option<&mut DictEntry> {
         let (old_tick, expires_at) = self
             .entries
             .get(key)
@@ -289,7 +289,7 @@ impl DictState {
         }
         self.entries.insert(
             key,
-            Entry {
+            DictEntry {
                 value,
                 expires_at,
                 tick,

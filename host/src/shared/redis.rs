@@ -262,10 +262,9 @@ impl SharedStore for RedisDict {
             .down_until
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            && now < until
         {
-            if now < until {
-                return self.unavailable(op, "it failed recently");
-            }
+            return self.unavailable(op, "it failed recently");
         }
         let mut budget = self.redis.op_timeout;
         if let Some(deadline) = deadline {
