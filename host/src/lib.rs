@@ -127,9 +127,9 @@ mod capabilities;
 
 mod runtime;
 
-/// The full-profile `lua` interpreter of `bext-lua run` (every library,
-/// preopens, environment, stdio): not the plugin runtime, so behind the
-/// `runner` feature.
+// The full-profile `lua` interpreter of `bext-lua run` (every library,
+// preopens, environment, stdio): not the plugin runtime, so behind the
+// `runner` feature. Documented in the module itself (its links resolve there).
 #[cfg(feature = "runner")]
 pub mod runner;
 
