@@ -23,11 +23,15 @@ use crate::config::pool::PoolConfig;
 use crate::engine::GuestEngine;
 use crate::error::Error;
 use crate::guest::abi::{Arg, Output};
-use crate::guest::call_mode::CallMode;
-use crate::plugin::core::PluginCore;
+use crate::guest::call_mode::{CallMode, run_sync};
+use crate::plugin::core::{AsyncCalls, PluginCore};
+use crate::plugin::pool::Pool;
 use crate::plugin::pooled::{LuaPluginPool, PooledInstance};
 use crate::plugin::quarantine::Admission;
+use crate::plugin::quarantine::Quarantine;
+use crate::plugin::stats::Counters;
 use crate::plugin::stats::PluginStats;
+use crate::sandbox::Sandbox;
 use crate::sandbox::SandboxSpec;
 use crate::sandbox::fork::ForkTemplate;
 use bext_plugin_api::types::PluginManifest;
@@ -55,8 +59,8 @@ impl std::fmt::Debug for LuaPlugin {
 }
 
 impl LuaPlugin {
-    /// Loads the plugin's script into its first sandbox and fills the
-    /// pool (see [`PluginCore::load`]).
+    /// Creates the plugin's first sandbox (which runs the script), reads
+    /// what the script defines, and fills the pool to its `size`.
     pub(crate) fn load(
         engine: Arc<GuestEngine>,
         spec: SandboxSpec,
@@ -64,7 +68,37 @@ impl LuaPlugin {
         pool: PoolConfig,
         cold_start: ColdStart,
     ) -> Result<Self, Error> {
-        let core = PluginCore::load(engine, spec, manifest, pool, cold_start)?;
+        let core = run_sync(async {
+            let mut first = Sandbox::new(CallMode::Sync, &engine, &spec).await?;
+            // Captured before anything else runs in it, so forks start
+            // exactly where the script's load left off.
+            let template = (cold_start == ColdStart::Fork).then(|| first.template(&engine));
+            let exports = first.describe(&engine, &spec).await?;
+            let limits = &spec.limits;
+            let quarantine = Quarantine::new(
+                limits.quarantine_after_traps,
+                limits.quarantine_window_calls,
+                limits.quarantine_ms,
+            );
+            let core = PluginCore {
+                async_calls: AsyncCalls::new(&pool),
+                pool: Pool::new(pool, Vec::new()),
+                spec,
+                manifest,
+                exports,
+                engine,
+                template,
+                stats: Counters::default(),
+                quarantine,
+            };
+            if pool.size > 0 && !pool.fresh_instance_per_call {
+                core.pool.refill(first);
+                for _ in 1..pool.size {
+                    core.pool.refill(core.new_sandbox(CallMode::Sync).await?);
+                }
+            }
+            Ok(core)
+        })?;
         Ok(LuaPlugin {
             inner: Arc::new(core),
         })

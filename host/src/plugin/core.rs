@@ -1,12 +1,12 @@
-//! [`PluginCore`]: what one loaded version of a plugin holds, shared by
+//! [`PluginCore`]: what one loaded version of a plugin holds (made by
+//! `LuaPlugin::load`), shared by
 //! every handle to it ([`LuaPlugin`](crate::LuaPlugin),
 //! [`LuaPluginPool`](crate::LuaPluginPool), pooled sandboxes).
 
-use crate::config::plugin::ColdStart;
 use crate::config::pool::PoolConfig;
 use crate::engine::GuestEngine;
 use crate::error::Error;
-use crate::guest::call_mode::{CallMode, run_sync};
+use crate::guest::call_mode::CallMode;
 use crate::plugin::pool::Pool;
 use crate::plugin::quarantine::Quarantine;
 use crate::plugin::stats::Counters;
@@ -43,7 +43,7 @@ pub(crate) struct AsyncCalls {
 
 impl AsyncCalls {
     /// Empty: sandboxes are built by the first async calls.
-    fn new(config: &PoolConfig) -> Self {
+    pub(crate) fn new(config: &PoolConfig) -> Self {
         let calls = config.max_concurrent_calls.clamp(1, Semaphore::MAX_PERMITS);
         let pool = PoolConfig {
             size: 0,
@@ -58,48 +58,6 @@ impl AsyncCalls {
 }
 
 impl PluginCore {
-    /// Creates the plugin's first sandbox (which runs the script), reads
-    /// what the script defines, and fills the pool to its `size`.
-    pub(crate) fn load(
-        engine: Arc<GuestEngine>,
-        spec: SandboxSpec,
-        manifest: PluginManifest,
-        pool: PoolConfig,
-        cold_start: ColdStart,
-    ) -> Result<Self, Error> {
-        run_sync(async {
-            let mut first = Sandbox::new(CallMode::Sync, &engine, &spec).await?;
-            // Captured before anything else runs in it, so forks start
-            // exactly where the script's load left off.
-            let template = (cold_start == ColdStart::Fork).then(|| first.template(&engine));
-            let exports = first.describe(&engine, &spec).await?;
-            let limits = &spec.limits;
-            let quarantine = Quarantine::new(
-                limits.quarantine_after_traps,
-                limits.quarantine_window_calls,
-                limits.quarantine_ms,
-            );
-            let core = PluginCore {
-                async_calls: AsyncCalls::new(&pool),
-                pool: Pool::new(pool, Vec::new()),
-                spec,
-                manifest,
-                exports,
-                engine,
-                template,
-                stats: Counters::default(),
-                quarantine,
-            };
-            if pool.size > 0 && !pool.fresh_instance_per_call {
-                core.pool.refill(first);
-                for _ in 1..pool.size {
-                    core.pool.refill(core.new_sandbox(CallMode::Sync).await?);
-                }
-            }
-            Ok(core)
-        })
-    }
-
     /// A new sandbox for this plugin, by its cold-start path, entered in
     /// `mode` for its whole life.
     pub(crate) async fn new_sandbox(&self, mode: CallMode) -> Result<Sandbox, Error> {
