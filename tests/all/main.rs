@@ -33,4 +33,5 @@ mod reload;
 mod shared;
 mod shared_redis;
 mod stats;
+mod tracing_spans;
 mod transform;
