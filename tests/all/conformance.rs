@@ -14,7 +14,7 @@
 //!   and in the full profile.
 
 use crate::common::{self, Rng};
-use bext_lua_wasm_suite::native;
+use bext_lua_native as native;
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::runner::{LuaRunner, RunError, RunOptions};
 use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};
