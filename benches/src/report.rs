@@ -176,7 +176,7 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
                         effort.rounds.min(7),
                         1,
                         options.quick,
-                        |g, n, u, s| row(g, n, u, s),
+                        row,
                         &mut push,
                     )?,
                 }
