@@ -799,3 +799,43 @@ fn live_reload_through_the_etcd_source_on_a_real_etcd() {
         .unwrap();
     live_reload_through_a_watched_source(source, &store);
 }
+
+/// What a production build links: without its `native-tier` feature the
+/// gateway's normal dependencies hold no mlua (the native tier), no
+/// plotters or criterion (the benchmarks), no redis client (the runtime's
+/// `redis` feature, which only the tests and benchmarks turn on).
+#[test]
+fn a_default_build_links_no_mlua_plotters_criterion_or_redis() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "bext-gateway",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(["--format", "{p}", "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tree = String::from_utf8_lossy(&output.stdout);
+    assert!(tree.contains("wasmtime "), "{tree}");
+    let linked: Vec<&str> = tree
+        .lines()
+        .filter(|line| {
+            let name = line.split(' ').next().unwrap_or_default();
+            name.starts_with("mlua")
+                || name.starts_with("plotters")
+                || name == "criterion"
+                || name == "redis"
+        })
+        .collect();
+    assert!(linked.is_empty(), "{linked:?}");
+}
