@@ -1,8 +1,8 @@
 //! Cold start of the rate limiter, from nothing to the first `on_request`
 //! returned: every path of the wasm runtime, and a new native Lua state.
 
-use bext_lua_wasm_suite::bench::side::{NativeSide, Plugin, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::{ContextSize, ratelimit, request_context};
+use bext_lua_bench::tiers::{NativeSide, Plugin, Side, WasmSetup, WasmSide};
+use bext_lua_bench::workloads::{ContextSize, ratelimit, request_context};
 use bext_plugin_lua_wasm::ColdStart;
 use criterion::{Criterion, criterion_group, criterion_main};
 

@@ -1,8 +1,8 @@
 //! The CPU-bound Lua programs of `benches/lua/` (quick sizes), default
 //! metering on both sides with a budget large enough for them.
 
-use bext_lua_wasm_suite::bench::side::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::CPU_PROGRAMS;
+use bext_lua_bench::tiers::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
+use bext_lua_bench::workloads::CPU_PROGRAMS;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 fn cpu(c: &mut Criterion) {

@@ -1,8 +1,8 @@
 //! The error path: throughput of `pcall(error, ...)` (1000 caught errors per
 //! iteration).
 
-use bext_lua_wasm_suite::bench::side::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::pcall_error;
+use bext_lua_bench::tiers::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
+use bext_lua_bench::workloads::pcall_error;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn errors(c: &mut Criterion) {

@@ -3,9 +3,9 @@
 //! from `/proc/self/smaps_rollup`. Criterion measures bytes here, not time
 //! (a custom [`Measurement`]).
 
-use bext_lua_wasm_suite::bench::measure::pss_per_instance;
-use bext_lua_wasm_suite::bench::side::{NativeSide, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::plugin_sets;
+use bext_lua_bench::measure::pss_per_instance;
+use bext_lua_bench::tiers::{NativeSide, Side, WasmSetup, WasmSide};
+use bext_lua_bench::workloads::plugin_sets;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 

@@ -2,8 +2,8 @@
 //! metering, fuel, epoch deadlines or both; native with and without the
 //! count hook.
 
-use bext_lua_wasm_suite::bench::side::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::CPU_PROGRAMS;
+use bext_lua_bench::tiers::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
+use bext_lua_bench::workloads::CPU_PROGRAMS;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 fn metering(c: &mut Criterion) {

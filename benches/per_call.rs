@@ -1,8 +1,8 @@
 //! One middleware call with a realistic request context (300 B and 2 KB of
 //! JSON), on a warm instance: rate limiter, auth check, security headers.
 
-use bext_lua_wasm_suite::bench::side::{NativeSide, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::{
+use bext_lua_bench::tiers::{NativeSide, Side, WasmSetup, WasmSide};
+use bext_lua_bench::workloads::{
     ContextSize, middleware, request_context, security_headers, upstream_response,
 };
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};

@@ -1,9 +1,9 @@
 //! Calls per second across 1, 2 and 4 threads, on one plugin and on 100
 //! different plugins (criterion reports the throughput).
 
-use bext_lua_wasm_suite::bench::measure::seconds_per_call_across_threads;
-use bext_lua_wasm_suite::bench::side::{NativeSide, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::plugin_sets;
+use bext_lua_bench::measure::seconds_per_call_across_threads;
+use bext_lua_bench::tiers::{NativeSide, Side, WasmSetup, WasmSide};
+use bext_lua_bench::workloads::plugin_sets;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
 

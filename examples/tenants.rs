@@ -12,8 +12,8 @@
 //!   runtime drops those sandboxes again.
 //!
 //! Memory is the process's PSS growth, with the fork templates' shared
-//! arena counted once (`bench::measure::memory_bytes`).
-use bext_lua_wasm_suite::bench::measure::memory_bytes;
+//! arena counted once (`bext_lua_bench::measure::memory_bytes`).
+use bext_lua_bench::measure::memory_bytes;
 use bext_plugin_api::middleware::{RequestAction, RequestContext};
 use bext_plugin_lua_wasm::{
     LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, PoolConfig,

@@ -40,7 +40,14 @@ const PLUGINS: &[(&str, &str, &str)] = &[
 ];
 
 /// (method, path, peer ip, headers)
-const REQUESTS: &[(&str, &str, &str, &[(&str, &str)])] = &[
+type Request = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const REQUESTS: &[Request] = &[
     ("GET", "/", "203.0.113.7", &[("accept", "text/html")]),
     ("GET", "/api/orders", "203.0.113.7", &[]),
     (

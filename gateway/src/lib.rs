@@ -15,7 +15,8 @@
 //! * The admin listener serves plugin status and per-plugin stats in
 //!   Prometheus text format ([`admin`]).
 //! * `--native` runs the same scripts on native mlua behind the same
-//!   middleware trait ([`native`]): the load test's baseline.
+//!   middleware trait (`native`, with the `native-tier` feature): the load
+//!   test's baseline.
 #![warn(missing_docs)]
 
 pub mod admin;
@@ -23,6 +24,7 @@ pub mod chain;
 pub mod config;
 pub mod context;
 pub mod lua;
+#[cfg(feature = "native-tier")]
 pub mod native;
 pub mod server;
 pub mod source;

@@ -32,7 +32,9 @@ struct Args {
     #[arg(long)]
     source: Option<SourceSpec>,
     /// Run the scripts on native mlua instead of wasm sandboxes (the load
-    /// test's baseline: no isolation, no budgets).
+    /// test's baseline: no isolation, no budgets). Built with the
+    /// `native-tier` feature only.
+    #[cfg(feature = "native-tier")]
     #[arg(long)]
     native: bool,
     /// How long the plugin folder must be quiet after a change before it
@@ -64,11 +66,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let source = args
         .source
         .unwrap_or_else(|| SourceSpec::Folder(config.plugins.clone()));
+    #[cfg(feature = "native-tier")]
     let tier = if args.native {
         Tier::Native
     } else {
         Tier::Sandboxed
     };
+    #[cfg(not(feature = "native-tier"))]
+    let tier = Tier::Sandboxed;
     let running =
         bext_gateway::start(&config, tier, &source, Duration::from_millis(args.poll_ms)).await?;
     println!(

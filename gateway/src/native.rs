@@ -1,6 +1,7 @@
 //! Native mlua plugins behind [`Middleware`]: the load test's baseline, the
-//! same scripts on the suite's native tier
-//! ([`bext_lua_wasm_suite::native`], set up as bext's mlua tier is).
+//! same scripts on the native baseline
+//! ([`bext_lua_native`], set up as bext's mlua tier is). Built with the
+//! `native-tier` feature only.
 //!
 //! A native Lua state is not `Send`, so each executor thread keeps its own
 //! state per plugin (made on the thread's first call): the native side pays
@@ -10,7 +11,7 @@
 //! baseline is for measuring, not for serving tenants).
 
 use crate::chain::{BoxFuture, Middleware, PluginFailure};
-use bext_lua_wasm_suite::native::{NativeLimits, NativePlugin};
+use bext_lua_native::{NativeLimits, NativePlugin};
 use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_lua_wasm::{parse_middleware_action, parse_response_change, request_context_json};
 use serde_json::Value;

@@ -94,6 +94,7 @@ impl SourceSpec {
     /// The source. `poll` is the folder's quiet time before it is read
     /// after a change, and the HTTP endpoint's poll interval (etcd pushes
     /// its changes).
+    #[allow(clippy::result_large_err)] // bext-plugin-sources' error type, on the start-up path
     pub fn open(&self, poll: Duration) -> Result<Box<dyn PluginSource>, SourceError> {
         Ok(match self {
             SourceSpec::Folder(dir) => Box::new(FolderSource::new(dir).debounce(poll)),

@@ -15,9 +15,7 @@ use crate::chain::{Chain, Middleware};
 use crate::config::{GatewayConfig, TenantConfig};
 use crate::lua::LuaMiddleware;
 use bext_plugin_lua_wasm::{LuaPluginRuntime, LuaSandboxLimits};
-use bext_plugin_sources::{
-    ApplyReport, DesiredPlugin, Reconciler, runtime_name, split_runtime_name,
-};
+use bext_plugin_sources::{ApplyReport, Reconciler, runtime_name, split_runtime_name};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -29,7 +27,8 @@ pub enum Tier {
     #[default]
     Sandboxed,
     /// Native mlua, one state per executor thread (the load test's
-    /// baseline; no isolation).
+    /// baseline; no isolation). With the `native-tier` feature only.
+    #[cfg(feature = "native-tier")]
     Native,
 }
 
@@ -38,6 +37,7 @@ impl Tier {
     pub fn label(self) -> &'static str {
         match self {
             Tier::Sandboxed => "wasm",
+            #[cfg(feature = "native-tier")]
             Tier::Native => "native",
         }
     }
@@ -279,6 +279,7 @@ impl Gateway {
             .to_string();
         let middleware: Arc<dyn Middleware> = match self.tier {
             Tier::Sandboxed => Arc::new(LuaMiddleware::new(plugin, version)),
+            #[cfg(feature = "native-tier")]
             Tier::Native => native_middleware(&wanted, name, version, &plugin),
         };
         tenant.set_plugin(name, Some(middleware.clone()));
@@ -292,8 +293,9 @@ impl Gateway {
 
 /// The native tier's middleware for a plugin the sandbox loaded (and so
 /// validated) first.
+#[cfg(feature = "native-tier")]
 fn native_middleware(
-    wanted: &DesiredPlugin,
+    wanted: &bext_plugin_sources::DesiredPlugin,
     name: &str,
     version: String,
     plugin: &bext_plugin_lua_wasm::LuaPlugin,

@@ -3,15 +3,13 @@
 //! admin endpoint, and live reload through the plugin sources of
 //! `bext-plugin-sources` (the folder, and etcd against a real server).
 
-#[path = "../../sources/tests/sources/etcd_server.rs"]
-mod etcd_server;
-
 use axum::body::Body;
 use bext_gateway::config::GatewayConfig;
 use bext_gateway::state::{Gateway, Tier};
 use bext_gateway::{SourceSpec, server};
 use bext_plugin_lua_wasm::LuaPluginRuntime;
 use bext_plugin_sources::{ApplyReport, FolderSource, PluginSource};
+use bext_test_support::etcd_server::{EtcdClient, EtcdServer};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use std::net::SocketAddr;
@@ -678,7 +676,7 @@ impl Store for Folder {
     }
 }
 
-struct Etcd(etcd_server::EtcdClient, &'static str);
+struct Etcd(EtcdClient, &'static str);
 
 impl Store for Etcd {
     fn put(&self, tenant: &str, plugin: &str, source: &str, config: Option<serde_json::Value>) {
@@ -794,10 +792,50 @@ fn live_reload_through_the_watched_folder_source() {
 
 #[test]
 fn live_reload_through_the_etcd_source_on_a_real_etcd() {
-    let etcd = etcd_server::EtcdServer::start();
+    let etcd = EtcdServer::start();
     let store = Etcd(etcd.client(), "/gateway/plugins/");
     let source: SourceSpec = format!("etcd:{}/gateway/plugins/", etcd.endpoint())
         .parse()
         .unwrap();
     live_reload_through_a_watched_source(source, &store);
+}
+
+/// What a production build links: without its `native-tier` feature the
+/// gateway's normal dependencies hold no mlua (the native tier), no
+/// plotters or criterion (the benchmarks), no redis client (the runtime's
+/// `redis` feature, which only the tests and benchmarks turn on).
+#[test]
+fn a_default_build_links_no_mlua_plotters_criterion_or_redis() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "bext-gateway",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(["--format", "{p}", "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tree = String::from_utf8_lossy(&output.stdout);
+    assert!(tree.contains("wasmtime "), "{tree}");
+    let linked: Vec<&str> = tree
+        .lines()
+        .filter(|line| {
+            let name = line.split(' ').next().unwrap_or_default();
+            name.starts_with("mlua")
+                || name.starts_with("plotters")
+                || name == "criterion"
+                || name == "redis"
+        })
+        .collect();
+    assert!(linked.is_empty(), "{linked:?}");
 }

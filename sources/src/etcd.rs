@@ -349,10 +349,11 @@ impl PluginSource for EtcdSource {
                     None => continue,
                 }
             }
-            if self.started && !self.reconnect_now {
-                if let Wait::Stopped = signal.wait(signal.wakes(), Some(self.retry)) {
-                    return SourceEvent::Stopped;
-                }
+            if self.started
+                && !self.reconnect_now
+                && let Wait::Stopped = signal.wait(signal.wakes(), Some(self.retry))
+            {
+                return SourceEvent::Stopped;
             }
             self.started = true;
             self.reconnect_now = false;

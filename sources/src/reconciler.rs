@@ -749,10 +749,10 @@ impl SourceHandle {
 
     fn stop_and_join(&mut self) {
         self.signal.stop();
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                tracing::error!(source = %self.id, "the source thread panicked");
-            }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!(source = %self.id, "the source thread panicked");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! in the wasm sandbox against native Lua (mlua), in the same process.
 
 use super::requests::{context_json, sample_context};
-use crate::native::{NativeLimits, NativePlugin};
+use bext_lua_native::{NativeLimits, NativePlugin};
 use bext_plugin_lua_wasm::{
     ColdStart, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, PoolConfig, PoolingLimits,
 };
@@ -33,7 +33,7 @@ fn median(samples: &mut [Duration]) -> Duration {
 }
 
 fn fmt_duration(d: Duration) -> String {
-    crate::bench::report::format_seconds(d.as_secs_f64())
+    bext_lua_bench::format::format_seconds(d.as_secs_f64())
 }
 
 pub(super) fn bench(args: BenchArgs, engine: LuaRuntimeConfig) -> i32 {

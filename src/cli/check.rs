@@ -53,7 +53,7 @@ pub(super) fn default_manifest(path: &Path) -> PluginManifest {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
-    crate::manifest_without_capabilities(name)
+    bext_lua_bench::manifest_without_capabilities(name)
 }
 
 fn read_manifest(path: &Path) -> Result<PluginManifest, String> {

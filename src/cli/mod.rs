@@ -67,14 +67,14 @@ fn engine_config(no_cache: bool) -> LuaRuntimeConfig {
         return config;
     }
     let config = config.user_artifact_cache();
-    if let Some(dir) = config.artifact_cache_dir.clone() {
-        if let Some(problem) = writable_by_others(&dir) {
-            eprintln!(
-                "bext-lua: not caching the compiled guest in {}: {problem}",
-                dir.display()
-            );
-            return config.no_artifact_cache();
-        }
+    if let Some(dir) = config.artifact_cache_dir.clone()
+        && let Some(problem) = writable_by_others(&dir)
+    {
+        eprintln!(
+            "bext-lua: not caching the compiled guest in {}: {problem}",
+            dir.display()
+        );
+        return config.no_artifact_cache();
     }
     config
 }

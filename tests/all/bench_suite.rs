@@ -1,14 +1,14 @@
 //! The benchmark suite's common interface must give both sides the same
 //! work: the same results, the same actions, measures that measure.
 
-use bext_lua_wasm_suite::bench::isolation::{
+use bext_lua_bench::isolation::{
     ATTACK_CLASSES, Attack, AttackClass, IsolationSettings, SideKind, Verdict, attack_class,
     run_attack,
 };
-use bext_lua_wasm_suite::bench::measure::{pss_per_instance, seconds_per_call_across_threads};
-use bext_lua_wasm_suite::bench::noisy::{self, well_behaved_latency};
-use bext_lua_wasm_suite::bench::side::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
-use bext_lua_wasm_suite::bench::workloads::{
+use bext_lua_bench::measure::{pss_per_instance, seconds_per_call_across_threads};
+use bext_lua_bench::noisy::{self, well_behaved_latency};
+use bext_lua_bench::tiers::{Budget, Metering, NativeSide, Side, WasmSetup, WasmSide};
+use bext_lua_bench::workloads::{
     CPU_PROGRAMS, ContextSize, distinct_plugins, middleware, pcall_error, request_context,
     security_headers, upstream_response,
 };
@@ -119,7 +119,7 @@ fn the_error_path_catches_every_error_on_both_sides() {
 #[test]
 fn metering_settings_change_what_is_enforced() {
     // An endless loop: stopped under every budget but none.
-    let spec = bext_lua_wasm_suite::bench::side::PluginSpec::new(
+    let spec = bext_lua_bench::tiers::PluginSpec::new(
         "spin",
         "return { run = function(self, arg) local n = 0 while n >= 0 do n = n + 1 end end }",
         "{}",
@@ -168,7 +168,7 @@ fn memory_and_scaling_measures_produce_figures() {
     );
 }
 
-/// The native baseline is tooling of this suite package: nothing the runtime
+/// The native baseline is tooling of its own crate (native/): nothing the runtime
 /// crate needs to build or run (its normal and build dependencies, followed
 /// transitively) may pull in mlua or its Lua.
 #[test]
@@ -405,7 +405,7 @@ fn the_noisy_neighbour_load_serves_every_well_behaved_call_on_both_sides() {
 /// instead of defaulting a status or dropping a bad header.
 #[test]
 fn the_native_side_rejects_every_action_the_sandbox_rejects() {
-    use bext_lua_wasm_suite::bench::side::{BenchError, PluginSpec};
+    use bext_lua_bench::tiers::{BenchError, PluginSpec};
     use bext_plugin_api::middleware::ResponseHeaders;
     let (wasm, native) = sides(Budget::Bext);
     let bad_actions = [

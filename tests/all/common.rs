@@ -127,9 +127,12 @@ pub fn capture_logs(f: impl FnOnce()) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
+/// One metric a [`RecordingMetrics`] received: plugin, name, value, tags.
+pub type RecordedMetric = (String, String, f64, Vec<(String, String)>);
+
 /// A metrics sink that records what it receives.
 #[derive(Default)]
-pub struct RecordingMetrics(pub Mutex<Vec<(String, String, f64, Vec<(String, String)>)>>);
+pub struct RecordingMetrics(pub Mutex<Vec<RecordedMetric>>);
 
 impl MetricsSink for RecordingMetrics {
     fn emit(&self, plugin: &str, name: &str, value: f64, tags: &[(String, String)]) {

@@ -14,7 +14,7 @@
 //!   and in the full profile.
 
 use crate::common::{self, Rng};
-use bext_lua_wasm_suite::native;
+use bext_lua_native as native;
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::runner::{LuaRunner, RunError, RunOptions};
 use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig};
@@ -413,10 +413,11 @@ fn gen_string_op(rng: &mut Rng) -> String {
         }
         12 => format!("string.format('%5.2s|%-6s|%s', {s}, {s}, {s})"),
         13 => {
+            let pattern = *rng.pick(PATTERNS);
             let mut out = String::from("(function() local t = {} for w in (");
             out.push_str(s);
             out.push_str("):gmatch(");
-            out.push_str(*rng.pick(PATTERNS));
+            out.push_str(pattern);
             out.push_str(") do t[#t + 1] = tostring(w) if #t > 20 then break end end return table.concat(t, '|') end)()");
             out
         }

@@ -18,7 +18,7 @@ use crate::common::*;
 use bext_plugin_api::middleware::RequestAction;
 use bext_plugin_lua_wasm::{Error, LuaPlugin, LuaPluginConfig, LuaSandboxLimits, PoolConfig};
 // The same load as the report's noisy-neighbour rows (one copy of the scripts).
-use bext_lua_wasm_suite::bench::noisy::{HOARDER, LIMITER, LOOPER, THREADS, WELL_BEHAVED};
+use bext_lua_bench::noisy::{HOARDER, LIMITER, LOOPER, THREADS, WELL_BEHAVED};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -4,11 +4,11 @@
 //! server is down, and a hung server stopped by the call's deadline.
 
 use crate::common::*;
-use bext_lua_wasm_suite::redis_server::RedisServer;
 use bext_plugin_lua_wasm::{
     Error, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig, LuaSandboxLimits,
     PoolConfig, RedisShared, RedisUnavailable, SharedBackend,
 };
+use bext_test_support::redis_server::RedisServer;
 
 fn redis(server: &RedisServer) -> RedisShared {
     RedisShared::new(&server.url()).unwrap().op_timeout_ms(2000)

@@ -121,9 +121,10 @@ pub fn reconciler() -> Reconciler {
     Reconciler::new(runtime())
 }
 
-/// The etcd server and client of the tests (also used by the gateway's).
+/// The etcd server and client of the tests (bext-test-support's, which the
+/// gateway's tests use too).
 #[cfg(feature = "etcd")]
-pub use crate::etcd_server::{EtcdClient, EtcdServer};
+pub use bext_test_support::etcd_server::{EtcdClient, EtcdServer};
 
 /// The etcd value of a plugin with default manifest and config.
 #[cfg(feature = "etcd")]

@@ -110,8 +110,8 @@ fn files_being_written_are_not_read() {
     wait_served(&rt, "acme", "p", "v1");
 
     // A hidden temporary file is never read, whatever it holds ...
-    std::fs::write(dir.path().join("acme/.q.lua.tmp"), &answering("temporary")).unwrap();
-    std::fs::write(dir.path().join("acme/.q.lua"), &answering("temporary")).unwrap();
+    std::fs::write(dir.path().join("acme/.q.lua.tmp"), answering("temporary")).unwrap();
+    std::fs::write(dir.path().join("acme/.q.lua"), answering("temporary")).unwrap();
     // ... and a write in pieces is read once it is quiet: the half is not
     // loaded as a version.
     let text = answering("whole");

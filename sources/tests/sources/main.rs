@@ -7,8 +7,6 @@ mod common;
 #[cfg(feature = "etcd")]
 mod etcd;
 #[cfg(feature = "etcd")]
-mod etcd_server;
-#[cfg(feature = "etcd")]
 mod fleet;
 mod folder;
 #[cfg(feature = "http")]

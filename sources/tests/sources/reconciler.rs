@@ -62,10 +62,10 @@ fn a_broken_version_is_rejected_and_the_last_good_keeps_serving() {
     let r = reconciler();
     let rt = r.runtime().clone();
     let good = desired("acme", "p", &answering("good"));
-    r.apply("s", &set(&[good.clone()]));
+    r.apply("s", &set(std::slice::from_ref(&good)));
 
     let broken = desired("acme", "p", BROKEN);
-    let logs_and_report = r.apply("s", &set(&[broken.clone()]));
+    let logs_and_report = r.apply("s", &set(std::slice::from_ref(&broken)));
     match &logs_and_report.rejected[..] {
         [
             SourceError::Rejected {
@@ -312,14 +312,16 @@ fn on_apply_reports_every_change_in_order_with_the_serving_version_readable() {
     };
     let v1 = desired("acme", "p", &answering("v1"));
     let v2 = desired("acme", "p", &answering("v2"));
-    r.apply("s", &set(&[v1.clone()]));
-    r.apply("s", &set(&[v1.clone()])); // nothing changed: no call
-    r.apply("s", &set(&[v2.clone()]));
+    r.apply("s", &set(std::slice::from_ref(&v1)));
+    r.apply("s", &set(std::slice::from_ref(&v1))); // nothing changed: no call
+    r.apply("s", &set(std::slice::from_ref(&v2)));
     r.apply("s", &set(&[desired("acme", "p", BROKEN)]));
     r.apply("s", &set(&[]));
 
     let seen = std::mem::take(&mut *seen.lock().unwrap());
-    let summary: Vec<(&str, Vec<(&str, &str)>, &[Option<String>])> = seen
+    // (source, the plugins a report names, what serves after it)
+    type Call<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [Option<String>]);
+    let summary: Vec<Call> = seen
         .iter()
         .map(|(s, report, serving)| (s.as_str(), report.plugins().collect(), serving.as_slice()))
         .collect();

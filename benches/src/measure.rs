@@ -2,8 +2,8 @@
 //! batch of calls, memory per live instance, throughput across threads, and
 //! the statistics of interleaved samples.
 
-use super::side::{BenchError, BenchResult, PluginSpec, Side};
-use super::workloads::{ContextSize, request_context};
+use crate::tiers::{BenchError, BenchResult, PluginSpec, Side};
+use crate::workloads::{ContextSize, request_context};
 use std::sync::Barrier;
 use std::time::Instant;
 

@@ -2,7 +2,7 @@
 //! contexts of realistic sizes, the CPU-bound Lua programs in
 //! `benches/lua/`, and the error-path script.
 
-use super::side::PluginSpec;
+use crate::tiers::PluginSpec;
 use bext_plugin_api::middleware::{RequestContext, ResponseHeaders};
 use std::collections::HashMap;
 

@@ -2,15 +2,17 @@
 //! measure, both sides in one process, interleaved; a markdown table and an
 //! SVG chart of the ratios.
 
-use super::isolation::{IsolationSection, IsolationSettings};
-use super::measure::{
+use crate::format::{format_bytes, format_seconds};
+use crate::isolation::{IsolationSection, IsolationSettings};
+use crate::measure::{
     Interleaved, Summary, pss_per_instance, seconds_per_call_across_threads, seconds_per_op,
 };
-use super::side::{
+use crate::table::{Group, Row, Unit};
+use crate::tiers::{
     BenchError, BenchResult, Budget, Metering, NativeSide, Plugin, PluginSpec, Side, WasmSetup,
     WasmSide,
 };
-use super::workloads::{
+use crate::workloads::{
     self, CPU_PROGRAMS, ContextSize, CpuProgram, request_context, upstream_response,
 };
 use bext_plugin_lua_wasm::ColdStart;
@@ -21,95 +23,6 @@ use std::time::Instant;
 /// The bext docs' figures for the native (mlua) tier.
 const CLAIMED_NATIVE_COLD_START_SECONDS: f64 = 1e-3;
 const CLAIMED_NATIVE_BYTES_PER_STATE: f64 = 150e3;
-
-/// A section of the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    /// From nothing to the first `on_request` returned.
-    ColdStart,
-    /// One middleware call.
-    PerCall,
-    /// CPU-bound Lua programs.
-    Cpu,
-    /// The cost of each budget mechanism.
-    Metering,
-    /// `pcall(error, ...)`.
-    ErrorPath,
-    /// PSS per live instance.
-    Memory,
-    /// Calls across threads.
-    Scaling,
-    /// `bext.shared` against per-sandbox state.
-    SharedState,
-    /// `bext-lua run` against the system's `lua5.4`, as processes.
-    Run,
-    /// The attack suite on both sides, and the noisy-neighbour load
-    /// ([`super::isolation`]).
-    Isolation,
-}
-
-impl Group {
-    /// Every group, in report order.
-    pub const ALL: [Group; 10] = [
-        Group::ColdStart,
-        Group::PerCall,
-        Group::Cpu,
-        Group::Metering,
-        Group::ErrorPath,
-        Group::Memory,
-        Group::Scaling,
-        Group::SharedState,
-        Group::Run,
-        Group::Isolation,
-    ];
-
-    /// The section title.
-    pub fn title(self) -> &'static str {
-        match self {
-            Group::ColdStart => {
-                "Cold start (rate limiter, 40 lines): from nothing to the first on_request returned"
-            }
-            Group::PerCall => "Per call: middleware with a 300 B and a 2 KB request context",
-            Group::Cpu => "CPU-bound Lua programs (one run each)",
-            Group::Metering => "Metering overhead (fib)",
-            Group::ErrorPath => "Error path",
-            Group::Memory => "Memory: PSS per live instance (plugin memory included)",
-            Group::Scaling => "Scaling: wall time per on_request across threads (2 cores)",
-            Group::SharedState => {
-                "Shared state: bext.shared (host dictionary, Redis) against state in one Lua state"
-            }
-            Group::Run => {
-                "bext-lua run against the system's lua5.4: whole processes, start-up included"
-            }
-            Group::Isolation => "Isolation: attacks contained, time to stop, harm to neighbours",
-        }
-    }
-
-    /// The command-line name (`--only`).
-    pub fn key(self) -> &'static str {
-        match self {
-            Group::ColdStart => "cold-start",
-            Group::PerCall => "per-call",
-            Group::Cpu => "cpu",
-            Group::Metering => "metering",
-            Group::ErrorPath => "errors",
-            Group::Memory => "memory",
-            Group::Scaling => "scaling",
-            Group::SharedState => "shared-state",
-            Group::Run => "run",
-            Group::Isolation => "isolation",
-        }
-    }
-}
-
-/// What a row's figures are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// Seconds per operation.
-    Seconds,
-    /// Bytes.
-    Bytes,
-}
 
 /// How the figures were taken, at the top of every report.
 const METHOD: &str = "\
@@ -145,7 +58,7 @@ the sandbox."
         Group::Memory => {
             " PSS growth of the process divided by the live instances, plugin loads included, after \
 returning free heap to the OS (`malloc_trim`). Shared memory is counted as the fork templates' arena, \
-once (`bench::measure::memory_bytes`): the sandboxes of one plugin map its template's pages \
+once (`bext_lua_bench::measure::memory_bytes`): the sandboxes of one plugin map its template's pages \
 copy-on-write, and PSS alone would not count pages no sandbox maps. With one instance the figure is about fixed costs, not \
 instances: the native state is served from heap pages already resident, the sandbox's includes its \
 plugin's fork template. Read the 100 and 1000 rows for the cost per instance."
@@ -156,7 +69,7 @@ plugin's fork template. Read the 100 and 1000 rows for the cost per instance."
 2 threads the 2 cores are oversubscribed."
         }
         Group::SharedState => {
-            " Native mlua has no shared dictionary: its `bext.shared` (src/native_shared.lua) is a table in \
+            " Native mlua has no shared dictionary: its `bext.shared` (native/src/native_shared.lua) is a table in \
 the Lua state, which is what a counter costs in bext's mlua tier, and is exact only within one state. The \
 sandbox's is on the host, shared by all the plugin's sandboxes (exact across a pool); the Redis rows talk \
 to a `redis-server` on 127.0.0.1 started by the report, shared by every node. The first row is a plain Lua \
@@ -171,25 +84,6 @@ start-up row."
         }
         _ => "",
     }
-}
-
-/// One measure, both sides.
-#[derive(Debug, Clone)]
-pub struct Row {
-    /// Section.
-    pub group: Group,
-    /// What was measured.
-    pub name: String,
-    /// Unit of the figures.
-    pub unit: Unit,
-    /// The wasm side.
-    pub wasm: Summary,
-    /// The native side.
-    pub native: Summary,
-    /// Median of the per-round ratios wasm/native.
-    pub ratio: f64,
-    /// Recorded rounds.
-    pub rounds: usize,
 }
 
 /// How much to measure.
@@ -274,22 +168,22 @@ pub fn run(options: &ReportOptions, mut progress: impl FnMut(&Row)) -> BenchResu
             Group::Scaling => scaling(effort, &mut push)?,
             Group::SharedState => shared_state(effort, &mut push)?,
             Group::Run => {
-                match super::cli_run::missing_prerequisite().filter(|_| options.only.is_empty()) {
+                match crate::cli_run::missing_prerequisite().filter(|_| options.only.is_empty()) {
                     Some(missing) => eprintln!(
                         "bench-report: skipping the run group: {missing} (ask for it with --only run)"
                     ),
-                    None => super::cli_run::measure(
+                    None => crate::cli_run::measure(
                         effort.rounds.min(7),
                         1,
                         options.quick,
-                        |g, n, u, s| row(g, n, u, s),
+                        row,
                         &mut push,
                     )?,
                 }
             }
             Group::Isolation => {
                 let settings = IsolationSettings::for_report(options.quick)?;
-                isolation = Some(super::isolation::run(&settings, &mut |line: String| {
+                isolation = Some(crate::isolation::run(&settings, &mut |line: String| {
                     eprintln!("isolation   {line}")
                 })?);
             }
@@ -747,7 +641,7 @@ fn shared_state(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
         push(row(Group::SharedState, label, Unit::Seconds, &samples));
     }
     // The fleet backend: a real server on loopback, or no rows without one.
-    let server = match crate::redis_server::RedisServer::start() {
+    let server = match bext_test_support::redis_server::RedisServer::start() {
         Ok(server) => server,
         Err(e) => {
             eprintln!("bench-report: no Redis rows: {e}");
@@ -794,38 +688,6 @@ fn shared_state(effort: Effort, push: &mut dyn FnMut(Row)) -> BenchResult<()> {
     Ok(())
 }
 
-impl Row {
-    /// The median of a side in the row's unit, for display.
-    fn show(&self, value: f64) -> String {
-        match self.unit {
-            Unit::Seconds => format_seconds(value),
-            Unit::Bytes => format_bytes(value),
-        }
-    }
-}
-
-/// `12.3 us`, `1.20 ms`, `85 ns`.
-pub fn format_seconds(s: f64) -> String {
-    if s >= 1.0 {
-        format!("{s:.2} s")
-    } else if s >= 1e-3 {
-        format!("{:.2} ms", s * 1e3)
-    } else if s >= 1e-6 {
-        format!("{:.2} us", s * 1e6)
-    } else {
-        format!("{:.0} ns", s * 1e9)
-    }
-}
-
-/// `108 KiB`, `1.4 MiB`.
-pub fn format_bytes(b: f64) -> String {
-    if b >= 1024.0 * 1024.0 {
-        format!("{:.2} MiB", b / 1024.0 / 1024.0)
-    } else {
-        format!("{:.1} KiB", b / 1024.0)
-    }
-}
-
 impl Report {
     /// The geometric mean of the CPU set's ratios.
     pub fn cpu_geomean(&self) -> Option<f64> {
@@ -834,7 +696,7 @@ impl Report {
 
     /// The geometric mean of the `run` group's program ratios (start-up left out).
     pub fn run_geomean(&self) -> Option<f64> {
-        self.geomean(super::cli_run::is_program_row)
+        self.geomean(crate::cli_run::is_program_row)
     }
 
     fn geomean(&self, include: impl Fn(&Row) -> bool) -> Option<f64> {

@@ -1,9 +1,6 @@
 //! A real etcd server for tests (Debian's `etcd-server` package) on
 //! loopback ports with a temporary data folder, and a blocking client to
-//! write to it. Self-contained (std, tokio, etcd-client), so other crates'
-//! tests include this file too (`#[path = ".../etcd_server.rs"] mod
-//! etcd_server;`) instead of keeping a second harness.
-#![allow(dead_code)] // each test binary uses a different subset
+//! write to it. The tests of bext-plugin-sources and of the gateway use it.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -26,6 +23,8 @@ fn free_port() -> u16 {
 }
 
 impl EtcdServer {
+    /// Starts a server on two free loopback ports (client and peer) and
+    /// waits until it answers (see [`EtcdServer::restart`]).
     pub fn start() -> Self {
         let client_port = free_port();
         let dir = std::env::temp_dir().join(format!(
@@ -44,6 +43,7 @@ impl EtcdServer {
         server
     }
 
+    /// The client URL (`http://127.0.0.1:PORT`).
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.client_port)
     }
@@ -102,6 +102,7 @@ impl EtcdServer {
         }
     }
 
+    /// A blocking client connected to this server.
     pub fn client(&self) -> EtcdClient {
         EtcdClient::connect(&self.endpoint())
     }
@@ -121,6 +122,7 @@ pub struct EtcdClient {
 }
 
 impl EtcdClient {
+    /// A client of the server at `endpoint` (each call connects anew).
     pub fn connect(endpoint: &str) -> Self {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -145,21 +147,26 @@ impl EtcdClient {
         })
     }
 
+    /// The store's current revision, or `None` when the server does not
+    /// answer.
     pub fn try_revision(&self) -> Option<i64> {
         self.run(async |c| c.get("/", None).await)
             .ok()
             .and_then(|r| r.header().map(|h| h.revision()))
     }
 
+    /// Writes `key`; returns the revision of the write.
     pub fn put(&self, key: &str, value: &str) -> i64 {
         let response = self.run(async |c| c.put(key, value, None).await).unwrap();
         response.header().unwrap().revision()
     }
 
+    /// Deletes `key`.
     pub fn delete(&self, key: &str) {
         self.run(async |c| c.delete(key, None).await).unwrap();
     }
 
+    /// Compacts the history up to `revision`.
     pub fn compact(&self, revision: i64) {
         self.run(async |c| c.compact(revision, None).await).unwrap();
     }

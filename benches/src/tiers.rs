@@ -1,7 +1,9 @@
-//! The common interface: one [`Side`] is the wasm sandbox, the other native
-//! mlua, and every benchmark drives both through it with identical input.
+//! The two Lua tiers under comparison, behind one interface: one [`Side`] is
+//! the wasm sandbox ([`WasmSide`]), the other native mlua ([`NativeSide`]),
+//! and every benchmark drives both through it with identical input
+//! ([`PluginSpec`]) and budgets ([`Metering`], [`Budget`]).
 
-use crate::native::{NativeLimits, NativePlugin};
+use bext_lua_native::{NativeLimits, NativePlugin};
 use bext_plugin_api::middleware::{RequestAction, RequestContext, ResponseHeaders};
 use bext_plugin_lua_wasm::{
     BEXT_TICKS_PER_CALL, ColdStart, FUEL_PER_KILO_INSTRUCTIONS, LuaPlugin, LuaPluginConfig,
@@ -435,7 +437,7 @@ impl NativeHandle {
     }
 }
 
-fn native_error(plugin: &str, e: mlua::Error) -> BenchError {
+fn native_error(plugin: &str, e: bext_lua_native::Error) -> BenchError {
     BenchError::Native {
         plugin: plugin.into(),
         message: e.to_string(),

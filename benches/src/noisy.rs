@@ -3,9 +3,9 @@
 //! rate limiters beside a plugin that loops forever and one that allocates
 //! until it is stopped), timing every well-behaved call.
 
-use super::report::format_seconds;
-use super::side::{BenchError, BenchResult, NativeSide, PluginSpec, Side, WasmSetup, WasmSide};
-use super::workloads::{ContextSize, request_context};
+use crate::format::format_seconds;
+use crate::tiers::{BenchError, BenchResult, NativeSide, PluginSpec, Side, WasmSetup, WasmSide};
+use crate::workloads::{ContextSize, request_context};
 use bext_plugin_api::middleware::RequestAction;
 use std::fmt::Write as _;
 use std::sync::Mutex;

@@ -1,11 +1,19 @@
 //! The native baseline: the same Lua 5.4 scripts on native Lua through mlua
 //! (vendored Lua 5.4.8), set up the way bext's mlua tier sets up a plugin.
 //!
-//! Two users: `bext-lua bench` and the benchmark suite ([`crate::bench`])
-//! compare [`NativePlugin`] against the wasm sandbox; the conformance tests
-//! compare [`run_captured`] against the wasm guest's full profile.
+//! Its users: `bext-lua bench` and the benchmark harness (`bext-lua-bench`,
+//! in `benches/`) compare [`NativePlugin`] against the wasm sandbox; the
+//! gateway's native tier (`--native`, behind its `native-tier` feature)
+//! serves [`NativePlugin`]s behind the same middleware trait; the
+//! conformance tests compare [`run_captured`] against the wasm guest's full
+//! profile. It does not depend on the runtime crate.
+#![warn(missing_docs)]
 
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
+
+/// The error of every native call: mlua's (a Lua error with its message, a
+/// memory error, ...).
+pub use mlua::Error;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -197,7 +205,7 @@ fn bext_table(lua: &Lua, config_json: &str) -> mlua::Result<Table> {
 }
 
 /// `bext.shared` for the native side: a per-state table with the sandbox's
-/// API (`src/native_shared.lua`), which is what counting in bext's mlua tier
+/// API (`native_shared.lua`), which is what counting in bext's mlua tier
 /// amounts to.
 fn shared_table(lua: &Lua) -> mlua::Result<Table> {
     let origin = std::time::Instant::now();

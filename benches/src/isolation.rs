@@ -16,12 +16,12 @@
 //! harmless body for the probes), the process survives, and the neighbour
 //! plugin in the same process still answers correctly.
 
-use super::measure::Summary;
-use super::report::{format_bytes, format_seconds};
-use super::side::{
+use crate::format::{format_bytes, format_seconds};
+use crate::measure::Summary;
+use crate::tiers::{
     BenchError, BenchResult, NativeSide, Plugin, PluginSpec, Side, WasmSetup, WasmSide,
 };
-use super::workloads::{ContextSize, request_context};
+use crate::workloads::{ContextSize, request_context};
 use bext_plugin_api::middleware::RequestAction;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -836,7 +836,7 @@ pub struct IsolationSection {
     /// Per class.
     pub classes: Vec<ClassResult>,
     /// The noisy-neighbour rows.
-    pub neighbours: Vec<super::noisy::NeighbourRow>,
+    pub neighbours: Vec<crate::noisy::NeighbourRow>,
     /// The hang bound used.
     pub attack_bound: Duration,
     /// Calls per attack.
@@ -872,7 +872,7 @@ pub fn run(
         let _ = std::fs::remove_dir_all(dir);
     }
     attacks?;
-    let neighbours = super::noisy::rows(settings.neighbour_rounds, &mut *progress)?;
+    let neighbours = crate::noisy::rows(settings.neighbour_rounds, &mut *progress)?;
     Ok(IsolationSection {
         classes,
         neighbours,
@@ -988,7 +988,7 @@ instructions, a 1 s deadline, 64 MiB); native a count hook every 1000 instructio
             if self.repetitions == 1 { "" } else { "s" },
             self.attack_bound.as_secs_f64(),
         );
-        out.push_str(&super::noisy::markdown(&self.neighbours));
+        out.push_str(&crate::noisy::markdown(&self.neighbours));
         out
     }
 }

@@ -5,10 +5,10 @@
 //! good tenants' latency is compared with a quiet run, for a naive server
 //! that calls the sync API on the worker and for the async API.
 
-use super::measure::{Interleaved, Summary};
-use super::report::format_seconds;
-use super::side::{BenchError, BenchResult, PluginSpec};
-use super::workloads::{self, ContextSize, request_context};
+use crate::format::format_seconds;
+use crate::measure::{Interleaved, Summary};
+use crate::tiers::{BenchError, BenchResult, PluginSpec};
+use crate::workloads::{self, ContextSize, request_context};
 use bext_plugin_lua_wasm::{
     LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaSandboxLimits, PoolConfig,
 };

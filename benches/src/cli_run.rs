@@ -9,9 +9,9 @@
 //! temporary folder filled by the warm-up round: the start-up a user sees
 //! from the second run on.
 
-use super::measure::Interleaved;
-use super::report::{Group, Row, Unit};
-use super::side::{BenchError, BenchResult};
+use crate::measure::Interleaved;
+use crate::table::{Group, Row, Unit};
+use crate::tiers::{BenchError, BenchResult};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -121,7 +121,10 @@ pub fn measure(
     row: fn(Group, String, Unit, &Interleaved) -> Row,
     push: &mut dyn FnMut(Row),
 ) -> BenchResult<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // The repository's root (this crate is its `benches/` folder).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from(".."), PathBuf::from);
     let cache = TempCache(
         std::env::temp_dir().join(format!("bench-report-run-cache-{}", std::process::id())),
     );
