@@ -433,6 +433,60 @@ async fn live_reload_swaps_new_versions_keeps_the_old_on_a_broken_edit_and_unloa
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_file_that_cannot_be_read_is_down_and_failing_in_the_metrics() {
+    // What `cp -r` of tenants whose plugins are relative links leaves: the
+    // links dangle. The plugin must not vanish without a word (an auth
+    // plugin would fail open): a logged broken entry, down and failing.
+    let plugins = TempDir::new("dangling");
+    plugins.write("a/tagger.lua", TAGGER);
+    std::fs::create_dir_all(plugins.0.join("a")).unwrap();
+    std::os::unix::fs::symlink("../../samples/auth.lua", plugins.0.join("a/auth.lua")).unwrap();
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer({
+            let logs = logs.clone();
+            move || logs.clone()
+        })
+        .with_ansi(false)
+        .finish();
+    let gw = {
+        let _logging = tracing::subscriber::set_default(subscriber);
+        TestGateway::start(TWO_TENANTS, plugins, Tier::Sandboxed).await
+    };
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("ERROR")
+            && logged.contains("tenant `a` plugin `auth`")
+            && logged.contains(
+                "auth.lua is a symbolic link to ../../samples/auth.lua, which does not exist"
+            ),
+        "{logged}"
+    );
+    let failing = &gw.gateway.plugin_status()["a/auth"];
+    assert!(
+        failing
+            .failing
+            .as_deref()
+            .is_some_and(|e| e.contains("auth.lua") && e.contains("does not exist")),
+        "{:?}",
+        failing.failing
+    );
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains(r#"bext_plugin_up{tenant="a",plugin="a/auth",version="",tier="wasm"} 0"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/auth"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"bext_plugin_load_failing{tenant="a",plugin="a/tagger"} 0"#),
+        "the rest of the tenant loads: {metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_looping_or_hoarding_tenant_fails_alone_and_shows_in_the_stats() {
     let plugins = TempDir::new("noisy");
     plugins.write("a/tagger.lua", TAGGER);

@@ -14,7 +14,7 @@
  *   or exponent)          decode as floats
  *   1.5, 1e3, 2.0         floats; a float always encodes with a fraction or
  *                         an exponent ("2.0", "1e+300") so it decodes as a
- *                         float again, with the fewest digits (15 to 17)
+ *                         float again, with the fewest digits (at most 17)
  *                         that read back as the same double
  *   "text"                strings; UTF-8 is validated both ways; encoding
  *                         escapes ", \ and control characters
@@ -38,6 +38,7 @@
  * error, never deep C recursion. Stack contract: encode and decode use 4 Lua
  * stack slots plus 2 per level (checked with luaL_checkstack), and return
  * one value. */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -182,6 +183,11 @@ static void jb_char(jbuf *b, char c) {
 /* Raises "bext.json.encode: <what> (at $.a[2])", the path read from the open
  * frames. */
 static _Noreturn void encode_fail(lua_State *L, const frames *fs, const char *what) {
+    /* The per-level reserve may be used up here (the table, its key, the
+     * value, a message the caller pushed); a path longer than
+     * LUAL_BUFFERSIZE moves the buffer into a box with a metatable, which
+     * takes 4 more slots. */
+    luaL_checkstack(L, LUA_MINSTACK, "bext.json.encode: nested too deep");
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "bext.json.encode: ");
@@ -315,7 +321,14 @@ static void encode_float(lua_State *L, jbuf *b, const frames *fs, double x) {
         jb_add(b, out, (size_t)n);
         return;
     }
-    for (int prec = 15; prec <= 17; prec++) {
+    /* For a normal double, "%.15g" is the shortest form whenever one of 15
+     * digits or fewer exists: every decimal of up to 15 digits (DBL_DIG)
+     * survives a trip through a double, so the one that reads back as x is
+     * what x rounds to. A subnormal has fewer significant bits, so its
+     * shortest form can have fewer digits than "%.15g" prints
+     * (1e-320 would come out as 9.99988867182683e-321): search from 1. */
+    int prec = fabs(x) < DBL_MIN ? 1 : 15;
+    for (; prec <= 17; prec++) {
         n = snprintf(out, sizeof out - 2, "%.*g", prec, x);
         if (strtod(out, NULL) == x) break;
     }
@@ -486,6 +499,9 @@ typedef struct {
 } decoder;
 
 static _Noreturn void decode_fail(decoder *d, const char *what) {
+    /* A failure inside a string being built finds the per-level reserve
+     * used by the buffer's box; luaL_error pushes 2 more. */
+    luaL_checkstack(d->L, LUA_MINSTACK, "bext.json.decode: nested too deep");
     luaL_error(d->L, "bext.json.decode: %s at position %I", what, (LUAI_UACINT)(d->p - d->s + 1));
     __builtin_unreachable(); /* luaL_error longjmps */
 }

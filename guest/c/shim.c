@@ -205,12 +205,17 @@ static int status_of(int lua_status) {
 
 /* Declared in msgh.h: the full profile uses it too. */
 int bext_msgh(lua_State *L) {
-    const char *msg = lua_tostring(L, 1);
-    if (msg == NULL) {
+    if (lua_tostring(L, 1) == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        lua_replace(L, 1);
     }
-    luaL_traceback(L, L, msg, 1);
+    /* message .. "\n" .. traceback, joined as Lua strings: luaL_traceback
+     * takes the message as a C string and would cut it at a NUL byte. */
+    lua_settop(L, 1);
+    lua_pushliteral(L, "\n");
+    luaL_traceback(L, L, NULL, 1);
+    lua_concat(L, 3);
     return 1;
 }
 
@@ -573,6 +578,8 @@ static int shared_op(lua_State *L, int op, const char *fn, int has_key) {
     int first = lua_gettop(L) + 1;
     int count = push_args(L, p, len);
     if (op != SHARED_KEYS) return count;
+    /* push_args filled the stack up to what it checked. */
+    luaL_checkstack(L, 1, "bext.shared:keys: too many keys");
     lua_createtable(L, count, 0);
     lua_insert(L, first);
     for (int i = count; i >= 1; i--) lua_rawseti(L, first, i);
@@ -692,7 +699,8 @@ int32_t EXPORT(bext_load)(uint32_t name_len, uint32_t config_len, uint32_t sourc
     lua_State *L = shim.L;
     if (!L) return out_literal("bext_init has not run"), ST_NOT_READY;
     if (shim.plugin_ref != LUA_NOREF) return out_literal("a plugin is already loaded"), ST_NOT_READY;
-    if ((size_t)name_len + config_len + source_len > shim.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
+    /* In 64 bits: three u32 lengths can wrap a wasm32 size_t. */
+    if ((uint64_t)name_len + config_len + source_len > shim.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
     lua_settop(L, 0);
     shim.syntax_error = 0;
     lua_pushcfunction(L, bext_msgh);
@@ -782,7 +790,7 @@ static int call_entry(lua_State *L) {
 int32_t EXPORT(bext_call)(uint32_t method_len, uint32_t args_len) {
     lua_State *L = shim.L;
     if (!L || shim.plugin_ref == LUA_NOREF) return out_literal("no plugin is loaded"), ST_NOT_READY;
-    if ((size_t)method_len + args_len > shim.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
+    if ((uint64_t)method_len + args_len > shim.in_cap) return out_literal("input larger than the buffer"), ST_BAD_INPUT;
     luaL_unref(L, LUA_REGISTRYINDEX, shim.action_ref);
     shim.action_ref = LUA_NOREF;
     luaL_unref(L, LUA_REGISTRYINDEX, shim.raised_ref);

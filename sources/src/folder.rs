@@ -42,12 +42,22 @@ pub const CONFIG_FILE: &str = "config.json";
 /// `name.lua` (a rename is atomic).
 ///
 /// Deleting a `.lua` file or a tenant folder unloads its plugins. A missing
-/// or unreadable root, or an unreadable file, is
-/// [`SourceError::Unreachable`]: everything keeps serving (an unmounted
-/// volume must not unload every tenant), and the source looks again every
-/// retry interval (default 1 s). A `manifest.json` or `config.json` that
-/// is not JSON makes every plugin of that tenant a broken entry (their last
-/// good versions keep serving).
+/// or unreadable root or tenant folder, or an unreadable `manifest.json` or
+/// `config.json`, is [`SourceError::Unreachable`]: everything keeps serving
+/// (an unmounted volume must not unload every tenant), and the source looks
+/// again every retry interval (default 1 s). A `manifest.json` or
+/// `config.json` that is not JSON makes every plugin of that tenant a broken
+/// entry (their last good versions keep serving).
+///
+/// A `.lua` entry that exists but cannot be read is a broken entry too
+/// ([`SourceError::BadEntry`] naming the tenant, the plugin and the file),
+/// never skipped: a symbolic link whose target does not exist (`cp -r` of
+/// relative links), a file the process may not read, a directory, FIFO,
+/// socket or device named `*.lua` (never opened, so a FIFO cannot block the
+/// read). The reconciler logs it and shows it in the plugin's status, and a
+/// gateway's `/metrics` shows the plugin down and failing: a plugin that
+/// silently vanished would leave its tenant's chain without it (an auth
+/// plugin failing open). Its last good version, if any, keeps serving.
 pub struct FolderSource {
     root: PathBuf,
     id: String,
@@ -195,7 +205,7 @@ impl FolderSource {
         let manifests = self.read_sections(&dir.join(MANIFEST_FILE))?;
         let configs = self.read_sections(&dir.join(CONFIG_FILE))?;
         for file in self.list(dir)? {
-            if file.extension().is_none_or(|e| e != "lua") || !file.is_file() {
+            if file.extension().is_none_or(|e| e != "lua") {
                 continue;
             }
             let Some(plugin) = file
@@ -211,12 +221,16 @@ impl FolderSource {
                 plugin: plugin.into(),
                 message,
             };
-            let source = match std::fs::read(&file) {
-                Ok(bytes) => String::from_utf8(bytes)
-                    .map_err(|_| bad(format!("{} is not UTF-8", file.display()))),
-                // Deleted while reading: the deletion's event reads again.
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(self.unreachable(format!("reading {}: {e}", file.display()))),
+            let source = match regular_file(&file) {
+                Ok(true) => match std::fs::read(&file) {
+                    Ok(bytes) => String::from_utf8(bytes)
+                        .map_err(|_| bad(format!("{} is not UTF-8", file.display()))),
+                    // Deleted while reading: the deletion's event reads again.
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => Err(bad(format!("cannot read {}: {e}", file.display()))),
+                },
+                Ok(false) => continue,
+                Err(why) => Err(bad(why)),
             };
             let plugin_entry = (|| -> Result<DesiredPlugin, SourceError> {
                 let manifests = manifests.as_ref().map_err(|m| bad(m.clone()))?;
@@ -277,6 +291,54 @@ fn changes_files(event: &notify::Event) -> bool {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_) => false,
         _ => true,
+    }
+}
+
+/// Whether the `.lua` entry `path` is a regular file (after symbolic
+/// links) to read: `Ok(false)` when it was deleted since the folder was
+/// listed, `Err(why)` when it exists but is no plugin source. Never opens
+/// the entry.
+fn regular_file(path: &Path) -> Result<bool, String> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(true),
+        Ok(meta) => Err(format!(
+            "{shown} is {}, not a regular file",
+            kind_of(&meta.file_type())
+        )),
+        Err(e) if e.kind() == ErrorKind::NotFound => match std::fs::symlink_metadata(path) {
+            Ok(link) if link.file_type().is_symlink() => {
+                let target = std::fs::read_link(path)
+                    .map_or_else(|e| format!("? ({e})"), |t| t.display().to_string());
+                Err(format!(
+                    "{shown} is a symbolic link to {target}, which does not exist"
+                ))
+            }
+            _ => Ok(false),
+        },
+        Err(e) => Err(format!("cannot read {shown}: {e}")),
+    }
+}
+
+/// "a directory", "a FIFO", ...: what a non-regular entry is.
+fn kind_of(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
     }
 }
 

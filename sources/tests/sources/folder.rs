@@ -158,3 +158,132 @@ fn a_missing_folder_keeps_serving_and_is_picked_up_when_it_appears() {
     assert_eq!(served(&rt, "acme", "p").as_deref(), Some("appeared"));
     watch.stop();
 }
+
+/// The broken entry one read of `dir` reports for `name` (`tenant/plugin`):
+/// its message, after checking it names the tenant and the plugin.
+fn bad_entry(dir: &TempDir, name: &str) -> String {
+    let set = source(dir).read().expect("the folder reads");
+    match set.broken().get(name) {
+        Some(SourceError::BadEntry {
+            tenant,
+            plugin,
+            message,
+            ..
+        }) => {
+            assert_eq!(format!("{tenant}/{plugin}"), name);
+            message.clone()
+        }
+        other => panic!(
+            "{name}: {other:?}, plugins {:?}",
+            set.plugins().keys().collect::<Vec<_>>()
+        ),
+    }
+}
+
+#[test]
+fn a_dangling_symbolic_link_is_a_bad_entry_logged_and_in_the_status() {
+    // What `cp -r` of a tenant with relative links leaves.
+    let dir = TempDir::new("dangling");
+    write_atomically(&dir.path().join("acme/good.lua"), &answering("good"));
+    let link = dir.path().join("acme/auth.lua");
+    std::os::unix::fs::symlink("../../shared/auth.lua", &link).unwrap();
+    let message = bad_entry(&dir, "acme/auth");
+    assert!(
+        message
+            .contains("auth.lua is a symbolic link to ../../shared/auth.lua, which does not exist"),
+        "{message}"
+    );
+
+    // Watched: the rest of the tenant loads, the entry is in the status
+    // with the file's name, and fixing the link loads it.
+    let r = reconciler();
+    let rt = r.runtime().clone();
+    let _watch = r.watch(source(&dir));
+    wait_served(&rt, "acme", "good", "good");
+    wait_until("the dangling link is reported", || {
+        r.plugin_status("acme", "auth")
+            .and_then(|s| s.last_error)
+            .is_some_and(|e| {
+                matches!(e, SourceError::BadEntry { .. })
+                    && e.to_string().contains("tenant `acme` plugin `auth`")
+                    && e.to_string().contains("auth.lua")
+            })
+    });
+    assert!(rt.plugin("acme/auth").is_none());
+    write_atomically(&dir.path().join("shared/auth.lua"), &answering("auth"));
+    std::os::unix::fs::symlink("../shared/auth.lua", dir.path().join("acme/.auth.lua.new"))
+        .unwrap();
+    std::fs::rename(dir.path().join("acme/.auth.lua.new"), &link).unwrap();
+    wait_served(&rt, "acme", "auth", "auth");
+    assert!(
+        r.plugin_status("acme", "auth")
+            .unwrap()
+            .last_error
+            .is_none()
+    );
+}
+
+#[test]
+fn a_file_the_process_may_not_read_is_a_bad_entry() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("denied");
+    let file = dir.path().join("acme/secret.lua");
+    write_atomically(&file, &answering("secret"));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read(&file).is_ok() {
+        // Root reads a mode-000 file (CAP_DAC_OVERRIDE). A write-only
+        // sysctl is a regular file that reading is denied to root too.
+        let sysctl = std::path::Path::new("/proc/sys/vm/compact_memory");
+        match std::fs::read(sysctl) {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                std::fs::remove_file(&file).unwrap();
+                std::os::unix::fs::symlink(sysctl, &file).unwrap();
+            }
+            other => {
+                eprintln!(
+                    "skipped: this process reads a mode-000 file, and {} gives {other:?}: no file here is denied to it",
+                    sysctl.display()
+                );
+                return;
+            }
+        }
+    }
+    let message = bad_entry(&dir, "acme/secret");
+    assert!(
+        message.contains("cannot read") && message.contains("secret.lua"),
+        "{message}"
+    );
+    assert!(message.contains("Permission denied"), "{message}");
+}
+
+#[test]
+fn a_directory_named_like_a_plugin_is_a_bad_entry() {
+    let dir = TempDir::new("directory");
+    std::fs::create_dir_all(dir.path().join("acme/auth.lua")).unwrap();
+    let message = bad_entry(&dir, "acme/auth");
+    assert!(
+        message.contains("auth.lua is a directory, not a regular file"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_fifo_named_like_a_plugin_is_a_bad_entry_and_never_opened() {
+    let dir = TempDir::new("fifo");
+    write_atomically(&dir.path().join("acme/good.lua"), &answering("good"));
+    let fifo = dir.path().join("acme/auth.lua");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("running mkfifo");
+    assert!(made.success());
+    // Opening a FIFO for reading blocks until a writer comes: a read that
+    // returns at all did not open it.
+    let message = bad_entry(&dir, "acme/auth");
+    assert!(
+        message.contains("auth.lua is a FIFO, not a regular file"),
+        "{message}"
+    );
+    let set = source(&dir).read().unwrap();
+    assert!(set.plugins().contains_key("acme/good"));
+}
