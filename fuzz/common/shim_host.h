@@ -1,7 +1,7 @@
 /* The guest shim (guest/c/shim.c), compiled natively and driven through its
  * exports as the host drives it (host/src/abi.rs), with the host's imports
  * replaced by the stubs below. The shim is #included, so a target also
- * reaches its static state (`S`) and reads results from the Lua stack:
+ * reaches its static state (`shim`) and reads results from the Lua stack:
  * natively the output slot's 32-bit pointers cannot hold an address.
  *
  * Include this in exactly one file per target, before anything else. */
@@ -84,7 +84,7 @@ void host_shared_take(uint8_t *out, size_t len) {
 static inline void shim_reset(void) {
     if (shim.L) lua_close(shim.L);
     free(shim.in);
-    memset(&S, 0, sizeof S);
+    memset(&shim, 0, sizeof shim);
     shim.plugin_ref = shim.config_ref = shim.action_ref = shim.raised_ref = LUA_NOREF;
     memset(&oom, 0, sizeof oom);
     if (bext_init() != ST_OK) {
