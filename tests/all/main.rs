@@ -14,6 +14,7 @@ mod coldstart;
 mod common;
 mod compat;
 mod conformance;
+mod definitions;
 mod extended_capabilities;
 mod full_profile;
 mod fuzz;
