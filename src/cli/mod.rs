@@ -1,4 +1,4 @@
-//! The `bext-lua` command line: `run`, `check`, `try`, `bench` and `types`.
+//! The `bext-lua` command line: `run`, `check`, `try`, `bench`, `test` and `types`.
 //!
 //! Each subcommand lives in its own module and returns the process's exit
 //! status; errors are printed to stderr as `bext-lua: ...`.
@@ -7,6 +7,7 @@ mod bench;
 mod check;
 mod requests;
 mod run;
+mod test;
 mod try_cmd;
 pub mod types;
 
@@ -47,6 +48,9 @@ enum Command {
     /// API, the capability tables and the sandbox's standard library, or
     /// writes them with a `.luarc.json`.
     Types(types::TypesArgs),
+    /// Runs `*_spec.lua` files (describe/it, busted style) in the sandbox
+    /// against plugins loaded by the runtime, with a fake clock.
+    Test(test::TestArgs),
 }
 
 /// Runs the command line of this process; returns the exit status.
@@ -59,6 +63,7 @@ pub fn main() -> i32 {
         Command::Try(args) => try_cmd::try_requests(args, engine),
         Command::Bench(args) => bench::bench(args, engine),
         Command::Types(args) => types::types(args),
+        Command::Test(args) => test::test(args, engine),
     }
 }
 

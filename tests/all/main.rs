@@ -27,6 +27,7 @@ mod lifecycle;
 mod limits;
 mod middleware;
 mod noisy_neighbour;
+mod plugin_specs;
 mod pool;
 mod quarantine;
 mod reliability;
