@@ -1,15 +1,16 @@
 //! `bext-lua types [--out DIR]`: the LuaLS / EmmyLua definitions of what a
 //! plugin sees (the `bext` table, the plugin table of each capability, the
-//! sandbox's standard library), embedded from the repository's `types/`.
+//! sandbox's standard library) and of `bext-lua test`'s specs, embedded from the repository's `types/`.
 
 use clap::Args;
 use std::path::{Path, PathBuf};
 
 /// The definition files, by name: `types/<name>` in the repository.
-pub const DEFINITIONS: [(&str, &str); 3] = [
+pub const DEFINITIONS: [(&str, &str); 4] = [
     ("bext.lua", include_str!("../../types/bext.lua")),
     ("plugin.lua", include_str!("../../types/plugin.lua")),
     ("stdlib.lua", include_str!("../../types/stdlib.lua")),
+    ("spec.lua", include_str!("../../types/spec.lua")),
 ];
 
 /// The `.luarc.json` for a plugin folder, with the definitions in `library`

@@ -186,3 +186,32 @@ fn types_prints_and_writes_the_definitions() {
     assert_eq!(luarc["workspace.library"], serde_json::json!(["types"]));
     assert_eq!(luarc["runtime.builtin"]["io"], "disable");
 }
+
+/// Every example plugin type-checks clean against `types/` with EmmyLua's
+/// checker (reads LuaLS annotations; `scripts/bootstrap` installs it). The
+/// specs (`spec/`) are left out: EmmyLua's own `assert` function cannot be
+/// redeclared as busted's assertion table.
+#[test]
+fn the_example_plugins_type_check_clean() {
+    let Ok(out) = std::process::Command::new("emmylua_check")
+        .arg(repo().join("examples/plugins"))
+        .args(["--ignore", "spec/**", "--warnings-as-errors"])
+        .output()
+    else {
+        eprintln!("skipped: emmylua_check is not installed (scripts/bootstrap installs it)");
+        return;
+    };
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "emmylua_check examples/plugins:\n{report}"
+    );
+    assert!(
+        !report.contains("warning:") && !report.contains("error:"),
+        "{report}"
+    );
+}
