@@ -6,16 +6,18 @@
 -- these files and a `.luarc.json`; docs/plugins.md is the guide.
 --
 -- Convention of this file (a test in tests/all/definitions.rs reads it and
--- compares it with the table the guest installs): one `function bext.NAME(`,
--- `function bext.json.NAME(`, `bext.json.NAME = ` or
--- `function bext.shared:NAME(` line per entry.
+-- compares it with the table the guest installs): one `function bext.NAME(`
+-- or `bext.NAME = `, `function Json.NAME(` or `Json.NAME = ` (a field of
+-- `bext.json`), or `function SharedDict:NAME(` (a method of `bext.shared`)
+-- line per entry. The two tables are locals with a class of their own
+-- because EmmyLua does not attach `function bext.shared:get` to the field.
 
 ---The plugin API the sandbox installs as a global: logging, metrics, the
 ---plugin's config, the middleware actions, events, JSON and the shared
 ---dictionary on the host.
 ---@class bext
----@field json bext.json JSON in C: `encode`, `decode`, `null`, `array`.
----@field shared bext.shared The plugin's dictionary on the host, shared by all its sandboxes (OpenResty's `lua_shared_dict`).
+---@field json bext.Json JSON in C: `encode`, `decode`, `null`, `array`.
+---@field shared bext.SharedDict The plugin's dictionary on the host, shared by all its sandboxes (OpenResty's `lua_shared_dict`).
 bext = {}
 
 ---A JSON text (an object or array unless said otherwise).
@@ -74,13 +76,17 @@ function bext.transform_unchanged() end
 
 ---JSON in C. Errors are Lua errors with a position or a path:
 ---`bext.json.decode: unexpected character '}' (expected a string key) at position 8`.
----@class bext.json
-bext.json = {}
+---@class bext.Json
+local Json = {}
+
+---JSON in C (see `bext.Json`).
+---@type bext.Json
+bext.json = Json
 
 ---What JSON `null` decodes to (a light userdata; truthy, so test
 ---`v == bext.json.null`). Encodes as `null`.
 ---@type bext.Null
-bext.json.null = nil
+Json.null = nil
 
 ---The value of `bext.json.null`: a light userdata.
 ---@alias bext.Null lightuserdata
@@ -91,29 +97,33 @@ bext.json.null = nil
 ---are errors.
 ---@param value any
 ---@return string
-function bext.json.encode(value) end
+function Json.encode(value) end
 
 ---Decodes JSON text: objects and arrays become tables (arrays marked as
 ---such), `null` becomes `bext.json.null`, integers stay integers.
 ---Cast the result to the shape you expect: `local ctx = bext.json.decode(ctx_json) --[[@as bext.RequestContext]]`.
 ---@param text string
 ---@return any
-function bext.json.decode(text) end
+function Json.decode(text) end
 
 ---Marks `t` (or a new empty table) as a JSON array, so an empty one encodes
 ---as `[]` rather than `{}`.
 ---@generic T: table
 ---@param t? T
 ---@return T
-function bext.json.array(t) end
+function Json.array(t) end
 
 ---The plugin's dictionary on the host, shared by every sandbox of the
 ---plugin (after OpenResty's `ngx.shared.DICT`; TTLs are milliseconds).
 ---Both `bext.shared:get(k)` and `bext.shared.get(k)` work. Values are
 ---strings, integers, floats and booleans; keys are 1 to 65,535 bytes.
 ---Each call costs `SHARED_CALL_FUEL` (2,000) fuel plus 1 per byte.
----@class bext.shared
-bext.shared = {}
+---@class bext.SharedDict
+local SharedDict = {}
+
+---The plugin's dictionary on the host (see `bext.SharedDict`).
+---@type bext.SharedDict
+bext.shared = SharedDict
 
 ---@alias bext.SharedValue string|integer|number|boolean
 
@@ -121,7 +131,7 @@ bext.shared = {}
 ---@param key string|number
 ---@return bext.SharedValue? value
 ---@return string? err `"empty key"` / `"key too long"`
-function bext.shared:get(key) end
+function SharedDict:get(key) end
 
 ---Stores `value` (nil deletes).
 ---@param key string|number
@@ -130,7 +140,7 @@ function bext.shared:get(key) end
 ---@return boolean ok
 ---@return string? err `"no memory"`, `"empty key"`, `"key too long"`
 ---@return boolean forcible true when a live entry was evicted to make room
-function bext.shared:set(key, value, ttl_ms) end
+function SharedDict:set(key, value, ttl_ms) end
 
 ---As `set`, or `false, "exists", false` when the key is there.
 ---@param key string|number
@@ -139,7 +149,7 @@ function bext.shared:set(key, value, ttl_ms) end
 ---@return boolean ok
 ---@return string? err
 ---@return boolean forcible
-function bext.shared:add(key, value, ttl_ms) end
+function SharedDict:add(key, value, ttl_ms) end
 
 ---As `set`, or `false, "not found", false` when the key is not there.
 ---@param key string|number
@@ -148,7 +158,7 @@ function bext.shared:add(key, value, ttl_ms) end
 ---@return boolean ok
 ---@return string? err
 ---@return boolean forcible
-function bext.shared:replace(key, value, ttl_ms) end
+function SharedDict:replace(key, value, ttl_ms) end
 
 ---Adds `by` atomically. An absent key is created as `init` (with
 ---`init_ttl_ms`) when `init` is given, else the result is `nil, "not found"`;
@@ -160,34 +170,34 @@ function bext.shared:replace(key, value, ttl_ms) end
 ---@return number? new_value
 ---@return string? err
 ---@return boolean? forcible
-function bext.shared:incr(key, by, init, init_ttl_ms) end
+function SharedDict:incr(key, by, init, init_ttl_ms) end
 
 ---Removes the key.
 ---@param key string|number
-function bext.shared:delete(key) end
+function SharedDict:delete(key) end
 
 ---Milliseconds left (0: never expires), or `nil, "not found"`.
 ---@param key string|number
 ---@return integer? ttl_ms
 ---@return string? err
-function bext.shared:ttl(key) end
+function SharedDict:ttl(key) end
 
 ---Sets the key's TTL (0 makes it permanent): `true`, or `nil, "not found"`.
 ---@param key string|number
 ---@param ttl_ms integer
 ---@return boolean? ok
 ---@return string? err
-function bext.shared:expire(key, ttl_ms) end
+function SharedDict:expire(key, ttl_ms) end
 
 ---Up to `limit` live keys (default 1024, 0: all), most recent first.
 ---@param limit? integer
 ---@return string[]
-function bext.shared:keys(limit) end
+function SharedDict:keys(limit) end
 
 ---Removes up to `max` expired entries (default: all); returns how many.
 ---@param max? integer
 ---@return integer
-function bext.shared:flush_expired(max) end
+function SharedDict:flush_expired(max) end
 
 ---Empties the dictionary.
-function bext.shared:flush_all() end
+function SharedDict:flush_all() end

@@ -29,13 +29,13 @@ fn declared_bext_names() -> BTreeSet<String> {
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect()
         };
-        if let Some(rest) = line.strip_prefix("function bext.json.") {
+        if let Some(rest) = line.strip_prefix("function Json.") {
             names.insert(format!("json.{}", ident(rest)));
-        } else if let Some(rest) = line.strip_prefix("function bext.shared:") {
+        } else if let Some(rest) = line.strip_prefix("function SharedDict:") {
             names.insert(format!("shared.{}", ident(rest)));
         } else if let Some(rest) = line.strip_prefix("function bext.") {
             names.insert(ident(rest));
-        } else if let Some(rest) = line.strip_prefix("bext.json.") {
+        } else if let Some(rest) = line.strip_prefix("Json.") {
             names.insert(format!("json.{}", ident(rest)));
         } else if let Some(rest) = line.strip_prefix("bext.")
             && rest.contains(" = ")
