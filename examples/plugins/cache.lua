@@ -8,9 +8,12 @@ local MAX_ENTRIES = math.tointeger(config.max_entries) or 10000
 local EPOCH_MS = os.time() * 1000 - os.clock() * 1000
 local function now_ms() return EPOCH_MS + os.clock() * 1000 end
 
+---@type table<string, {json: string, tags: string[], expires_at: number?, seq: integer}>
 local entries = {} -- key -> { json = entry_json, tags = {...}, expires_at = ms or nil, seq = n }
 local by_tag = {}  -- tag -> { [key] = true }
-local order, head, tail, count = {}, 1, 0, 0 -- insertion order, for eviction
+---@type table<integer, string>
+local order = {} -- insertion order, for eviction
+local head, tail, count = 1, 0, 0
 
 local function remove(key)
   local e = entries[key]

@@ -3,7 +3,9 @@
 local EPOCH_MS = os.time() * 1000 - os.clock() * 1000
 local function now_ms() return EPOCH_MS + os.clock() * 1000 end
 
-local locks, next_id = {}, 0 -- key -> { lock_id, expires_at }
+---@type table<string, {lock_id: string, expires_at: number}>
+local locks = {} -- key -> { lock_id, expires_at }
+local next_id = 0
 
 local function held(handle)
   local l = locks[handle.key]

@@ -8,7 +8,7 @@ local config = bext.json.decode(bext.get_config())
 local LOG_EVERY = math.tointeger(config.log_every) or 1
 
 local function count(key, by)
-  return (bext.shared:incr(key, by or 1, 0))
+  return bext.shared:incr(key, by or 1, 0) or 0
 end
 
 local function totals()

@@ -1,6 +1,8 @@
 -- A tracer (TracerPlugin) that keeps spans in memory; `flush` fails while
 -- spans are still open (a real exporter would send the finished ones).
-local spans, open, next_span, next_trace = {}, 0, 0, 0
+---@type table<string, {name: string, kind: string, attributes: table, events: string[], status: string?}|nil>
+local spans = {}
+local open, next_span, next_trace = 0, 0, 0
 
 local function key(h) return h.trace_id .. "/" .. h.span_id end
 

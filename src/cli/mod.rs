@@ -1,4 +1,4 @@
-//! The `bext-lua` command line: `run`, `check`, `try` and `bench`.
+//! The `bext-lua` command line: `run`, `check`, `try`, `bench`, `test` and `types`.
 //!
 //! Each subcommand lives in its own module and returns the process's exit
 //! status; errors are printed to stderr as `bext-lua: ...`.
@@ -7,7 +7,9 @@ mod bench;
 mod check;
 mod requests;
 mod run;
+mod test;
 mod try_cmd;
+pub mod types;
 
 use bext_plugin_lua_wasm::LuaRuntimeConfig;
 use clap::{Parser, Subcommand};
@@ -42,6 +44,13 @@ enum Command {
     Try(try_cmd::TryArgs),
     /// Compares a plugin's cold start and per-call time with native Lua (mlua).
     Bench(bench::BenchArgs),
+    /// Prints the editor definitions (LuaLS `---@meta` files) of the `bext`
+    /// API, the capability tables and the sandbox's standard library, or
+    /// writes them with a `.luarc.json`.
+    Types(types::TypesArgs),
+    /// Runs `*_spec.lua` files (describe/it, busted style) in the sandbox
+    /// against plugins loaded by the runtime, with a fake clock.
+    Test(test::TestArgs),
 }
 
 /// Runs the command line of this process; returns the exit status.
@@ -53,6 +62,8 @@ pub fn main() -> i32 {
         Command::Check(args) => check::check(args, engine),
         Command::Try(args) => try_cmd::try_requests(args, engine),
         Command::Bench(args) => bench::bench(args, engine),
+        Command::Types(args) => types::types(args),
+        Command::Test(args) => test::test(args, engine),
     }
 }
 

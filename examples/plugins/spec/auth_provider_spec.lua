@@ -1,0 +1,32 @@
+describe("auth_provider", function()
+  local plugin = load_plugin("../auth_provider.lua")
+
+  it("is a password provider", function()
+    assert.equals("password", plugin:provider_kind())
+  end)
+
+  it("resolves a bearer token to its user", function()
+    local user = plugin:resolve({ headers = { { "authorization", "Bearer tok-ada" } }, tenant_id = "acme" })
+    assert.equals("ada", user.subject)
+    assert.equals("admin", user.role)
+    assert.same({ "read", "write", "admin" }, user.permissions)
+  end)
+
+  it("resolves nothing without a token", function()
+    assert.is_nil(plugin:resolve({ headers = {} }))
+  end)
+
+  it("prompts, then redirects once a username is given", function()
+    assert.equals("prompt", plugin:begin_login({ headers = {} }, { inputs = {} }).action)
+    local step = plugin:begin_login({ headers = {} }, { inputs = { username = "bob" } })
+    assert.same({ action = "redirect", url = "/login/callback?user=bob" }, step)
+  end)
+
+  it("completes a login with the right password and refuses a wrong one", function()
+    local user = plugin:complete_login({ headers = {} }, { form = { username = "bob", password = "builder" } })
+    assert.equals("editor", user.role)
+    assert.error_matches(function()
+      plugin:complete_login({ headers = {} }, { form = { username = "bob", password = "x" } })
+    end, "wrong username or password")
+  end)
+end)

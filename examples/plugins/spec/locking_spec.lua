@@ -1,0 +1,26 @@
+describe("locking", function()
+  local plugin
+  before_each(function() plugin = load_plugin("../locking.lua") end)
+
+  it("grants a free lock once", function()
+    local handle = plugin:try_lock("jobs", 1000)
+    assert.same({ key = "jobs", lock_id = "lock-1", ttl_ms = 1000 }, handle)
+    assert.is_nil(plugin:try_lock("jobs", 1000))
+  end)
+
+  it("frees an expired lock (fake clock)", function()
+    plugin:try_lock("jobs", 1000)
+    clock.advance(1001)
+    assert.equals("lock-2", plugin:try_lock("jobs", 1000).lock_id)
+  end)
+
+  it("renews and releases only a held lock", function()
+    local handle = plugin:try_lock("jobs", 1000)
+    clock.advance(900)
+    plugin:renew(handle)
+    clock.advance(900)
+    assert.is_nil(plugin:try_lock("jobs", 1000), "renewed")
+    plugin:release(handle)
+    assert.error_matches(function() plugin:release(handle) end, "lock `jobs` is not held by lock%-1")
+  end)
+end)

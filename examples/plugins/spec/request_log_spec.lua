@@ -1,0 +1,27 @@
+describe("request_log", function()
+  local plugin
+  before_each(function() plugin = load_plugin("../request_log.lua") end)
+
+  it("counts completed requests by status class in bext.shared", function()
+    plugin:on_request_complete({ method = "GET", path = "/", status = 200 })
+    plugin:on_request_complete({ method = "GET", path = "/x", status = 404 })
+    plugin:on_request_complete({ method = "GET", path = "/y", status = 204 })
+    assert.equals(3, plugin.shared:get("completed"))
+    assert.equals(2, plugin.shared:get("class:2xx"))
+    assert.equals(1, plugin.shared:get("class:4xx"))
+    local metrics = plugin:metrics()
+    assert.equals(3, #metrics)
+    assert.same({ status_class = "4xx" }, metrics[2].tags)
+  end)
+
+  it("counts cache writes and invalidations", function()
+    plugin:on_cache_write("/a", { "posts" })
+    plugin:on_cache_invalidate("posts", 7)
+    assert.equals(1, plugin.shared:get("cache_writes"))
+    assert.equals(7, plugin.shared:get("invalidated"))
+  end)
+
+  it("starts every spec's plugin with an empty dictionary", function()
+    assert.same({}, plugin.shared:keys(0))
+  end)
+end)

@@ -1,0 +1,28 @@
+describe("session", function()
+  local plugin
+  before_each(function() plugin = load_plugin("../session.lua") end)
+
+  it("creates and reads a session", function()
+    local id = plugin:create({ user_id = "u1", data_json = '{"cart":[]}', ttl_ms = 60000 })
+    assert.equals("s000001", id)
+    local record = plugin:read(id)
+    assert.equals("u1", record.user_id)
+    assert.equals(clock.now() + 60000, record.expires_at_ms)
+  end)
+
+  it("expires a session on the fake clock, and touch extends it", function()
+    local id = plugin:create({ user_id = "u1", data_json = "{}", ttl_ms = 1000 })
+    clock.advance(900)
+    plugin:touch(id, 1000)
+    clock.advance(900)
+    assert.truthy(plugin:read(id), "touched")
+    clock.advance(200)
+    assert.is_nil(plugin:read(id))
+  end)
+
+  it("refuses data that is not a JSON object", function()
+    assert.error_matches(function()
+      plugin:create({ user_id = "u1", data_json = "42", ttl_ms = 1000 })
+    end, "invalid: data_json must be a JSON object")
+  end)
+end)
