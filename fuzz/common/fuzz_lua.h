@@ -153,4 +153,18 @@ static inline void fuzz_run_property(lua_State *L, int ref, const uint8_t *data,
     if (++runs % 256 == 0) lua_gc(L, LUA_GCCOLLECT);
 }
 
+/* The libFuzzer entry of a target that checks the Lua property `source`
+ * (chunk name `name`) on every input, in one state made on the first call. */
+#define FUZZ_LUA_PROPERTY_TARGET(name, source)                                  \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {              \
+        static lua_State *L;                                                    \
+        static int property;                                                    \
+        if (!L) {                                                               \
+            L = fuzz_new_state(fuzz_check_float);                               \
+            property = fuzz_load_property(L, name, source);                     \
+        }                                                                       \
+        fuzz_run_property(L, property, data, size);                             \
+        return 0;                                                               \
+    }
+
 #endif

@@ -27,13 +27,4 @@ static const char PROPERTY[] =
     "  if #t3 ~= #t2 then error('encoding is not a fixed point:\\n' .. t2 .. '\\n' .. t3) end\n"
     "end\n";
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static lua_State *L;
-    static int property;
-    if (!L) {
-        L = fuzz_new_state(fuzz_check_float);
-        property = fuzz_load_property(L, "=json_decode", PROPERTY);
-    }
-    fuzz_run_property(L, property, data, size);
-    return 0;
-}
+FUZZ_LUA_PROPERTY_TARGET("=json_decode", PROPERTY)

@@ -94,13 +94,4 @@ static const char PROPERTY[] =
     "  if want and want ~= got then error('decode(encode(v)) is not what the mapping promises:\\n' .. want .. '\\n' .. got .. '\\n' .. text) end\n"
     "end\n";
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static lua_State *L;
-    static int property;
-    if (!L) {
-        L = fuzz_new_state(fuzz_check_float);
-        property = fuzz_load_property(L, "=json_encode", PROPERTY);
-    }
-    fuzz_run_property(L, property, data, size);
-    return 0;
-}
+FUZZ_LUA_PROPERTY_TARGET("=json_encode", PROPERTY)
