@@ -4,7 +4,7 @@ return {
   priority = 50,
   on_request = function(self, ctx_json)
     if ctx_json:find('"path":"/spin"', 1, true) then
-      local ok = pcall(function() while true do end end) -- pcall cannot catch the budget stop
+      pcall(function() while true do end end) -- pcall cannot catch the budget stop
     end
     return bext.middleware_continue()
   end,

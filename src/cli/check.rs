@@ -1,5 +1,8 @@
-//! `bext-lua check PLUGIN.lua [--manifest M.json]`: loads the script in the
-//! plugin sandbox exactly as the runtime does and lists its capabilities.
+//! `bext-lua check PLUGIN.lua [--manifest M.json]`: lints the source
+//! ([`super::lint`]: undefined globals and fields, misspelt methods, unused
+//! locals), loads the script in the plugin sandbox exactly as the runtime
+//! does and lists its capabilities. Lint errors make the exit status 1, as
+//! do a load error and a capability mismatch; warnings do not.
 
 use bext_plugin_api::types::{PluginCapability, PluginManifest};
 use bext_plugin_lua_wasm::{
@@ -41,9 +44,27 @@ pub(super) fn capabilities_of(
         if row.implemented_by(defines) {
             provided.push(row.capability);
         } else if row.own_adapter && row.touched_by(defines) {
-            partial.push((row.capability, row.missing(defines)));
+            partial.push((row, row.missing(defines)));
         }
     }
+    // A method a provided capability accounts for (`delete` of a search
+    // client) does not make another capability partial (the cache backend's).
+    let accounted = |m: &str| {
+        CAPABILITIES.iter().any(|row| {
+            provided.contains(&row.capability)
+                && row.required.iter().chain(row.optional).any(|n| *n == m)
+        })
+    };
+    let partial = partial
+        .into_iter()
+        .filter(|(row, _)| {
+            row.required
+                .iter()
+                .chain(row.optional)
+                .any(|m| defines(m) && !accounted(m))
+        })
+        .map(|(row, missing)| (row.capability, missing))
+        .collect();
     (provided, partial)
 }
 
@@ -76,6 +97,7 @@ pub(super) fn check(args: CheckArgs, engine: LuaRuntimeConfig) -> i32 {
         None => None,
     };
     let name = super::plugin_name(&args.plugin);
+    let lint_status = report_lint(&name, &source);
     let runtime = match LuaPluginRuntime::with_config(engine) {
         Ok(runtime) => runtime,
         Err(e) => return super::fail(e),
@@ -95,6 +117,9 @@ pub(super) fn check(args: CheckArgs, engine: LuaRuntimeConfig) -> i32 {
             return 1;
         }
     };
+    if lint_status == LintStatus::Unparsed {
+        println!("{name}: warning: not linted: the lint could not parse the script");
+    }
     let methods: BTreeSet<String> = plugin.methods().map(str::to_string).collect();
     println!("{name}: loads in the plugin sandbox");
     match plugin.script_priority() {
@@ -115,7 +140,7 @@ pub(super) fn check(args: CheckArgs, engine: LuaRuntimeConfig) -> i32 {
             names.join(", ")
         }
     );
-    let mut status = 0;
+    let mut status = i32::from(lint_status == LintStatus::Errors);
     for (capability, missing) in &partial {
         println!(
             "  warning: {} is incomplete: missing {}",
@@ -162,6 +187,39 @@ pub(super) fn check(args: CheckArgs, engine: LuaRuntimeConfig) -> i32 {
         }
     }
     status
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum LintStatus {
+    Clean,
+    Errors,
+    /// The lint's parser refused the source: the sandbox's compiler reports
+    /// a syntax error, or `check` says the script was not linted.
+    Unparsed,
+}
+
+/// Prints each lint finding as `file:line:col: error|warning: message`.
+fn report_lint(name: &str, source: &str) -> LintStatus {
+    let mut methods: Vec<&str> = CAPABILITIES
+        .iter()
+        .flat_map(|row| row.required.iter().chain(row.optional.iter()).copied())
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    let Ok(findings) = super::lint::lint(source, &methods) else {
+        return LintStatus::Unparsed;
+    };
+    for finding in &findings {
+        println!("{}", finding.render(name));
+    }
+    if findings
+        .iter()
+        .any(|f| f.severity == super::lint::Severity::Error)
+    {
+        LintStatus::Errors
+    } else {
+        LintStatus::Clean
+    }
 }
 
 /// Syntax and load errors, with the file and line Lua reports.

@@ -5,6 +5,7 @@
 
 mod bench;
 mod check;
+pub mod lint;
 mod requests;
 mod run;
 mod test;
@@ -36,8 +37,9 @@ enum Command {
     /// every standard library, the current folder and a private /tmp, the
     /// environment and stdio.
     Run(run::RunArgs),
-    /// Loads a plugin script in the plugin sandbox exactly as the runtime
-    /// does and reports its capabilities (compared with a manifest).
+    /// Lints a plugin script (undefined globals and fields, misspelt
+    /// methods, unused locals), loads it in the plugin sandbox exactly as the
+    /// runtime does and reports its capabilities (compared with a manifest).
     Check(check::CheckArgs),
     /// Sends request contexts (one JSON object per line) through a plugin's
     /// on_request and on_response, printing actions, logs, metrics, fuel and time.

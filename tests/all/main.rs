@@ -25,6 +25,7 @@ mod isolation;
 mod json;
 mod lifecycle;
 mod limits;
+mod lint;
 mod middleware;
 mod noisy_neighbour;
 mod plugin_specs;
