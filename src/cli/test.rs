@@ -31,7 +31,7 @@ use bext_plugin_api::transform::TransformContext;
 use bext_plugin_api::types::PluginCapability as Cap;
 use bext_plugin_lua_wasm::{
     CAPABILITIES, LifecycleHook, LuaPlugin, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeConfig,
-    MetricsSink, PoolConfig,
+    LuaSandboxLimits, MetricsSink, PoolConfig,
 };
 use clap::Args;
 use serde_json::{Map, Value, json};
@@ -205,6 +205,7 @@ fn run_spec(
         metrics,
         spec_dir: spec.parent().unwrap_or(Path::new(".")).to_path_buf(),
         plugins: Vec::new(),
+        limits: Vec::new(),
     };
     let mut reply: Option<String> = None;
     let outcome = loop {
@@ -247,6 +248,27 @@ fn done(request: &Value) -> Result<Vec<TestResult>, String> {
         .collect())
 }
 
+/// `load_plugin`'s `limits` option (`{ max_heap_bytes = ..., timeout_ms =
+/// ..., fuel_per_call = ... }`, as in a gateway's tenant) over the defaults.
+fn sandbox_limits(options: &Value) -> Result<LuaSandboxLimits, String> {
+    let mut limits = LuaSandboxLimits::default();
+    let Some(fields) = options.as_object() else {
+        return Ok(limits);
+    };
+    for (field, value) in fields {
+        let n = value
+            .as_u64()
+            .ok_or_else(|| format!("load_plugin: limits.{field}: a whole number expected"))?;
+        limits = match field.as_str() {
+            "max_heap_bytes" => limits.max_heap_bytes(n as usize),
+            "timeout_ms" => limits.timeout_ms(n),
+            "fuel_per_call" => limits.fuel_per_call(n),
+            other => return Err(format!("load_plugin: unknown limit {other:?}")),
+        };
+    }
+    Ok(limits)
+}
+
 /// Carries out the spec's requests on the plugins it loaded.
 struct Driver<'a> {
     runtime: &'a LuaPluginRuntime,
@@ -254,6 +276,9 @@ struct Driver<'a> {
     spec_dir: PathBuf,
     /// By handle (index).
     plugins: Vec<LuaPlugin>,
+    /// The `limits` option each was loaded with, by handle, kept across a
+    /// `set_config` reload.
+    limits: Vec<Value>,
 }
 
 impl Driver<'_> {
@@ -264,8 +289,9 @@ impl Driver<'_> {
                 let plugin = self.plugin(request)?.clone();
                 let path = PathBuf::from(plugin.name());
                 let config = request["config"].to_string();
-                let reloaded = self.load_as(&path, &config, START_MS)?;
                 let handle = request["plugin"].as_u64().unwrap_or(0) as usize;
+                let limits = self.limits[handle].clone();
+                let reloaded = self.load_as(&path, &config, &limits, START_MS)?;
                 self.plugins[handle] = reloaded;
                 Ok(Value::Null)
             }
@@ -307,17 +333,26 @@ impl Driver<'_> {
         let now_ms = request["now_ms"].as_i64().unwrap_or(START_MS);
         // A fresh plugin: a new dictionary, not a hot reload.
         self.runtime.unload_plugin(&super::plugin_name(&path));
-        let plugin = self.load_as(&path, &request["config"].to_string(), now_ms)?;
+        let limits = request["limits"].clone();
+        let plugin = self.load_as(&path, &request["config"].to_string(), &limits, now_ms)?;
         self.plugins.push(plugin);
+        self.limits.push(limits);
         Ok(json!(self.plugins.len() - 1))
     }
 
-    fn load_as(&self, path: &Path, config_json: &str, now_ms: i64) -> Result<LuaPlugin, String> {
+    fn load_as(
+        &self,
+        path: &Path,
+        config_json: &str,
+        limits: &Value,
+        now_ms: i64,
+    ) -> Result<LuaPlugin, String> {
         let source = super::read_script(&path.to_path_buf())?;
         let name = super::plugin_name(path);
         let script = wrap(&source, &name, now_ms);
         let config = LuaPluginConfig::new(&name, default_manifest(path), script)
             .config_json(config_json)
+            .limits(sandbox_limits(limits)?)
             .pool(PoolConfig::default().size(1).max_size(1));
         self.runtime.load_plugin(config).map_err(|e| e.to_string())
     }

@@ -49,6 +49,45 @@ fn every_example_plugin_has_a_spec_and_it_passes() {
     assert!(!output.contains("FAIL"), "{output}");
 }
 
+/// The gateway's tenants: each plugin of its own has a spec in
+/// `examples/gateway/plugins/spec/` (the tenants' symlinks to
+/// `examples/plugins/` are covered by that folder's specs), and they pass.
+#[test]
+fn every_gateway_plugin_has_a_spec_and_it_passes() {
+    let plugins = repo().join("examples/gateway/plugins");
+    let mut count = 0;
+    for tenant in std::fs::read_dir(&plugins).unwrap() {
+        let tenant = tenant.unwrap().path();
+        if !tenant.is_dir() || tenant.ends_with("spec") {
+            continue;
+        }
+        for entry in std::fs::read_dir(&tenant).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "lua") {
+                continue;
+            }
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let folder = if path.is_symlink() {
+                repo().join("examples/plugins/spec")
+            } else {
+                count += 1;
+                plugins.join("spec")
+            };
+            let spec = folder.join(format!("{stem}_spec.lua"));
+            assert!(spec.is_file(), "{} has no spec", path.display());
+        }
+    }
+    assert_eq!(count, 3);
+    let out = bext_lua_test(&repo(), &["examples/gateway/plugins/spec"]);
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    assert!(
+        output.contains("3 spec files: 6 passed, 0 failed"),
+        "{output}"
+    );
+    assert!(output.contains("hog/hoard is stopped at its sandbox's memory limit"));
+}
+
 #[test]
 fn a_broken_plugin_and_a_failed_assertion_fail_with_their_lines() {
     let dir = TempDir::new("specs");

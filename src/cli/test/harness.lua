@@ -92,7 +92,9 @@ end
 local function load_plugin(path, options)
   if type(path) ~= "string" then error("load_plugin: a path expected", 2) end
   options = options or {}
-  local handle = driver({ op = "load", path = path, config = options.config or {}, now_ms = now_ms }, 2)
+  local request = { op = "load", path = path, config = options.config or {}, now_ms = now_ms }
+  request.limits = options.limits or {}
+  local handle = driver(request, 2)
   local plugin = setmetatable({ handle = handle }, Plugin)
   rawset(plugin, "shared", shared_of(handle))
   return plugin
