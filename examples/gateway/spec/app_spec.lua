@@ -1,6 +1,6 @@
--- bext-lua test examples/gateway/plugins/spec/app_spec.lua
+-- bext-lua test examples/gateway/spec/app_spec.lua
 describe("reload/app", function()
-  local plugin = load_plugin("../reload/app.lua")
+  local plugin = load_plugin("../plugins/reload/app.lua")
 
   it("lets every request through", function()
     assert.same({ action = "continue", extensions = {} }, plugin:on_request({ path = "/" }))
