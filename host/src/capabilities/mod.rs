@@ -21,7 +21,7 @@
 //! through one generic mechanism (`generic.rs`; one adapter file per trait,
 //! `auth.rs` ... `webhook.rs`). Guest results become host values in
 //! `output.rs`; the request JSON both middleware and auth hand a script is
-//! in `mirrors.rs`. When a manifest declares capabilities, a call through a trait it
+//! in `request_json.rs`. When a manifest declares capabilities, a call through a trait it
 //! does not declare fails with [`Error::CapabilityNotProvided`]; a manifest
 //! that declares none gates nothing, and each call runs the method of that
 //! name (absent: [`Error::MissingMethod`], or the trait's default where it
