@@ -283,3 +283,14 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The lines of what `plugin`'s `transform` method returns: how tests walk
+/// a sandbox's tables (`_G`, `bext`) from inside it.
+pub fn transform_lines(plugin: &LuaPlugin) -> std::collections::BTreeSet<String> {
+    let ctx = bext_plugin_api::transform::TransformContext {
+        node_env: "test".into(),
+        env_vars: vec![],
+    };
+    let text = plugin.try_transform("", "walk", &ctx).unwrap().unwrap();
+    text.lines().map(str::to_string).collect()
+}

@@ -65,12 +65,7 @@ fn guest_bext_names() -> BTreeSet<String> {
         "#,
     )
     .unwrap();
-    let ctx = bext_plugin_api::transform::TransformContext {
-        node_env: "test".into(),
-        env_vars: vec![],
-    };
-    let names = plugin.try_transform("", "walk", &ctx).unwrap().unwrap();
-    names.lines().map(str::to_string).collect()
+    common::transform_lines(&plugin)
 }
 
 #[test]
