@@ -54,6 +54,8 @@ mod etcd;
 mod folder;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(any(feature = "http", feature = "etcd"))]
+mod tls;
 
 pub use desired::{
     DesiredPlugin, DesiredSet, MAX_NAME_BYTES, check_name, manifest_or_default, runtime_name,
@@ -73,3 +75,5 @@ pub use etcd::{EtcdPluginValue, EtcdSource};
 pub use folder::{CONFIG_FILE, FolderSource, MANIFEST_FILE};
 #[cfg(feature = "http")]
 pub use http::{DynacodeSource, parse_dynacode, phase_capability};
+#[cfg(any(feature = "http", feature = "etcd"))]
+pub use tls::StoreTls;
