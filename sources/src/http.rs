@@ -189,7 +189,10 @@ impl DynacodeSource {
     }
 
     /// One request: the new set, `Unchanged`, or why not.
-    async fn fetch(&self, client: &HttpClient) -> Result<Option<(DesiredSet, Option<String>)>, SourceError> {
+    async fn fetch(
+        &self,
+        client: &HttpClient,
+    ) -> Result<Option<(DesiredSet, Option<String>)>, SourceError> {
         let mut request = hyper::Request::get(self.uri.clone());
         if let Some(etag) = &self.etag {
             request = request.header(IF_NONE_MATCH, etag);

@@ -108,8 +108,11 @@ impl EtcdServer {
                 c.user_add("root", root_password, None).await?;
                 c.user_grant_role("root", "root").await?;
                 c.role_add("reader").await?;
-                c.role_grant_permission("reader", etcd_client::Permission::read(prefix).with_prefix())
-                    .await?;
+                c.role_grant_permission(
+                    "reader",
+                    etcd_client::Permission::read(prefix).with_prefix(),
+                )
+                .await?;
                 c.user_add(name, password, None).await?;
                 c.user_grant_role(name, "reader").await?;
                 c.auth_enable().await

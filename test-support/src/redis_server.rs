@@ -77,15 +77,24 @@ impl RedisServer {
                 .arg(certs.path("server.key"))
                 .arg("--tls-ca-cert-file")
                 .arg(certs.path("ca.pem"))
-                .args(["--tls-auth-clients", if *client_cert { "yes" } else { "no" }]);
+                .args([
+                    "--tls-auth-clients",
+                    if *client_cert { "yes" } else { "no" },
+                ]);
         }
         if !tls {
             command.args(["--port", &port.to_string()]);
         }
         if let Some((name, password)) = &options.user {
-            command
-                .args(["--user", "default", "off"])
-                .args(["--user", name, "on", &format!(">{password}"), "~*", "&*", "+@all"]);
+            command.args(["--user", "default", "off"]).args([
+                "--user",
+                name,
+                "on",
+                &format!(">{password}"),
+                "~*",
+                "&*",
+                "+@all",
+            ]);
         }
         let mut child = command
             .args(["--save", "", "--appendonly", "no"])
@@ -134,7 +143,8 @@ impl RedisServer {
     /// [`url`](Self::url) with a user and password
     /// (`rediss://name:password@127.0.0.1:PORT/`).
     pub fn url_as(&self, name: &str, password: &str) -> String {
-        self.url().replacen("://", &format!("://{name}:{password}@"), 1)
+        self.url()
+            .replacen("://", &format!("://{name}:{password}@"), 1)
     }
 
     /// The port it listens on.

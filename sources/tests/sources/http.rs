@@ -76,10 +76,7 @@ impl Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let url = format!(
-            "{scheme}://{}/plugins.json",
-            listener.local_addr().unwrap()
-        );
+        let url = format!("{scheme}://{}/plugins.json", listener.local_addr().unwrap());
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let (a, s) = (answer.clone(), seen.clone());
         let thread = std::thread::spawn(move || {

@@ -113,7 +113,10 @@ fn a_wrong_ca_wrong_credentials_or_plain_text_etcd_is_unreachable_with_the_cause
             .tls(client_tls(&certs))
             .user("bext", "reader-secret"),
     );
-    assert!(message.contains("only supported with HTTPS URLs"), "{message}");
+    assert!(
+        message.contains("only supported with HTTPS URLs"),
+        "{message}"
+    );
 
     // A plain-text etcd behind an https:// endpoint: no handshake, no read.
     let plain = EtcdServer::start();
@@ -173,10 +176,7 @@ fn bad_tls_settings_are_typed_errors() {
         StoreTls::new().client_identity_pem(certs.pem("client.pem"), "no key"),
         StoreTls::new().client_identity_pem("no certificate", certs.pem("client.key")),
     ] {
-        assert!(
-            matches!(result, Err(SourceError::Tls { .. })),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(SourceError::Tls { .. })), "{result:?}");
     }
 }
 
