@@ -31,6 +31,11 @@ pub struct GatewayConfig {
     /// tenant, named by the tenant's id. Default `plugins`.
     #[serde(default = "default_plugins")]
     pub plugins: PathBuf,
+    /// How an etcd or `https://` plugin store is verified and logged in
+    /// to (CA, client certificate, etcd user). Default: the system's trust
+    /// store, no client certificate, no etcd user.
+    #[serde(default)]
+    pub store: crate::source::StoreAccess,
     /// The tenants.
     pub tenants: Vec<TenantConfig>,
 }
@@ -115,18 +120,18 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl GatewayConfig {
-    /// Reads and checks `path`; `plugins` is resolved against its folder.
+    /// Reads and checks `path`; `plugins` and the `store` files are
+    /// resolved against its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         let mut config =
             Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        let base = path.parent().unwrap_or(Path::new("."));
         if config.plugins.is_relative() {
-            config.plugins = path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(&config.plugins);
+            config.plugins = base.join(&config.plugins);
         }
+        config.store = config.store.resolved(base);
         Ok(config)
     }
 
