@@ -19,6 +19,13 @@
 //! * `etcd`: [`EtcdSource`], a key prefix watched in etcd, as APISIX keeps
 //!   its configuration.
 //!
+//! The network sources reach their store over TLS when its URL is
+//! `https://` (rustls with the `ring` provider, no OpenSSL): [`StoreTls`]
+//! sets the CA that signs the store's certificate (default: the system's
+//! trust store) and a client certificate, [`EtcdSource::user`] etcd's user
+//! and password. A failed handshake or refused credentials is
+//! [`SourceError::Unreachable`] with the cause, never a read in clear text.
+//!
 //! Tenant `acme`'s plugin `ratelimit` is registered in the runtime as
 //! `acme/ratelimit` ([`runtime_name`]).
 //!
