@@ -707,6 +707,24 @@ mod tests {
     }
 
     #[test]
+    fn passwords_never_reach_messages_or_logs() {
+        assert_eq!(
+            redacted("rediss://bext:s3cret@redis:6380/0"),
+            "rediss://bext:***@redis:6380/0"
+        );
+        assert_eq!(redacted("redis://:s3cret@redis/"), "redis://:***@redis/");
+        assert_eq!(redacted("redis://redis:6379/"), "redis://redis:6379/");
+        let shared = RedisShared::new("rediss://bext:s3cret@127.0.0.1:1/").unwrap();
+        assert!(!format!("{shared:?}").contains("s3cret"));
+        match RedisShared::with_tls("redis://bext:s3cret@127.0.0.1:1/", RedisTls::new()) {
+            Err(Error::SharedBackend { message, .. }) => {
+                assert!(message.contains("rediss://") && !message.contains("s3cret"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn namespaces_of_names_with_colons_do_not_overlap() {
         let redis = RedisShared::new("redis://127.0.0.1:1/").unwrap();
         let a = redis.store("a:b", Arc::new(LocalDict::new(0)));
