@@ -58,8 +58,8 @@ pub struct EtcdPluginValue {
 /// handshake (a wrong CA, a plain-text server behind an `https://`
 /// endpoint) or refused credentials are [`SourceError::Unreachable`] with
 /// the cause; everything keeps serving and the source retries. TLS
-/// settings with an `http://` endpoint are refused the same way, never
-/// sent in clear text.
+/// settings with an `http://` endpoint are [`SourceError::Tls`], never
+/// dropped for a plain-text connection.
 pub struct EtcdSource {
     endpoints: Vec<String>,
     prefix: String,
@@ -224,8 +224,16 @@ impl EtcdSource {
             .with_timeout(self.request_timeout)
             .with_keep_alive(Duration::from_secs(5), Duration::from_secs(5));
         // An https:// endpoint gets the default settings when none were
-        // given; etcd-client refuses settings for an http:// one.
+        // given; settings with an http:// one are refused, not dropped.
         let https = self.endpoints.iter().any(|e| e.starts_with("https://"));
+        if self.tls.is_some() && self.endpoints.iter().any(|e| e.starts_with("http://")) {
+            return SourceEvent::Unavailable(SourceError::Tls {
+                message: format!(
+                    "{}: TLS settings for an http:// endpoint (use https://)",
+                    self.id
+                ),
+            });
+        }
         if let Some(tls) = self.tls.clone().or_else(|| https.then(StoreTls::new)) {
             options = options.with_tls(tls.etcd());
         }

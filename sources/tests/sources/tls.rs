@@ -108,14 +108,13 @@ fn a_wrong_ca_wrong_credentials_or_plain_text_etcd_is_unreachable_with_the_cause
 
     // The server's https endpoint named http://: the TLS settings are
     // refused, not dropped.
-    let message = unreachable(
-        etcd_source(&endpoint.replace("https://", "http://"), "/w/")
-            .tls(client_tls(&certs))
-            .user("bext", "reader-secret"),
-    );
+    let event = etcd_source(&endpoint.replace("https://", "http://"), "/w/")
+        .tls(client_tls(&certs))
+        .user("bext", "reader-secret")
+        .next_event(&SourceSignal::new());
     assert!(
-        message.contains("only supported with HTTPS URLs"),
-        "{message}"
+        matches!(&event, SourceEvent::Unavailable(SourceError::Tls { message }) if message.contains("use https://")),
+        "{event:?}"
     );
 
     // A plain-text etcd behind an https:// endpoint: no handshake, no read.
