@@ -31,6 +31,13 @@ pub struct GatewayConfig {
     /// tenant, named by the tenant's id. Default `plugins`.
     #[serde(default = "default_plugins")]
     pub plugins: PathBuf,
+    /// Where the plugins' `bext.shared` dictionaries live: a Redis URL
+    /// (`redis://host:port/`), shared by every gateway on the same server,
+    /// or none (default) for one in-process dictionary per plugin. Needs the
+    /// `redis` feature. While Redis is unreachable, operations fail open to
+    /// the in-process dictionary (`RedisUnavailable::FailOpen`).
+    #[serde(default)]
+    pub shared_redis: Option<String>,
     /// The tenants.
     pub tenants: Vec<TenantConfig>,
 }
@@ -177,7 +184,28 @@ impl GatewayConfig {
                 }
             }
         }
+        if config.shared_redis.is_some() && !cfg!(feature = "redis") {
+            return Err(ConfigError(
+                "shared_redis needs the gateway built with its `redis` feature".into(),
+            ));
+        }
         Ok(config)
+    }
+
+    /// The runtime's `bext.shared` backend: Redis when
+    /// [`shared_redis`](Self::shared_redis) is set, else in process.
+    pub fn shared_backend(&self) -> Result<bext_plugin_lua_wasm::SharedBackend, ConfigError> {
+        match &self.shared_redis {
+            None => Ok(bext_plugin_lua_wasm::SharedBackend::Local),
+            #[cfg(feature = "redis")]
+            Some(url) => bext_plugin_lua_wasm::RedisShared::new(url)
+                .map(bext_plugin_lua_wasm::SharedBackend::Redis)
+                .map_err(|e| ConfigError(format!("shared_redis: {e}"))),
+            #[cfg(not(feature = "redis"))]
+            Some(_) => Err(ConfigError(
+                "shared_redis needs the gateway built with its `redis` feature".into(),
+            )),
+        }
     }
 }
 
@@ -194,6 +222,29 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.tenants[0].limits.sandbox_limits().timeout_ms, 50);
         assert_eq!(c.tenants[0].upstream, None);
+    }
+
+    #[test]
+    fn shared_redis_is_checked_and_named_in_its_error() {
+        let config = |url: &str| {
+            GatewayConfig::parse(&format!(r#"{{"shared_redis":"{url}","tenants":[]}}"#))
+        };
+        // The tests build the gateway with its `redis` feature.
+        let ok = config("redis://127.0.0.1:6379/").unwrap();
+        assert!(matches!(
+            ok.shared_backend().unwrap(),
+            bext_plugin_lua_wasm::SharedBackend::Redis(_)
+        ));
+        let err = config("mysql://nowhere")
+            .unwrap()
+            .shared_backend()
+            .unwrap_err();
+        assert!(err.0.starts_with("shared_redis: "), "{err}");
+        let local = GatewayConfig::parse(r#"{"tenants":[]}"#).unwrap();
+        assert!(matches!(
+            local.shared_backend().unwrap(),
+            bext_plugin_lua_wasm::SharedBackend::Local
+        ));
     }
 
     #[test]
