@@ -14,6 +14,7 @@
 //! | `bext_plugin_instances_created_total` | counter | tenant, plugin | sandboxes created |
 //! | `bext_gateway_responses_total` | counter | tenant, class (`2xx`, ...) | responses sent |
 //! | `bext_plugin_source_up` | gauge | source | 1 while the plugin store answers, 0 while it is unreachable (its plugins keep serving) |
+//! | `bext_sandbox_template_arena_bytes` | gauge | | bytes of fork templates the process holds (every loaded version's, once) |
 //!
 //! The counters are those of the serving version: a reload starts them
 //! again from zero, as a restarted process would.
@@ -59,6 +60,18 @@ pub fn render_metrics(gateway: &Gateway) -> String {
             u64::from(up),
         );
     }
+    header(
+        &mut out,
+        "bext_sandbox_template_arena_bytes",
+        "gauge",
+        "Bytes of fork templates the process holds (each loaded version's, once).",
+    );
+    sample(
+        &mut out,
+        "bext_sandbox_template_arena_bytes",
+        &[],
+        bext_plugin_lua_wasm::fork_template_arena_bytes(),
+    );
     out
 }
 
@@ -166,14 +179,14 @@ fn header(out: &mut String, family: &str, kind: &str, help: &str) {
 
 fn sample(out: &mut String, family: &str, labels: &[(&str, &str)], value: u64) {
     out.push_str(family);
-    out.push('{');
     for (i, (key, value)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
+        out.push(if i == 0 { '{' } else { ',' });
         let _ = write!(out, "{key}=\"{}\"", escape_label(value));
     }
-    let _ = writeln!(out, "}} {value}");
+    if !labels.is_empty() {
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
 }
 
 /// Label values escape `\`, `"` and newlines (the text format's rule).

@@ -79,7 +79,9 @@ pub async fn start(
     // Pre-reserved instance slots: a sandbox replaced after a trap costs
     // microseconds, so a tenant that traps on every request stays cheap.
     let runtime = LuaPluginRuntime::with_config(
-        LuaRuntimeConfig::default().pooling(PoolingLimits::default()),
+        LuaRuntimeConfig::default()
+            .pooling(PoolingLimits::default())
+            .shared_backend(config.shared_backend().map_err(std::io::Error::other)?),
     )
     .map_err(std::io::Error::other)?;
     let gateway = Gateway::new(config, Arc::new(runtime), tier);

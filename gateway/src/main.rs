@@ -39,6 +39,13 @@ struct Args {
     #[cfg(feature = "native-tier")]
     #[arg(long)]
     native: bool,
+    /// The plugins' `bext.shared` on this Redis server
+    /// (`redis://host:port/`, `rediss://user:password@host:port/` for TLS
+    /// and an ACL user) instead of the configured `shared_redis`.
+    /// Built with the `redis` feature only.
+    #[cfg(feature = "redis")]
+    #[arg(long)]
+    shared_redis: Option<String>,
     /// How long the plugin folder must be quiet after a change before it
     /// is read, and how often an HTTP source is polled, in milliseconds.
     #[arg(long, default_value_t = 200)]
@@ -65,6 +72,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.listen = args.listen.unwrap_or(config.listen);
     config.admin = args.admin.unwrap_or(config.admin);
     config.plugins = args.plugins.unwrap_or(config.plugins);
+    #[cfg(feature = "redis")]
+    if args.shared_redis.is_some() {
+        config.shared_redis = args.shared_redis;
+    }
     let source = args
         .source
         .unwrap_or_else(|| SourceSpec::Folder(config.plugins.clone()));

@@ -15,7 +15,7 @@ pub struct RedisServer {
     child: Child,
     dir: PathBuf,
     port: u16,
-    tls: bool,
+    options: RedisOptions,
 }
 
 /// How [`RedisServer::start_with`] starts the server. Default: plain TCP,
@@ -48,6 +48,14 @@ impl RedisOptions {
         self.user = Some((name.into(), password.into()));
         self
     }
+
+    fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return true;
+        }
+        false
+    }
 }
 
 impl RedisServer {
@@ -62,81 +70,31 @@ impl RedisServer {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = std::env::temp_dir().join(format!("bext-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let mut command = Command::new("redis-server");
-        command.args(["--bind", "127.0.0.1"]);
-        #[allow(unused_mut)]
-        let mut tls = false;
-        #[cfg(feature = "tls")]
-        if let Some((certs, client_cert)) = &options.tls {
-            tls = true;
-            command
-                .args(["--port", "0", "--tls-port", &port.to_string()])
-                .arg("--tls-cert-file")
-                .arg(certs.path("server.pem"))
-                .arg("--tls-key-file")
-                .arg(certs.path("server.key"))
-                .arg("--tls-ca-cert-file")
-                .arg(certs.path("ca.pem"))
-                .args([
-                    "--tls-auth-clients",
-                    if *client_cert { "yes" } else { "no" },
-                ]);
-        }
-        if !tls {
-            command.args(["--port", &port.to_string()]);
-        }
-        if let Some((name, password)) = &options.user {
-            command.args(["--user", "default", "off"]).args([
-                "--user",
-                name,
-                "on",
-                &format!(">{password}"),
-                "~*",
-                "&*",
-                "+@all",
-            ]);
-        }
-        let mut child = command
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("redis-server (run scripts/bootstrap): {e}"),
-                )
-            })?;
-        let log = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut ready = false;
-        let mut lines = log.lines();
-        for line in lines.by_ref() {
-            if line?.contains("Ready to accept connections") {
-                ready = true;
-                break;
-            }
-        }
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let server = RedisServer {
+        let child = spawn(port, &dir, &options)?;
+        Ok(RedisServer {
             child,
             dir,
             port,
-            tls,
-        };
-        if !ready {
-            return Err(std::io::Error::other(
-                "redis-server exited before accepting connections",
-            ));
-        }
-        Ok(server)
+            options,
+        })
+    }
+
+    /// Starts the server again on the same port (after [`stop`](Self::stop),
+    /// or after it died), empty: what clients see after a restart without
+    /// persistence. Returns once it accepts connections.
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        self.stop();
+        self.child = spawn(self.port, &self.dir, &self.options)?;
+        Ok(())
     }
 
     /// `redis://127.0.0.1:PORT/` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "rediss" } else { "redis" };
+        let scheme = if self.options.is_tls() {
+            "rediss"
+        } else {
+            "redis"
+        };
         format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
@@ -164,4 +122,72 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Runs `redis-server` on `port` (no persistence, `dir` its working
+/// folder) and waits until its log says it accepts connections.
+fn spawn(port: u16, dir: &std::path::Path, options: &RedisOptions) -> std::io::Result<Child> {
+    let mut command = Command::new("redis-server");
+    command.args(["--bind", "127.0.0.1"]);
+    #[cfg(feature = "tls")]
+    if let Some((certs, client_cert)) = &options.tls {
+        command
+            .args(["--port", "0", "--tls-port", &port.to_string()])
+            .arg("--tls-cert-file")
+            .arg(certs.path("server.pem"))
+            .arg("--tls-key-file")
+            .arg(certs.path("server.key"))
+            .arg("--tls-ca-cert-file")
+            .arg(certs.path("ca.pem"))
+            .args([
+                "--tls-auth-clients",
+                if *client_cert { "yes" } else { "no" },
+            ]);
+    }
+    if !options.is_tls() {
+        command.args(["--port", &port.to_string()]);
+    }
+    if let Some((name, password)) = &options.user {
+        command.args(["--user", "default", "off"]).args([
+            "--user",
+            name,
+            "on",
+            &format!(">{password}"),
+            "~*",
+            "&*",
+            "+@all",
+        ]);
+    }
+    let mut child = command
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("redis-server (run scripts/bootstrap): {e}"),
+            )
+        })?;
+    let log = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut lines = log.lines();
+    let mut ready = false;
+    for line in lines.by_ref() {
+        if line?.contains("Ready to accept connections") {
+            ready = true;
+            break;
+        }
+    }
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    if !ready {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(std::io::Error::other(
+            "redis-server exited before accepting connections",
+        ));
+    }
+    Ok(child)
 }

@@ -365,6 +365,19 @@ fn a_wrong_ca_wrong_credentials_or_plain_text_behind_rediss_is_unavailable_with_
         "nothing was written"
     );
 
+    // PEM that is not what it should be is refused when the backend is
+    // built.
+    for tls in [
+        RedisTls::new().ca_pem("not PEM"),
+        RedisTls::new().ca_pem(certs.pem("client.key")),
+        RedisTls::new().client_identity_pem(certs.pem("client.pem"), "no key"),
+    ] {
+        assert!(matches!(
+            RedisShared::with_tls(&url, tls),
+            Err(Error::SharedBackend { .. })
+        ),);
+    }
+
     // TLS settings with a redis:// URL are refused, not ignored.
     match RedisShared::with_tls(&plain.url(), client_tls(&certs)) {
         Err(Error::SharedBackend { message, .. }) => {

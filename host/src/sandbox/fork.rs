@@ -444,6 +444,73 @@ mod tests {
         }
     }
 
+    /// The mappings of `block`'s range of the arena in this process, as
+    /// `(start, end)` addresses, from `/proc/self/maps` (a mapping's offset
+    /// is in the file, so another test's templates never match).
+    fn mappings_of(block: &ArenaBlock) -> Vec<(usize, usize)> {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines()
+            .filter(|line| line.contains("memfd:bext-lua-fork-templates"))
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let (start, end) = fields.next()?.split_once('-')?;
+                let offset = u64::from_str_radix(fields.nth(1)?, 16).ok()?;
+                let (start, end) = (
+                    usize::from_str_radix(start, 16).ok()?,
+                    usize::from_str_radix(end, 16).ok()?,
+                );
+                let overlaps = offset < block.offset + block.len
+                    && offset + (end - start) as u64 > block.offset;
+                overlaps.then_some((start, end))
+            })
+            .collect()
+    }
+
+    /// What the fork's mapping relies on (`ArenaBlock::map_over`), checked
+    /// against the wasmtime in use: an instance's memory allocated on
+    /// demand is page-aligned, so the template is mapped, not copied, and
+    /// it is one mapping that wasmtime unmaps whole when the store drops,
+    /// taking the template's mapping with it. Should wasmtime start keeping
+    /// or reusing on-demand memories (a cache, a slab), the mapping would
+    /// outlive its sandbox and this test fails; the supported route is then
+    /// `Config::with_host_memory` (benches/RESULTS.md has its measured
+    /// cost).
+    #[test]
+    fn an_on_demand_memory_unmaps_the_forks_mapping_with_it() {
+        let config = crate::LuaRuntimeConfig::default();
+        assert_eq!(PagesBy::for_config(&config), PagesBy::Mapping);
+        let engine = wasmtime::Engine::new(&crate::engine::engine_config(&config)).unwrap();
+        let module = module_with_an_image(&engine);
+        let mut store = Store::new(&engine, HostState::internal());
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+        let memory = instance.get_memory(&mut store, "memory").unwrap();
+        let image = memory.data(&store).to_vec();
+        let mut loaded = image.clone();
+        loaded[PAGE..3 * PAGE].fill(0x44);
+        let template = ForkTemplate::capture(&image, &loaded);
+        let StoredPages::Arena(block) = &template.pages else {
+            panic!("Linux has memfds: the template is in the arena")
+        };
+        template
+            .apply(memory, &mut store, PagesBy::Mapping)
+            .unwrap();
+        let base = memory.data_ptr(&store).addr();
+        let (low, high) = (base, base + memory.data_size(&store));
+        let mapped = mappings_of(block);
+        assert!(
+            mapped
+                .iter()
+                .any(|&(start, end)| start >= low && end <= high),
+            "the template is mapped inside the instance's memory [{low:#x}, {high:#x}): {mapped:x?}"
+        );
+        drop(store);
+        assert_eq!(
+            mappings_of(block),
+            vec![],
+            "dropping the store unmapped the fork's pages"
+        );
+    }
+
     #[test]
     fn the_arena_reuses_freed_ranges_and_coalesces_them() {
         // An arena of its own: other tests' templates would take the freed range.

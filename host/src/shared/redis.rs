@@ -144,6 +144,31 @@ impl RedisTls {
     }
 }
 
+impl RedisTls {
+    /// PEM that holds what it should, so a wrong file is an error when the
+    /// backend is built rather than a handshake that fails at every call.
+    fn check(&self) -> Result<(), String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certificates = |pem: &[u8], what: &str| match CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(list) if !list.is_empty() => Ok(()),
+            Ok(_) => Err(format!("{what}: no `BEGIN CERTIFICATE` block in the PEM")),
+            Err(e) => Err(format!("{what}: not PEM certificates: {e}")),
+        };
+        if let Some(ca) = &self.ca_pem {
+            certificates(ca, "the CA")?;
+        }
+        if let Some((cert, key)) = &self.client_identity {
+            certificates(cert, "the client certificate")?;
+            PrivateKeyDer::from_pem_slice(key)
+                .map_err(|e| format!("the client key: not a PEM private key: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
 fn url_error(url: &str, e: RedisError) -> Error {
     Error::SharedBackend {
         message: format!("redis url `{}`: {e}", redacted(url)),
@@ -209,6 +234,10 @@ impl RedisShared {
             });
         }
         ensure_crypto_provider();
+        tls.check().map_err(|message| Error::SharedBackend {
+            message: format!("redis url `{}`: {message}", redacted(url)),
+            source: Cause::new(std::io::Error::other(message.clone())),
+        })?;
         let info = url.into_connection_info().map_err(|e| url_error(url, e))?;
         let certificates = redis::TlsCertificates {
             client_tls: tls.client_identity.map(|(client_cert, client_key)| {
