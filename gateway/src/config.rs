@@ -31,6 +31,11 @@ pub struct GatewayConfig {
     /// tenant, named by the tenant's id. Default `plugins`.
     #[serde(default = "default_plugins")]
     pub plugins: PathBuf,
+    /// How an etcd or `https://` plugin store is verified and logged in
+    /// to (CA, client certificate, etcd user). Default: the system's trust
+    /// store, no client certificate, no etcd user.
+    #[serde(default)]
+    pub store: crate::source::StoreAccess,
     /// Where the plugins' `bext.shared` dictionaries live: a Redis URL
     /// (`redis://host:port/`), shared by every gateway on the same server,
     /// or none (default) for one in-process dictionary per plugin. Needs the
@@ -38,8 +43,27 @@ pub struct GatewayConfig {
     /// the in-process dictionary (`RedisUnavailable::FailOpen`).
     #[serde(default)]
     pub shared_redis: Option<String>,
+    /// The CA (and client certificate) of a `rediss://` `shared_redis`;
+    /// paths relative to the file. Default: the system's trust store, no
+    /// client certificate. A user and password go in the URL
+    /// (`rediss://user:password@host:6380/`).
+    #[serde(default)]
+    pub shared_redis_tls: Option<RedisTlsFiles>,
     /// The tenants.
     pub tenants: Vec<TenantConfig>,
+}
+
+/// `shared_redis_tls`: PEM files.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisTlsFiles {
+    /// CA certificates that sign the server's certificate, trusted instead
+    /// of the system's trust store.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate to show, with `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key.
+    pub key_file: Option<PathBuf>,
 }
 
 /// One tenant.
@@ -121,18 +145,53 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+#[cfg(feature = "redis")]
+impl RedisTlsFiles {
+    /// The files' contents as the runtime's TLS settings.
+    fn read(&self) -> Result<bext_plugin_lua_wasm::RedisTls, ConfigError> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path)
+                .map_err(|e| ConfigError(format!("shared_redis_tls: {}: {e}", path.display())))
+        };
+        let mut tls = bext_plugin_lua_wasm::RedisTls::new();
+        if let Some(ca) = &self.ca_file {
+            tls = tls.ca_pem(read(ca)?);
+        }
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => tls = tls.client_identity_pem(read(cert)?, read(key)?),
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError(
+                    "shared_redis_tls: `cert_file` and `key_file` go together".into(),
+                ));
+            }
+        }
+        Ok(tls)
+    }
+}
+
 impl GatewayConfig {
-    /// Reads and checks `path`; `plugins` is resolved against its folder.
+    /// Reads and checks `path`; `plugins` and the `store` files are
+    /// resolved against its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         let mut config =
             Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        let base = path.parent().unwrap_or(Path::new("."));
         if config.plugins.is_relative() {
-            config.plugins = path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(&config.plugins);
+            config.plugins = base.join(&config.plugins);
+        }
+        config.store = config.store.resolved(base);
+        if let Some(tls) = &mut config.shared_redis_tls {
+            for path in [&mut tls.ca_file, &mut tls.cert_file, &mut tls.key_file]
+                .into_iter()
+                .flatten()
+            {
+                if path.is_relative() {
+                    *path = base.join(&*path);
+                }
+            }
         }
         Ok(config)
     }
@@ -198,9 +257,15 @@ impl GatewayConfig {
         match &self.shared_redis {
             None => Ok(bext_plugin_lua_wasm::SharedBackend::Local),
             #[cfg(feature = "redis")]
-            Some(url) => bext_plugin_lua_wasm::RedisShared::new(url)
-                .map(bext_plugin_lua_wasm::SharedBackend::Redis)
-                .map_err(|e| ConfigError(format!("shared_redis: {e}"))),
+            Some(url) => {
+                let redis = match &self.shared_redis_tls {
+                    None => bext_plugin_lua_wasm::RedisShared::new(url),
+                    Some(files) => bext_plugin_lua_wasm::RedisShared::with_tls(url, files.read()?),
+                };
+                redis
+                    .map(bext_plugin_lua_wasm::SharedBackend::Redis)
+                    .map_err(|e| ConfigError(format!("shared_redis: {e}")))
+            }
             #[cfg(not(feature = "redis"))]
             Some(_) => Err(ConfigError(
                 "shared_redis needs the gateway built with its `redis` feature".into(),
@@ -245,6 +310,43 @@ mod tests {
             local.shared_backend().unwrap(),
             bext_plugin_lua_wasm::SharedBackend::Local
         ));
+    }
+
+    #[test]
+    fn shared_redis_tls_files_are_read_and_checked() {
+        let dir =
+            std::env::temp_dir().join(format!("bext-gateway-redis-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("gateway.json");
+        let write = |tls: &str| {
+            std::fs::write(
+                &config,
+                format!(
+                    r#"{{"shared_redis": "rediss://bext:pw@127.0.0.1:6380/", "shared_redis_tls": {tls}, "tenants": []}}"#
+                ),
+            )
+            .unwrap();
+            GatewayConfig::load(&config).unwrap()
+        };
+        bext_test_support::tls::TestCerts::generate(&dir, "gateway test CA");
+        let ok = write(r#"{"ca_file": "ca.pem"}"#);
+        assert_eq!(
+            ok.shared_redis_tls.as_ref().unwrap().ca_file,
+            Some(dir.join("ca.pem"))
+        );
+        assert!(matches!(
+            ok.shared_backend().unwrap(),
+            bext_plugin_lua_wasm::SharedBackend::Redis(_)
+        ));
+        let missing = write(r#"{"ca_file": "missing.pem"}"#)
+            .shared_backend()
+            .unwrap_err();
+        assert!(missing.0.contains("missing.pem"), "{missing}");
+        let half = write(r#"{"cert_file": "ca.pem"}"#)
+            .shared_backend()
+            .unwrap_err();
+        assert!(half.0.contains("go together"), "{half}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

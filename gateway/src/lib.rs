@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::GatewayConfig;
-pub use source::SourceSpec;
+pub use source::{SourceSpec, StoreAccess};
 pub use state::{Gateway, Tier};
 
 /// A started gateway: its bound addresses and its state.
@@ -85,7 +85,9 @@ pub async fn start(
     )
     .map_err(std::io::Error::other)?;
     let gateway = Gateway::new(config, Arc::new(runtime), tier);
-    let source = source.open(poll).map_err(std::io::Error::other)?;
+    let source = source
+        .open(poll, &config.store)
+        .map_err(std::io::Error::other)?;
     let reconciler = gateway.reconciler().clone();
     let watch = tokio::task::spawn_blocking(move || reconciler.watch_ready(source))
         .await

@@ -27,8 +27,10 @@ struct Args {
     #[arg(long, conflicts_with = "source")]
     plugins: Option<PathBuf>,
     /// Where plugins come from: `folder:<dir>` (default: the configured
-    /// plugin folder), `etcd:<host:port>[,<host:port>...]/<prefix>/`, or a
-    /// dynacode-style endpoint `http://<host:port>/<path>`.
+    /// plugin folder), `etcd:[https://]<host:port>[,...]/<prefix>/`, or a
+    /// dynacode-style endpoint `https://<host:port>/<path>` (or `http://`).
+    /// The configuration's `store` section holds the CA, client
+    /// certificate and etcd user for TLS stores.
     #[arg(long)]
     source: Option<SourceSpec>,
     /// Run the scripts on native mlua instead of wasm sandboxes (the load
@@ -38,7 +40,8 @@ struct Args {
     #[arg(long)]
     native: bool,
     /// The plugins' `bext.shared` on this Redis server
-    /// (`redis://host:port/`) instead of the configured `shared_redis`.
+    /// (`redis://host:port/`, `rediss://user:password@host:port/` for TLS
+    /// and an ACL user) instead of the configured `shared_redis`.
     /// Built with the `redis` feature only.
     #[cfg(feature = "redis")]
     #[arg(long)]

@@ -6,7 +6,7 @@
 use axum::body::Body;
 use bext_gateway::config::GatewayConfig;
 use bext_gateway::state::{Gateway, Tier};
-use bext_gateway::{SourceSpec, server};
+use bext_gateway::{SourceSpec, StoreAccess, server};
 use bext_plugin_lua_wasm::LuaPluginRuntime;
 use bext_plugin_sources::{ApplyReport, FolderSource, PluginSource};
 use bext_test_support::etcd_server::{EtcdClient, EtcdServer};
@@ -750,6 +750,12 @@ impl Store for Etcd {
 /// is rejected with the old one serving and the admin endpoint saying so,
 /// a deleted one is unloaded.
 fn live_reload_through_a_watched_source(source: SourceSpec, store: &dyn Store) {
+    live_reload_through_a_store(source, StoreAccess::default(), store)
+}
+
+/// [`live_reload_through_a_watched_source`], with the configuration's
+/// `store` section.
+fn live_reload_through_a_store(source: SourceSpec, access: StoreAccess, store: &dyn Store) {
     store.put("a", "app", &versioned("1"), None);
     store.put(
         "b",
@@ -765,6 +771,7 @@ fn live_reload_through_a_watched_source(source: SourceSpec, store: &dyn Store) {
     let mut config = GatewayConfig::parse(TWO_TENANTS).unwrap();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin = "127.0.0.1:0".parse().unwrap();
+    config.store = access;
     let running = tokio
         .block_on(bext_gateway::start(
             &config,
@@ -852,6 +859,33 @@ fn live_reload_through_the_etcd_source_on_a_real_etcd() {
         .parse()
         .unwrap();
     live_reload_through_a_watched_source(source, &store);
+}
+
+/// The same from an etcd that speaks TLS only, requires a client
+/// certificate and a password: the gateway's configuration file names the
+/// CA, the certificate and the password file (relative to its folder).
+#[test]
+fn live_reload_through_etcd_over_tls_with_a_password() {
+    let dir = TempDir::new("etcd-tls");
+    let certs = bext_test_support::tls::TestCerts::generate(&dir.0, "gateway test CA");
+    let mut etcd = EtcdServer::start_tls(&certs, true);
+    etcd.enable_auth("root-secret", "bext", "reader-secret", "/gateway/tls/");
+    std::fs::write(dir.0.join("etcd-password"), "reader-secret\n").unwrap();
+    let config = dir.0.join("gateway.json");
+    std::fs::write(
+        &config,
+        r#"{"tenants": [], "store": {"ca_file": "ca.pem", "cert_file": "client.pem",
+            "key_file": "client.key", "etcd_user": "bext", "etcd_password_file": "etcd-password"}}"#,
+    )
+    .unwrap();
+    let access = GatewayConfig::load(&config).unwrap().store;
+    assert_eq!(access.ca_file, Some(dir.0.join("ca.pem")));
+    let store = Etcd(etcd.client(), "/gateway/tls/");
+    assert!(etcd.endpoint().starts_with("https://"));
+    let source: SourceSpec = format!("etcd:{}/gateway/tls/", etcd.endpoint())
+        .parse()
+        .unwrap();
+    live_reload_through_a_store(source, access, &store);
 }
 
 /// What a production build links: without its `native-tier` feature the

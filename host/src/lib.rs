@@ -158,7 +158,7 @@ pub use plugin::stats::PluginStats;
 pub use runtime::LuaPluginRuntime;
 pub use sandbox::fork::fork_template_arena_bytes;
 #[cfg(feature = "redis")]
-pub use shared::redis::{RedisShared, RedisUnavailable};
+pub use shared::redis::{RedisShared, RedisTls, RedisUnavailable};
 pub use shared::{
     SHARED_CALL_FUEL, SHARED_ENTRY_FUEL, SHARED_ENTRY_OVERHEAD_BYTES, SHARED_MAX_KEY_BYTES,
 };

@@ -59,6 +59,12 @@ pub enum SourceError {
     BadResponse { source_id: String, message: String },
     /// The last good set could not be written or read back.
     LastGood { path: PathBuf, message: String },
+    /// TLS settings that cannot be used ([`StoreTls`](crate::StoreTls)): a
+    /// CA or client certificate that is not PEM, a key that does not match
+    /// its certificate, a file that cannot be read, TLS settings for an
+    /// `http://` URL. A store that fails the TLS handshake is
+    /// [`Unreachable`](Self::Unreachable) instead.
+    Tls { message: String },
 }
 
 impl SourceError {
@@ -121,6 +127,7 @@ impl fmt::Display for SourceError {
             SourceError::LastGood { path, message } => {
                 write!(f, "last good set {}: {message}", path.display())
             }
+            SourceError::Tls { message } => write!(f, "store TLS settings: {message}"),
         }
     }
 }
@@ -132,6 +139,26 @@ impl std::error::Error for SourceError {
             _ => None,
         }
     }
+}
+
+/// An error and its sources, `: `-separated (hyper-util's client error
+/// alone says only "client error (SendRequest)", tonic's "transport
+/// error"; the cause, such as an unknown certificate issuer, is further
+/// down).
+#[cfg(any(feature = "http", feature = "etcd"))]
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors repeat their source's text in their own.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The first 12 hex digits of a content hash, as logs show it.

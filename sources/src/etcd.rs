@@ -1,8 +1,9 @@
 //! [`EtcdSource`]: plugins under a key prefix in etcd, watched.
 
 use crate::desired::{DesiredPlugin, DesiredSet, check_name, manifest_or_default};
-use crate::error::SourceError;
+use crate::error::{SourceError, error_chain};
 use crate::source::{PluginSource, SourceEvent, SourceSignal, Wait};
+use crate::tls::StoreTls;
 use etcd_client::{
     Client, ConnectOptions, EventType, GetOptions, KeyValue, WatchOptions, WatchStream,
 };
@@ -48,10 +49,23 @@ pub struct EtcdPluginValue {
 /// compacted that revision away, it lists the prefix again. Connect
 /// timeout 2 s, request timeout 5 s, HTTP/2 keep-alive every 5 s so a dead
 /// peer is noticed.
+///
+/// **TLS and credentials.** `https://` endpoints are reached over TLS
+/// (rustls), verified as [`StoreTls`] says (default: the system's trust
+/// store; [`tls`](Self::tls) sets the cluster's CA and a client
+/// certificate for `--client-cert-auth`). [`user`](Self::user) logs in
+/// with etcd's user and password authentication (default: none). A failed
+/// handshake (a wrong CA, a plain-text server behind an `https://`
+/// endpoint) or refused credentials are [`SourceError::Unreachable`] with
+/// the cause; everything keeps serving and the source retries. TLS
+/// settings with an `http://` endpoint are [`SourceError::Tls`], never
+/// dropped for a plain-text connection.
 pub struct EtcdSource {
     endpoints: Vec<String>,
     prefix: String,
     id: String,
+    tls: Option<StoreTls>,
+    user: Option<(String, String)>,
     connect_timeout: Duration,
     request_timeout: Duration,
     retry: Duration,
@@ -70,6 +84,9 @@ impl std::fmt::Debug for EtcdSource {
         f.debug_struct("EtcdSource")
             .field("endpoints", &self.endpoints)
             .field("prefix", &self.prefix)
+            .field("tls", &self.tls)
+            // Never the password.
+            .field("user", &self.user.as_ref().map(|(name, _)| name))
             .field("revision", &self.revision)
             .field("connected", &self.watch.is_some())
             .finish_non_exhaustive()
@@ -86,14 +103,16 @@ enum Synced {
 
 impl EtcdSource {
     /// Watches `prefix` (for example `/bext/plugins/`) on the cluster at
-    /// `endpoints` (`http://127.0.0.1:2379`). The source id is
-    /// `etcd:<prefix>`.
+    /// `endpoints` (`https://10.0.0.1:2379`, `http://127.0.0.1:2379`).
+    /// The source id is `etcd:<prefix>`.
     pub fn new(endpoints: &[impl AsRef<str>], prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
         EtcdSource {
             endpoints: endpoints.iter().map(|e| e.as_ref().to_string()).collect(),
             id: format!("etcd:{prefix}"),
             prefix,
+            tls: None,
+            user: None,
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(5),
             retry: Duration::from_secs(1),
@@ -115,6 +134,21 @@ impl EtcdSource {
     /// Connect timeout. Default: 2 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// How `https://` endpoints are verified and which client certificate
+    /// is shown. Default: [`StoreTls::new`] (the system's trust store, no
+    /// client certificate).
+    pub fn tls(mut self, tls: StoreTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Logs in as this etcd user (etcd's `auth enable`); the token is
+    /// renewed when it expires. Default: no authentication.
+    pub fn user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.user = Some((name.into(), password.into()));
         self
     }
 
@@ -185,10 +219,29 @@ impl EtcdSource {
     }
 
     fn connect(&mut self, signal: &SourceSignal) -> SourceEvent {
-        let options = ConnectOptions::new()
+        let mut options = ConnectOptions::new()
             .with_connect_timeout(self.connect_timeout)
             .with_timeout(self.request_timeout)
             .with_keep_alive(Duration::from_secs(5), Duration::from_secs(5));
+        // An https:// endpoint gets the default settings when none were
+        // given; settings with an http:// one are refused, not dropped.
+        let https = self.endpoints.iter().any(|e| e.starts_with("https://"));
+        if self.tls.is_some() && self.endpoints.iter().any(|e| e.starts_with("http://")) {
+            return SourceEvent::Unavailable(SourceError::Tls {
+                message: format!(
+                    "{}: TLS settings for an http:// endpoint (use https://)",
+                    self.id
+                ),
+            });
+        }
+        if let Some(tls) = self.tls.clone().or_else(|| https.then(StoreTls::new)) {
+            options = options.with_tls(tls.etcd());
+        }
+        if let Some((name, password)) = &self.user {
+            options = options
+                .with_user(name.clone(), password.clone())
+                .with_auto_token_refresh(true);
+        }
         let future = Self::sync(
             self.endpoints.clone(),
             self.prefix.clone(),
@@ -210,7 +263,7 @@ impl EtcdSource {
             Err(_elapsed) => SourceEvent::Unavailable(
                 self.unreachable(format!("no answer within {} ms", bound.as_millis())),
             ),
-            Ok(Err(error)) => SourceEvent::Unavailable(self.unreachable(error)),
+            Ok(Err(error)) => SourceEvent::Unavailable(self.unreachable(etcd_error(&error))),
             Ok(Ok((watch, listed))) => {
                 self.watch = Some(watch);
                 match listed {
@@ -251,7 +304,11 @@ impl EtcdSource {
                     self.unreachable("the watch stream ended"),
                 ));
             }
-            Err(error) => return Some(SourceEvent::Unavailable(self.unreachable(error))),
+            Err(error) => {
+                return Some(SourceEvent::Unavailable(
+                    self.unreachable(etcd_error(&error)),
+                ));
+            }
         };
         if response.compact_revision() > 0 {
             tracing::warn!(source = %self.id, compacted = response.compact_revision(),
@@ -326,6 +383,16 @@ impl EtcdSource {
             Some(config) => config.to_string(),
         };
         DesiredPlugin::new(&self.id, tenant, plugin, manifest, config, value.source)
+    }
+}
+
+/// etcd-client's error with its cause (its own `source()` is empty: a TLS
+/// failure would read "transport error" alone; a gRPC status shows its
+/// own).
+fn etcd_error(error: &etcd_client::Error) -> String {
+    match error {
+        etcd_client::Error::TransportError(e) => format!("transport error: {}", error_chain(e)),
+        other => other.to_string(),
     }
 }
 

@@ -2,13 +2,15 @@
 //! format, polled with `If-None-Match`.
 
 use crate::desired::{DesiredPlugin, DesiredSet};
-use crate::error::SourceError;
+use crate::error::{SourceError, error_chain};
 use crate::source::{PluginSource, SourceEvent, SourceSignal, Wait};
+use crate::tls::StoreTls;
 use bext_plugin_api::types::{PluginCapability, PluginManifest};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper::header::{ETAG, IF_NONE_MATCH};
 use hyper::{StatusCode, Uri};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -55,18 +57,30 @@ use std::time::Duration;
 /// serving and the ETag is not updated. A plugin with a phase that has no
 /// equivalent is a broken entry ([`SourceError::BadEntry`]).
 ///
-/// Plain `http://` only (hyper-util's client, no TLS): run it against an
-/// API on the same host or network, or behind a TLS-terminating proxy.
+/// `https://` URLs are fetched over TLS (rustls), verified as
+/// [`StoreTls`] says (default: the system's trust store; [`tls`](Self::tls)
+/// sets a private CA or a client certificate); a failed handshake is
+/// [`SourceError::Unreachable`] with its cause, never a plain-text read.
+/// `http://` URLs are plain text: an API on the same host or network.
 pub struct DynacodeSource {
     uri: Uri,
     id: String,
     interval: Duration,
     timeout: Duration,
     max_body_bytes: usize,
+    tls: Option<StoreTls>,
     etag: Option<String>,
     started: bool,
     runtime: Option<tokio::runtime::Runtime>,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    /// Made on the first poll (the TLS settings are known by then).
+    client: Option<HttpClient>,
+}
+
+/// The client of the URL's scheme: an `https://` URL's connector speaks
+/// TLS only (`https_only`), so it cannot fall back to plain text.
+enum HttpClient {
+    Plain(Client<HttpConnector, Empty<Bytes>>),
+    Tls(Client<HttpsConnector<HttpConnector>, Empty<Bytes>>),
 }
 
 impl std::fmt::Debug for DynacodeSource {
@@ -75,22 +89,24 @@ impl std::fmt::Debug for DynacodeSource {
             .field("uri", &self.uri)
             .field("interval", &self.interval)
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .field("etag", &self.etag)
             .finish_non_exhaustive()
     }
 }
 
 impl DynacodeSource {
-    /// Polls `url` (`http://host:port/path`). The source id is the URL.
+    /// Polls `url` (`https://host:port/path` or `http://host:port/path`).
+    /// The source id is the URL.
     pub fn new(url: &str) -> Result<Self, SourceError> {
         let uri: Uri = url.parse().map_err(|e| SourceError::BadResponse {
             source_id: url.into(),
             message: format!("not a URL: {e}"),
         })?;
-        if uri.scheme_str() != Some("http") {
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
             return Err(SourceError::BadResponse {
                 source_id: url.into(),
-                message: "only http:// URLs are supported (no TLS in this client)".into(),
+                message: "only https:// and http:// URLs are supported".into(),
             });
         }
         Ok(DynacodeSource {
@@ -99,11 +115,44 @@ impl DynacodeSource {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(5),
             max_body_bytes: 16 << 20,
+            tls: None,
             etag: None,
             started: false,
             runtime: None,
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: None,
         })
+    }
+
+    /// How an `https://` URL's server is verified and which client
+    /// certificate is shown. Default: [`StoreTls::new`] (the system's trust
+    /// store, no client certificate). Given for an `http://` URL, every
+    /// poll fails with [`SourceError::Tls`]: the settings are not ignored.
+    pub fn tls(mut self, tls: StoreTls) -> Self {
+        self.tls = Some(tls);
+        self.client = None;
+        self
+    }
+
+    fn make_client(&self) -> Result<HttpClient, SourceError> {
+        let builder = Client::builder(TokioExecutor::new());
+        if self.uri.scheme_str() == Some("https") {
+            let config = self.tls.clone().unwrap_or_default().rustls()?;
+            let connector = HttpsConnectorBuilder::new()
+                .with_tls_config(config)
+                .https_only()
+                .enable_http1()
+                .build();
+            return Ok(HttpClient::Tls(builder.build(connector)));
+        }
+        if self.tls.is_some() {
+            return Err(SourceError::Tls {
+                message: format!(
+                    "{}: TLS settings for an http:// URL (use https://)",
+                    self.id
+                ),
+            });
+        }
+        Ok(HttpClient::Plain(builder.build_http()))
     }
 
     /// Time between polls. Default: 15 s.
@@ -140,7 +189,10 @@ impl DynacodeSource {
     }
 
     /// One request: the new set, `Unchanged`, or why not.
-    async fn fetch(&self) -> Result<Option<(DesiredSet, Option<String>)>, SourceError> {
+    async fn fetch(
+        &self,
+        client: &HttpClient,
+    ) -> Result<Option<(DesiredSet, Option<String>)>, SourceError> {
         let mut request = hyper::Request::get(self.uri.clone());
         if let Some(etag) = &self.etag {
             request = request.header(IF_NONE_MATCH, etag);
@@ -148,11 +200,11 @@ impl DynacodeSource {
         let request = request
             .body(Empty::new())
             .map_err(|e| self.bad_response(format!("building the request: {e}")))?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| self.unreachable(error_chain(&e)))?;
+        let response = match client {
+            HttpClient::Plain(client) => client.request(request).await,
+            HttpClient::Tls(client) => client.request(request).await,
+        }
+        .map_err(|e| self.unreachable(error_chain(&e)))?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(None);
@@ -175,6 +227,12 @@ impl DynacodeSource {
     }
 
     fn poll(&mut self, signal: &SourceSignal) -> SourceEvent {
+        if self.client.is_none() {
+            match self.make_client() {
+                Ok(client) => self.client = Some(client),
+                Err(error) => return SourceEvent::Unavailable(error),
+            }
+        }
         if self.runtime.is_none() {
             match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -189,10 +247,11 @@ impl DynacodeSource {
             }
         }
         let runtime = self.runtime.as_ref().expect("set above");
+        let client = self.client.as_ref().expect("set above");
         // The timer is made inside the runtime (an async block), which it needs.
-        let outcome = runtime.block_on(
-            signal.unless_stopped(async { tokio::time::timeout(self.timeout, self.fetch()).await }),
-        );
+        let outcome = runtime.block_on(signal.unless_stopped(async {
+            tokio::time::timeout(self.timeout, self.fetch(client)).await
+        }));
         match outcome {
             None => SourceEvent::Stopped,
             Some(Err(_elapsed)) => SourceEvent::Unavailable(self.unreachable(format!(
@@ -207,19 +266,6 @@ impl DynacodeSource {
             }
         }
     }
-}
-
-/// An error and its sources, `: `-separated (hyper-util's client error
-/// alone says only "client error (SendRequest)").
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl PluginSource for DynacodeSource {

@@ -19,6 +19,13 @@
 //! * `etcd`: [`EtcdSource`], a key prefix watched in etcd, as APISIX keeps
 //!   its configuration.
 //!
+//! The network sources reach their store over TLS when its URL is
+//! `https://` (rustls with the `ring` provider, no OpenSSL): [`StoreTls`]
+//! sets the CA that signs the store's certificate (default: the system's
+//! trust store) and a client certificate, [`EtcdSource::user`] etcd's user
+//! and password. A failed handshake or refused credentials is
+//! [`SourceError::Unreachable`] with the cause, never a read in clear text.
+//!
 //! Tenant `acme`'s plugin `ratelimit` is registered in the runtime as
 //! `acme/ratelimit` ([`runtime_name`]).
 //!
@@ -54,6 +61,8 @@ mod etcd;
 mod folder;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(any(feature = "http", feature = "etcd"))]
+mod tls;
 
 pub use desired::{
     DesiredPlugin, DesiredSet, MAX_NAME_BYTES, check_name, manifest_or_default, runtime_name,
@@ -73,3 +82,5 @@ pub use etcd::{EtcdPluginValue, EtcdSource};
 pub use folder::{CONFIG_FILE, FolderSource, MANIFEST_FILE};
 #[cfg(feature = "http")]
 pub use http::{DynacodeSource, parse_dynacode, phase_capability};
+#[cfg(any(feature = "http", feature = "etcd"))]
+pub use tls::StoreTls;

@@ -6,6 +6,8 @@
 //! * `etcd_server` (the `etcd` feature): Debian's `etcd` on loopback ports,
 //!   and a blocking client (the tests of bext-plugin-sources and of the
 //!   gateway).
+//! * `tls` (the `tls` feature): certificates generated at test time, and
+//!   the TLS and password options of both servers.
 //!
 //! `scripts/bootstrap` installs both servers.
 #![warn(missing_docs)]
@@ -13,3 +15,5 @@
 #[cfg(feature = "etcd")]
 pub mod etcd_server;
 pub mod redis_server;
+#[cfg(feature = "tls")]
+pub mod tls;

@@ -21,6 +21,16 @@
 //!   embedder chooses with [`RedisUnavailable`]; the server is not asked
 //!   again for [`RedisShared::retry_after_ms`], so an outage does not add a
 //!   connect timeout to every call.
+//! * **TLS and credentials**: `rediss://` URLs speak TLS only (rustls with
+//!   the `ring` provider, no OpenSSL), verified against the system's trust
+//!   store or the CA given with [`RedisShared::with_tls`]; a user and
+//!   password in the URL (`rediss://user:password@host:6380/0`) log in as
+//!   an ACL user (`AUTH user password`). A failed handshake (a wrong CA, a
+//!   plain-text server behind a `rediss://` URL) or refused credentials is
+//!   a connection that cannot be made: it takes the [`RedisUnavailable`]
+//!   path with the cause in the log and in the fail-closed error, and is
+//!   retried after [`RedisShared::retry_after_ms`]. Nothing is sent in
+//!   clear text to a `rediss://` URL.
 //! * **Memory**: Redis bounds its own (`maxmemory`); `forcible` is always
 //!   false and [`LuaSandboxLimits::shared_dict_bytes`](crate::LuaSandboxLimits::shared_dict_bytes)
 //!   applies only to the local fallback. `flush_expired` returns 0: Redis
@@ -31,7 +41,7 @@ use crate::shared::local::LocalDict;
 use crate::shared::op::{
     Number, Reply, SetMode, SharedFailure, SharedOp, SharedStore, SharedValue,
 };
-use redis::{Client, Connection, RedisError, Script};
+use redis::{Client, Connection, IntoConnectionInfo, RedisError, Script};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,8 +76,9 @@ struct RedisInner {
     retry_after: Duration,
     on_unavailable: RedisUnavailable,
     idle: Mutex<Vec<Connection>>,
-    /// Set after a connection failure: until then, calls take the fallback.
-    down_until: Mutex<Option<Instant>>,
+    /// Set after a connection failure, with its cause: until then, calls
+    /// take the fallback.
+    down_until: Mutex<Option<(Instant, String)>>,
 }
 
 impl std::fmt::Debug for RedisShared {
@@ -85,19 +96,167 @@ impl std::fmt::Debug for RedisShared {
 /// Connections kept open for reuse.
 const MAX_IDLE_CONNECTIONS: usize = 32;
 
+/// The TLS settings of a `rediss://` server ([`RedisShared::with_tls`]):
+/// the CA that signs its certificate and, for a server that requires one
+/// (`tls-auth-clients yes`), the client certificate to show.
+///
+/// Defaults ([`RedisTls::new`]): the system's trust store, no client
+/// certificate. Verification cannot be turned off (the `#insecure` URL
+/// fragment is refused).
+#[derive(Clone, Default)]
+pub struct RedisTls {
+    ca_pem: Option<Vec<u8>>,
+    client_identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for RedisTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("RedisTls")
+            .field("custom_ca", &self.ca_pem.is_some())
+            .field("client_certificate", &self.client_identity.is_some())
+            .finish()
+    }
+}
+
+impl RedisTls {
+    /// The defaults: the system's trust store, no client certificate.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trusts these CA certificates (PEM), and only them, to sign the
+    /// server's certificate. Default: the system's trust store.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Shows this client certificate (PEM, leaf first) with its private
+    /// key (PEM). Default: none.
+    pub fn client_identity_pem(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.client_identity = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+}
+
+impl RedisTls {
+    /// PEM that holds what it should, so a wrong file is an error when the
+    /// backend is built rather than a handshake that fails at every call.
+    fn check(&self) -> Result<(), String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certificates = |pem: &[u8], what: &str| match CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(list) if !list.is_empty() => Ok(()),
+            Ok(_) => Err(format!("{what}: no `BEGIN CERTIFICATE` block in the PEM")),
+            Err(e) => Err(format!("{what}: not PEM certificates: {e}")),
+        };
+        if let Some(ca) = &self.ca_pem {
+            certificates(ca, "the CA")?;
+        }
+        if let Some((cert, key)) = &self.client_identity {
+            certificates(cert, "the client certificate")?;
+            PrivateKeyDer::from_pem_slice(key)
+                .map_err(|e| format!("the client key: not a PEM private key: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+fn url_error(url: &str, e: RedisError) -> Error {
+    Error::SharedBackend {
+        message: format!("redis url `{}`: {e}", redacted(url)),
+        source: Cause::new(e),
+    }
+}
+
+/// `url` without its password, for messages and logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// redis's rustls configuration asks for the process's default crypto
+/// provider; when nothing installed one, install ring's (the provider this
+/// crate builds rustls with), so that a process whose rustls also has
+/// another provider compiled in does not panic at the first handshake.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // rustls 0.23.48 deprecates ring's provider (no post-quantum key
+        // exchange); ring builds with a C compiler alone (aws-lc-sys needs
+        // cmake). A concurrent install by someone else wins: either is fine.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 impl RedisShared {
-    /// The server at `url` (`redis://host:port/db`). Connects lazily, on the
-    /// first operation. Defaults: key prefix `bext:shared:`, operation
-    /// timeout 100 ms, retry after 1000 ms, [`RedisUnavailable::FailOpen`].
+    /// The server at `url`: `redis://[user:password@]host:port/db`, or
+    /// `rediss://...` for TLS verified against the system's trust store
+    /// ([`with_tls`](Self::with_tls) for a private CA or a client
+    /// certificate). A user and password log in as that ACL user; a
+    /// password alone as the `default` user. Connects lazily, on the first
+    /// operation. Defaults: key prefix `bext:shared:`, operation timeout
+    /// 100 ms, retry after 1000 ms, [`RedisUnavailable::FailOpen`].
     pub fn new(url: &str) -> Result<RedisShared, Error> {
-        let client = Client::open(url).map_err(|e| Error::SharedBackend {
-            message: format!("redis url `{url}`: {e}"),
-            source: Cause::new(e),
+        if url.starts_with("rediss://") {
+            ensure_crypto_provider();
+        }
+        let client = Client::open(url).map_err(|e| url_error(url, e))?;
+        Ok(Self::from_client(client, url))
+    }
+
+    /// The `rediss://` server at `url`, verified as `tls` says. A
+    /// `redis://` URL is an error ([`Error::SharedBackend`]), as is PEM
+    /// that holds no certificate or key.
+    pub fn with_tls(url: &str, tls: RedisTls) -> Result<RedisShared, Error> {
+        if !url.starts_with("rediss://") {
+            return Err(Error::SharedBackend {
+                message: format!(
+                    "redis url `{}`: TLS settings need a rediss:// URL",
+                    redacted(url)
+                ),
+                source: Cause::new(std::io::Error::other("not a rediss:// URL")),
+            });
+        }
+        ensure_crypto_provider();
+        tls.check().map_err(|message| Error::SharedBackend {
+            message: format!("redis url `{}`: {message}", redacted(url)),
+            source: Cause::new(std::io::Error::other(message.clone())),
         })?;
-        Ok(RedisShared {
+        let info = url.into_connection_info().map_err(|e| url_error(url, e))?;
+        let certificates = redis::TlsCertificates {
+            client_tls: tls.client_identity.map(|(client_cert, client_key)| {
+                redis::ClientTlsConfig {
+                    client_cert,
+                    client_key,
+                }
+            }),
+            root_cert: tls.ca_pem,
+        };
+        let client = Client::build_with_tls(info, certificates).map_err(|e| url_error(url, e))?;
+        Ok(Self::from_client(client, url))
+    }
+
+    fn from_client(client: Client, url: &str) -> RedisShared {
+        RedisShared {
             inner: Arc::new(RedisInner {
                 client,
-                url: url.to_string(),
+                url: redacted(url),
                 key_prefix: "bext:shared:".into(),
                 op_timeout: Duration::from_millis(100),
                 retry_after: Duration::from_millis(1000),
@@ -105,7 +264,7 @@ impl RedisShared {
                 idle: Mutex::new(Vec::new()),
                 down_until: Mutex::new(None),
             }),
-        })
+        }
     }
 
     fn with(self, change: impl FnOnce(&mut RedisInner)) -> RedisShared {
@@ -242,13 +401,15 @@ fn decode_value(bytes: &[u8]) -> Result<SharedValue, String> {
     value.ok_or_else(|| "the key holds a value bext.shared did not write".into())
 }
 
-/// Whether `err` means Redis could not be reached (as opposed to a command
-/// Redis answered with an error).
+/// Whether `err` means Redis could not be reached or will not serve this
+/// client at all (`NOAUTH`: a server that requires a password the URL does
+/// not give), as opposed to a command Redis answered with an error.
 fn is_unreachable(err: &RedisError) -> bool {
     err.is_io_error()
         || err.is_timeout()
         || err.is_connection_refusal()
         || err.is_connection_dropped()
+        || err.code() == Some("NOAUTH")
 }
 
 impl SharedStore for RedisDict {
@@ -257,14 +418,16 @@ impl SharedStore for RedisDict {
             return Ok(reply);
         }
         let now = Instant::now();
-        if let Some(until) = *self
+        let down = self
             .redis
             .down_until
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((until, cause)) = down
             && now < until
         {
-            return self.unavailable(op, "it failed recently");
+            return self.unavailable(op, &format!("{cause} (not retried until retry_after_ms)"));
         }
         let mut budget = self.redis.op_timeout;
         if let Some(deadline) = deadline {
@@ -276,19 +439,10 @@ impl SharedStore for RedisDict {
         }
         match self.run(op, budget, deadline) {
             Ok(reply) => Ok(reply),
-            Err(Failure::Redis(err)) if is_unreachable(&err) => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(SharedFailure::Deadline);
-                }
-                let until = Instant::now() + self.redis.retry_after;
-                *self
-                    .redis
-                    .down_until
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = Some(until);
-                tracing::warn!(target: "bext_lua::shared", url = %self.redis.url, "redis unavailable: {err}");
-                self.unavailable(op, &err.to_string())
-            }
+            // A connection that cannot be made (refused, a failed TLS
+            // handshake, refused credentials) or one that broke.
+            Err(Failure::Connect(err)) => self.went_down(op, deadline, &err),
+            Err(Failure::Redis(err)) if is_unreachable(&err) => self.went_down(op, deadline, &err),
             Err(Failure::Redis(err)) => Err(SharedFailure::Raise(format!(
                 "bext.shared:{}: redis: {err}",
                 op.op_name()
@@ -304,6 +458,8 @@ impl SharedStore for RedisDict {
 
 /// Why one Redis round failed.
 enum Failure {
+    /// No connection could be made.
+    Connect(RedisError),
     Redis(RedisError),
     Value(String),
     Deadline,
@@ -316,6 +472,27 @@ impl From<RedisError> for Failure {
 }
 
 impl RedisDict {
+    /// Redis could not be used: take the [`RedisUnavailable`] path, and
+    /// do not ask again for `retry_after`.
+    fn went_down(
+        &self,
+        op: &SharedOp,
+        deadline: Option<Instant>,
+        err: &RedisError,
+    ) -> Result<Reply, SharedFailure> {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(SharedFailure::Deadline);
+        }
+        let until = Instant::now() + self.redis.retry_after;
+        *self
+            .redis
+            .down_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((until, err.to_string()));
+        tracing::warn!(target: "bext_lua::shared", url = %self.redis.url, "redis unavailable: {err}");
+        self.unavailable(op, &err.to_string())
+    }
+
     fn unavailable(&self, op: &SharedOp, why: &str) -> Result<Reply, SharedFailure> {
         match self.redis.on_unavailable {
             RedisUnavailable::FailOpen => Ok(self.local.execute_at(op, Instant::now())),
@@ -345,7 +522,11 @@ impl RedisDict {
             .pop();
         let mut con = match pooled {
             Some(con) => con,
-            None => self.redis.client.get_connection_with_timeout(budget)?,
+            None => self
+                .redis
+                .client
+                .get_connection_with_timeout(budget)
+                .map_err(Failure::Connect)?,
         };
         con.set_read_timeout(Some(budget))?;
         con.set_write_timeout(Some(budget))?;
@@ -552,6 +733,24 @@ mod tests {
             decode_value(b"hello").is_err(),
             "a key bext.shared did not write"
         );
+    }
+
+    #[test]
+    fn passwords_never_reach_messages_or_logs() {
+        assert_eq!(
+            redacted("rediss://bext:s3cret@redis:6380/0"),
+            "rediss://bext:***@redis:6380/0"
+        );
+        assert_eq!(redacted("redis://:s3cret@redis/"), "redis://:***@redis/");
+        assert_eq!(redacted("redis://redis:6379/"), "redis://redis:6379/");
+        let shared = RedisShared::new("rediss://bext:s3cret@127.0.0.1:1/").unwrap();
+        assert!(!format!("{shared:?}").contains("s3cret"));
+        match RedisShared::with_tls("redis://bext:s3cret@127.0.0.1:1/", RedisTls::new()) {
+            Err(Error::SharedBackend { message, .. }) => {
+                assert!(message.contains("rediss://") && !message.contains("s3cret"))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// What the test server answers.
 #[derive(Clone)]
-enum Answer {
+pub(crate) enum Answer {
     /// 200 with this body and an ETag derived from it; 304 when the
     /// request's If-None-Match matches.
     Json(String),
@@ -32,10 +32,10 @@ struct Seen {
     if_none_match: Vec<Option<String>>,
 }
 
-struct Server {
-    answer: Arc<Mutex<Answer>>,
+pub(crate) struct Server {
+    pub(crate) answer: Arc<Mutex<Answer>>,
     seen: Arc<Mutex<Seen>>,
-    url: String,
+    pub(crate) url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -61,12 +61,22 @@ fn etag_of(body: &str) -> String {
 impl Server {
     /// A hyper server on 127.0.0.1 (a free port), on a thread of its own;
     /// stopped on drop.
-    fn start(answer: Answer) -> Self {
+    pub(crate) fn start(answer: Answer) -> Self {
+        Self::start_with(answer, None)
+    }
+
+    /// The same over TLS (`https://127.0.0.1:PORT/plugins.json`).
+    pub(crate) fn start_tls(answer: Answer, tls: Arc<rustls::ServerConfig>) -> Self {
+        Self::start_with(answer, Some(tokio_rustls::TlsAcceptor::from(tls)))
+    }
+
+    fn start_with(answer: Answer, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let answer = Arc::new(Mutex::new(answer));
         let seen = Arc::new(Mutex::new(Seen::default()));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}/plugins.json", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}/plugins.json", listener.local_addr().unwrap());
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let (a, s) = (answer.clone(), seen.clone());
         let thread = std::thread::spawn(move || {
@@ -78,14 +88,32 @@ impl Server {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 tokio::spawn(async move {
                     while let Ok((stream, _)) = listener.accept().await {
-                        let (a, s) = (a.clone(), s.clone());
+                        let (a, s, tls) = (a.clone(), s.clone(), tls.clone());
                         tokio::spawn(async move {
                             let service = hyper::service::service_fn(move |request| {
                                 respond(a.clone(), s.clone(), request)
                             });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await;
+                            let http = hyper::server::conn::http1::Builder::new();
+                            let _ = match tls {
+                                None => {
+                                    http.serve_connection(
+                                        hyper_util::rt::TokioIo::new(stream),
+                                        service,
+                                    )
+                                    .await
+                                }
+                                // A failed handshake drops the connection.
+                                Some(tls) => match tls.accept(stream).await {
+                                    Ok(stream) => {
+                                        http.serve_connection(
+                                            hyper_util::rt::TokioIo::new(stream),
+                                            service,
+                                        )
+                                        .await
+                                    }
+                                    Err(_) => Ok(()),
+                                },
+                            };
                         });
                     }
                 });
@@ -178,7 +206,7 @@ impl hyper::body::Body for CutShort {
 
 /// A dynacode response with one domain `acme.example` and an `access`
 /// plugin `gate` answering `body`.
-fn dynacode(body: &str) -> String {
+pub(crate) fn dynacode(body: &str) -> String {
     let code = format!("return bext.middleware_respond('{{\"status\":200,\"body\":\"{body}\"}}')");
     serde_json::json!({
         "general": {"status": "enabled"},
@@ -316,7 +344,7 @@ fn an_unreachable_endpoint_is_a_typed_error() {
         "{event:?}"
     );
     assert!(matches!(
-        DynacodeSource::new("https://example.com/x"),
+        DynacodeSource::new("ftp://example.com/x"),
         Err(SourceError::BadResponse { .. })
     ));
     assert!(matches!(

@@ -1,7 +1,8 @@
 //! Integration tests of bext-plugin-sources, one binary: the reconciler,
 //! each source against the real thing (a folder, an HTTP server on
 //! 127.0.0.1, an etcd server on loopback ports), and a fleet of three
-//! runtimes on one etcd.
+//! runtimes on one etcd; TLS and credentials to etcd and an HTTPS
+//! endpoint.
 
 mod common;
 #[cfg(feature = "etcd")]
@@ -12,3 +13,5 @@ mod folder;
 #[cfg(feature = "http")]
 mod http;
 mod reconciler;
+#[cfg(all(feature = "etcd", feature = "http"))]
+mod tls;
