@@ -16,8 +16,8 @@
 //!   recursion without a depth bound, and arrays stay small (`table.sort`
 //!   randomises its pivot above 100 elements, so sorted arrays stay below).
 //! * Differences that KNOWN_DIFFERENCES.md documents are folded before
-//!   comparing ([`FOLDS`]): each fold names its key, and the test checks the
-//!   key is explained there.
+//!   comparing ([`FOLDS`], [`fold_fmod`], [`equivalent_words`]): each fold
+//!   names its key, and a test checks the key is explained there.
 //! * `tests/differential/*.lua` keeps every program that once differed; it is
 //!   replayed first.
 //! * A short run (`SHORT_RUN` programs) is part of `cargo test --test all`;
