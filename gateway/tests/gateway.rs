@@ -927,3 +927,110 @@ fn a_default_build_links_no_mlua_plotters_criterion_or_redis() {
         .collect();
     assert!(linked.is_empty(), "{linked:?}");
 }
+
+/// One GET over a connection from `from` (an address of 127.0.0.0/8, so
+/// the gateway sees distinct clients), `Connection: close`; the status.
+async fn status_from(from: [u8; 4], to: SocketAddr, host: &str, headers: &[(&str, &str)]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((from, 0).into()).unwrap();
+    let mut stream = socket.connect(to).await.unwrap();
+    let mut request = format!("GET / HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    reply
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP reply: {reply}"))
+}
+
+/// Issue 29: a client that makes a tenant's plugin trap on purpose (a
+/// ReDoS on a header, out of fuel) gets itself quarantined, not the
+/// tenant: another client's requests keep being served while the attacker
+/// is refused. A plugin that traps for many clients is still quarantined
+/// for everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_makes_a_plugin_trap_is_quarantined_alone() {
+    const GOOD_REQUESTS: usize = 300;
+    const ATTACK_REQUESTS: usize = 40;
+    let plugins = TempDir::new("client-quarantine");
+    plugins.write(
+        "q/filter.lua",
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/header_filter.lua"),
+        )
+        .unwrap(),
+    );
+    plugins.write(
+        "loop/spin.lua",
+        &std::fs::read_to_string(examples().join("gateway/plugins/loop/spin.lua")).unwrap(),
+    );
+    let config = r#"{"tenants":[
+        {"id":"q","hosts":["q.localhost"]},
+        {"id":"loop","hosts":["loop.localhost"],"limits":{"timeout_ms":50,"quarantine_ms":600000}}]}"#;
+    let gw = TestGateway::start(config, plugins, Tier::Sandboxed).await;
+    let attacker = [127, 0, 0, 2];
+    let good = [127, 0, 0, 3];
+    let redos = "a".repeat(40);
+    let bad_header = [("x-q", redos.as_str())];
+
+    // Five traps: the default rule's threshold, which used to quarantine
+    // the plugin (and so the tenant) for five seconds.
+    for _ in 0..5 {
+        assert_eq!(
+            status_from(attacker, gw.addr, "q.localhost", &bad_header).await,
+            500
+        );
+    }
+    // The attacker keeps going while a good client is served.
+    let attack = async {
+        let mut statuses = Vec::new();
+        for _ in 0..ATTACK_REQUESTS {
+            statuses.push(status_from(attacker, gw.addr, "q.localhost", &bad_header).await);
+        }
+        statuses
+    };
+    let serve = async {
+        let mut ok = 0;
+        for _ in 0..GOOD_REQUESTS {
+            if status_from(good, gw.addr, "q.localhost", &[("x-q", "hello")]).await == 200 {
+                ok += 1;
+            }
+        }
+        ok
+    };
+    let (attack, ok) = tokio::join!(attack, serve);
+    assert!(
+        ok * 100 >= GOOD_REQUESTS * 99,
+        "the good client got {ok} of {GOOD_REQUESTS} requests served"
+    );
+    assert!(
+        attack.iter().all(|s| *s == 500 || *s == 503) && attack.contains(&503),
+        "the attacker is refused by the quarantine: {attack:?}"
+    );
+
+    // A plugin that traps for everyone: five clients' traps quarantine the
+    // plugin, and a sixth client is refused without running it.
+    for last in 2..7 {
+        assert_eq!(
+            status_from([127, 0, 0, last], gw.addr, "loop.localhost", &[]).await,
+            500
+        );
+    }
+    assert_eq!(
+        status_from([127, 0, 0, 7], gw.addr, "loop.localhost", &[]).await,
+        503
+    );
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains(r#"bext_plugin_traps_total{tenant="loop",plugin="loop/spin"} 5"#),
+        "{metrics}"
+    );
+}

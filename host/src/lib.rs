@@ -99,7 +99,9 @@
 //! `pcall` inside the script cannot catch. See [`LuaSandboxLimits`] for the
 //! defaults and the fuel unit. A plugin whose calls keep trapping is
 //! quarantined for a cool-down ([`Error::Quarantined`]) so a server does not
-//! spin on it. The threat model and the tests that attack each defence are in
+//! spin on it; the quarantine is scoped to the client whose requests trap
+//! (`RequestContext::peer_ip`), and covers every client only when the
+//! plugin traps for many. The threat model and the tests that attack each defence are in
 //! the repository's `SECURITY.md`.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

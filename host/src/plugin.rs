@@ -194,22 +194,45 @@ impl LuaPlugin {
         method: &str,
         args: &[Arg<'_>],
     ) -> Result<Output, Error> {
+        self.call_in_from(mode, None, method, args).await
+    }
+
+    /// [`call_in`](Self::call_in) on behalf of a client (`source`, its
+    /// address), which the quarantine counts apart (see
+    /// `plugin/quarantine.rs`).
+    pub(crate) async fn call_in_from(
+        &self,
+        mode: CallMode,
+        source: Option<&str>,
+        method: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Output, Error> {
         match mode {
-            CallMode::Sync => self.call(method, args),
+            CallMode::Sync => self.call_from(source, method, args),
             // Boxed: the async call's future is large, and inlined here it
             // would size every adapter's future, which the sync API moves
             // onto its stack on every call (measured with callgrind: about
             // 1,000 instructions of a trivial call's 23,000).
-            CallMode::Async => Box::pin(self.call_async(method, args)).await,
+            CallMode::Async => Box::pin(self.call_async(source, method, args)).await,
         }
     }
 
     /// Calls `plugin:method(args...)` in a pooled sandbox. A quarantined
     /// plugin fails fast instead (see `plugin/quarantine.rs`).
     pub(crate) fn call(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
+        self.call_from(None, method, args)
+    }
+
+    /// [`call`](Self::call) on behalf of `source`.
+    fn call_from(
+        &self,
+        source: Option<&str>,
+        method: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Output, Error> {
         let span = trace::call_span(self.name(), method);
         let _entered = span.enter();
-        let result = self.admit(method).and_then(|admission| {
+        let result = self.admit(method, source).and_then(|admission| {
             let result = self
                 .acquire()
                 .and_then(|mut instance| instance.call(method, args));
@@ -220,13 +243,14 @@ impl LuaPlugin {
         result
     }
 
-    /// Whether a call of `method` may enter a sandbox now: refused (and
-    /// counted) while the plugin is quarantined.
-    pub(crate) fn admit(&self, method: &str) -> Result<Admission, Error> {
+    /// Whether a call of `method` from `source` may enter a sandbox now:
+    /// refused (and counted) while the plugin or that source is
+    /// quarantined.
+    pub(crate) fn admit(&self, method: &str, source: Option<&str>) -> Result<Admission, Error> {
         let inner = &*self.inner;
         inner
             .quarantine
-            .check(self.name(), method)
+            .check(self.name(), method, source)
             .inspect_err(|refused| {
                 inner.stats.calls.fetch_add(1, Ordering::Relaxed);
                 inner.stats.quarantined.fetch_add(1, Ordering::Relaxed);

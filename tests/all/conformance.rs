@@ -21,7 +21,7 @@ use bext_plugin_lua_wasm::{Error, LuaPluginConfig, LuaPluginRuntime, LuaRuntimeC
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-fn runner() -> &'static LuaRunner {
+pub(crate) fn runner() -> &'static LuaRunner {
     static RUNNER: OnceLock<LuaRunner> = OnceLock::new();
     RUNNER.get_or_init(|| LuaRunner::new().expect("creating the full-profile runner"))
 }
@@ -241,7 +241,7 @@ const FORMATS: &[&str] = &[
     "%.14g", "%g", "%.3f", "%d", "%x", "%5.1f", "%e", "%.17g", "%i", "%s", "%10.4g", "%-8d",
 ];
 
-fn gen_expr(rng: &mut Rng, depth: u32) -> String {
+pub(crate) fn gen_expr(rng: &mut Rng, depth: u32) -> String {
     if depth == 0 || rng.below(4) == 0 {
         return if rng.below(6) == 0 {
             rng.pick(STRING_NUMBER_ATOMS).to_string()
@@ -350,7 +350,7 @@ const REPLACEMENTS: &[&str] = &[
     "'%9'",
 ];
 
-fn gen_string_op(rng: &mut Rng) -> String {
+pub(crate) fn gen_string_op(rng: &mut Rng) -> String {
     let s = *rng.pick(STRING_ATOMS);
     let int = |rng: &mut Rng| {
         [

@@ -15,6 +15,7 @@ mod common;
 mod compat;
 mod conformance;
 mod definitions;
+mod differential;
 mod extended_capabilities;
 mod full_profile;
 mod fuzz;

@@ -76,7 +76,12 @@ impl LuaPlugin {
     ) -> Result<RequestAction, Error> {
         let ctx_json = self.on_request_arg(ctx)?;
         let out = self
-            .call_in(mode, ON_REQUEST, &[Arg::from(ctx_json.as_str())])
+            .call_in_from(
+                mode,
+                ctx.peer_ip.as_deref(),
+                ON_REQUEST,
+                &[Arg::from(ctx_json.as_str())],
+            )
             .await?;
         self.apply_action(ctx, out)
     }
@@ -109,7 +114,12 @@ impl LuaPlugin {
             return Ok(());
         };
         let out = self
-            .call_in(mode, ON_RESPONSE, &[Arg::from(arg_json.as_str())])
+            .call_in_from(
+                mode,
+                ctx.peer_ip.as_deref(),
+                ON_RESPONSE,
+                &[Arg::from(arg_json.as_str())],
+            )
             .await?;
         self.apply_response_change(response, out)
     }

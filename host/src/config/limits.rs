@@ -49,17 +49,24 @@ pub struct LuaSandboxLimits {
     /// Largest payload accepted in either direction (arguments, returned
     /// strings and JSON) in bytes. Default: 16 MiB.
     pub max_payload_bytes: usize,
-    /// Failed calls among the plugin's last
+    /// Failed calls among the last
     /// [`quarantine_window_calls`](Self::quarantine_window_calls) after which
-    /// it is quarantined: calls fail at once with
+    /// calls are quarantined: they fail at once with
     /// [`Error::Quarantined`](crate::Error::Quarantined) for
     /// [`quarantine_ms`](Self::quarantine_ms), then one probe call is let
     /// through, whose outcome ends or restarts the quarantine. A failed call
     /// is a trap (fuel, deadline, memory, stack, other traps), or a
-    /// [`PoolTimeout`](crate::Error::PoolTimeout) while the window already
-    /// holds a trap (the plugin's own stuck calls held every sandbox). Calls
-    /// that succeed do not reset the count; they age failures out of the
-    /// window. The full rule is in the crate docs' "Quarantine" section.
+    /// [`PoolTimeout`](crate::Error::PoolTimeout) of a client whose own
+    /// recent calls trapped. Calls that succeed do not reset the count; they
+    /// age failures out of the window.
+    ///
+    /// The count is scoped to where traps come from, so a client cannot
+    /// turn a trap it chooses (a ReDoS on a header) against a tenant: a
+    /// client (`RequestContext::peer_ip` of `on_request` / `on_response`;
+    /// calls without one share one source) reaching the threshold with its
+    /// own calls is quarantined alone, and the plugin is quarantined for
+    /// everyone only when its failures come from at least as many distinct
+    /// clients (and at least two). The full rule is in SECURITY.md.
     /// `0` disables quarantine. Default: 5.
     pub quarantine_after_traps: u32,
     /// How many recent calls [`quarantine_after_traps`](Self::quarantine_after_traps)

@@ -73,10 +73,15 @@ impl Drop for AsyncCall<'_> {
 impl LuaPlugin {
     /// [`LuaPlugin::call`] through the async API: waits for a permit of the
     /// plugin's fair share, runs the guest yielding every epoch tick.
-    pub(crate) async fn call_async(&self, method: &str, args: &[Arg<'_>]) -> Result<Output, Error> {
+    pub(crate) async fn call_async(
+        &self,
+        source: Option<&str>,
+        method: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Output, Error> {
         let span = trace::call_span(self.name(), method);
         let result = async {
-            let admission = self.admit(method)?;
+            let admission = self.admit(method, source)?;
             // A refusal by the gate says nothing about the plugin's code: it
             // is not recorded by the quarantine. The permit is dropped last,
             // after the sandbox is back in the pool.

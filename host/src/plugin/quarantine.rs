@@ -1,27 +1,54 @@
 //! Quarantine: a plugin whose calls keep trapping must not make the server
-//! spin on it, even when good calls are mixed in or callers pile up.
+//! spin on it, even when good calls are mixed in or callers pile up; and a
+//! client that makes a plugin trap on purpose must not turn that into an
+//! outage for everyone else the plugin serves.
 //!
-//! The rule (documented for users on
-//! [`quarantine_after_traps`](crate::LuaSandboxLimits::quarantine_after_traps)):
+//! A trap can be chosen by a client: a request whose header drives the
+//! plugin's pattern match into its fuel budget (a ReDoS) traps every time.
+//! A plugin-wide count of traps would let one client send five such
+//! requests every cool-down and keep the plugin, so the tenant, answering
+//! 503 to everyone. So the rule is scoped to where the traps come from, as
+//! the gateways that guard shared backends do (per-client limits in front
+//! of a shared circuit breaker, an outlier ejected alone rather than the
+//! cluster), while a plugin that traps for everyone is still stopped:
 //!
-//! * Every call the quarantine lets through records one outcome in a window
-//!   of the plugin's last [`quarantine_window_calls`] outcomes. An outcome is
+//! * Every call is attributed to a *source*: the client address a server
+//!   passes in the request context (`RequestContext::peer_ip`, for
+//!   `on_request` and `on_response`), or one shared source for calls that
+//!   carry no client (the other capabilities, and contexts without a peer).
+//! * Each call the quarantine lets through records one outcome, in its
+//!   source's window of its last [`quarantine_window_calls`] outcomes and in
+//!   the plugin's window of its last as many outcomes. An outcome is
 //!   *failed* when the call trapped (each trap costs a full budget, up to
 //!   [`timeout_ms`] of a worker, and a new instance), or when it got
-//!   [`Error::PoolTimeout`] while the window already holds a trap: every
-//!   sandbox stayed busy with the plugin's own calls, which trap, so the
-//!   waiter failed because of them. A pool timeout with no trap in the
-//!   window (a plugin merely busy) is counted as a success.
-//! * When [`quarantine_after_traps`] of the outcomes in the window failed,
-//!   the plugin is quarantined for [`quarantine_ms`]: calls fail at once with
-//!   [`Error::Quarantined`] without entering (or creating) a sandbox.
-//!   Successful calls do not reset the count; they only push failures out of
-//!   the window, so interleaved good calls cannot hide a trapping path.
-//! * When the cool-down is over, one call is let through as a probe (the
-//!   others keep failing fast while it runs). If it fails, the plugin is
-//!   quarantined again for another cool-down; if not, the window is cleared
-//!   and the plugin serves again. Calls admitted before the quarantine that
-//!   finish during it are recorded but neither end nor extend it.
+//!   [`Error::PoolTimeout`] while its source's own window holds a trap (it
+//!   waited behind its own trapping calls). Other pool timeouts count as
+//!   successes: a busy plugin, or one client's traps, do not fail others.
+//! * **A source** whose window holds [`quarantine_after_traps`] failures is
+//!   quarantined for [`quarantine_ms`]: its calls fail at once with
+//!   [`Error::Quarantined`] without entering (or creating) a sandbox; other
+//!   sources are served as before. One client's traps so cost at most
+//!   `quarantine_after_traps` budgets per window, then one probe per
+//!   cool-down, and never fail another client's calls.
+//! * **The plugin** is quarantined for everyone when its window holds
+//!   `quarantine_after_traps` failures from at least as many distinct
+//!   sources (and at least two): the plugin traps for many clients, so it
+//!   is the plugin that is broken. One client cannot reach this; an
+//!   attacker needs that many addresses (five by default), and then holds
+//!   the plugin for one cool-down at a time, as before this rule.
+//! * Successful calls do not reset a count; they only push failures out of
+//!   the windows, so interleaved good calls cannot hide a trapping path.
+//! * When a cool-down is over, one call of that source (or, plugin-wide, any
+//!   call) is let through as a probe, the others keep failing fast while it
+//!   runs. If it fails, the quarantine restarts for another cool-down; if
+//!   not, the source's failures are forgiven (removed from both windows; a
+//!   plugin-wide probe clears the plugin's window) and it is served again.
+//!   Calls admitted before a quarantine that finish during it are recorded
+//!   but neither end nor extend it.
+//! * Sources are tracked only while they have a failure in their window or a
+//!   quarantine running, at most [`MAX_TRACKED_SOURCES`]; beyond that, new
+//!   failing sources are counted in the plugin's window only (so many
+//!   failing clients still reach the plugin-wide rule).
 //!
 //! [`timeout_ms`]: crate::LuaSandboxLimits::timeout_ms
 //! [`quarantine_after_traps`]: crate::LuaSandboxLimits::quarantine_after_traps
@@ -29,16 +56,25 @@
 //! [`quarantine_ms`]: crate::LuaSandboxLimits::quarantine_ms
 
 use crate::error::Error;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// Sources tracked at once per plugin (a bound on the state a flood of
+/// client addresses can make the host keep).
+pub(crate) const MAX_TRACKED_SOURCES: usize = 4096;
+
+/// Where a call comes from: a client address, or `None` for calls that
+/// carry no client.
+pub(crate) type Source = Option<String>;
 
 /// One plugin's quarantine state.
 #[derive(Debug)]
 pub(crate) struct Quarantine {
-    /// Failed outcomes in the window that quarantine the plugin; 0 disables.
+    /// Failed outcomes in a window that quarantine its source, and (from as
+    /// many distinct sources) the plugin; 0 disables.
     after_failures: u32,
-    /// Outcomes the window holds (at least `after_failures`).
+    /// Outcomes a window holds (at least `after_failures`).
     window_len: usize,
     cool_down: Duration,
     state: Mutex<State>,
@@ -46,36 +82,57 @@ pub(crate) struct Quarantine {
 
 #[derive(Debug, Default)]
 struct State {
-    /// The last `window_len` outcomes, oldest first: `true` for failed.
+    /// The plugin's last `window_len` outcomes, oldest first: the failing
+    /// source for a failed one, `None` for a success.
+    window: VecDeque<Option<Source>>,
+    /// Plugin-wide: every call fails fast until then.
+    until: Option<Instant>,
+    /// Sources with a failure in their window or a quarantine running.
+    sources: HashMap<Source, Breaker>,
+    /// Quarantines entered, of sources and of the plugin (a failed probe's
+    /// restart not counted).
+    entered: u64,
+}
+
+/// One source's window and quarantine.
+#[derive(Debug, Default)]
+struct Breaker {
+    /// The source's last `window_len` outcomes, oldest first: `true` for failed.
     window: VecDeque<bool>,
     /// Failed outcomes in `window`.
     failures: u32,
-    /// Calls fail fast until then. While a probe runs it is already pushed
-    /// one cool-down ahead, so concurrent calls keep failing fast.
+    /// The source's calls fail fast until then. While a probe runs it is
+    /// already pushed one cool-down ahead, so concurrent calls keep failing
+    /// fast.
     until: Option<Instant>,
-    /// Quarantines entered (a failed probe's restart not counted).
-    entered: u64,
 }
 
 /// How [`Quarantine::check`] let a call through; hand it back to
 /// [`Quarantine::record`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Admission {
+    source: Source,
+    probe: Option<Scope>,
+}
+
+/// What a probe call decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Admission {
-    /// An ordinary call.
-    Normal,
-    /// The one call after a cool-down whose outcome ends or restarts the
-    /// quarantine.
-    Probe,
+enum Scope {
+    /// The plugin-wide quarantine.
+    Plugin,
+    /// The quarantine of the call's source.
+    Source,
 }
 
 /// Quarantine state for [`PluginStats`](crate::PluginStats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Snapshot {
-    /// Failed outcomes in the current window.
+    /// Failed outcomes in the plugin's current window.
     pub(crate) recent_failures: u32,
-    /// Milliseconds until a probe may run; `Some` while quarantined.
+    /// Milliseconds until a probe may run; `Some` while the plugin, or a
+    /// source of its calls, is quarantined (the longest wait).
     pub(crate) retry_after_ms: Option<u64>,
-    /// Quarantines entered since load.
+    /// Quarantines entered since load, of sources and of the plugin.
     pub(crate) entered: u64,
 }
 
@@ -91,9 +148,15 @@ impl Quarantine {
         }
     }
 
-    /// How a call of `method` may run now; [`Error::Quarantined`] otherwise.
-    pub(crate) fn check(&self, plugin: &str, method: &str) -> Result<Admission, Error> {
-        self.check_at(Instant::now(), plugin, method)
+    /// How a call of `method` from `source` may run now;
+    /// [`Error::Quarantined`] otherwise.
+    pub(crate) fn check(
+        &self,
+        plugin: &str,
+        method: &str,
+        source: Option<&str>,
+    ) -> Result<Admission, Error> {
+        self.check_at(Instant::now(), plugin, method, source)
     }
 
     /// Counts the outcome of a call that [`check`](Self::check) let through.
@@ -111,25 +174,52 @@ impl Quarantine {
         self.snapshot_at(Instant::now())
     }
 
-    fn check_at(&self, now: Instant, plugin: &str, method: &str) -> Result<Admission, Error> {
+    fn check_at(
+        &self,
+        now: Instant,
+        plugin: &str,
+        method: &str,
+        source: Option<&str>,
+    ) -> Result<Admission, Error> {
+        let source: Source = source.map(str::to_owned);
         if self.after_failures == 0 {
-            return Ok(Admission::Normal);
+            return Ok(Admission {
+                source,
+                probe: None,
+            });
         }
         let mut state = self.lock();
+        let refused = |until: Instant, recent_traps: u32| Error::Quarantined {
+            plugin: plugin.into(),
+            method: method.into(),
+            retry_after_ms: ceil_ms(until - now),
+            recent_traps,
+        };
         match state.until {
-            Some(until) if now < until => Err(Error::Quarantined {
-                plugin: plugin.into(),
-                method: method.into(),
-                retry_after_ms: ceil_ms(until - now),
-                recent_traps: state.failures,
-            }),
+            Some(until) if now < until => return Err(refused(until, state.failures())),
             Some(_) => {
-                // The cool-down is over: this call is the probe.
+                // The plugin's cool-down is over: this call is its probe.
                 state.until = Some(later(now, self.cool_down));
-                Ok(Admission::Probe)
+                return Ok(Admission {
+                    source,
+                    probe: Some(Scope::Plugin),
+                });
             }
-            None => Ok(Admission::Normal),
+            None => {}
         }
+        let probe = match state.sources.get_mut(&source) {
+            Some(Breaker {
+                until: Some(until),
+                failures,
+                ..
+            }) if now < *until => return Err(refused(*until, *failures)),
+            Some(breaker @ Breaker { until: Some(_), .. }) => {
+                breaker.until = Some(later(now, self.cool_down));
+                Some(Scope::Source)
+            }
+            _ => None,
+        };
+        Ok(Admission { source, probe })
     }
 
     fn record_at(&self, now: Instant, admission: Admission, outcome: Outcome) {
@@ -137,51 +227,126 @@ impl Quarantine {
             return;
         }
         let mut state = self.lock();
+        let state = &mut *state;
+        let Admission { source, probe } = admission;
         let failed = match outcome {
             Outcome::Trap => true,
-            Outcome::PoolTimeout => state.window.contains(&true),
+            Outcome::PoolTimeout => state
+                .sources
+                .get(&source)
+                .is_some_and(|b| b.window.contains(&true)),
             Outcome::Completed => false,
         };
-        match admission {
-            Admission::Probe if failed => {
-                state.push(failed, self.window_len);
-                state.until = Some(later(now, self.cool_down));
-            }
-            Admission::Probe => {
-                // The plugin recovered: start over with a clean window.
-                state.window.clear();
-                state.failures = 0;
-                state.until = None;
-            }
-            Admission::Normal => {
-                state.push(failed, self.window_len);
-                if state.until.is_none() && state.failures >= self.after_failures {
-                    state.until = Some(later(now, self.cool_down));
-                    state.entered += 1;
+        match probe {
+            Some(scope) if !failed => {
+                // Recovered: forgive the source's failures; a plugin-wide
+                // probe starts the plugin over with a clean window.
+                if scope == Scope::Plugin {
+                    state.window.clear();
+                    state.until = None;
+                } else {
+                    for outcome in state.window.iter_mut() {
+                        if outcome.as_ref() == Some(&source) {
+                            *outcome = None;
+                        }
+                    }
                 }
+                state.sources.remove(&source);
+                return;
+            }
+            Some(scope) => {
+                state.push(failed.then(|| source.clone()), self.window_len);
+                let breaker = state.sources.entry(source).or_default();
+                breaker.push(failed, self.window_len);
+                match scope {
+                    Scope::Plugin => state.until = Some(later(now, self.cool_down)),
+                    Scope::Source => breaker.until = Some(later(now, self.cool_down)),
+                }
+                return;
+            }
+            None => {}
+        }
+        state.push(failed.then(|| source.clone()), self.window_len);
+        let mut entered_source = false;
+        let tracked = state.sources.contains_key(&source);
+        if tracked || (failed && state.sources.len() < MAX_TRACKED_SOURCES) {
+            let breaker = state.sources.entry(source.clone()).or_default();
+            breaker.push(failed, self.window_len);
+            if breaker.until.is_none() && breaker.failures >= self.after_failures {
+                breaker.until = Some(later(now, self.cool_down));
+                state.entered += 1;
+                entered_source = true;
+            } else if breaker.until.is_none() && breaker.failures == 0 {
+                state.sources.remove(&source);
+            }
+        }
+        let sources_needed = self.after_failures.max(2) as usize;
+        if state.until.is_none()
+            && state.failures() >= self.after_failures
+            && state.failing_sources(sources_needed) >= sources_needed
+        {
+            state.until = Some(later(now, self.cool_down));
+            // Entering both scopes at once is one quarantine.
+            if !entered_source {
+                state.entered += 1;
             }
         }
     }
 
     fn snapshot_at(&self, now: Instant) -> Snapshot {
         let state = self.lock();
+        let until = state
+            .sources
+            .values()
+            .filter_map(|b| b.until)
+            .chain(state.until)
+            .max();
         Snapshot {
-            recent_failures: state.failures,
-            retry_after_ms: state
-                .until
-                .map(|until| ceil_ms(until.saturating_duration_since(now))),
+            recent_failures: state.failures(),
+            retry_after_ms: until.map(|until| ceil_ms(until.saturating_duration_since(now))),
             entered: state.entered,
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // Plain numbers and a queue of flags, each update complete before
+        // Plain numbers, queues and a map, each update complete before
         // anything that could panic: a poisoned lock is still sound.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl State {
+    /// Appends an outcome to the plugin's window, dropping the oldest
+    /// beyond `window_len`.
+    fn push(&mut self, failed: Option<Source>, window_len: usize) {
+        self.window.push_back(failed);
+        if self.window.len() > window_len {
+            self.window.pop_front();
+        }
+    }
+
+    /// Failed outcomes in the plugin's window.
+    fn failures(&self) -> u32 {
+        self.window.iter().filter(|o| o.is_some()).count() as u32
+    }
+
+    /// Distinct sources of the failures in the plugin's window, counted up
+    /// to `enough`.
+    fn failing_sources(&self, enough: usize) -> usize {
+        let mut seen: Vec<&Source> = Vec::with_capacity(enough);
+        for source in self.window.iter().flatten() {
+            if !seen.contains(&source) {
+                seen.push(source);
+                if seen.len() >= enough {
+                    break;
+                }
+            }
+        }
+        seen.len()
+    }
+}
+
+impl Breaker {
     /// Appends an outcome, dropping the oldest beyond `window_len`.
     fn push(&mut self, failed: bool, window_len: usize) {
         self.window.push_back(failed);
@@ -217,11 +382,23 @@ fn ceil_ms(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Admission::{Normal, Probe};
+
+    /// An ordinary call with no client.
+    #[allow(non_upper_case_globals)]
+    const Normal: Admission = Admission {
+        source: None,
+        probe: None,
+    };
+    /// The probe of the no-client source's quarantine.
+    #[allow(non_upper_case_globals)]
+    const Probe: Admission = Admission {
+        source: None,
+        probe: Some(Scope::Source),
+    };
     use Outcome::{Completed as OK, PoolTimeout, Trap as TRAP};
 
     fn rejected(q: &Quarantine, now: Instant) -> Option<(u64, u32)> {
-        match q.check_at(now, "p", "on_request") {
+        match q.check_at(now, "p", "on_request", None) {
             Ok(_) => None,
             Err(Error::Quarantined {
                 plugin,
@@ -261,7 +438,7 @@ mod tests {
         );
         // Cool-down over: one probe goes through, the others still fail fast.
         let t1 = t0 + Duration::from_millis(1000);
-        assert_eq!(q.check_at(t1, "p", "m").unwrap(), Probe);
+        assert_eq!(q.check_at(t1, "p", "m", None).unwrap(), Probe);
         assert_eq!(rejected(&q, t1), Some((1000, 3)));
         // The probe traps: another full cool-down.
         let t2 = t1 + Duration::from_millis(10);
@@ -269,7 +446,7 @@ mod tests {
         assert_eq!(rejected(&q, t2 + Duration::from_millis(999)), Some((1, 4)));
         // The next probe succeeds: the plugin serves again, with a clean window.
         let t3 = t2 + Duration::from_millis(1000);
-        assert_eq!(q.check_at(t3, "p", "m").unwrap(), Probe);
+        assert_eq!(q.check_at(t3, "p", "m", None).unwrap(), Probe);
         q.record_at(t3, Probe, OK);
         assert_eq!(
             q.snapshot_at(t3),
@@ -359,6 +536,113 @@ mod tests {
         assert!(retry_after_ms > 1_000_000_000, "{retry_after_ms}");
     }
 
+    fn from(q: &Quarantine, now: Instant, client: &str) -> Result<Admission, Error> {
+        q.check_at(now, "p", "on_request", Some(client))
+    }
+
+    #[test]
+    fn one_clients_traps_quarantine_that_client_only() {
+        let q = Quarantine::new(5, 20, 5000);
+        let t = Instant::now();
+        for i in 0..200 {
+            // The attacker traps on every call it is let through ...
+            if let Ok(admission) = from(&q, t, "198.51.100.1") {
+                q.record_at(t, admission, TRAP);
+            }
+            // ... and a good client keeps being served.
+            let good = from(&q, t, "203.0.113.7")
+                .unwrap_or_else(|e| panic!("good call {i} refused: {e:?}"));
+            q.record_at(t, good, OK);
+        }
+        assert!(from(&q, t, "198.51.100.1").is_err());
+        let snapshot = q.snapshot_at(t);
+        assert_eq!((snapshot.entered, snapshot.retry_after_ms), (1, Some(5000)));
+        // Pool timeouts of the good client are not failures of its own.
+        let good = from(&q, t, "203.0.113.7").unwrap();
+        q.record_at(t, good, PoolTimeout);
+        assert!(from(&q, t, "203.0.113.7").is_ok());
+    }
+
+    #[test]
+    fn traps_from_as_many_clients_as_the_threshold_quarantine_the_plugin() {
+        let q = Quarantine::new(3, 10, 1000);
+        let t = Instant::now();
+        for client in ["a", "b"] {
+            let admission = from(&q, t, client).unwrap();
+            q.record_at(t, admission, TRAP);
+        }
+        assert!(from(&q, t, "good").is_ok(), "two clients are not enough");
+        let admission = from(&q, t, "c").unwrap();
+        q.record_at(t, admission, TRAP);
+        assert!(matches!(
+            from(&q, t, "good"),
+            Err(Error::Quarantined {
+                retry_after_ms: 1000,
+                recent_traps: 3,
+                ..
+            })
+        ));
+        assert_eq!(q.snapshot_at(t).entered, 1);
+        // After the cool-down any call is the probe; it succeeds: everyone
+        // is served again with a clean window.
+        let t1 = t + Duration::from_millis(1000);
+        let probe = from(&q, t1, "good").unwrap();
+        assert_eq!(probe.probe, Some(Scope::Plugin));
+        assert!(from(&q, t1, "other").is_err(), "one probe at a time");
+        q.record_at(t1, probe, OK);
+        assert_eq!(q.snapshot_at(t1).recent_failures, 0);
+        for client in ["a", "b", "c", "d"] {
+            assert!(from(&q, t1, client).is_ok(), "{client}");
+        }
+    }
+
+    #[test]
+    fn a_recovered_clients_traps_are_forgiven_plugin_wide() {
+        let q = Quarantine::new(2, 10, 1000);
+        let t = Instant::now();
+        for _ in 0..2 {
+            let admission = from(&q, t, "a").unwrap();
+            q.record_at(t, admission, TRAP);
+        }
+        assert!(from(&q, t, "a").is_err());
+        let t1 = t + Duration::from_millis(1000);
+        let probe = from(&q, t1, "a").unwrap();
+        assert_eq!(probe.probe, Some(Scope::Source));
+        q.record_at(t1, probe, OK);
+        assert_eq!(
+            q.snapshot_at(t1),
+            Snapshot {
+                recent_failures: 0,
+                retry_after_ms: None,
+                entered: 1
+            }
+        );
+        // One trap from another client is not "two clients trapping".
+        let admission = from(&q, t1, "b").unwrap();
+        q.record_at(t1, admission, TRAP);
+        assert!(from(&q, t1, "c").is_ok());
+    }
+
+    #[test]
+    fn tracked_clients_are_bounded() {
+        let q = Quarantine::new(2, 4, 1000);
+        let t = Instant::now();
+        for n in 0..MAX_TRACKED_SOURCES + 100 {
+            let client = format!("10.0.{}.{}", n / 256, n % 256);
+            if let Ok(admission) = from(&q, t, &client) {
+                q.record_at(t, admission, TRAP);
+            }
+        }
+        assert!(q.lock().sources.len() <= MAX_TRACKED_SOURCES);
+        // Good calls leave nothing behind.
+        let q = Quarantine::new(2, 4, 1000);
+        for n in 0..100 {
+            let admission = from(&q, t, &n.to_string()).unwrap();
+            q.record_at(t, admission, OK);
+        }
+        assert!(q.lock().sources.is_empty());
+    }
+
     #[test]
     fn zero_traps_disables_quarantine() {
         let q = Quarantine::new(0, 20, 1000);
@@ -381,7 +665,7 @@ mod tests {
             code: None,
         });
         q.record(Normal, &lua_error);
-        assert!(q.check("p", "m").is_ok(), "a Lua error is not a trap");
+        assert!(q.check("p", "m", None).is_ok(), "a Lua error is not a trap");
         let trap: Result<(), Error> = Err(Error::OutOfFuel {
             plugin: "p".into(),
             method: "m".into(),
@@ -389,7 +673,7 @@ mod tests {
         });
         q.record(Normal, &trap);
         assert!(matches!(
-            q.check("p", "m"),
+            q.check("p", "m", None),
             Err(Error::Quarantined {
                 recent_traps: 1,
                 ..

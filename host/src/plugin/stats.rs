@@ -43,13 +43,15 @@ pub struct PluginStats {
     /// Calls refused with [`Error::Quarantined`] (also counted in `calls`
     /// and `errors`); they entered no sandbox.
     pub quarantined: u64,
-    /// Times the plugin entered quarantine since it was loaded.
+    /// Quarantines entered since the plugin was loaded, of the plugin and of
+    /// its clients.
     pub quarantines: u64,
     /// Failed calls (traps, and pool timeouts behind traps) among the recent
     /// calls the quarantine rule counts over
     /// ([`LuaSandboxLimits::quarantine_window_calls`](crate::LuaSandboxLimits::quarantine_window_calls)).
     pub recent_traps: u32,
-    /// `Some(ms until the next probe call)` while the plugin is quarantined.
+    /// `Some(ms until the next probe call)` while the plugin, or a client
+    /// of it, is quarantined (the longest wait).
     pub quarantined_for_ms: Option<u64>,
     /// How long calls took inside their sandbox.
     pub latency: LatencyHistogram,
