@@ -99,6 +99,11 @@ pub struct TenantLimits {
     /// How long a plugin that keeps trapping stays quarantined, in
     /// milliseconds.
     pub quarantine_ms: Option<u64>,
+    /// Calls of each of the tenant's plugins that run at once (the
+    /// plugin's fair share of the executor's workers, see
+    /// `PoolConfig::max_concurrent_calls`); further calls wait their turn
+    /// without holding a worker. At least 1.
+    pub max_concurrent_calls: Option<usize>,
 }
 
 impl TenantLimits {
@@ -118,6 +123,15 @@ impl TenantLimits {
             limits = limits.quarantine_ms(ms);
         }
         limits
+    }
+
+    /// The tenant's pool settings over the runtime's defaults.
+    pub fn pool_config(&self) -> bext_plugin_lua_wasm::PoolConfig {
+        let pool = bext_plugin_lua_wasm::PoolConfig::default();
+        match self.max_concurrent_calls {
+            Some(calls) => pool.max_concurrent_calls(calls),
+            None => pool,
+        }
     }
 }
 
@@ -228,6 +242,12 @@ impl GatewayConfig {
                     )));
                 }
             }
+            if tenant.limits.max_concurrent_calls == Some(0) {
+                return Err(ConfigError(format!(
+                    "tenant `{}`: max_concurrent_calls must be at least 1",
+                    tenant.id
+                )));
+            }
             if let Some(upstream) = &tenant.upstream {
                 let uri: http::Uri = upstream.parse().map_err(|e| {
                     ConfigError(format!(
@@ -287,6 +307,28 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.tenants[0].limits.sandbox_limits().timeout_ms, 50);
         assert_eq!(c.tenants[0].upstream, None);
+        assert_eq!(
+            c.tenants[0].limits.pool_config().max_concurrent_calls,
+            bext_plugin_lua_wasm::PoolConfig::default().max_concurrent_calls
+        );
+    }
+
+    #[test]
+    fn a_tenant_sets_its_concurrency_cap() {
+        let c = GatewayConfig::parse(
+            r#"{"tenants":[{"id":"a","hosts":[],"limits":{"max_concurrent_calls":3}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.tenants[0].limits.pool_config().max_concurrent_calls, 3);
+        let err = GatewayConfig::parse(
+            r#"{"tenants":[{"id":"a","hosts":[],"limits":{"max_concurrent_calls":0}}]}"#,
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            err.contains("tenant `a`: max_concurrent_calls must be at least 1"),
+            "{err}"
+        );
     }
 
     #[test]

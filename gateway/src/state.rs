@@ -14,7 +14,7 @@
 use crate::chain::{Chain, Middleware};
 use crate::config::{GatewayConfig, TenantConfig};
 use crate::lua::LuaMiddleware;
-use bext_plugin_lua_wasm::{LuaPluginRuntime, LuaSandboxLimits};
+use bext_plugin_lua_wasm::{LuaPluginRuntime, LuaSandboxLimits, PoolConfig};
 use bext_plugin_sources::{ApplyReport, Reconciler, runtime_name, split_runtime_name};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -159,16 +159,19 @@ impl Gateway {
     /// source's, or a direct `apply`) reaches the tenants' chains before
     /// the apply returns.
     pub fn new(config: &GatewayConfig, runtime: Arc<LuaPluginRuntime>, tier: Tier) -> Arc<Self> {
-        let limits: HashMap<String, LuaSandboxLimits> = config
+        let limits: HashMap<String, (LuaSandboxLimits, PoolConfig)> = config
             .tenants
             .iter()
-            .map(|t| (t.id.clone(), t.limits.sandbox_limits()))
+            .map(|t| {
+                let limits = (t.limits.sandbox_limits(), t.limits.pool_config());
+                (t.id.clone(), limits)
+            })
             .collect();
         Arc::new_cyclic(|gateway: &Weak<Gateway>| {
             let gateway = gateway.clone();
             let reconciler = Reconciler::new(runtime)
                 .configure(move |wanted, config| match limits.get(&wanted.tenant) {
-                    Some(limits) => config.limits(limits.clone()),
+                    Some((limits, pool)) => config.limits(limits.clone()).pool(*pool),
                     None => config,
                 })
                 .on_apply(move |_source, report| {

@@ -7,6 +7,7 @@
 pub(crate) mod artifact_cache;
 pub(crate) mod snapshot;
 
+use crate::config::limits;
 use crate::config::runtime::LuaRuntimeConfig;
 use crate::config::validate;
 use crate::error::Error;
@@ -132,6 +133,12 @@ pub(crate) fn engine_config(config: &LuaRuntimeConfig) -> Config {
     // Lua's error handling is setjmp/longjmp lowered to wasm exceptions.
     c.wasm_exceptions(true);
     c.consume_fuel(config.fuel_metering);
+    if config.fuel_metering {
+        // The price list that makes fuel count Lua instructions; it changes
+        // the compiled code, and wasmtime's compatibility hash (part of
+        // every artifact's cache key) covers it.
+        c.operator_cost(limits::operator_costs());
+    }
     c.epoch_interruption(config.epoch_deadlines);
     c.max_wasm_stack(config.max_wasm_stack_bytes);
     c.cranelift_opt_level(OptLevel::Speed);

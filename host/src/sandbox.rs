@@ -9,7 +9,7 @@ pub(crate) mod budget;
 pub(crate) mod classify;
 pub(crate) mod fork;
 
-use crate::config::limits::LuaSandboxLimits;
+use crate::config::limits::{FUEL_PER_KILO_INSTRUCTIONS, LuaSandboxLimits, wasm_fuel};
 use crate::engine::GuestEngine;
 use crate::error::Error;
 use crate::guest::abi::{self, Arg, GuestExports, Output, Status};
@@ -63,8 +63,9 @@ pub(crate) const LOAD: &str = "load";
 const INIT_FUEL: u64 = 20_000_000;
 
 /// Fuel between two yields of an async call when the runtime meters fuel
-/// but has no epoch ticks: about a millisecond of guest work.
-const FUEL_YIELD_INTERVAL: u64 = 2_000_000;
+/// but has no epoch ticks: 100,000 Lua instructions, about half a
+/// millisecond of a loop.
+const FUEL_YIELD_INTERVAL: u64 = 100 * FUEL_PER_KILO_INSTRUCTIONS;
 
 impl Sandbox {
     /// A sandbox with the script loaded from source: an instance of the
@@ -127,7 +128,7 @@ impl Sandbox {
         {
             // Without epoch ticks, fuel is what makes a long call yield.
             // Only fails when fuel metering is off, checked above.
-            let _ = store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL));
+            let _ = store.fuel_async_yield_interval(Some(wasm_fuel(FUEL_YIELD_INTERVAL)));
         }
         let init_limits = spec.limits.clone().fuel_per_call(INIT_FUEL);
         let started = budget::arm(mode, &mut store, &engine.config, &init_limits);

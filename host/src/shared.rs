@@ -17,6 +17,8 @@
 //! [`SharedStore`](op::SharedStore): the in-process
 //! [`LocalDict`](local::LocalDict), or Redis with the `redis` feature.
 
+use crate::FUEL_PER_KILO_INSTRUCTIONS;
+
 pub(crate) mod local;
 pub(crate) mod op;
 #[cfg(feature = "redis")]
@@ -32,13 +34,13 @@ pub const SHARED_MAX_KEY_BYTES: usize = 65_535;
 /// `keys()` without a limit returns at most this many keys (as OpenResty's).
 pub(crate) const DEFAULT_KEYS_LIMIT: usize = 1024;
 
-/// Fuel every `bext.shared` call costs, about what 25 Lua VM instructions
-/// cost (see [`FUEL_PER_KILO_INSTRUCTIONS`](crate::FUEL_PER_KILO_INSTRUCTIONS)).
-pub const SHARED_CALL_FUEL: u64 = 2_000;
+/// Fuel every `bext.shared` call costs: what 25 Lua VM instructions cost
+/// (see [`FUEL_PER_KILO_INSTRUCTIONS`]).
+pub const SHARED_CALL_FUEL: u64 = 25 * FUEL_PER_KILO_INSTRUCTIONS / 1000;
 
 /// Extra fuel per entry an operation visits beyond its key (`keys`,
-/// `flush_expired`, `flush_all`).
-pub const SHARED_ENTRY_FUEL: u64 = 100;
+/// `flush_expired`, `flush_all`): what one Lua VM instruction costs.
+pub const SHARED_ENTRY_FUEL: u64 = FUEL_PER_KILO_INSTRUCTIONS / 1000;
 
 /// Fuel for a call that moved `bytes` (request and reply) and visited
 /// `entries` entries: [`SHARED_CALL_FUEL`] + 1 per byte + [`SHARED_ENTRY_FUEL`] per entry.

@@ -2,21 +2,52 @@
 //! units and defaults. How a call's budgets are armed in its store is
 //! `sandbox/budget.rs`.
 
-/// Fuel that wasm spends running 1000 Lua VM instructions of plugin-like
-/// code: pattern matching on the request context, string building, table
-/// updates (measured by `tests/all/limits.rs`, which counts the same script's
-/// instructions with native Lua's count hook).
+/// Fuel for 1000 Lua VM instructions: bext's unit (its mlua tier counts
+/// 1000 instructions per hook tick) in this sandbox's fuel.
 ///
-/// Wasm fuel counts wasm operators (about one unit each), not Lua
-/// instructions. One instruction of pure bytecode (arithmetic, table access,
-/// calls) costs about 80 fuel in the interpreter loop; library functions
-/// (`string.match`, `gsub`, `rep`, `table.concat`, `sort`) cost fuel in
-/// proportion to the work they do, where an instruction-count hook counts
-/// each call as one instruction, which brings plugin-like code to about 370.
-/// The default budget uses this plugin-like figure, so a script gets about
-/// the same amount of work per call as under bext's mlua tier; pure-bytecode
-/// loops get about 4.5x more instructions than there.
-pub const FUEL_PER_KILO_INSTRUCTIONS: u64 = 360_000;
+/// Fuel is wasmtime's fuel metering under this crate's price list
+/// (`operator_costs` in `config/limits.rs`): one unit for every wasm
+/// `block` entered, 1/128 of a unit for every other operator and for every
+/// byte `memory.copy` or `memory.fill` moves. The interpreter dispatches each Lua instruction
+/// through one `br_table` nested in about 85 blocks (the `switch` of
+/// `luaV_execute`), so an instruction costs about 115 units whatever it does
+/// in the interpreter loop, while library C code (`string.match`, `gsub`,
+/// `rep`, `table.concat`, `sort`) enters few blocks for its work and pays
+/// for that work in proportion, where a count hook counts each call as one
+/// instruction. Measured against native Lua's count hook on the same
+/// scripts (`tests/all/limits.rs`): pure bytecode about 116 units per
+/// instruction, plugin-like code (pattern matching on the request context,
+/// string building, table updates) about 150. This constant sits between
+/// them, so both get bext's budget within 0.8x-1.25x: a pure-bytecode loop
+/// about 1.1x bext's instructions, plugin-like code about 0.85x.
+pub const FUEL_PER_KILO_INSTRUCTIONS: u64 = 128_000;
+
+/// Wasmtime fuel per unit of this crate's fuel: the price of entering a
+/// wasm `block`, against 1 for any other operator. Wasmtime prices
+/// operators in whole fuel (at most 255 each), so a unit is 128 of them.
+pub(crate) const WASM_FUEL_PER_UNIT: u64 = 128;
+
+/// The operator prices that make fuel track Lua instructions (see
+/// [`FUEL_PER_KILO_INSTRUCTIONS`]): wasmtime's defaults (1 per operator, 1
+/// per byte copied or filled, control markers free) with `block` at
+/// [`WASM_FUEL_PER_UNIT`]. Every loop still pays at least its back edge on
+/// each turn, so library code doing unbounded work runs out of fuel too.
+pub(crate) fn operator_costs() -> wasmtime::OperatorCost {
+    let mut costs = wasmtime::OperatorCost::new();
+    costs.Block = WASM_FUEL_PER_UNIT as u8;
+    costs
+}
+
+/// `fuel` in wasmtime's fuel (saturating: `u64::MAX` stays unlimited).
+pub(crate) fn wasm_fuel(fuel: u64) -> u64 {
+    fuel.saturating_mul(WASM_FUEL_PER_UNIT)
+}
+
+/// Wasmtime's fuel `wasm` in this crate's fuel, rounded up (any work
+/// counts).
+pub(crate) fn fuel_from_wasm(wasm: u64) -> u64 {
+    wasm.div_ceil(WASM_FUEL_PER_UNIT)
+}
 
 /// bext's native (mlua) tier allows 200 hook ticks of 1000 VM instructions.
 pub const BEXT_TICKS_PER_CALL: u64 = 200;
@@ -38,10 +69,12 @@ pub struct LuaSandboxLimits {
     /// about 0.5 MiB of fixed guest memory (C stack, static data).
     /// Default: 64 MiB.
     pub max_heap_bytes: usize,
-    /// Fuel (wasm operators) per call. Default: the equivalent of bext's
-    /// mlua budget, 200 ticks x 1000 Lua instructions, that is
-    /// `200 * FUEL_PER_KILO_INSTRUCTIONS` = 72,000,000 (roughly 20-40 ms of
-    /// CPU). `0` means unlimited for this plugin (the deadline still applies).
+    /// Fuel per call, in the units of
+    /// [`FUEL_PER_KILO_INSTRUCTIONS`](crate::FUEL_PER_KILO_INSTRUCTIONS).
+    /// Default: bext's mlua budget, 200 ticks x 1000 Lua instructions, that
+    /// is `200 * FUEL_PER_KILO_INSTRUCTIONS` = 25,600,000 (roughly 1.5 ms of
+    /// CPU for a pure-bytecode loop, 5-10 ms for plugin-like code). `0`
+    /// means unlimited for this plugin (the deadline still applies).
     pub fuel_per_call: u64,
     /// Wall-clock deadline per call in milliseconds, enforced by epoch
     /// interruption at the runtime's tick granularity. Default: 1000 ms.

@@ -211,3 +211,44 @@ pub(crate) fn memory_image(
         .ok_or_else(|| wasmtime::Error::msg("the guest exports no memory"))?;
     Ok(memory.data(&store).into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::runtime::LuaRuntimeConfig;
+    use crate::engine::engine_config;
+
+    /// The smallest valid module: compiled code without anything in it.
+    const EMPTY_MODULE: &[u8] = b"\0asm\x01\0\0\0";
+
+    /// Code compiled under another fuel price list counts fuel in other
+    /// units: its cache key differs, and wasmtime refuses the artifact too.
+    #[test]
+    fn code_compiled_under_another_fuel_price_list_is_never_reused() {
+        let config = LuaRuntimeConfig::default();
+        let ours = Engine::new(&engine_config(&config)).unwrap();
+        let mut wasmtime_prices = engine_config(&config);
+        wasmtime_prices.operator_cost(wasmtime::OperatorCost::new());
+        let other = Engine::new(&wasmtime_prices).unwrap();
+        for kind in ["snapshot", "raw"] {
+            assert_ne!(artifact_key(&ours, kind), artifact_key(&other, kind));
+            assert_ne!(
+                artifact_file_name(&ours, kind),
+                artifact_file_name(&other, kind)
+            );
+        }
+        let foreign = Module::new(&other, EMPTY_MODULE)
+            .unwrap()
+            .serialize()
+            .unwrap();
+        // SAFETY: the bytes were serialized by wasmtime just above.
+        let loaded = unsafe { Module::deserialize(&ours, &foreign) };
+        assert!(loaded.is_err(), "an artifact of another price list loaded");
+        // The same engine settings give the same key, so the cache is used.
+        let again = Engine::new(&engine_config(&config)).unwrap();
+        assert_eq!(
+            artifact_key(&ours, "snapshot"),
+            artifact_key(&again, "snapshot")
+        );
+    }
+}

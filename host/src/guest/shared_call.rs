@@ -4,6 +4,7 @@
 //! and the [`Reply`] encoded back for the shim. The stores themselves
 //! (`shared/`) know nothing of guest memory.
 
+use crate::config::limits::wasm_fuel;
 use crate::guest::abi::{
     Arg, Output, decode_args, encode_args, guest_bytes, guest_bytes_mut, shared_op,
 };
@@ -50,7 +51,7 @@ pub(crate) fn shared_call(
     };
     // Fuel only exists when the runtime meters it.
     if let Ok(fuel) = caller.get_fuel() {
-        let cost = fuel_cost(req_len as usize + bytes.len(), visited);
+        let cost = wasm_fuel(fuel_cost(req_len as usize + bytes.len(), visited));
         if fuel < cost {
             caller.set_fuel(0)?;
             return Err(Trap::OutOfFuel.into());

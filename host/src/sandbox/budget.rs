@@ -2,7 +2,7 @@
 //! (not topped up), the epoch deadline, and the wall-clock deadline host
 //! calls stop at.
 
-use crate::config::limits::LuaSandboxLimits;
+use crate::config::limits::{LuaSandboxLimits, fuel_from_wasm, wasm_fuel};
 use crate::config::runtime::LuaRuntimeConfig;
 use crate::guest::call_mode::CallMode;
 use crate::guest::state::HostState;
@@ -35,7 +35,7 @@ pub(crate) fn arm(
 ) -> Instant {
     if config.fuel_metering {
         // Only fails when fuel metering is off, which was checked above.
-        let _ = store.set_fuel(limits.fuel_budget());
+        let _ = store.set_fuel(wasm_fuel(limits.fuel_budget()));
     }
     let started = Instant::now();
     // `None` (a deadline past `Instant`'s range) never expires.
@@ -68,7 +68,7 @@ pub(crate) fn fuel_used(
     limits: &LuaSandboxLimits,
 ) -> u64 {
     match store.get_fuel() {
-        Ok(left) if config.fuel_metering => limits.fuel_budget() - left,
+        Ok(left) if config.fuel_metering => fuel_from_wasm(wasm_fuel(limits.fuel_budget()) - left),
         _ => 0,
     }
 }
