@@ -215,7 +215,11 @@ impl Build {
             // cc reads the flags from the environment after the builder's
             // own, so `-fno-lto` would not win: the setjmp runtime (see
             // `LTO_LINK_ARGS`) is compiled with the flags minus LTO.
-            let flags = if lto { &cflags_with_lto } else { &cflags_without_lto };
+            let flags = if lto {
+                &cflags_with_lto
+            } else {
+                &cflags_without_lto
+            };
             // SAFETY: as above, a build script's single thread.
             unsafe { env::set_var("CFLAGS_wasm32_wasip1", flags.trim()) };
             let compiled = artifacts
