@@ -53,21 +53,15 @@ const LTO_CFLAGS: [&str; 2] = ["-flto", "-mexception-handling"];
 
 /// With LTO the code generator runs in the linker (rust-lld), so the
 /// setjmp/longjmp lowering must be asked of it there: the `-mllvm` options
-/// of [`SJLJ_FLAGS`] plus the exception model, which clang sets by itself
+/// of [`SJLJ_FLAGS`] (passed before these) plus the exception model, which clang sets by itself
 /// but the linker does not (without it `setjmp` silently folds to 0 and
 /// every Lua error escapes as an uncaught exception). The lowering adds
 /// calls to its runtime helpers after the link has picked its archive
 /// members, so `-u` keeps them in (`c/sjlj_runtime.c`, compiled without
 /// LTO for the same reason).
-pub const LTO_LINK_ARGS: [&str; 11] = [
+pub const LTO_LINK_ARGS: [&str; 5] = [
     "-mllvm",
     "-exception-model=wasm",
-    "-mllvm",
-    "-wasm-enable-sjlj",
-    "-mllvm",
-    "-wasm-use-legacy-eh=false",
-    "-mllvm",
-    "-wasm-enable-eh",
     "-u__wasm_setjmp",
     "-u__wasm_setjmp_test",
     "-u__wasm_longjmp",
@@ -297,7 +291,7 @@ impl Artifacts {
             self.port_lib_dir.display()
         );
         println!("cargo:rustc-link-lib=static:-bundle=bext_lua_port");
-        for arg in LTO_LINK_ARGS {
+        for arg in SJLJ_FLAGS.iter().chain(&LTO_LINK_ARGS) {
             println!("cargo:rustc-cdylib-link-arg={arg}");
         }
         for dir in ["include", "c"] {

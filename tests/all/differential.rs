@@ -19,7 +19,11 @@
 //!   comparing ([`FOLDS`], [`fold_fmod`], [`equivalent_words`]): each fold
 //!   names its key, and a test checks the key is explained there.
 //! * `tests/differential/*.lua` keeps every program that once differed; it is
-//!   replayed first.
+//!   replayed first. A file holds a comment line and the program's
+//!   fragments: the replay prepends the prelude
+//!   (`tests/scripts/differential_prelude.lua`), so line numbers in its
+//!   messages are the generated program's. A program written for
+//!   reduction is whole: drop its prelude when adding it to the corpus.
 //! * A short run (`SHORT_RUN` programs) is part of `cargo test --test all`;
 //!   `BEXT_LUA_DIFF_PROGRAMS=N` runs N programs and `BEXT_LUA_DIFF_SEED=S`
 //!   starts from another seed (program `i` of seed `S` is always the same
@@ -249,31 +253,7 @@ fn check(source: &str) -> Result<(), String> {
 /// sign of zero and of NaN shows; strings quoted; tables by their `tag`
 /// field, never by address), `out` prints its arguments with `show`, and
 /// `try` runs a fragment under pcall.
-const PRELUDE: &str = r##"local function show(v)
-  local t = math.type(v)
-  if t == "float" then return string.format("%.17g", v)
-  elseif t == "integer" then return string.format("%d", v)
-  elseif type(v) == "string" then
-    -- tostring of a table or function: hide the address.
-    v = v:gsub("(%w+): 0x%x+", "%1: ADDR")
-    return (string.format("%q", v):gsub("\n", "n"))
-  elseif type(v) == "table" then
-    local tag = rawget(v, "tag")
-    return tag ~= nil and ("table:" .. tostring(tag)) or "table"
-  elseif type(v) == "boolean" or v == nil then return tostring(v)
-  else return type(v) end
-end
-local function out(...)
-  local parts = {}
-  for i = 1, select("#", ...) do parts[i] = show((select(i, ...))) end
-  print(table.concat(parts, " "))
-end
-local function try(label, f, ...)
-  local r = table.pack(pcall(f, ...))
-  if r[1] then out(label, "ok", table.unpack(r, 2, r.n))
-  else out(label, "err", r[2]) end
-end
-"##;
+const PRELUDE: &str = include_str!("../scripts/differential_prelude.lua");
 
 /// Numbers at the edges: integer limits, 2^53, signed zeros, infinities,
 /// NaN, fractions and numeric strings.
@@ -946,8 +926,10 @@ fn programs_that_once_differed_agree() {
     let failures: Vec<String> = files
         .iter()
         .filter_map(|path| {
+            // A corpus program is its fragments; the prelude is the
+            // generator's, prepended as when it was generated.
             let source = std::fs::read_to_string(path).unwrap();
-            check(&source)
+            check(&format!("{PRELUDE}{source}"))
                 .err()
                 .map(|why| format!("{}: {why}", path.display()))
         })

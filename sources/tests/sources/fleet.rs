@@ -90,9 +90,13 @@ fn three_nodes_converge_reject_together_and_survive_etcd_going_away() {
         wait_until("the node is live again", || {
             n.watch.status().state == SourceState::Live
         });
-        assert_eq!(
-            n.reconciler.plugin_status("acme", "p").unwrap().last_error,
-            None
-        );
+        // The runtime serves a version as soon as it is loaded; the
+        // reconciler's status clears the broken version's error just
+        // after (`Reconciler::apply`), so the status is awaited too.
+        wait_until("the node's status forgets the broken version", || {
+            n.reconciler
+                .plugin_status("acme", "p")
+                .is_some_and(|s| s.last_error.is_none())
+        });
     }
 }
