@@ -212,7 +212,7 @@ const NUMBER_ATOMS: &[&str] = &[
 const STRING_NUMBER_ATOMS: &[&str] = &[
     "'10'", "'0x10'", "' 5 '", "'1e2'", "'abc'", "'3.0'", "'-7'", "''",
 ];
-const BINARY_OPS: &[&str] = &[
+pub(crate) const BINARY_OPS: &[&str] = &[
     "+", "-", "*", "/", "//", "%", "^", "&", "|", "~", "<<", ">>", "..", "==", "<", "<=",
 ];
 const UNARY_FUNCS: &[&str] = &[

@@ -38,7 +38,7 @@
 //! errors or nil indexing. The seeded RNG is the suite's `common::Rng`.
 
 use crate::common::{self, Rng};
-use crate::conformance::{gen_expr, gen_string_op, runner};
+use crate::conformance::{BINARY_OPS, gen_expr, gen_string_op, runner};
 use bext_lua_native as native;
 use bext_plugin_api::transform::TransformContext;
 use bext_plugin_lua_wasm::runner::RunOptions;
@@ -300,10 +300,6 @@ const NUMBERS: &[&str] = &[
     "'-0'",
 ];
 
-const ARITH: &[&str] = &[
-    "+", "-", "*", "/", "//", "%", "^", "&", "|", "~", "<<", ">>", "..", "==", "<", "<=",
-];
-
 const CONVERSIONS: &[&str] = &[
     "math.tointeger(X)",
     "math.floor(X)",
@@ -358,7 +354,7 @@ fn arith_fragment(rng: &mut Rng, label: &str) -> String {
         0 => format!(
             "try({label}, function() return {} {} {} end)",
             number(rng),
-            rng.pick(ARITH),
+            rng.pick(BINARY_OPS),
             number(rng)
         ),
         1 => format!(
