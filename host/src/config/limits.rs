@@ -8,10 +8,11 @@
 /// Fuel is wasmtime's fuel metering under this crate's price list
 /// (`operator_costs` in `config/limits.rs`): one unit for every wasm
 /// `block` entered, 1/128 of a unit for every other operator and for every
-/// byte `memory.copy` or `memory.fill` moves. The interpreter dispatches each Lua instruction
-/// through one `br_table` nested in about 85 blocks (the `switch` of
-/// `luaV_execute`), so an instruction costs about 115 units whatever it does
-/// in the interpreter loop, while library C code (`string.match`, `gsub`,
+/// byte `memory.copy` or `memory.fill` moves. The interpreter dispatches
+/// each Lua instruction through one `br_table` nested in dozens of blocks
+/// (the `switch` of `luaV_execute`), so an instruction costs about the same
+/// number of units whatever it does in the interpreter loop, while library
+/// C code (`string.match`, `gsub`,
 /// `rep`, `table.concat`, `sort`) enters few blocks for its work and pays
 /// for that work in proportion, where a count hook counts each call as one
 /// instruction. Measured against native Lua's count hook on the same

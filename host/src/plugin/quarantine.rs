@@ -256,11 +256,18 @@ impl Quarantine {
             }
             Some(scope) => {
                 state.push(failed.then(|| source.clone()), self.window_len);
-                let breaker = state.sources.entry(source).or_default();
-                breaker.push(failed, self.window_len);
-                match scope {
-                    Scope::Plugin => state.until = Some(later(now, self.cool_down)),
-                    Scope::Source => breaker.until = Some(later(now, self.cool_down)),
+                // A source probe's breaker exists; a plugin-wide probe's
+                // source is tracked within the same bound as any other.
+                let tracked = state.sources.contains_key(&source);
+                if tracked || state.sources.len() < MAX_TRACKED_SOURCES {
+                    let breaker = state.sources.entry(source).or_default();
+                    breaker.push(failed, self.window_len);
+                    if scope == Scope::Source {
+                        breaker.until = Some(later(now, self.cool_down));
+                    }
+                }
+                if scope == Scope::Plugin {
+                    state.until = Some(later(now, self.cool_down));
                 }
                 return;
             }
@@ -634,6 +641,23 @@ mod tests {
             }
         }
         assert!(q.lock().sources.len() <= MAX_TRACKED_SOURCES);
+        // With the bound reached and the plugin's cool-down over, its probe
+        // comes from yet another client and traps: that client is not
+        // tracked past the bound either.
+        {
+            let mut state = q.lock();
+            for n in state.sources.len()..MAX_TRACKED_SOURCES {
+                state
+                    .sources
+                    .insert(Some(format!("full-{n}")), Breaker::default());
+            }
+            state.until = Some(t);
+        }
+        let t1 = t + Duration::from_millis(1000);
+        let probe = from(&q, t1, "192.0.2.1").unwrap();
+        assert_eq!(probe.probe, Some(Scope::Plugin));
+        q.record_at(t1, probe, TRAP);
+        assert_eq!(q.lock().sources.len(), MAX_TRACKED_SOURCES);
         // Good calls leave nothing behind.
         let q = Quarantine::new(2, 4, 1000);
         for n in 0..100 {
