@@ -194,10 +194,15 @@ static int out_error(lua_State *L, int status) {
     return status;
 }
 
+/* LUA_ERRMEM is not ST_MEMORY: real exhaustion never gets here (the
+ * allocator traps through the host first, `oom_check` at the latest), and
+ * Lua also reports LUA_ERRMEM for any error whose value is its memory-error
+ * message (lua_error compares it with "not enough memory"): a script's
+ * `error("not enough memory")` or such a bext.shared error reply. That is
+ * the script's error, not the sandbox's limit. */
 static int status_of(int lua_status) {
     switch (lua_status) {
     case LUA_OK: return ST_OK;
-    case LUA_ERRMEM: return ST_MEMORY;
     case LUA_ERRSYNTAX: return ST_SYNTAX;
     default: return ST_RUNTIME;
     }

@@ -187,6 +187,36 @@ fn memory_kept_across_calls_is_bounded_too() {
     assert_next_call_works(&plugin);
 }
 
+/// Lua gives an error whose value is its own memory-error message the
+/// status of a memory error (`lua_error` compares the value with "not enough
+/// memory"). The sandbox's memory limit never reaches the script as that
+/// status (it is a trap), so a script that raises the message, or a
+/// `bext.shared` error reply carrying it (found by the `shared_reply` fuzz
+/// target), gets its own error back, not `MemoryLimit`, and keeps its
+/// sandbox and state.
+#[test]
+fn a_script_raising_the_memory_error_message_gets_its_error_not_the_limit() {
+    let plugin = load(
+        "raiser",
+        r#"local calls = 0
+return { on_request = function(self, ctx)
+  calls = calls + 1
+  if calls == 1 then error("not enough memory", 0) end
+  return bext.middleware_respond('{"status":200,"body":"' .. calls .. '"}')
+end }"#,
+    )
+    .unwrap();
+    match call(&plugin, "/") {
+        Err(Error::Lua { message, .. }) => assert_eq!(message, "not enough memory"),
+        other => panic!("expected the script's Lua error, got {other:?}"),
+    }
+    match call(&plugin, "/") {
+        Ok(RequestAction::Respond(response)) => assert_eq!(response.body, b"2"),
+        other => panic!("the sandbox and its state stay: {other:?}"),
+    }
+    assert_eq!(plugin.stats().traps, 0);
+}
+
 /// Lua VM instructions and wasm fuel of one `on_request` of `workload`:
 /// instructions counted by native Lua 5.4's count hook, fuel by the runtime.
 /// Both are deterministic, so this is not a timing measurement.
