@@ -106,6 +106,11 @@ struct State<T> {
     discarded_after_cancel: u64,
     acquire_timeouts: u64,
     dropped_idle: u64,
+    /// Threads blocked in [`Pool::acquire`]. `Condvar::notify_one` is a
+    /// futex syscall even with nobody waiting (std keeps no waiter count),
+    /// and `release` runs once per call: counting the waiters here lets
+    /// every release without one skip it.
+    waiting: usize,
 }
 
 impl<T> Pool<T> {
@@ -124,6 +129,7 @@ impl<T> Pool<T> {
                 discarded_after_cancel: 0,
                 acquire_timeouts: 0,
                 dropped_idle: 0,
+                waiting: 0,
             }),
             returned: Condvar::new(),
         }
@@ -168,11 +174,13 @@ impl<T> Pool<T> {
                     waited: started.elapsed(),
                 });
             }
+            state.waiting += 1;
             state = self
                 .returned
                 .wait_timeout(state, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            state.waiting -= 1;
         }
     }
 
@@ -206,6 +214,7 @@ impl<T> Pool<T> {
         state.in_use -= 1;
         if why == Release::Healthy && !self.config.fresh_instance_per_call {
             state.idle.push((item, Instant::now()));
+            self.wake_a_waiter(state);
         } else {
             state.live -= 1;
             match why {
@@ -213,10 +222,21 @@ impl<T> Pool<T> {
                 Release::Cancelled => state.discarded_after_cancel += 1,
                 Release::Healthy => {}
             }
-            drop(state);
+            self.wake_a_waiter(state);
             drop(item); // outside the lock: freeing a sandbox is not free
         }
-        self.returned.notify_one();
+    }
+
+    /// Unlocks `state`, whose change (an item back, a slot freed) may let a
+    /// blocked [`Pool::acquire`] go on, and wakes one such thread if there
+    /// is one. A thread that starts waiting after the unlock has seen the
+    /// change before it waits, so skipping the wake-up then loses nothing.
+    fn wake_a_waiter(&self, state: MutexGuard<'_, State<T>>) {
+        let waiting = state.waiting > 0;
+        drop(state);
+        if waiting {
+            self.returned.notify_one();
+        }
     }
 
     /// Whether fewer than `size` items are live (after a trap discarded one).
@@ -231,8 +251,7 @@ impl<T> Pool<T> {
             state.live += 1;
             state.created += 1;
             state.idle.push((item, Instant::now()));
-            drop(state);
-            self.returned.notify_one();
+            self.wake_a_waiter(state);
         }
     }
 
@@ -253,9 +272,8 @@ impl<T> Pool<T> {
         let dropped: Vec<(T, Instant)> = state.idle.drain(..stale).collect();
         state.live -= stale;
         state.dropped_idle += stale as u64;
-        drop(state);
+        self.wake_a_waiter(state);
         drop(dropped); // outside the lock: freeing a sandbox is not free
-        self.returned.notify_one();
         stale
     }
 
@@ -281,8 +299,7 @@ impl<T> Pool<T> {
         let mut state = self.lock();
         state.live -= 1;
         state.in_use -= 1;
-        drop(state);
-        self.returned.notify_one();
+        self.wake_a_waiter(state);
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -362,6 +379,59 @@ mod tests {
         };
         p.release(held, Release::Healthy);
         assert_eq!(waiter.join().unwrap(), Some(0));
+    }
+
+    /// A thread blocked in `acquire` on the full pool `p`, once the pool
+    /// counts it as waiting. It may wait 120 s; a waiter that nobody wakes
+    /// only finds the item when that wait ends, so one back within 60 s was
+    /// woken (a bound no stall of a busy machine reaches).
+    fn blocked_waiter(
+        p: &Arc<Pool<u32>>,
+    ) -> std::thread::JoinHandle<Result<Option<u32>, AcquireError<()>>> {
+        let waiter = {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let got = p.acquire(Some(Duration::from_secs(120)), ok(2));
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "nobody woke the waiter"
+                );
+                got
+            })
+        };
+        while p.lock().waiting == 0 {
+            std::thread::yield_now();
+        }
+        waiter
+    }
+
+    #[test]
+    fn a_blocked_waiter_is_woken_when_an_item_or_a_slot_comes_back() {
+        for (why, expected) in [
+            (Release::Healthy, 0), // the item itself
+            (Release::Trapped, 2), // a slot: the waiter builds
+            (Release::Cancelled, 2),
+        ] {
+            let p = Arc::new(pool(1, 1));
+            let held = p.acquire(None, ok(1)).unwrap().unwrap();
+            let waiter = blocked_waiter(&p);
+            p.release(held, why);
+            let got = waiter.join().unwrap();
+            assert!(
+                matches!(got, Ok(Some(item)) if item == expected),
+                "{why:?}: {got:?}"
+            );
+            assert_eq!(p.lock().waiting, 0);
+        }
+        // A reservation dropped unbuilt frees its slot too.
+        let p = Arc::new(pool(0, 1));
+        let Checkout::Build(reservation) = p.checkout() else {
+            panic!("an empty pool reserves a slot")
+        };
+        let waiter = blocked_waiter(&p);
+        drop(reservation);
+        assert!(matches!(waiter.join().unwrap(), Ok(Some(2))));
     }
 
     #[test]
