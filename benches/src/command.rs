@@ -43,6 +43,33 @@ struct Args {
     svg: PathBuf,
 }
 
+/// Refuses to measure a guest other than the one the checkout this binary
+/// was built in holds. Cargo decides that the compiled guest artifact is up
+/// to date by file times, so a `guest.wasm` put back with an older time
+/// than an experiment's build (a `git checkout`, another worktree sharing
+/// the target folder) leaves the experiment's guest in the next build,
+/// and every figure would silently be that guest's.
+fn check_guest_is_the_checkouts() -> Result<(), String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../guest-artifact/guest.wasm.sha256"
+    );
+    // Run away from its checkout (the binary copied elsewhere), there is
+    // nothing to compare with.
+    let Ok(committed) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let built = bext_plugin_lua_wasm::GUEST_SHA256;
+    if committed.trim() == built.trim() {
+        return Ok(());
+    }
+    Err(format!(
+        "this build's guest ({built}) is not the checkout's ({}, {path}); \
+         cargo kept an older compiled guest: `touch guest-artifact/guest.wasm` and build again",
+        committed.trim()
+    ))
+}
+
 fn parse_group(name: &str) -> Result<Group, String> {
     Group::ALL
         .into_iter()
@@ -69,6 +96,10 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     if cfg!(debug_assertions) {
         eprintln!("bench-report: this is a debug build; figures need --release");
+    }
+    if let Err(e) = check_guest_is_the_checkouts() {
+        eprintln!("bench-report: {e}");
+        return ExitCode::FAILURE;
     }
     if args.async_api {
         return async_section(&args);
@@ -108,9 +139,10 @@ pub fn main() -> ExitCode {
         }
     );
     let mut text = format!(
-        "## {} run\n\n* Machine: {}\n* Command: `{command}` ({:.0} s)\n\n",
+        "## {} run\n\n* Machine: {}\n* Guest: SHA-256 `{}`\n* Command: `{command}` ({:.0} s)\n\n",
         if report.quick { "Quick" } else { "Full" },
         machine_description(),
+        bext_plugin_lua_wasm::GUEST_SHA256,
         report.seconds
     );
     text.push_str(&report.markdown());
