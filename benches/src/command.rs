@@ -59,15 +59,24 @@ fn check_guest_is_the_checkouts() -> Result<(), String> {
     let Ok(committed) = std::fs::read_to_string(path) else {
         return Ok(());
     };
-    let built = bext_plugin_lua_wasm::GUEST_SHA256;
-    if committed.trim() == built.trim() {
+    let (committed, built) = (committed.trim(), bext_plugin_lua_wasm::GUEST_SHA256.trim());
+    if committed == built {
         return Ok(());
     }
     Err(format!(
-        "this build's guest ({built}) is not the checkout's ({}, {path}); \
-         cargo kept an older compiled guest: `touch guest-artifact/guest.wasm` and build again",
-        committed.trim()
+        "this build's guest ({built}) is not the checkout's ({committed}, {path}); \
+         cargo kept an older compiled guest: `touch guest-artifact/guest.wasm` and build again"
     ))
+}
+
+/// A run's heading and what it ran on: the machine, the guest measured
+/// (its SHA-256) and the command.
+fn run_header(title: &str, command: &str, seconds: f64) -> String {
+    format!(
+        "## {title}\n\n* Machine: {}\n* Guest: SHA-256 `{}`\n* Command: `{command}` ({seconds:.0} s)\n\n",
+        machine_description(),
+        bext_plugin_lua_wasm::GUEST_SHA256,
+    )
 }
 
 fn parse_group(name: &str) -> Result<Group, String> {
@@ -138,12 +147,14 @@ pub fn main() -> ExitCode {
             format!(" --{flags}")
         }
     );
-    let mut text = format!(
-        "## {} run\n\n* Machine: {}\n* Guest: SHA-256 `{}`\n* Command: `{command}` ({:.0} s)\n\n",
-        if report.quick { "Quick" } else { "Full" },
-        machine_description(),
-        bext_plugin_lua_wasm::GUEST_SHA256,
-        report.seconds
+    let mut text = run_header(
+        if report.quick {
+            "Quick run"
+        } else {
+            "Full run"
+        },
+        &command,
+        report.seconds,
     );
     text.push_str(&report.markdown());
     if args.only.is_empty() {
@@ -189,12 +200,12 @@ fn async_section(args: &Args) -> ExitCode {
         }
     };
     let quick = if args.quick { " --quick" } else { "" };
-    let text = format!(
-        "## Async API run\n\n* Machine: {}\n* Command: `cargo run --release --bin bench-report --{quick} --async-api` ({:.0} s)\n\n{}",
-        machine_description(),
+    let mut text = run_header(
+        "Async API run",
+        &format!("cargo run --release --bin bench-report --{quick} --async-api"),
         started.elapsed().as_secs_f64(),
-        section.markdown()
     );
+    text.push_str(&section.markdown());
     print!("{text}");
     if let Some(out) = &args.out
         && let Err(e) = std::fs::write(out, &text)
