@@ -10,14 +10,16 @@
  *
  *   u32  bext_abi_version(void)
  *   i32  bext_init(void)                      -> status; create state + libs
- *   ptr  bext_input(u32 len)                  -> input buffer of >= len bytes (0: no memory)
+ *   ptr  bext_input(u32 len)                  -> input buffer of >= len bytes (0: no memory);
+ *        valid until the next bext_input: the host writes later inputs of up to len bytes into it
  *   i32  bext_load(u32 name_len, u32 config_len, u32 source_len)
  *        input = name | config JSON | source text      -> status
  *   i32  bext_call(u32 method_len, u32 args_len)
  *        input = method name | encoded arguments       -> status
  *   i32  bext_describe(void)                  -> status; output = plugin table summary
  *   i32  bext_reseed(void)                    -> status; fresh math.random seed, os.clock restarts
- *   ptr  bext_output(void)                    -> struct bext_output (below)
+ *   ptr  bext_output(void)                    -> struct bext_output (below), at one address for
+ *        the instance's life: the host asks once
  *
  * A method that returns a table has it encoded with bext.json.encode
  * (bext_json.c): output kind OUT_JSON with the text, or OUT_JSON_ERROR with

@@ -19,6 +19,7 @@ use classify::{call_result, classify, load_error};
 use fork::{ForkTemplate, PagesBy};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Instant;
 use wasmtime::Store;
 
 /// What a sandbox is made from: the plugin's script and settings.
@@ -163,7 +164,8 @@ impl Sandbox {
         })
     }
 
-    /// Calls `plugin:method(args...)` and returns its first result.
+    /// Calls `plugin:method(args...)` and returns its first result; its
+    /// deadline counts from `started`, when the caller began timing it.
     ///
     /// An error for which [`Error::is_trap`] holds leaves this sandbox
     /// unusable: the caller must drop it. So must the caller of an async
@@ -175,9 +177,11 @@ impl Sandbox {
         spec: &SandboxSpec,
         method: &str,
         args: &[Arg<'_>],
+        started: Instant,
     ) -> Result<Output, Error> {
         self.encode(spec, method, args)?;
-        let started = budget::arm(self.mode, &mut self.store, &engine.config, &spec.limits);
+        let config = &engine.config;
+        budget::arm_at(self.mode, &mut self.store, config, &spec.limits, started);
         // Outputs over the limit stay in the guest: the host never copies more.
         let limit = spec.limits.max_payload_bytes;
         let entry = self.guest.call(

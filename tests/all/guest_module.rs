@@ -1,4 +1,5 @@
-//! The guest module itself: what it imports and exports.
+//! The guest module itself: what it imports and exports, and how its input
+//! buffer carries every argument.
 
 use bext_plugin_lua_wasm::guest_wasm;
 use wasmparser::{Parser, Payload, TypeRef};
@@ -107,4 +108,31 @@ fn wasmtime_is_built_without_rust_backtrace_capture() {
         !tree.contains("wasmtime feature \"backtrace\""),
         "wasmtime's backtrace feature is on:\n{tree}"
     );
+}
+
+/// The host asks the guest for an input buffer at a sandbox's first call and
+/// reuses it while inputs fit (`host/src/guest/abi.rs`): every argument must
+/// arrive whole whatever came before it: smaller, larger, past the size
+/// buffers are reused up to (64 KiB) and back.
+#[test]
+fn every_argument_arrives_whole_through_the_reused_input_buffer() {
+    let plugin = crate::common::load(
+        "echo-sizes",
+        "return { echo = function(self, s) return s end }",
+    )
+    .unwrap();
+    let mut instance = plugin.acquire().unwrap();
+    let sizes = [
+        10, 3000, 10, 5000, 4096, 70_000, 10, 2_000_000, 10, 65_536, 100,
+    ];
+    for (i, size) in sizes.into_iter().enumerate() {
+        let fill = char::from(b'a' + (i % 26) as u8).to_string();
+        let arg = format!("{i}:{}", fill.repeat(size));
+        let echoed = instance.call_json("echo", &[&arg]).unwrap();
+        assert!(
+            echoed.as_deref() == Some(arg.as_str()),
+            "argument {i} ({size} bytes) came back as {:?}",
+            echoed.map(|e| e.chars().take(40).collect::<String>())
+        );
+    }
 }

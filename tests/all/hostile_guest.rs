@@ -217,23 +217,64 @@ fn unknown_negative_and_misplaced_statuses() {
     );
 }
 
+/// The host reads the output slot `bext_output` reported when the instance
+/// was made, wherever the guest writes later: a guest cannot move it.
+#[test]
+fn a_guest_cannot_move_its_output_slot() {
+    // The second call writes a string at 512 and leaves the slot (0x100)
+    // as the first call left it: nil, so the request continues.
+    let moved = "4096 0 0 512 4 768 21 0 ";
+    let plugin = load_tape("slot-moved", &format!("{HONEST}{HONEST}{moved}{HONEST}")).unwrap();
+    for call in 1..=3 {
+        assert!(
+            matches!(on_request(&plugin), Ok(RequestAction::Continue)),
+            "call {call}"
+        );
+    }
+}
+
+/// A guest whose output slot lies outside its memory fails when a sandbox
+/// is made, with a typed error naming the plugin.
 #[test]
 fn output_slots_out_of_bounds() {
-    check(
-        "slot-oob",
-        "4096 0 0 4294967295 0 0 0 0 ",
-        Expect::Abi("guest buffer 0xffffffff+32"),
-    );
-    check(
-        "slot-straddles-the-end",
-        "4096 0 0 E0 0 0 0 ",
-        Expect::Abi("lies outside"),
-    );
-    check(
-        "slot-at-memory-size",
-        "4096 0 0 M0 0 0 0 ",
-        Expect::Abi("lies outside"),
-    );
+    // The slot bext_output reports is the hostile guest's initial `$slot`;
+    // its memory is one page (0x10000 bytes).
+    let honest_slot = "(global $slot (mut i32) (i32.const 0x100))";
+    assert!(HOSTILE_WAT.contains(honest_slot));
+    for (name, slot, expected) in [
+        (
+            "slot-oob",
+            "0xffffffff",
+            "the output slot: guest buffer 0xffffffff+32",
+        ),
+        ("slot-straddles-the-end", "0xfff0", "lies outside"),
+        ("slot-at-memory-size", "0x10000", "lies outside"),
+    ] {
+        let wat = HOSTILE_WAT.replace(
+            honest_slot,
+            &format!("(global $slot (mut i32) (i32.const {slot}))"),
+        );
+        let wasm = wat::parse_str(&wat).expect("hostile.wat");
+        let runtime =
+            LuaPluginRuntime::with_guest_module(LuaRuntimeConfig::default(), &wasm).unwrap();
+        let loaded = runtime.load_plugin(
+            LuaPluginConfig::new(name, manifest(name), HONEST)
+                .limits(limits())
+                .cold_start(ColdStart::Source),
+        );
+        match loaded {
+            Err(Error::Abi {
+                plugin,
+                method,
+                message,
+            }) => {
+                assert_eq!((plugin.as_str(), method.as_str()), (name, "load"));
+                assert!(message.contains(expected), "{name}: {message}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    others_keep_serving();
 }
 
 #[test]
@@ -472,7 +513,6 @@ fn hostile_answers_while_loading_fail_the_load() {
             "0 0 12345 256 0 0 0 0 ",
             "unknown status code 12345",
         ),
-        ("load-slot-oob", "0 0 0 4294967295 0 0 0 0 ", "lies outside"),
         (
             "load-not-ready",
             "0 0 6 256 4 768 21 0 ",

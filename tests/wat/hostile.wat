@@ -16,12 +16,16 @@
 ;;   any other byte c    by c % 8: 0, 1, 0xffffffff, 0x7fffffff, memory size,
 ;;                       memory size - 8, 0x1000 (the input buffer), c itself
 ;;
-;; Every entry (bext_load, bext_call) reads one value first (bext_call's
-;; bext_input takes it as the buffer address; bext_load ignores it, so both
-;; use the same layout and a tape of one honest call cycles), then runs:
+;; Every entry (bext_load, bext_call) skips one value first: the input buffer
+;; address, which bext_input, when the host asks for a buffer before a call,
+;; returns without consuming it (the host asks for one at an instance's first
+;; call and reuses it while inputs fit; bext_load's is the tape's own buffer),
+;; so load and call use the same layout and a tape of one honest call cycles.
+;; Then the entry runs:
 ;;   actions   values until a 0 or one above 16 (at most 8), each an action below
 ;;   status    the status code to return
-;;   slot      the address bext_output will report
+;;   slot      where to write the output; the host reads only the slot
+;;             bext_output reported when the instance was made (0x100)
 ;;   kind ptr len int
 ;;             stored in the slot (only when the slot lies inside memory)
 ;; so an honest entry is "4096 0 0 256 0 0 0 0 " (input buffer at 0x1000, no
@@ -37,7 +41,8 @@
 ;;   7 an infinite loop                    15 clock_time_get, fd_prestat_get, fd_read
 ;;   8 memory.grow(pages)                  16 fd_write(fd, the marker below)
 ;;
-;; Fixed memory: 0x100 honest output slot, 0x120 describe's slot, 0x200 an
+;; Fixed memory: 0x100 the output slot (describe writes its answer there,
+;; a string of length 0: priority none, no methods), 0x200 an
 ;; iovec for the marker at 0x300, 0x380 invalid UTF-8, 0x400 a poll_oneoff
 ;; subscription sleeping one hour, 0x1000..0x7000 the input buffer,
 ;; 0x8000..0xf000 the tape.
@@ -66,8 +71,6 @@
   (global $slot (mut i32) (i32.const 0x100))
   (global $depth (mut i32) (i32.const 0))
 
-  ;; describe's answer: a string of length 0 (priority none, no methods)
-  (data (i32.const 0x120) "\04\00\00\00\00\00\00\00\00\00\00\00")
   ;; iovec { buf = 0x300, len = 21 } and the marker
   (data (i32.const 0x200) "\00\03\00\00\15\00\00\00")
   (data (i32.const 0x300) "HOSTILE-GUEST-STDOUT!")
@@ -197,8 +200,15 @@
   (func (export "bext_reseed") (result i32) (i32.const 0))
   (func (export "bext_init") (result i32) (i32.const 0))
 
+  (func $peek (result i32)
+    (local $at i32) (local $v i32)
+    (local.set $at (global.get $pos))
+    (local.set $v (call $next))
+    (global.set $pos (local.get $at))
+    (local.get $v))
+
   (func (export "bext_input") (param $len i32) (result i32)
-    (if (global.get $loaded) (then (return (call $next))))
+    (if (global.get $loaded) (then (return (call $peek))))
     (if (i32.gt_u (local.get $len) (i32.const 0x6000)) (then (return (i32.const 0))))
     (i32.const 0x1000))
 
@@ -216,10 +226,13 @@
     (call $entry))
 
   (func (export "bext_call") (param $method i32) (param $args i32) (result i32)
+    (drop (call $next))
     (call $entry))
 
   (func (export "bext_describe") (result i32)
-    (global.set $slot (i32.const 0x120))
+    (i32.store (i32.const 0x100) (i32.const 4)) ;; a string
+    (i32.store offset=4 (i32.const 0x100) (i32.const 0))
+    (i32.store offset=8 (i32.const 0x100) (i32.const 0)) ;; of length 0
     (i32.const 0))
 
   (func (export "bext_output") (result i32) (global.get $slot)))

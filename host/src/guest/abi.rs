@@ -12,12 +12,12 @@
 //! |---|---|---|
 //! | `bext_abi_version` | `() -> u32` | [`ABI_VERSION`] |
 //! | `bext_init` | `() -> i32 status` | create the Lua state, open the sandbox libraries, install `bext` (run once, before the generic snapshot is taken: [`crate::snapshot`]) |
-//! | `bext_input` | `(len: u32) -> ptr` | an input buffer of at least `len` bytes, 0 when out of memory |
+//! | `bext_input` | `(len: u32) -> ptr` | an input buffer of at least `len` bytes, 0 when out of memory; it stays valid until the next `bext_input`, so the host writes later inputs of up to `len` bytes into it without asking again |
 //! | `bext_load` | `(name_len, config_len, source_len) -> status` | input = name, config JSON, source; runs the script, keeps its table |
 //! | `bext_call` | `(method_len, args_len) -> status` | input = method name, [encoded arguments](encode_args); calls `plugin:method(args...)` |
 //! | `bext_describe` | `() -> status` | output = the `priority` field, then one line per method name (Lua identifiers only, so no key can forge a line) |
 //! | `bext_reseed` | `() -> status` | a fresh `math.random` seed and `os.clock` origin, for instances made from a snapshot or fork |
-//! | `bext_output` | `() -> ptr` | address of the 32-byte [output slot](Output) |
+//! | `bext_output` | `() -> ptr` | address of the 32-byte [output slot](Output), the same for the instance's life: read once |
 //!
 //! The output slot (`struct bext_output` in the shim), read after every entry:
 //!
@@ -363,7 +363,11 @@ pub(crate) fn guest_bytes_mut(
 
 /// The guest's exports, resolved once per instance. Every entry takes the
 /// store's [`CallMode`]; one body serves both APIs.
-#[derive(Clone)]
+///
+/// A call enters the guest once: the output slot's address is read when the
+/// instance is made, and the input buffer is asked for again only when an
+/// input outgrows it (each entry is a few hundred instructions of
+/// wasmtime's own, a tenth of a trivial call's host work).
 pub(crate) struct GuestExports {
     pub(crate) memory: Memory,
     input: TypedFunc<u32, u32>,
@@ -371,7 +375,33 @@ pub(crate) struct GuestExports {
     call: TypedFunc<(u32, u32), i32>,
     describe: TypedFunc<(), i32>,
     reseed: TypedFunc<(), i32>,
-    output: TypedFunc<(), u32>,
+    /// Address of the output slot (`bext_output`).
+    output_slot: u32,
+    /// The input buffer `bext_input` last gave and the size asked for, when
+    /// later inputs may reuse it (see [`input_request`]).
+    input_buffer: Option<InputBuffer>,
+}
+
+/// An input buffer in guest memory: `ptr` and the bytes it was asked for.
+#[derive(Clone, Copy)]
+struct InputBuffer {
+    ptr: u32,
+    len: u32,
+}
+
+/// Inputs up to this size reuse one buffer; a larger one is asked for each
+/// time, so that the shim can give it back once inputs are small again.
+const REUSED_INPUT_MAX: u32 = 64 << 10;
+
+/// What to ask `bext_input` for an input of `len` bytes, and whether the
+/// buffer may be reused: a small input's size is rounded up (at least 4
+/// KiB, the shim's own smallest buffer) so that similar inputs fit.
+fn input_request(len: u32) -> (u32, bool) {
+    if len <= REUSED_INPUT_MAX {
+        (len.max(4 << 10).next_power_of_two(), true)
+    } else {
+        (len, false)
+    }
 }
 
 /// A failed guest entry: the trap or host error that stopped it.
@@ -388,23 +418,29 @@ impl GuestExports {
         let memory = instance
             .get_memory(&mut cx, "memory")
             .ok_or_else(|| wasmtime::Error::msg("the guest exports no memory"))?;
-        let guest = GuestExports {
+        let version: TypedFunc<(), u32> = instance.get_typed_func(&mut cx, "bext_abi_version")?;
+        check_version(mode.call(&version, &mut cx, ()).await?)?;
+        let output: TypedFunc<(), u32> = instance.get_typed_func(&mut cx, "bext_output")?;
+        let output_slot = mode.call(&output, &mut cx, ()).await?;
+        // Checked again at every read; refused here so that a guest whose
+        // slot lies outside its memory fails when it is made, not per call.
+        guest_bytes(memory.data(&cx), output_slot, OUTPUT_SLOT_BYTES as u32)
+            .map_err(|e| AbiViolation(format!("the output slot: {}", e.0)))?;
+        Ok(GuestExports {
             memory,
             input: instance.get_typed_func(&mut cx, "bext_input")?,
             load: instance.get_typed_func(&mut cx, "bext_load")?,
             call: instance.get_typed_func(&mut cx, "bext_call")?,
             describe: instance.get_typed_func(&mut cx, "bext_describe")?,
             reseed: instance.get_typed_func(&mut cx, "bext_reseed")?,
-            output: instance.get_typed_func(&mut cx, "bext_output")?,
-        };
-        let version: TypedFunc<(), u32> = instance.get_typed_func(&mut cx, "bext_abi_version")?;
-        check_version(mode.call(&version, &mut cx, ()).await?)?;
-        Ok(guest)
+            output_slot,
+            input_buffer: None,
+        })
     }
 
     /// `bext_load(name, config, source)`.
     pub(crate) async fn load(
-        &self,
+        &mut self,
         mode: CallMode,
         mut store: impl AsContextMut<Data: Send>,
         name: &str,
@@ -413,16 +449,19 @@ impl GuestExports {
     ) -> Result<(Status, Output), CallError> {
         let parts = [name.as_bytes(), config.as_bytes(), source.as_bytes()];
         self.write_input(mode, &mut store, &parts).await?;
+        // The script's size says nothing of a call's: the first call asks
+        // for a buffer of its own size.
+        self.input_buffer = None;
         let lens = (name.len() as u32, config.len() as u32, source.len() as u32);
         let code = mode.call(&self.load, &mut store, lens).await?;
-        self.read_output(mode, store, code, usize::MAX).await
+        self.read_output(store, code, usize::MAX)
     }
 
     /// `bext_call` with `encoded` from [`encode_call`] (`method_len` bytes of
     /// method name first). A string or JSON output longer than
     /// `max_output_bytes` is not copied out: [`OutputTooLarge`].
     pub(crate) async fn call(
-        &self,
+        &mut self,
         mode: CallMode,
         mut store: impl AsContextMut<Data: Send>,
         encoded: &[u8],
@@ -433,7 +472,7 @@ impl GuestExports {
         let args_len = encoded.len() - method_len;
         let lens = (method_len as u32, args_len as u32);
         let code = mode.call(&self.call, &mut store, lens).await?;
-        self.read_output(mode, store, code, max_output_bytes).await
+        self.read_output(store, code, max_output_bytes)
     }
 
     /// `bext_describe`.
@@ -443,7 +482,7 @@ impl GuestExports {
         mut store: impl AsContextMut<Data: Send>,
     ) -> Result<(Status, Output), CallError> {
         let code = mode.call(&self.describe, &mut store, ()).await?;
-        self.read_output(mode, store, code, usize::MAX).await
+        self.read_output(store, code, usize::MAX)
     }
 
     /// `bext_reseed`.
@@ -453,19 +492,30 @@ impl GuestExports {
         mut store: impl AsContextMut<Data: Send>,
     ) -> Result<(Status, Output), CallError> {
         let code = mode.call(&self.reseed, &mut store, ()).await?;
-        self.read_output(mode, store, code, usize::MAX).await
+        self.read_output(store, code, usize::MAX)
     }
 
-    /// Asks `bext_input` for a buffer and copies `parts` into it back to back.
+    /// Copies `parts` back to back into the input buffer, asking
+    /// `bext_input` for one when the last is too small or not to be reused.
     async fn write_input(
-        &self,
+        &mut self,
         mode: CallMode,
         mut store: impl AsContextMut<Data: Send>,
         parts: &[&[u8]],
     ) -> Result<(), CallError> {
         let len = input_len(parts)?;
-        let ptr = mode.call(&self.input, &mut store, len).await?;
-        self.copy_input(store, ptr, parts)
+        if let Some(buffer) = self.input_buffer.filter(|buffer| len <= buffer.len) {
+            return self.copy_input(store, buffer.ptr, parts);
+        }
+        // The shim may move the buffer at any request.
+        self.input_buffer = None;
+        let (asked, reusable) = input_request(len);
+        let ptr = mode.call(&self.input, &mut store, asked).await?;
+        self.copy_input(store, ptr, parts)?;
+        if reusable {
+            self.input_buffer = Some(InputBuffer { ptr, len: asked });
+        }
+        Ok(())
     }
 
     /// Copies `parts` back to back into the input buffer `bext_input`
@@ -496,20 +546,18 @@ impl GuestExports {
         Ok(())
     }
 
-    /// Reads the status `code` and the output slot (whose address
-    /// `bext_output` gives) after an entry returned; string and JSON outputs over `max_bytes` are refused before
+    /// Reads the status `code` and the output slot after an entry
+    /// returned; string and JSON outputs over `max_bytes` are refused before
     /// being copied.
-    async fn read_output(
+    fn read_output(
         &self,
-        mode: CallMode,
-        mut store: impl AsContextMut<Data: Send>,
+        store: impl AsContextMut<Data: Send>,
         code: i32,
         max_bytes: usize,
     ) -> Result<(Status, Output), CallError> {
         let status = Status::from_code(code)?;
-        let slot = mode.call(&self.output, &mut store, ()).await?;
         let memory = self.memory.data(&store);
-        let raw = guest_bytes(memory, slot, OUTPUT_SLOT_BYTES as u32)?;
+        let raw = guest_bytes(memory, self.output_slot, OUTPUT_SLOT_BYTES as u32)?;
         let word = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
         let long = |at: usize| raw[at..at + 8].try_into().expect("8 bytes");
         let (raw_kind, ptr, len) = (word(0), word(4), word(8));
@@ -560,6 +608,19 @@ fn input_len(parts: &[&[u8]]) -> Result<u32, CallError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_inputs_ask_for_a_rounded_buffer_they_reuse_and_large_ones_for_their_size() {
+        assert_eq!(input_request(0), (4096, true));
+        assert_eq!(input_request(300), (4096, true));
+        assert_eq!(input_request(4097), (8192, true));
+        assert_eq!(input_request(REUSED_INPUT_MAX), (REUSED_INPUT_MAX, true));
+        assert_eq!(
+            input_request(REUSED_INPUT_MAX + 1),
+            (REUSED_INPUT_MAX + 1, false)
+        );
+        assert_eq!(input_request(u32::MAX), (u32::MAX, false));
+    }
 
     /// The shim includes `guest/c/bext_abi.h`: it must say what the
     /// constants here say. On a mismatch the expected file is printed; with

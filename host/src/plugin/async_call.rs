@@ -105,7 +105,9 @@ impl LuaPlugin {
         };
         let sandbox = call.sandbox.insert(self.async_sandbox(method).await?);
         inner.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let result = sandbox.call(&inner.engine, &inner.spec, method, args).await;
+        let result = sandbox
+            .call(&inner.engine, &inner.spec, method, args, Instant::now())
+            .await;
         trace::record_fuel(sandbox.last_fuel_used);
         call.release = if inner.stats.record_outcome(sandbox.last_fuel_used, &result) {
             Release::Trapped

@@ -146,7 +146,8 @@ impl<T> Pool<T> {
         timeout: Option<Duration>,
         build: impl FnOnce() -> Result<T, E>,
     ) -> Result<Option<T>, AcquireError<E>> {
-        let started = Instant::now();
+        // Read only once the pool is found full: most acquires never wait.
+        let mut started = None;
         let mut state = self.lock();
         loop {
             match self.checkout_locked(&mut state) {
@@ -167,6 +168,7 @@ impl<T> Pool<T> {
             let Some(timeout) = timeout else {
                 return Ok(None);
             };
+            let started = *started.get_or_insert_with(Instant::now);
             let left = timeout.saturating_sub(started.elapsed());
             if left.is_zero() {
                 state.acquire_timeouts += 1;

@@ -132,7 +132,7 @@ impl PooledInstance {
         // out of it, `Drop` discards the sandbox instead of pooling it.
         self.trapped = true;
         let started = Instant::now();
-        let result = run_sync(sandbox.call(&inner.engine, &inner.spec, method, args));
+        let result = run_sync(sandbox.call(&inner.engine, &inner.spec, method, args, started));
         trace::record_fuel(sandbox.last_fuel_used);
         inner.stats.latency.record(started.elapsed());
         self.trapped = inner.stats.record_outcome(sandbox.last_fuel_used, &result);

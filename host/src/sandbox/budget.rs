@@ -19,7 +19,19 @@ fn deadline_ticks(timeout_ms: u64, epoch_tick_ms: u64) -> u64 {
         .min(u64::MAX >> 2)
 }
 
-/// Resets the budgets (reset, not topped up) and returns the start time.
+/// Resets the budgets (reset, not topped up) and returns the start time:
+/// [`arm_at`] now.
+pub(crate) fn arm(
+    mode: CallMode,
+    store: &mut Store<HostState>,
+    config: &LuaRuntimeConfig,
+    limits: &LuaSandboxLimits,
+) -> Instant {
+    arm_at(mode, store, config, limits, Instant::now())
+}
+
+/// Resets the budgets (reset, not topped up) for an entry that started at
+/// `started` (the deadline counts from it), and returns it.
 ///
 /// In [`CallMode::Sync`] the epoch deadline traps (`Trap::Interrupt`) once
 /// `timeout_ms` has passed. In [`CallMode::Async`] the deadline is checked
@@ -27,17 +39,17 @@ fn deadline_ticks(timeout_ms: u64, epoch_tick_ms: u64) -> u64 {
 /// (`UpdateDeadline::Yield`) until the deadline has passed and then traps
 /// with the same `Trap::Interrupt`; time spent suspended counts, the
 /// deadline is wall-clock. Fuel is armed the same way in both modes.
-pub(crate) fn arm(
+pub(crate) fn arm_at(
     mode: CallMode,
     store: &mut Store<HostState>,
     config: &LuaRuntimeConfig,
     limits: &LuaSandboxLimits,
+    started: Instant,
 ) -> Instant {
     if config.fuel_metering {
         // Only fails when fuel metering is off, which was checked above.
         let _ = store.set_fuel(wasm_fuel(limits.fuel_budget()));
     }
-    let started = Instant::now();
     // `None` (a deadline past `Instant`'s range) never expires.
     let deadline = started.checked_add(Duration::from_millis(limits.timeout_ms));
     // Host calls that wait (bext.shared on Redis) stop at the same deadline.
