@@ -43,11 +43,32 @@ fn limits() -> LuaSandboxLimits {
 /// global, the stack pointer, is balanced between entries). Loading from
 /// source makes every rebuilt sandbox replay the tape from the start.
 fn load_tape(name: &str, tape: &str) -> Result<LuaPlugin, Error> {
-    hostile_runtime().load_plugin(
+    load_tape_in(hostile_runtime(), name, tape)
+}
+
+/// [`load_tape`] in `runtime` (a variant of the hostile guest).
+fn load_tape_in(runtime: &LuaPluginRuntime, name: &str, tape: &str) -> Result<LuaPlugin, Error> {
+    runtime.load_plugin(
         LuaPluginConfig::new(name, manifest(name), tape)
             .limits(limits())
             .cold_start(ColdStart::Source),
     )
+}
+
+/// `loaded` failed with an ABI error naming `name` and the load, whose
+/// message contains `expected`.
+fn assert_load_refused(name: &str, loaded: Result<LuaPlugin, Error>, expected: &str) {
+    match loaded {
+        Err(Error::Abi {
+            plugin,
+            method,
+            message,
+        }) => {
+            assert_eq!((plugin.as_str(), method.as_str()), (name, "load"));
+            assert!(message.contains(expected), "{name}: {message}");
+        }
+        other => panic!("{name}: {other:?}"),
+    }
 }
 
 fn on_request(plugin: &LuaPlugin) -> Result<RequestAction, Error> {
@@ -257,22 +278,7 @@ fn output_slots_out_of_bounds() {
         let wasm = wat::parse_str(&wat).expect("hostile.wat");
         let runtime =
             LuaPluginRuntime::with_guest_module(LuaRuntimeConfig::default(), &wasm).unwrap();
-        let loaded = runtime.load_plugin(
-            LuaPluginConfig::new(name, manifest(name), HONEST)
-                .limits(limits())
-                .cold_start(ColdStart::Source),
-        );
-        match loaded {
-            Err(Error::Abi {
-                plugin,
-                method,
-                message,
-            }) => {
-                assert_eq!((plugin.as_str(), method.as_str()), (name, "load"));
-                assert!(message.contains(expected), "{name}: {message}");
-            }
-            other => panic!("{name}: {other:?}"),
-        }
+        assert_load_refused(name, load_tape_in(&runtime, name, HONEST), expected);
     }
     others_keep_serving();
 }
@@ -519,17 +525,7 @@ fn hostile_answers_while_loading_fail_the_load() {
             "status NotReady: HOSTILE-GUEST-STDOUT!",
         ),
     ] {
-        match load_tape(name, tape) {
-            Err(Error::Abi {
-                plugin,
-                method,
-                message,
-            }) => {
-                assert_eq!((plugin.as_str(), method.as_str()), (name, "load"));
-                assert!(message.contains(expected), "{name}: {message}");
-            }
-            other => panic!("{name}: {other:?}"),
-        }
+        assert_load_refused(name, load_tape(name, tape), expected);
         assert!(hostile_runtime().plugin(name).is_none());
     }
     match load_tape("load-trap", "0 6 ") {
