@@ -72,7 +72,11 @@ impl LuaPlugin {
             let mut first = Sandbox::new(CallMode::Sync, &engine, &spec).await?;
             // Captured before anything else runs in it, so forks start
             // exactly where the script's load left off.
-            let template = (cold_start == ColdStart::Fork).then(|| first.template(&engine));
+            // A plugin idle from the start (no sandbox kept, an idle
+            // timeout) keeps only its template's changed bytes until its
+            // first call.
+            let idle = (pool.size == 0 || pool.fresh_instance_per_call) && pool.idle_timeout_ms > 0;
+            let template = (cold_start == ColdStart::Fork).then(|| first.template(&engine, idle));
             let exports = first.describe(&engine, &spec).await?;
             let limits = &spec.limits;
             let quarantine = Quarantine::new(
@@ -106,8 +110,15 @@ impl LuaPlugin {
 
     /// Drops this plugin's sandboxes (sync and async) idle for longer than
     /// [`PoolConfig::idle_timeout_ms`] at `now`; returns how many.
+    /// A plugin left with no sandbox keeps only its fork template's changed
+    /// bytes (`ForkTemplate::compact`) until its next call.
     pub(crate) fn drop_idle_sandboxes(&self, now: std::time::Instant) -> usize {
-        self.inner.pool.drop_idle(now) + self.inner.async_calls.pool.drop_idle(now)
+        let inner = &*self.inner;
+        let dropped = inner.pool.drop_idle(now) + inner.async_calls.pool.drop_idle(now);
+        if dropped > 0 && inner.pool.is_empty() && inner.async_calls.pool.is_empty() {
+            inner.compact_template();
+        }
+        dropped
     }
 
     /// Bytes of the fork template kept for this plugin (0 with

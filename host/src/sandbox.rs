@@ -16,7 +16,7 @@ use crate::guest::abi::{self, Arg, GuestExports, Output, Status};
 use crate::guest::call_mode::{CallMode, enter};
 use crate::guest::state::{HostState, PluginServices};
 use classify::{call_result, classify, load_error};
-use fork::{ForkTemplate, PagesBy};
+use fork::{ForkTemplate, PagesBy, TemplatePages};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,6 +54,9 @@ pub(crate) struct Sandbox {
     /// Fuel the last call consumed (0 when fuel metering is off, and when
     /// the call was stopped at its deadline: then it is unknown).
     pub(crate) last_fuel_used: u64,
+    /// The fork template's pages this sandbox's memory may map: declared
+    /// after the store, so they outlive it.
+    _template_pages: Option<TemplatePages>,
 }
 
 /// Method name used in errors raised while creating and loading a sandbox.
@@ -107,8 +110,15 @@ impl Sandbox {
 
     /// The pages of this sandbox's memory that differ from the generic
     /// snapshot: call right after [`new`](Self::new), before any method.
-    pub(crate) fn template(&self, engine: &GuestEngine) -> ForkTemplate {
-        ForkTemplate::capture(&engine.image, self.guest.memory.data(&self.store))
+    /// `compacted`: kept as the changed bytes only, for a plugin that starts
+    /// with no sandbox (see `sandbox/fork.rs`).
+    pub(crate) fn template(&self, engine: &GuestEngine, compacted: bool) -> ForkTemplate {
+        let memory = self.guest.memory.data(&self.store);
+        if compacted {
+            ForkTemplate::capture_compacted(&engine.image, memory)
+        } else {
+            ForkTemplate::capture(&engine.image, memory)
+        }
     }
 
     /// An instance of the generic snapshot (optionally made equal to a
@@ -142,15 +152,14 @@ impl Sandbox {
             .await
             .map_err(fail)?;
         store.data_mut().memory = Some(guest.memory);
-        if let Some(template) = template {
-            template
-                .apply(
-                    guest.memory,
-                    &mut store,
-                    PagesBy::for_config(&engine.config),
-                )
-                .map_err(fail)?;
-        }
+        let template_pages = match template {
+            Some(template) => {
+                let by = PagesBy::for_config(&engine.config);
+                let pages = template.apply(guest.memory, &mut store, by, &engine.image);
+                Some(pages.map_err(fail)?)
+            }
+            None => None,
+        };
         let (status, out) = enter(guest.reseed(mode, &mut store)).await.map_err(fail)?;
         if status != Status::Ok {
             return Err(load_error(spec, status, out));
@@ -161,6 +170,7 @@ impl Sandbox {
             mode,
             scratch: Vec::new(),
             last_fuel_used: 0,
+            _template_pages: template_pages,
         })
     }
 

@@ -205,18 +205,30 @@ fn idle_sandboxes_are_dropped_and_the_next_call_forks_a_new_one() {
             .idle_timeout_ms(50),
     );
     assert_eq!(body(&plugin, "/a"), "1 1 cfg");
-    // The runtime's sweeper drops it once idle (bounded wait: no timing assertion).
+    let template_pages = plugin.template_bytes();
+    // The runtime's sweeper drops it once idle, then keeps only the
+    // template's changed bytes (bounded wait: no timing assertion).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while plugin.pool().stats().dropped_idle == 0 {
+    while plugin.pool().stats().dropped_idle == 0 || plugin.template_bytes() == template_pages {
         assert!(
             std::time::Instant::now() < deadline,
-            "the idle sandbox was never dropped"
+            "the idle sandbox was never dropped, or its template never compacted"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let stats = plugin.pool().stats();
     assert_eq!((stats.idle, stats.dropped_idle, stats.created), (0, 1, 1));
+    assert!(
+        plugin.template_bytes() < template_pages / 2,
+        "{} bytes kept of {template_pages}",
+        plugin.template_bytes()
+    );
     assert_eq!(runtime().drop_idle_sandboxes(), 0, "nothing left to drop");
     assert_eq!(body(&plugin, "/a"), "1 1 cfg", "a new fork of the template");
     assert_eq!(plugin.pool().stats().created, 2);
+    assert_eq!(
+        plugin.template_bytes(),
+        template_pages,
+        "the pages are back"
+    );
 }

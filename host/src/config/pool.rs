@@ -32,8 +32,11 @@ pub struct PoolConfig {
     /// the workers busy (its calls still yield every epoch tick).
     pub max_concurrent_calls: usize,
     /// Sandboxes left idle this long are dropped, down to none: an idle
-    /// plugin then costs its fork template only, and its next call forks a
-    /// sandbox (tens of microseconds). The runtime checks every plugin it
+    /// plugin then costs its fork template only, kept as the bytes its
+    /// script's load changed (a few KiB), and its next call puts the
+    /// template's pages back together and forks a sandbox (tens of
+    /// microseconds). A plugin with an idle timeout and no sandbox kept at
+    /// load ([`size`](Self::size) 0) starts so. The runtime checks every plugin it
     /// holds every quarter of the shortest such time (at least every
     /// second), and [`LuaPluginRuntime::drop_idle_sandboxes`](crate::LuaPluginRuntime::drop_idle_sandboxes)
     /// checks on demand. 0 (the default) keeps idle sandboxes.

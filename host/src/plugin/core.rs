@@ -28,9 +28,9 @@ pub(crate) struct PluginCore {
     pub(crate) stats: Counters,
     /// Fails calls fast after consecutive traps.
     pub(crate) quarantine: Quarantine,
-    /// Pages of the loaded script, for [`ColdStart::Fork`]. Declared after
-    /// the pools so it is dropped after every sandbox forked from it (their
-    /// memory may map its pages: see `sandbox/fork.rs`).
+    /// Pages of the loaded script, for [`ColdStart::Fork`] (every sandbox
+    /// forked from them also holds them while its memory may map them: see
+    /// `sandbox/fork.rs`).
     pub(crate) template: Option<ForkTemplate>,
 }
 
@@ -58,6 +58,16 @@ impl AsyncCalls {
 }
 
 impl PluginCore {
+    /// Keeps only the fork template's changed bytes (`ForkTemplate::compact`):
+    /// for a plugin with no sandbox, until its next call.
+    pub(crate) fn compact_template(&self) {
+        if let Some(template) = &self.template
+            && let Err(e) = template.compact(&self.engine.image)
+        {
+            tracing::warn!(target: "bext_lua", plugin = self.spec.name(), "could not compact an idle plugin's fork template ({e}): its pages stay");
+        }
+    }
+
     /// A new sandbox for this plugin, by its cold-start path, entered in
     /// `mode` for its whole life.
     pub(crate) async fn new_sandbox(&self, mode: CallMode) -> Result<Sandbox, Error> {

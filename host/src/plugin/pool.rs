@@ -241,6 +241,11 @@ impl<T> Pool<T> {
         }
     }
 
+    /// Whether no item is live (idle or in use).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().live == 0
+    }
+
     /// Whether fewer than `size` items are live (after a trap discarded one).
     pub(crate) fn below_size(&self) -> bool {
         !self.config.fresh_instance_per_call && self.lock().live < self.config.size

@@ -20,6 +20,16 @@
 //! sandbox. Where a memfd cannot be made, templates are kept on the heap and
 //! copied.
 //!
+//! **An idle plugin keeps only the changed words.** Loading a script
+//! changes a few KiB scattered over its template's pages (7.3 KiB of bytes
+//! over 11 pages for the rate limiter). When a plugin's pools have dropped
+//! every sandbox ([`PoolConfig::idle_timeout_ms`]), [`ForkTemplate::compact`]
+//! replaces the pages with the 8-byte words that changed, and the next fork
+//! puts the pages back together from the generic image. Every fork holds its template's
+//! pages ([`TemplatePages`]) for as long as its memory may map them, so
+//! compacting never takes pages from under a live sandbox.
+//!
+//! [`PoolConfig::idle_timeout_ms`]: crate::PoolConfig::idle_timeout_ms
 //! [`ColdStart::Fork`]: crate::ColdStart::Fork
 
 use crate::config::runtime::LuaRuntimeConfig;
@@ -68,12 +78,52 @@ struct Run {
 pub(crate) struct ForkTemplate {
     memory_len: usize,
     runs: Vec<Run>,
-    pages: StoredPages,
+    stored: Mutex<Stored>,
+}
+
+/// What a template keeps: whole pages while its plugin has sandboxes, only
+/// the changed bytes while it is idle.
+enum Stored {
+    Pages(Arc<StoredPages>),
+    Bytes(ChangedBytes),
 }
 
 enum StoredPages {
     Arena(ArenaBlock),
     Heap(Box<[u8]>),
+}
+
+/// A template's pages, held by every sandbox forked from them: an on-demand
+/// memory may map them (`ArenaBlock::map_over`), so they are freed only
+/// after the last such sandbox (declared after its store, which unmaps the
+/// memory when dropped).
+pub(crate) struct TemplatePages(
+    #[allow(dead_code)] // held for when it drops, never read
+    Arc<StoredPages>,
+);
+
+/// The words of a template's pages that differ from the generic image:
+/// `(offset in memory, length)` spans, their bytes back to back.
+struct ChangedBytes {
+    spans: Box<[(u32, u32)]>,
+    bytes: Box<[u8]>,
+}
+
+/// Unchanged bytes up to this long between two changed words are kept in
+/// one span: a span costs 8 bytes.
+const SPAN_GAP: usize = 8;
+
+/// The unit changes are kept in: a changed byte keeps its 8-byte word.
+const WORD: usize = 8;
+
+/// The blocks a page is compared in when its changed bytes are sought.
+const BLOCK: usize = 64;
+
+/// `image`'s `BLOCK` bytes at `at`, zeros past its end (an image is whole
+/// wasm pages, so a block never straddles it).
+fn original_block(image: &[u8], at: usize) -> &[u8] {
+    const ZEROS: [u8; BLOCK] = [0; BLOCK];
+    image.get(at..at + BLOCK).unwrap_or(&ZEROS)
 }
 
 impl ForkTemplate {
@@ -82,6 +132,30 @@ impl ForkTemplate {
     /// Memory grown past the image starts zeroed, so zero pages there are
     /// left out.
     pub(crate) fn capture(image: &[u8], memory: &[u8]) -> Self {
+        let (runs, bytes) = Self::changed_pages(image, memory);
+        tracing::debug!(target: "bext_lua", pages = bytes.len() / PAGE, runs = runs.len(), "fork template captured");
+        ForkTemplate {
+            memory_len: memory.len(),
+            runs,
+            stored: Mutex::new(Stored::Pages(Arc::new(StoredPages::store(bytes)))),
+        }
+    }
+
+    /// [`capture`](Self::capture), compacted at once (a plugin that starts
+    /// with no sandbox): the pages never reach the arena.
+    pub(crate) fn capture_compacted(image: &[u8], memory: &[u8]) -> Self {
+        let (runs, bytes) = Self::changed_pages(image, memory);
+        let changed = ChangedBytes::between(image, &runs, &bytes);
+        ForkTemplate {
+            memory_len: memory.len(),
+            runs,
+            stored: Mutex::new(Stored::Bytes(changed)),
+        }
+    }
+
+    /// The runs of pages of `memory` that differ from `image`, and those
+    /// pages back to back.
+    fn changed_pages(image: &[u8], memory: &[u8]) -> (Vec<Run>, Vec<u8>) {
         let mut runs: Vec<Run> = Vec::new();
         let mut bytes = Vec::new();
         for (index, page) in memory.chunks(PAGE).enumerate() {
@@ -105,31 +179,71 @@ impl ForkTemplate {
             // happen, but a run must still cover whole host pages.
             bytes.resize(bytes.len().next_multiple_of(PAGE), 0);
         }
-        tracing::debug!(target: "bext_lua", pages = bytes.len() / PAGE, runs = runs.len(), "fork template captured");
-        let pages = match TemplateArena::shared().and_then(|arena| arena.store(&bytes)) {
-            Some(block) => StoredPages::Arena(block),
-            None => StoredPages::Heap(bytes.into_boxed_slice()),
-        };
-        ForkTemplate {
-            memory_len: memory.len(),
-            runs,
-            pages,
+        (runs, bytes)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Stored> {
+        // Every update of the state is complete before anything can panic.
+        self.stored.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bytes the template keeps: its pages, or its changed bytes and their
+    /// spans once compacted.
+    pub(crate) fn bytes(&self) -> usize {
+        match &*self.lock() {
+            Stored::Pages(_) => self.page_bytes(),
+            Stored::Bytes(changed) => changed.bytes.len() + changed.spans.len() * 8,
         }
     }
 
-    /// Bytes the template keeps.
-    pub(crate) fn bytes(&self) -> usize {
+    /// Bytes of the template's pages.
+    fn page_bytes(&self) -> usize {
         self.runs.iter().map(|run| run.pages * PAGE).sum()
     }
 
-    /// Makes `memory` (a fresh instance of the generic snapshot) equal to the
-    /// template's memory.
+    /// Keeps only the bytes that differ from `image` (the generic snapshot's
+    /// memory, which the template was captured against); the pages are
+    /// freed once no sandbox forked from them is left. Call when the
+    /// plugin has no sandbox: a fork made after this puts the pages back
+    /// together, in a new block.
+    pub(crate) fn compact(&self, image: &[u8]) -> std::io::Result<()> {
+        let mut stored = self.lock();
+        let Stored::Pages(pages) = &*stored else {
+            return Ok(());
+        };
+        let mut bytes = vec![0u8; self.page_bytes()];
+        pages.read_into(&mut bytes, 0)?;
+        let changed = ChangedBytes::between(image, &self.runs, &bytes);
+        tracing::debug!(target: "bext_lua", pages = bytes.len() / PAGE, changed = changed.bytes.len(), spans = changed.spans.len(), "fork template compacted");
+        *stored = Stored::Bytes(changed);
+        Ok(())
+    }
+
+    /// The template's pages, put back together from `image` if it was
+    /// compacted.
+    fn pages(&self, image: &[u8]) -> Arc<StoredPages> {
+        let mut stored = self.lock();
+        let pages = match &*stored {
+            Stored::Pages(pages) => return pages.clone(),
+            Stored::Bytes(changed) => {
+                Arc::new(StoredPages::store(changed.pages(image, &self.runs)))
+            }
+        };
+        *stored = Stored::Pages(pages.clone());
+        pages
+    }
+
+    /// Makes `memory` (a fresh instance of the generic snapshot, whose
+    /// memory is `image`) equal to the template's memory. The pages returned
+    /// must outlive the store.
     pub(crate) fn apply(
         &self,
         memory: Memory,
         store: &mut Store<HostState>,
         by: PagesBy,
-    ) -> wasmtime::Result<()> {
+        image: &[u8],
+    ) -> wasmtime::Result<TemplatePages> {
+        let pages = self.pages(image);
         let current = memory.data_size(&*store);
         if self.memory_len > current {
             let wasm_page = memory.page_size(&*store) as usize;
@@ -145,7 +259,7 @@ impl ForkTemplate {
                 .ok_or_else(|| {
                     wasmtime::Error::msg("the fork template lies outside the instance's memory")
                 })?;
-            match &self.pages {
+            match &*pages {
                 StoredPages::Heap(bytes) => {
                     target.copy_from_slice(&bytes[run.at..run.at + target.len()])
                 }
@@ -156,7 +270,98 @@ impl ForkTemplate {
                 }
             }
         }
-        Ok(())
+        Ok(TemplatePages(pages))
+    }
+}
+
+impl StoredPages {
+    /// `bytes` (whole pages) in the process's arena, or on the heap where
+    /// there is none.
+    fn store(bytes: Vec<u8>) -> StoredPages {
+        match TemplateArena::shared().and_then(|arena| arena.store(&bytes)) {
+            Some(block) => StoredPages::Arena(block),
+            None => StoredPages::Heap(bytes.into_boxed_slice()),
+        }
+    }
+
+    /// Copies the stored bytes from `at` into `target`.
+    fn read_into(&self, target: &mut [u8], at: usize) -> std::io::Result<()> {
+        match self {
+            StoredPages::Heap(bytes) => {
+                target.copy_from_slice(&bytes[at..at + target.len()]);
+                Ok(())
+            }
+            StoredPages::Arena(block) => block.read_into(target, at),
+        }
+    }
+}
+
+impl ChangedBytes {
+    /// The 8-byte words of `pages` (laid out as `runs` say) that differ from
+    /// `image` (zeros past its end), in spans.
+    fn between(image: &[u8], runs: &[Run], pages: &[u8]) -> ChangedBytes {
+        let (mut spans, mut bytes) = (Vec::<(u32, u32)>::new(), Vec::new());
+        for run in runs {
+            let start = run.first * PAGE;
+            let stored = &pages[run.at..run.at + run.pages * PAGE];
+            // Where this run's last span ends (spans stay within a run: runs
+            // are apart by at least a page).
+            let mut span_end: Option<usize> = None;
+            for (block, chunk) in stored.chunks(BLOCK).enumerate() {
+                let base = block * BLOCK;
+                let original = original_block(image, start + base);
+                if original == chunk {
+                    continue; // most of a page is unchanged
+                }
+                let words = chunk.chunks_exact(WORD).zip(original.chunks_exact(WORD));
+                for (w, (word, was)) in words.enumerate() {
+                    if word == was {
+                        continue;
+                    }
+                    let i = base + w * WORD;
+                    match (span_end, spans.last_mut()) {
+                        (Some(end), Some((_, len))) if i - end <= SPAN_GAP => {
+                            bytes.extend_from_slice(&stored[end..i + WORD]);
+                            *len += (i + WORD - end) as u32;
+                        }
+                        _ => {
+                            spans.push(((start + i) as u32, WORD as u32));
+                            bytes.extend_from_slice(word);
+                        }
+                    }
+                    span_end = Some(i + WORD);
+                }
+            }
+        }
+        ChangedBytes {
+            spans: spans.into_boxed_slice(),
+            bytes: bytes.into_boxed_slice(),
+        }
+    }
+
+    /// The template's pages (laid out as `runs` say) again: `image`'s pages
+    /// (zeros past its end) with the changed bytes put in.
+    fn pages(&self, image: &[u8], runs: &[Run]) -> Vec<u8> {
+        let mut pages = vec![0u8; runs.iter().map(|run| run.pages * PAGE).sum()];
+        for run in runs {
+            let start = run.first * PAGE;
+            let end = (start + run.pages * PAGE).min(image.len()).max(start);
+            if let Some(original) = image.get(start..end) {
+                pages[run.at..run.at + original.len()].copy_from_slice(original);
+            }
+        }
+        let mut from = 0;
+        for &(offset, len) in &self.spans {
+            let (offset, len) = (offset as usize, len as usize);
+            let run = runs
+                .iter()
+                .find(|run| (run.first * PAGE..(run.first + run.pages) * PAGE).contains(&offset))
+                .expect("a changed byte lies in a changed page");
+            let at = run.at + offset - run.first * PAGE;
+            pages[at..at + len].copy_from_slice(&self.bytes[from..from + len]);
+            from += len;
+        }
+        pages
     }
 }
 
@@ -286,8 +491,8 @@ impl ArenaBlock {
         // docs for why this is not done with the pooling allocator). The
         // private mapping replaces those pages with the same bytes a copy
         // would have written, readable and writable like the rest of the
-        // memory. The block outlives every sandbox forked from it (a plugin
-        // drops its pools before its template): freeing it punches its
+        // memory. The block outlives every sandbox forked from it (each
+        // holds it, `TemplatePages`, past its store): freeing it punches its
         // pages out of the file, and a mapping's unwritten pages would then
         // read zeros.
         let mapped = unsafe {
@@ -392,6 +597,20 @@ mod tests {
         wasmtime::Module::new(engine, &wasm).unwrap()
     }
 
+    /// A store of `config`'s engine holding an instance of
+    /// [`module_with_an_image`], its memory, and that memory's bytes.
+    fn instance_with_an_image(
+        config: &crate::LuaRuntimeConfig,
+    ) -> (Store<HostState>, Memory, Vec<u8>) {
+        let engine = wasmtime::Engine::new(&crate::engine::engine_config(config)).unwrap();
+        let module = module_with_an_image(&engine);
+        let mut store = Store::new(&engine, HostState::internal());
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+        let memory = instance.get_memory(&mut store, "memory").unwrap();
+        let image = memory.data(&store).to_vec();
+        (store, memory, image)
+    }
+
     /// Forks the template into an instance, drops it, and returns the memory
     /// the next instance of the module starts with (with the pooling
     /// allocator, in the same slot).
@@ -409,14 +628,15 @@ mod tests {
         loaded[..PAGE].fill(0x22);
         loaded[3 * PAGE..4 * PAGE].fill(0x33);
         let template = ForkTemplate::capture(&image, &loaded);
-        template
-            .apply(memory, &mut store, PagesBy::for_config(&config))
+        let pages = template
+            .apply(memory, &mut store, PagesBy::for_config(&config), &image)
             .unwrap();
         assert!(
             memory.data(&store) == loaded.as_slice(),
             "the fork holds the template's memory"
         );
         drop(store);
+        drop(pages);
         let mut next = Store::new(&engine, HostState::internal());
         let memory = instance_memory(&mut next);
         (image, memory.data(&next).to_vec())
@@ -479,20 +699,16 @@ mod tests {
     fn an_on_demand_memory_unmaps_the_forks_mapping_with_it() {
         let config = crate::LuaRuntimeConfig::default();
         assert_eq!(PagesBy::for_config(&config), PagesBy::Mapping);
-        let engine = wasmtime::Engine::new(&crate::engine::engine_config(&config)).unwrap();
-        let module = module_with_an_image(&engine);
-        let mut store = Store::new(&engine, HostState::internal());
-        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
-        let memory = instance.get_memory(&mut store, "memory").unwrap();
-        let image = memory.data(&store).to_vec();
+        let (mut store, memory, image) = instance_with_an_image(&config);
         let mut loaded = image.clone();
         loaded[PAGE..3 * PAGE].fill(0x44);
         let template = ForkTemplate::capture(&image, &loaded);
-        let StoredPages::Arena(block) = &template.pages else {
+        let pages = template.pages(&image);
+        let StoredPages::Arena(block) = &*pages else {
             panic!("Linux has memfds: the template is in the arena")
         };
-        template
-            .apply(memory, &mut store, PagesBy::Mapping)
+        let _fork_pages = template
+            .apply(memory, &mut store, PagesBy::Mapping, &image)
             .unwrap();
         let base = memory.data_ptr(&store).addr();
         let (low, high) = (base, base + memory.data_size(&store));
@@ -509,6 +725,115 @@ mod tests {
             vec![],
             "dropping the store unmapped the fork's pages"
         );
+    }
+
+    /// A memory of five pages over a two-page image: bytes changed here and
+    /// there (one alone, a cluster with small gaps, a whole page), and a
+    /// page past the image.
+    fn scattered_changes() -> (Vec<u8>, Vec<u8>) {
+        let image: Vec<u8> = (0..2 * PAGE).map(|i| (i % 251) as u8).collect();
+        let mut memory = image.clone();
+        memory.resize(5 * PAGE, 0);
+        memory[10] ^= 0xff;
+        for i in [PAGE + 100, PAGE + 103, PAGE + 112, PAGE + 140] {
+            memory[i] ^= 0x5a;
+        }
+        memory[PAGE - 1] ^= 1; // the last byte of page 0 and the first of page 1
+        memory[PAGE] ^= 1;
+        memory[3 * PAGE..4 * PAGE].fill(7);
+        memory[5 * PAGE - 1] = 9;
+        (image, memory)
+    }
+
+    #[test]
+    fn changed_bytes_put_the_pages_back_together() {
+        let (image, memory) = scattered_changes();
+        let template = ForkTemplate::capture(&image, &memory);
+        let mut pages = vec![0u8; template.page_bytes()];
+        template.pages(&image).read_into(&mut pages, 0).unwrap();
+        let changed = ChangedBytes::between(&image, &template.runs, &pages);
+        let page = PAGE as u32;
+        assert_eq!(
+            changed.spans.as_ref(),
+            [
+                (8, 8),            // byte 10's word
+                (page - 8, 16),    // two words on either side of a page's end
+                (page + 96, 24),   // a gap of one word is kept in the span
+                (page + 136, 8),   // a gap of two words starts another
+                (3 * page, page),  // a whole page (past the image: over zeros)
+                (5 * page - 8, 8), // in the same run, a page later
+            ]
+        );
+        assert_eq!(changed.pages(&image, &template.runs), pages);
+        let compacted = ForkTemplate::capture_compacted(&image, &memory);
+        assert_eq!(
+            compacted.bytes(),
+            changed.bytes.len() + changed.spans.len() * 8
+        );
+        let mut rebuilt = vec![0u8; compacted.page_bytes()];
+        compacted.pages(&image).read_into(&mut rebuilt, 0).unwrap();
+        assert_eq!(
+            rebuilt, pages,
+            "captured compacted, the same pages come back"
+        );
+    }
+
+    /// A template compacted, then forked with either allocator, gives the
+    /// memory it was captured from; compacting keeps the changed bytes only.
+    #[test]
+    fn a_compacted_template_forks_the_memory_it_was_captured_from() {
+        let on_demand = crate::LuaRuntimeConfig::default();
+        let pooled = crate::LuaRuntimeConfig::default()
+            .pooling(crate::PoolingLimits::default().max_instances(2));
+        for config in [on_demand, pooled] {
+            let (mut store, memory, image) = instance_with_an_image(&config);
+            let mut loaded = image.clone();
+            loaded[5] = 0;
+            loaded[9 * PAGE + 17] = 0x99;
+            let template = ForkTemplate::capture(&image, &loaded);
+            assert_eq!(template.bytes(), 2 * PAGE);
+            template.compact(&image).unwrap();
+            assert_eq!(template.bytes(), 2 * 8 + 2 * 8, "two words in two spans");
+            let _pages = template
+                .apply(memory, &mut store, PagesBy::for_config(&config), &image)
+                .unwrap();
+            assert!(memory.data(&store) == loaded.as_slice());
+            assert_eq!(
+                template.bytes(),
+                2 * PAGE,
+                "the fork brought the pages back"
+            );
+        }
+    }
+
+    /// Compacting a template while a fork maps its pages leaves them in
+    /// place: a template stored after it cannot take their range.
+    #[test]
+    fn compacting_never_takes_pages_from_under_a_fork() {
+        let config = crate::LuaRuntimeConfig::default();
+        let (mut store, memory, image) = instance_with_an_image(&config);
+        let mut loaded = image.clone();
+        loaded[2 * PAGE..4 * PAGE].fill(0x55);
+        let template = ForkTemplate::capture(&image, &loaded);
+        let pages = template
+            .apply(memory, &mut store, PagesBy::Mapping, &image)
+            .unwrap();
+        template.compact(&image).unwrap();
+        // Other templates come and go in the arena meanwhile.
+        let mut others = Vec::new();
+        for fill in 1..=4u8 {
+            let mut other = image.clone();
+            other[..4 * PAGE].fill(fill);
+            others.push(ForkTemplate::capture(&image, &other));
+            others.push(ForkTemplate::capture(&image, &other)); // and freed
+            others.pop();
+        }
+        assert!(
+            memory.data(&store) == loaded.as_slice(),
+            "the fork still reads its template's pages"
+        );
+        drop(store);
+        drop(pages);
     }
 
     #[test]
