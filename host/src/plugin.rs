@@ -257,7 +257,11 @@ impl LuaPlugin {
     /// Whether a call of `method` from `source` may enter a sandbox now:
     /// refused (and counted) while the plugin or that source is
     /// quarantined.
-    pub(crate) fn admit(&self, method: &str, source: Option<&str>) -> Result<Admission, Error> {
+    pub(crate) fn admit<'a>(
+        &self,
+        method: &str,
+        source: Option<&'a str>,
+    ) -> Result<Admission<'a>, Error> {
         let inner = &*self.inner;
         inner
             .quarantine

@@ -108,11 +108,18 @@ struct Breaker {
 }
 
 /// How [`Quarantine::check`] let a call through; hand it back to
-/// [`Quarantine::record`].
+/// [`Quarantine::record`]. It borrows the call's client address: most calls
+/// never need a key of their own (see [`owned`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Admission {
-    source: Source,
+pub(crate) struct Admission<'a> {
+    source: Option<&'a str>,
     probe: Option<Scope>,
+}
+
+/// A source as the state keeps it: made only where a call's source is
+/// looked up among tracked ones or kept, not for every call.
+fn owned(source: Option<&str>) -> Source {
+    source.map(str::to_owned)
 }
 
 /// What a probe call decides.
@@ -150,23 +157,23 @@ impl Quarantine {
 
     /// How a call of `method` from `source` may run now;
     /// [`Error::Quarantined`] otherwise.
-    pub(crate) fn check(
+    pub(crate) fn check<'a>(
         &self,
         plugin: &str,
         method: &str,
-        source: Option<&str>,
-    ) -> Result<Admission, Error> {
-        self.check_at(Instant::now(), plugin, method, source)
+        source: Option<&'a str>,
+    ) -> Result<Admission<'a>, Error> {
+        self.check_at(Instant::now, plugin, method, source)
     }
 
     /// Counts the outcome of a call that [`check`](Self::check) let through.
-    pub(crate) fn record<T>(&self, admission: Admission, result: &Result<T, Error>) {
+    pub(crate) fn record<T>(&self, admission: Admission<'_>, result: &Result<T, Error>) {
         let outcome = match result {
             Err(e) if e.is_trap() => Outcome::Trap,
             Err(Error::PoolTimeout { .. }) => Outcome::PoolTimeout,
             _ => Outcome::Completed,
         };
-        self.record_at(Instant::now(), admission, outcome);
+        self.record_at(Instant::now, admission, outcome);
     }
 
     /// The state for the plugin's stats.
@@ -174,67 +181,75 @@ impl Quarantine {
         self.snapshot_at(Instant::now())
     }
 
-    fn check_at(
+    /// [`check`](Self::check) at the time `clock` gives, read only when a
+    /// quarantine is set (most calls meet none).
+    fn check_at<'a>(
         &self,
-        now: Instant,
+        clock: impl Fn() -> Instant,
         plugin: &str,
         method: &str,
-        source: Option<&str>,
-    ) -> Result<Admission, Error> {
-        let source: Source = source.map(str::to_owned);
+        source: Option<&'a str>,
+    ) -> Result<Admission<'a>, Error> {
+        let admitted = |probe| Ok(Admission { source, probe });
         if self.after_failures == 0 {
-            return Ok(Admission {
-                source,
-                probe: None,
-            });
+            return admitted(None);
         }
+        let read = std::cell::OnceCell::new();
+        let now = || *read.get_or_init(&clock);
         let mut state = self.lock();
         let refused = |until: Instant, recent_traps: u32| Error::Quarantined {
             plugin: plugin.into(),
             method: method.into(),
-            retry_after_ms: ceil_ms(until - now),
+            retry_after_ms: ceil_ms(until - now()),
             recent_traps,
         };
         match state.until {
-            Some(until) if now < until => return Err(refused(until, state.failures())),
+            Some(until) if now() < until => return Err(refused(until, state.failures())),
             Some(_) => {
                 // The plugin's cool-down is over: this call is its probe.
-                state.until = Some(later(now, self.cool_down));
-                return Ok(Admission {
-                    source,
-                    probe: Some(Scope::Plugin),
-                });
+                state.until = Some(later(now(), self.cool_down));
+                return admitted(Some(Scope::Plugin));
             }
             None => {}
         }
-        let probe = match state.sources.get_mut(&source) {
+        if state.sources.is_empty() {
+            return admitted(None);
+        }
+        let probe = match state.sources.get_mut(&owned(source)) {
             Some(Breaker {
                 until: Some(until),
                 failures,
                 ..
-            }) if now < *until => return Err(refused(*until, *failures)),
+            }) if now() < *until => return Err(refused(*until, *failures)),
             Some(breaker @ Breaker { until: Some(_), .. }) => {
-                breaker.until = Some(later(now, self.cool_down));
+                breaker.until = Some(later(now(), self.cool_down));
                 Some(Scope::Source)
             }
             _ => None,
         };
-        Ok(Admission { source, probe })
+        admitted(probe)
     }
 
-    fn record_at(&self, now: Instant, admission: Admission, outcome: Outcome) {
+    /// [`record`](Self::record) at the time `clock` gives, read only when a
+    /// quarantine starts.
+    fn record_at(&self, clock: impl Fn() -> Instant, admission: Admission<'_>, outcome: Outcome) {
         if self.after_failures == 0 {
             return;
         }
+        let read = std::cell::OnceCell::new();
+        let now = || *read.get_or_init(&clock);
         let mut state = self.lock();
         let state = &mut *state;
         let Admission { source, probe } = admission;
         let failed = match outcome {
             Outcome::Trap => true,
-            Outcome::PoolTimeout => state
-                .sources
-                .get(&source)
-                .is_some_and(|b| b.window.contains(&true)),
+            Outcome::PoolTimeout => {
+                !state.sources.is_empty()
+                    && state
+                        .sources
+                        .get(&owned(source))
+                        .is_some_and(|b| b.window.contains(&true))
+            }
             Outcome::Completed => false,
         };
         match probe {
@@ -246,45 +261,51 @@ impl Quarantine {
                     state.until = None;
                 } else {
                     for outcome in state.window.iter_mut() {
-                        if outcome.as_ref() == Some(&source) {
+                        if outcome.as_ref().is_some_and(|s| s.as_deref() == source) {
                             *outcome = None;
                         }
                     }
                 }
-                state.sources.remove(&source);
+                state.sources.remove(&owned(source));
                 return;
             }
             Some(scope) => {
-                state.push(failed.then(|| source.clone()), self.window_len);
+                let key = owned(source);
+                state.push(failed.then(|| key.clone()), self.window_len);
                 // A source probe's breaker exists; a plugin-wide probe's
                 // source is tracked within the same bound as any other.
-                let tracked = state.sources.contains_key(&source);
+                let tracked = state.sources.contains_key(&key);
                 if tracked || state.sources.len() < MAX_TRACKED_SOURCES {
-                    let breaker = state.sources.entry(source).or_default();
+                    let breaker = state.sources.entry(key).or_default();
                     breaker.push(failed, self.window_len);
                     if scope == Scope::Source {
-                        breaker.until = Some(later(now, self.cool_down));
+                        breaker.until = Some(later(now(), self.cool_down));
                     }
                 }
                 if scope == Scope::Plugin {
-                    state.until = Some(later(now, self.cool_down));
+                    state.until = Some(later(now(), self.cool_down));
                 }
                 return;
             }
             None => {}
         }
-        state.push(failed.then(|| source.clone()), self.window_len);
+        state.push(failed.then(|| owned(source)), self.window_len);
         let mut entered_source = false;
-        let tracked = state.sources.contains_key(&source);
-        if tracked || (failed && state.sources.len() < MAX_TRACKED_SOURCES) {
-            let breaker = state.sources.entry(source.clone()).or_default();
-            breaker.push(failed, self.window_len);
-            if breaker.until.is_none() && breaker.failures >= self.after_failures {
-                breaker.until = Some(later(now, self.cool_down));
-                state.entered += 1;
-                entered_source = true;
-            } else if breaker.until.is_none() && breaker.failures == 0 {
-                state.sources.remove(&source);
+        // A success changes no breaker while none is tracked: most calls
+        // make no key.
+        if failed || !state.sources.is_empty() {
+            let key = owned(source);
+            let tracked = state.sources.contains_key(&key);
+            if tracked || (failed && state.sources.len() < MAX_TRACKED_SOURCES) {
+                let breaker = state.sources.entry(key.clone()).or_default();
+                breaker.push(failed, self.window_len);
+                if breaker.until.is_none() && breaker.failures >= self.after_failures {
+                    breaker.until = Some(later(now(), self.cool_down));
+                    state.entered += 1;
+                    entered_source = true;
+                } else if breaker.until.is_none() && breaker.failures == 0 {
+                    state.sources.remove(&key);
+                }
             }
         }
         let sources_needed = self.after_failures.max(2) as usize;
@@ -292,7 +313,7 @@ impl Quarantine {
             && state.failures() >= self.after_failures
             && state.failing_sources(sources_needed) >= sources_needed
         {
-            state.until = Some(later(now, self.cool_down));
+            state.until = Some(later(now(), self.cool_down));
             // Entering both scopes at once is one quarantine.
             if !entered_source {
                 state.entered += 1;
@@ -392,20 +413,20 @@ mod tests {
 
     /// An ordinary call with no client.
     #[allow(non_upper_case_globals)]
-    const Normal: Admission = Admission {
+    const Normal: Admission<'static> = Admission {
         source: None,
         probe: None,
     };
     /// The probe of the no-client source's quarantine.
     #[allow(non_upper_case_globals)]
-    const Probe: Admission = Admission {
+    const Probe: Admission<'static> = Admission {
         source: None,
         probe: Some(Scope::Source),
     };
     use Outcome::{Completed as OK, PoolTimeout, Trap as TRAP};
 
     fn rejected(q: &Quarantine, now: Instant) -> Option<(u64, u32)> {
-        match q.check_at(now, "p", "on_request", None) {
+        match q.check_at(|| now, "p", "on_request", None) {
             Ok(_) => None,
             Err(Error::Quarantined {
                 plugin,
@@ -426,10 +447,10 @@ mod tests {
         let t0 = Instant::now();
         for _ in 0..2 {
             assert_eq!(rejected(&q, t0), None);
-            q.record_at(t0, Normal, TRAP);
+            q.record_at(|| t0, Normal, TRAP);
         }
         assert_eq!(rejected(&q, t0), None);
-        q.record_at(t0, Normal, TRAP);
+        q.record_at(|| t0, Normal, TRAP);
         assert_eq!(rejected(&q, t0), Some((1000, 3)));
         assert_eq!(
             q.snapshot_at(t0),
@@ -445,16 +466,16 @@ mod tests {
         );
         // Cool-down over: one probe goes through, the others still fail fast.
         let t1 = t0 + Duration::from_millis(1000);
-        assert_eq!(q.check_at(t1, "p", "m", None).unwrap(), Probe);
+        assert_eq!(q.check_at(|| t1, "p", "m", None).unwrap(), Probe);
         assert_eq!(rejected(&q, t1), Some((1000, 3)));
         // The probe traps: another full cool-down.
         let t2 = t1 + Duration::from_millis(10);
-        q.record_at(t2, Probe, TRAP);
+        q.record_at(|| t2, Probe, TRAP);
         assert_eq!(rejected(&q, t2 + Duration::from_millis(999)), Some((1, 4)));
         // The next probe succeeds: the plugin serves again, with a clean window.
         let t3 = t2 + Duration::from_millis(1000);
-        assert_eq!(q.check_at(t3, "p", "m", None).unwrap(), Probe);
-        q.record_at(t3, Probe, OK);
+        assert_eq!(q.check_at(|| t3, "p", "m", None).unwrap(), Probe);
+        q.record_at(|| t3, Probe, OK);
         assert_eq!(
             q.snapshot_at(t3),
             Snapshot {
@@ -463,7 +484,7 @@ mod tests {
                 entered: 1
             }
         );
-        q.record_at(t3, Normal, TRAP);
+        q.record_at(|| t3, Normal, TRAP);
         assert_eq!(
             rejected(&q, t3),
             None,
@@ -476,8 +497,8 @@ mod tests {
         let q = Quarantine::new(3, 10, 1000);
         let t = Instant::now();
         for _ in 0..3 {
-            q.record_at(t, Normal, TRAP);
-            q.record_at(t, Normal, OK);
+            q.record_at(|| t, Normal, TRAP);
+            q.record_at(|| t, Normal, OK);
         }
         assert_eq!(rejected(&q, t), Some((1000, 3)));
     }
@@ -487,9 +508,9 @@ mod tests {
         let q = Quarantine::new(3, 4, 1000);
         let t = Instant::now();
         for _ in 0..10 {
-            q.record_at(t, Normal, TRAP);
+            q.record_at(|| t, Normal, TRAP);
             for _ in 0..3 {
-                q.record_at(t, Normal, OK);
+                q.record_at(|| t, Normal, OK);
             }
         }
         assert_eq!(
@@ -505,16 +526,16 @@ mod tests {
         let q = Quarantine::new(3, 10, 1000);
         let t = Instant::now();
         for _ in 0..10 {
-            q.record_at(t, Normal, PoolTimeout);
+            q.record_at(|| t, Normal, PoolTimeout);
         }
         assert_eq!(
             rejected(&q, t),
             None,
             "a busy plugin that does not trap is not quarantined"
         );
-        q.record_at(t, Normal, TRAP);
-        q.record_at(t, Normal, PoolTimeout);
-        q.record_at(t, Normal, PoolTimeout);
+        q.record_at(|| t, Normal, TRAP);
+        q.record_at(|| t, Normal, PoolTimeout);
+        q.record_at(|| t, Normal, PoolTimeout);
         assert_eq!(
             rejected(&q, t),
             Some((1000, 3)),
@@ -526,10 +547,10 @@ mod tests {
     fn calls_finishing_during_the_quarantine_neither_end_nor_extend_it() {
         let q = Quarantine::new(1, 5, 1000);
         let t0 = Instant::now();
-        q.record_at(t0, Normal, TRAP);
+        q.record_at(|| t0, Normal, TRAP);
         let t1 = t0 + Duration::from_millis(500);
-        q.record_at(t1, Normal, OK);
-        q.record_at(t1, Normal, TRAP);
+        q.record_at(|| t1, Normal, OK);
+        q.record_at(|| t1, Normal, TRAP);
         assert_eq!(rejected(&q, t1), Some((500, 2)));
         assert_eq!(q.snapshot_at(t1).entered, 1);
     }
@@ -538,13 +559,13 @@ mod tests {
     fn an_endless_cool_down_does_not_overflow() {
         let q = Quarantine::new(1, 1, u64::MAX);
         let t = Instant::now();
-        q.record_at(t, Normal, TRAP);
+        q.record_at(|| t, Normal, TRAP);
         let (retry_after_ms, _) = rejected(&q, t).unwrap();
         assert!(retry_after_ms > 1_000_000_000, "{retry_after_ms}");
     }
 
-    fn from(q: &Quarantine, now: Instant, client: &str) -> Result<Admission, Error> {
-        q.check_at(now, "p", "on_request", Some(client))
+    fn from<'a>(q: &Quarantine, now: Instant, client: &'a str) -> Result<Admission<'a>, Error> {
+        q.check_at(|| now, "p", "on_request", Some(client))
     }
 
     #[test]
@@ -554,19 +575,19 @@ mod tests {
         for i in 0..200 {
             // The attacker traps on every call it is let through ...
             if let Ok(admission) = from(&q, t, "198.51.100.1") {
-                q.record_at(t, admission, TRAP);
+                q.record_at(|| t, admission, TRAP);
             }
             // ... and a good client keeps being served.
             let good = from(&q, t, "203.0.113.7")
                 .unwrap_or_else(|e| panic!("good call {i} refused: {e:?}"));
-            q.record_at(t, good, OK);
+            q.record_at(|| t, good, OK);
         }
         assert!(from(&q, t, "198.51.100.1").is_err());
         let snapshot = q.snapshot_at(t);
         assert_eq!((snapshot.entered, snapshot.retry_after_ms), (1, Some(5000)));
         // Pool timeouts of the good client are not failures of its own.
         let good = from(&q, t, "203.0.113.7").unwrap();
-        q.record_at(t, good, PoolTimeout);
+        q.record_at(|| t, good, PoolTimeout);
         assert!(from(&q, t, "203.0.113.7").is_ok());
     }
 
@@ -576,11 +597,11 @@ mod tests {
         let t = Instant::now();
         for client in ["a", "b"] {
             let admission = from(&q, t, client).unwrap();
-            q.record_at(t, admission, TRAP);
+            q.record_at(|| t, admission, TRAP);
         }
         assert!(from(&q, t, "good").is_ok(), "two clients are not enough");
         let admission = from(&q, t, "c").unwrap();
-        q.record_at(t, admission, TRAP);
+        q.record_at(|| t, admission, TRAP);
         assert!(matches!(
             from(&q, t, "good"),
             Err(Error::Quarantined {
@@ -596,7 +617,7 @@ mod tests {
         let probe = from(&q, t1, "good").unwrap();
         assert_eq!(probe.probe, Some(Scope::Plugin));
         assert!(from(&q, t1, "other").is_err(), "one probe at a time");
-        q.record_at(t1, probe, OK);
+        q.record_at(|| t1, probe, OK);
         assert_eq!(q.snapshot_at(t1).recent_failures, 0);
         for client in ["a", "b", "c", "d"] {
             assert!(from(&q, t1, client).is_ok(), "{client}");
@@ -609,13 +630,13 @@ mod tests {
         let t = Instant::now();
         for _ in 0..2 {
             let admission = from(&q, t, "a").unwrap();
-            q.record_at(t, admission, TRAP);
+            q.record_at(|| t, admission, TRAP);
         }
         assert!(from(&q, t, "a").is_err());
         let t1 = t + Duration::from_millis(1000);
         let probe = from(&q, t1, "a").unwrap();
         assert_eq!(probe.probe, Some(Scope::Source));
-        q.record_at(t1, probe, OK);
+        q.record_at(|| t1, probe, OK);
         assert_eq!(
             q.snapshot_at(t1),
             Snapshot {
@@ -626,7 +647,7 @@ mod tests {
         );
         // One trap from another client is not "two clients trapping".
         let admission = from(&q, t1, "b").unwrap();
-        q.record_at(t1, admission, TRAP);
+        q.record_at(|| t1, admission, TRAP);
         assert!(from(&q, t1, "c").is_ok());
     }
 
@@ -637,7 +658,7 @@ mod tests {
         for n in 0..MAX_TRACKED_SOURCES + 100 {
             let client = format!("10.0.{}.{}", n / 256, n % 256);
             if let Ok(admission) = from(&q, t, &client) {
-                q.record_at(t, admission, TRAP);
+                q.record_at(|| t, admission, TRAP);
             }
         }
         assert!(q.lock().sources.len() <= MAX_TRACKED_SOURCES);
@@ -656,15 +677,28 @@ mod tests {
         let t1 = t + Duration::from_millis(1000);
         let probe = from(&q, t1, "192.0.2.1").unwrap();
         assert_eq!(probe.probe, Some(Scope::Plugin));
-        q.record_at(t1, probe, TRAP);
+        q.record_at(|| t1, probe, TRAP);
         assert_eq!(q.lock().sources.len(), MAX_TRACKED_SOURCES);
         // Good calls leave nothing behind.
         let q = Quarantine::new(2, 4, 1000);
         for n in 0..100 {
-            let admission = from(&q, t, &n.to_string()).unwrap();
-            q.record_at(t, admission, OK);
+            let client = n.to_string();
+            let admission = from(&q, t, &client).unwrap();
+            q.record_at(|| t, admission, OK);
         }
         assert!(q.lock().sources.is_empty());
+    }
+
+    #[test]
+    fn calls_that_meet_no_quarantine_read_no_clock_and_track_nothing() {
+        let q = Quarantine::new(3, 10, 1000);
+        let no_clock = || -> Instant { panic!("the clock was read") };
+        for client in [Some("192.0.2.1"), None] {
+            let admission = q.check_at(no_clock, "p", "m", client).unwrap();
+            q.record_at(no_clock, admission, OK);
+        }
+        assert!(q.lock().sources.is_empty());
+        assert_eq!(q.snapshot_at(Instant::now()), Snapshot::default());
     }
 
     #[test]
@@ -672,7 +706,7 @@ mod tests {
         let q = Quarantine::new(0, 20, 1000);
         let t = Instant::now();
         for _ in 0..100 {
-            q.record_at(t, Normal, TRAP);
+            q.record_at(|| t, Normal, TRAP);
         }
         assert_eq!(rejected(&q, t), None);
         assert_eq!(q.snapshot_at(t), Snapshot::default());
