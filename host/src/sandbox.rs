@@ -110,7 +110,7 @@ impl Sandbox {
 
     /// The pages of this sandbox's memory that differ from the generic
     /// snapshot: call right after [`new`](Self::new), before any method.
-    /// `compacted`: kept as the changed bytes only, for a plugin that starts
+    /// `compacted`: kept as the changed words only, for a plugin that starts
     /// with no sandbox (see `sandbox/fork.rs`).
     pub(crate) fn template(&self, engine: &GuestEngine, compacted: bool) -> ForkTemplate {
         let memory = self.guest.memory.data(&self.store);

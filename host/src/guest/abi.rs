@@ -366,8 +366,8 @@ pub(crate) fn guest_bytes_mut(
 ///
 /// A call enters the guest once: the output slot's address is read when the
 /// instance is made, and the input buffer is asked for again only when an
-/// input outgrows it (each entry is a few hundred instructions of
-/// wasmtime's own, a tenth of a trivial call's host work).
+/// input outgrows it (an entry costs about 250 instructions of wasmtime's
+/// and ours before the guest runs: callgrind, in benches/RESULTS.md).
 pub(crate) struct GuestExports {
     pub(crate) memory: Memory,
     input: TypedFunc<u32, u32>,
