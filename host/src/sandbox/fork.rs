@@ -25,9 +25,9 @@
 //! over 11 pages for the rate limiter). When a plugin's pools have dropped
 //! every sandbox ([`PoolConfig::idle_timeout_ms`]), [`ForkTemplate::compact`]
 //! replaces the pages with the 8-byte words that changed, and the next fork
-//! puts the pages back together from the generic image. Every fork holds its template's
-//! pages ([`TemplatePages`]) for as long as its memory may map them, so
-//! compacting never takes pages from under a live sandbox.
+//! puts the pages back together from the generic image. Every fork holds
+//! its template's pages ([`TemplatePages`]) for as long as its memory may
+//! map them, so compacting never takes pages from under a live sandbox.
 //!
 //! [`PoolConfig::idle_timeout_ms`]: crate::PoolConfig::idle_timeout_ms
 //! [`ColdStart::Fork`]: crate::ColdStart::Fork
@@ -82,7 +82,7 @@ pub(crate) struct ForkTemplate {
 }
 
 /// What a template keeps: whole pages while its plugin has sandboxes, only
-/// the changed bytes while it is idle.
+/// the changed words while it is idle.
 enum Stored {
     Pages(Arc<StoredPages>),
     Bytes(ChangedBytes),
@@ -187,7 +187,7 @@ impl ForkTemplate {
         self.stored.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Bytes the template keeps: its pages, or its changed bytes and their
+    /// Bytes the template keeps: its pages, or its changed words and their
     /// spans once compacted.
     pub(crate) fn bytes(&self) -> usize {
         match &*self.lock() {
@@ -201,7 +201,7 @@ impl ForkTemplate {
         self.runs.iter().map(|run| run.pages * PAGE).sum()
     }
 
-    /// Keeps only the bytes that differ from `image` (the generic snapshot's
+    /// Keeps only the words that differ from `image` (the generic snapshot's
     /// memory, which the template was captured against); the pages are
     /// freed once no sandbox forked from them is left. Call when the
     /// plugin has no sandbox: a fork made after this puts the pages back
