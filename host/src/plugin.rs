@@ -70,12 +70,13 @@ impl LuaPlugin {
     ) -> Result<Self, Error> {
         let core = run_sync(async {
             let mut first = Sandbox::new(CallMode::Sync, &engine, &spec).await?;
+            // The loaded sandbox is kept unless the pool keeps none ready.
+            let keeps_sandboxes = pool.size > 0 && !pool.fresh_instance_per_call;
             // Captured before anything else runs in it, so forks start
-            // exactly where the script's load left off.
-            // A plugin idle from the start (no sandbox kept, an idle
-            // timeout) keeps only its template's changed bytes until its
-            // first call.
-            let idle = (pool.size == 0 || pool.fresh_instance_per_call) && pool.idle_timeout_ms > 0;
+            // exactly where the script's load left off. A plugin idle from
+            // the start (no sandbox kept, an idle timeout) keeps only its
+            // template's changed words until its first call.
+            let idle = !keeps_sandboxes && pool.idle_timeout_ms > 0;
             let template = (cold_start == ColdStart::Fork).then(|| first.template(&engine, idle));
             let exports = first.describe(&engine, &spec).await?;
             let limits = &spec.limits;
@@ -95,7 +96,7 @@ impl LuaPlugin {
                 stats: Counters::default(),
                 quarantine,
             };
-            if pool.size > 0 && !pool.fresh_instance_per_call {
+            if keeps_sandboxes {
                 core.pool.refill(first);
                 for _ in 1..pool.size {
                     core.pool.refill(core.new_sandbox(CallMode::Sync).await?);
@@ -111,7 +112,7 @@ impl LuaPlugin {
     /// Drops this plugin's sandboxes (sync and async) idle for longer than
     /// [`PoolConfig::idle_timeout_ms`] at `now`; returns how many.
     /// A plugin left with no sandbox keeps only its fork template's changed
-    /// bytes (`ForkTemplate::compact`) until its next call.
+    /// words (`ForkTemplate::compact`) until its next call.
     pub(crate) fn drop_idle_sandboxes(&self, now: std::time::Instant) -> usize {
         let inner = &*self.inner;
         let dropped = inner.pool.drop_idle(now) + inner.async_calls.pool.drop_idle(now);
