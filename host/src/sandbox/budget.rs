@@ -19,19 +19,21 @@ fn deadline_ticks(timeout_ms: u64, epoch_tick_ms: u64) -> u64 {
         .min(u64::MAX >> 2)
 }
 
-/// Resets the budgets (reset, not topped up) and returns the start time:
-/// [`arm_at`] now.
+/// Resets the budgets (reset, not topped up) for an entry starting now
+/// ([`arm_at`]) and returns that time.
 pub(crate) fn arm(
     mode: CallMode,
     store: &mut Store<HostState>,
     config: &LuaRuntimeConfig,
     limits: &LuaSandboxLimits,
 ) -> Instant {
-    arm_at(mode, store, config, limits, Instant::now())
+    let started = Instant::now();
+    arm_at(mode, store, config, limits, started);
+    started
 }
 
 /// Resets the budgets (reset, not topped up) for an entry that started at
-/// `started` (the deadline counts from it), and returns it.
+/// `started` (the deadline counts from it).
 ///
 /// In [`CallMode::Sync`] the epoch deadline traps (`Trap::Interrupt`) once
 /// `timeout_ms` has passed. In [`CallMode::Async`] the deadline is checked
@@ -45,7 +47,7 @@ pub(crate) fn arm_at(
     config: &LuaRuntimeConfig,
     limits: &LuaSandboxLimits,
     started: Instant,
-) -> Instant {
+) {
     if config.fuel_metering {
         // Only fails when fuel metering is off, which was checked above.
         let _ = store.set_fuel(wasm_fuel(limits.fuel_budget()));
@@ -70,7 +72,6 @@ pub(crate) fn arm_at(
             }
         }
     }
-    started
 }
 
 /// Fuel consumed since [`arm`].
