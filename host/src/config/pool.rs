@@ -32,8 +32,8 @@ pub struct PoolConfig {
     /// the workers busy (its calls still yield every epoch tick).
     pub max_concurrent_calls: usize,
     /// Sandboxes left idle this long are dropped, down to none: an idle
-    /// plugin then costs its fork template only, kept as the bytes its
-    /// script's load changed (a few KiB), and its next call puts the
+    /// plugin then costs its fork template only, kept as the 8-byte words
+    /// its script's load changed (a few KiB), and its next call puts the
     /// template's pages back together and forks a sandbox (tens of
     /// microseconds). A plugin with an idle timeout and no sandbox kept at
     /// load ([`size`](Self::size) 0) starts so. The runtime checks every plugin it

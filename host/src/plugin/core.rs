@@ -58,7 +58,7 @@ impl AsyncCalls {
 }
 
 impl PluginCore {
-    /// Keeps only the fork template's changed bytes (`ForkTemplate::compact`):
+    /// Keeps only the fork template's changed words (`ForkTemplate::compact`):
     /// for a plugin with no sandbox, until its next call.
     pub(crate) fn compact_template(&self) {
         if let Some(template) = &self.template

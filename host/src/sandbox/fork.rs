@@ -192,7 +192,7 @@ impl ForkTemplate {
     pub(crate) fn bytes(&self) -> usize {
         match &*self.lock() {
             Stored::Pages(_) => self.page_bytes(),
-            Stored::Bytes(changed) => changed.bytes.len() + changed.spans.len() * 8,
+            Stored::Bytes(changed) => changed.bytes.len() + size_of_val(&*changed.spans),
         }
     }
 
